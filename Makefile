@@ -20,3 +20,7 @@ test: build
 
 clean:
 	rm -rf $(BUILD)
+fuzz:
+	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQTALIGN_FUZZ=ON -DQTALIGN_TESTS=OFF -DQTALIGN_BENCH=OFF
+	cmake --build build-fuzz -j $(JOBS) --target fuzz
+

@@ -26,7 +26,4 @@ Model load_model(const std::filesystem::path& directory, const LoadOptions& opti
 void save_model(const Model& model, const std::filesystem::path& directory, at::ScalarType disk_dtype,
                 uint64_t max_shard_bytes = uint64_t(5) << 30);
 
-// A model with random weights (normal, std 0.02; norms near 1) for tests, benchmarks and the demo.
-Model make_random_model(const ModelConfig& config, uint64_t seed, at::ScalarType dtype = at::kFloat);
-
 }  // namespace qtalign::model
