@@ -10,6 +10,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"qtalign: multilingual alignment of LLMs through question translation"};
   app.set_version_flag("--version", std::string("qtalign ") + QTALIGN_VERSION);
+  qtalign::cli::add_data_command(app);
+  qtalign::cli::add_eval_command(app);
+  qtalign::cli::add_compare_command(app);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);

@@ -33,6 +33,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// The file whose memory mapping in this process contains `address` (from /proc/self/maps), or an
+// empty path when the address is not in a file mapping (e.g. heap memory).
+std::filesystem::path mapped_file_containing(const void* address);
+
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command_line);
 

@@ -1,0 +1,267 @@
+// qtalign eval: few-shot accuracy with constrained decoding over tasks and languages, resumable.
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "data/data_dir.h"
+#include "data/evaluation_split.h"
+#include "data/protocol.h"
+#include "data/task_items.h"
+#include "eval/evaluator.h"
+#include "eval/few_shot.h"
+#include "eval/provenance.h"
+#include "eval/results.h"
+#include "eval/run_state.h"
+#include "eval/scoring.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "io/json_file.h"
+#include "io/progress.h"
+#include "model/checkpoint.h"
+#include "model/dtype.h"
+#include "model/lora.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qtalign::cli {
+namespace {
+
+struct EvalArguments {
+  std::filesystem::path model_dir;
+  std::filesystem::path adapter_dir;
+  std::filesystem::path tokenizer_file;
+  std::filesystem::path data_dir;
+  std::filesystem::path out;
+  std::filesystem::path predictions;
+  std::vector<std::filesystem::path> eval_splits;
+  std::string task = "all";
+  std::string languages = "all";
+  std::string mode = "prefix-sum";
+  std::string seen;
+  std::string format = "table";
+  int shots = -1;
+  int64_t limit = 0;
+  uint64_t seed = 0;
+  int64_t batch_size = 8;
+  bool no_prefix_cache = false;
+  bool restart = false;
+  int64_t max_pairs = 0;
+  RuntimeOptions runtime;
+};
+
+constexpr const char* kDescription = R"(Few-shot accuracy with constrained decoding (SPEC section 6).
+
+Each prompt is the language's demonstrations from prompts.json followed by the test item in the
+language's template, ending right after the opening quote of the answer. Scoring:
+  prefix-sum  the study's rule (prompts.json "scoring"): next-token probability summed over each
+              label's candidate tokens; the largest sum wins, exact ties broken by --seed.
+  sequence    log-likelihood of each label's full token sequence plus the closing quote.
+The demonstrations prefix of each language runs once and its KV cache serves every item.
+
+Finished (task, language) pairs are kept in <out>.state/ as they complete; rerunning the same
+command after an interruption evaluates only the rest. The results JSON (with provenance, per-language
+accuracy, 95% Wilson intervals and macro averages) goes to --out, a table to stdout.)";
+
+std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items,
+                                     const data::EvaluationSplit* split, int64_t limit) {
+  std::vector<size_t> indices;
+  for (const data::TaskItem& item : items)
+    if (!split || std::binary_search(split->evaluation_indices.begin(), split->evaluation_indices.end(), item.index))
+      indices.push_back(item.index);
+  if (limit > 0 && indices.size() > static_cast<size_t>(limit)) indices.resize(static_cast<size_t>(limit));
+  return indices;
+}
+
+std::vector<size_t> item_indices(const eval::LanguageEvaluation& evaluation) {
+  std::vector<size_t> indices;
+  for (const eval::ItemResult& item : evaluation.items) indices.push_back(item.index);
+  return indices;
+}
+
+io::Json adapter_provenance(const std::filesystem::path& directory, const model::LoraConfig& config) {
+  return {{"path", std::filesystem::absolute(directory).string()},
+          {"config_sha1", eval::file_sha1(directory / "adapter_config.json")},
+          {"weights_sha1", eval::file_sha1(directory / "adapter_model.safetensors")},
+          {"r", config.r},
+          {"lora_alpha", config.alpha},
+          {"target_modules", config.target_modules}};
+}
+
+void run_eval(const EvalArguments& arguments) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const at::Device device = apply_runtime_options(arguments.runtime);
+  const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
+  const eval::ScoringMode mode = eval::parse_scoring_mode(arguments.mode);
+  const eval::TableFormat format = eval::parse_table_format(arguments.format);
+  if (arguments.batch_size < 1) throw Error("--batch-size must be at least 1");
+
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
+  const std::vector<std::string> task_names =
+      arguments.task == "all" ? protocol.task_names() : std::vector<std::string>{protocol.task(arguments.task).name};
+  const std::vector<std::string> languages = data::parse_language_list(protocol, arguments.languages);
+  const std::vector<std::string> seen =
+      arguments.seen.empty() ? std::vector<std::string>() : data::parse_language_list(protocol, arguments.seen);
+  std::map<std::string, data::TaskProtocol> tasks;
+  std::map<std::string, int> shots;
+  for (const std::string& name : task_names) {
+    const data::TaskProtocol& task = protocol.task(name);
+    tasks.emplace(name, arguments.shots < 0 ? task : eval::with_shots(task, arguments.shots));
+    shots[name] = tasks.at(name).shots;
+  }
+  std::map<std::string, data::EvaluationSplit> splits;
+  io::Json split_provenance = io::Json::array();
+  for (const std::filesystem::path& file : arguments.eval_splits) {
+    data::EvaluationSplit split = data::read_evaluation_split(file);
+    if (!tasks.count(split.task))
+      fail_at(file, "is a split of task " + split.task + ", which this run does not evaluate");
+    if (splits.count(split.task)) fail_at(file, "a second evaluation split for task " + split.task);
+    split_provenance.push_back({{"path", std::filesystem::absolute(file).string()}, {"task", split.task},
+                                {"sha1", eval::file_sha1(file)}});
+    splits.emplace(split.task, std::move(split));
+  }
+
+  model::LoadOptions load_options;
+  load_options.dtype = dtype;
+  load_options.device = device;
+  model::Model model = model::load_model(arguments.model_dir, load_options);
+  io::Json adapter = nullptr;
+  if (!arguments.adapter_dir.empty())
+    adapter = adapter_provenance(arguments.adapter_dir, model::load_lora_adapter(model, arguments.adapter_dir));
+  const std::filesystem::path tokenizer_file =
+      arguments.tokenizer_file.empty() ? arguments.model_dir / "tokenizer.json" : arguments.tokenizer_file;
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
+
+  eval::EvaluationOptions options;
+  options.mode = mode;
+  options.batch_size = arguments.batch_size;
+  options.prefix_cache = !arguments.no_prefix_cache;
+  options.seed = arguments.seed;
+
+  // Everything that changes a pair's results; a resumed run must match it.
+  const io::Json settings = {
+      {"qtalign_version", QTALIGN_VERSION},
+      {"model", {{"path", std::filesystem::absolute(arguments.model_dir).string()},
+                 {"config_sha1", eval::file_sha1(arguments.model_dir / "config.json")},
+                 {"model_type", model.config.model_type}}},
+      {"adapter", adapter},
+      {"tokenizer", {{"path", std::filesystem::absolute(tokenizer_file).string()},
+                     {"sha1", eval::file_sha1(tokenizer_file)}}},
+      {"mode", eval::scoring_mode_name(mode)},
+      {"shots_option", arguments.shots < 0 ? io::Json(nullptr) : io::Json(arguments.shots)},
+      {"seed", arguments.seed},
+      {"limit", arguments.limit > 0 ? io::Json(arguments.limit) : io::Json(nullptr)},
+      {"eval_splits", split_provenance},
+      {"prompts_sha1", eval::file_sha1(protocol.source)},
+      {"runtime", {{"device", device.str()}, {"dtype", model::dtype_name(dtype)},
+                   {"batch_size", arguments.batch_size}, {"prefix_cache", options.prefix_cache}}}};
+  if (arguments.restart) std::filesystem::remove_all(eval::state_directory_for(arguments.out));
+  const eval::RunState state(arguments.out, settings);
+
+  std::vector<eval::LanguageEvaluation> evaluations;
+  io::Json data_files = io::Json::object();
+  int64_t evaluated_now = 0, remaining = 0;
+  for (const std::string& task_name : task_names) {
+    const data::TaskProtocol& task = tasks.at(task_name);
+    const auto split = splits.find(task_name);
+    for (const std::string& language : languages) {
+      const std::string file_name = task.language(language).file;
+      const std::string file_hash = eval::file_sha1(protocol.path_of(file_name));
+      data_files[file_name] = file_hash;
+      const std::vector<data::TaskItem> all_items = data::read_test_set(protocol, task_name, language);
+      const std::vector<size_t> indices =
+          selected_indices(all_items, split == splits.end() ? nullptr : &split->second, arguments.limit);
+      if (indices.empty()) throw Error(fmt::format("{}/{}: no items left to evaluate", task_name, language));
+
+      std::optional<eval::LanguageEvaluation> stored = state.load(task_name, language, file_hash);
+      if (stored && item_indices(*stored) == indices) {
+        std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", task_name.c_str(), language.c_str(),
+                     state.directory().c_str(), static_cast<long>(stored->correct()), stored->items.size());
+        evaluations.push_back(std::move(*stored));
+        continue;
+      }
+      if (arguments.max_pairs > 0 && evaluated_now >= arguments.max_pairs) {
+        ++remaining;
+        continue;
+      }
+      std::vector<data::TaskItem> items;
+      for (const size_t index : indices) items.push_back(all_items[index]);
+      io::Progress progress(task_name + "/" + language, static_cast<int64_t>(items.size()), "items");
+      eval::LanguageEvaluation evaluation = eval::evaluate_language(
+          model, tokenizer, task, language, items, options, [&](int64_t count) { progress.advance(count); });
+      progress.finish(fmt::format("accuracy {:.1f}%", 100.0 * static_cast<double>(evaluation.correct()) /
+                                                          static_cast<double>(evaluation.items.size())));
+      if (evaluation.prefix_fallbacks > 0)
+        std::fprintf(stderr, "%s/%s: %ld of %zu prompts ran without the prefix cache (a token straddles its end)\n",
+                     task_name.c_str(), language.c_str(), static_cast<long>(evaluation.prefix_fallbacks),
+                     items.size());
+      state.store(evaluation, file_hash);
+      evaluations.push_back(std::move(evaluation));
+      ++evaluated_now;
+    }
+  }
+  if (remaining > 0) {
+    std::fprintf(stderr, "stopped after %ld pairs (--max-pairs); %ld remain: rerun the same command to continue\n",
+                 static_cast<long>(evaluated_now), static_cast<long>(remaining));
+    return;
+  }
+
+  io::Json provenance = settings;
+  provenance["date"] = eval::utc_timestamp();
+  provenance["tasks"] = task_names;
+  provenance["languages"] = languages;
+  provenance["shots"] = shots;
+  provenance["data"] = {{"dir", std::filesystem::absolute(protocol.data_dir).string()},
+                        {"prompts_sha1", settings["prompts_sha1"]},
+                        {"files", data_files}};
+  provenance.erase("prompts_sha1");
+  provenance["runtime"]["threads"] = at::get_num_threads();
+  provenance["wall_time_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const eval::EvalResults results = eval::summarize_results(provenance, evaluations, shots, seen);
+  io::write_json_file(arguments.out, eval::results_to_json(results));
+  if (!arguments.predictions.empty())
+    io::write_file_atomically(arguments.predictions, eval::predictions_jsonl(evaluations));
+  std::fputs(eval::format_results(results, format).c_str(), stdout);
+  state.remove();
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto arguments = std::make_shared<EvalArguments>();
+  CLI::App* command = app.add_subcommand("eval", kDescription);
+  command->add_option("--model", arguments->model_dir, "Hugging Face checkpoint directory")->required();
+  command->add_option("--adapter", arguments->adapter_dir, "PEFT LoRA adapter directory to attach");
+  command->add_option("--tokenizer", arguments->tokenizer_file, "tokenizer.json (default: the model's)");
+  command->add_option("--task", arguments->task, "emotion, snli, paws or all")->capture_default_str();
+  command->add_option("--langs", arguments->languages, "all, or languages such as en,zh")->capture_default_str();
+  command->add_option("--mode", arguments->mode, "scoring: prefix-sum or sequence")->capture_default_str();
+  command->add_option("--shots", arguments->shots, "demonstrations per prompt (default: the task's own)");
+  command->add_option("--limit", arguments->limit, "first N items per language (0 = all)")->capture_default_str();
+  command->add_option("--eval-split", arguments->eval_splits,
+                      "evaluate only the evaluation items of a split file from `data build` (one per task)");
+  command->add_option("--seed", arguments->seed, "seed for breaking exact ties")->capture_default_str();
+  command->add_option("--seen", arguments->seen, "tuning languages, for seen/unseen averages (e.g. zh,de)");
+  command->add_option("--batch-size", arguments->batch_size, "items per forward pass")->capture_default_str();
+  command->add_flag("--no-prefix-cache", arguments->no_prefix_cache,
+                    "run every prompt whole instead of reusing the demonstrations' KV cache");
+  command->add_option("--out", arguments->out, "results JSON")->required();
+  command->add_option("--predictions", arguments->predictions, "also write per-item predictions and scores (JSONL)");
+  command->add_option("--format", arguments->format, "table on stdout: table, md or csv")->capture_default_str();
+  command->add_flag("--restart", arguments->restart, "discard an interrupted run's state instead of resuming it");
+  command->add_option("--max-pairs", arguments->max_pairs,
+                      "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
+      ->capture_default_str();
+  command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_runtime_options(command, arguments->runtime);
+  command->callback([arguments] { run_eval(*arguments); });
+}
+
+}  // namespace qtalign::cli

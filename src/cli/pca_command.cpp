@@ -1,0 +1,122 @@
+// qtalign pca: per-layer representations of the same items in several languages: PCA scatter, PC1
+// correlations between languages, cosine similarity to English; base vs tuned with --compare-adapter.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "analysis/representations.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "data/data_dir.h"
+#include "data/evaluation_split.h"
+#include "data/protocol.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "study/loaded_model.h"
+#include "study/representation_pipeline.h"
+
+namespace qtalign::cli {
+namespace {
+
+struct PcaArguments {
+  std::filesystem::path model_dir;
+  std::filesystem::path adapter_dir;
+  std::filesystem::path compare_adapter_dir;
+  std::filesystem::path data_dir;
+  std::filesystem::path eval_split;
+  std::filesystem::path out;
+  std::string task = "emotion";
+  std::string languages = "all";
+  std::string layers = "all";
+  std::string pooling = "mean";
+  std::string prompt = "question";
+  int64_t limit = 100;
+  int64_t batch_size = 8;
+  int64_t resamples = 2000;
+  uint64_t seed = 0;
+  RuntimeOptions runtime;
+};
+
+constexpr const char* kDescription = R"(Cross-lingual representations per layer (SPEC section 7).
+
+For the same test items in every language, each prompt's residual stream (0 = embeddings, i = output
+of layer i) is pooled into one vector: the mean over all prompt tokens (the study's choice) or the
+last token (--pooling last). The prompt is the item's question (its language's template without
+demonstrations, what question translation trains on) or the full few-shot prompt (--prompt few-shot).
+Per layer: a 2-D PCA (SVD of the centred vectors of all languages) scattered by language; the
+Pearson correlation of the PC1 coordinates of the same items between every pair of languages; and
+the mean cosine similarity of each language's vector with English's for the same item.
+
+Writes into --out: layer_<L>.png/.svg, cosine.png/.svg/.csv, pc1_correlation.csv,
+representations.md and representations.json. With --compare-adapter the analysis runs twice, as
+base (the model, with --adapter if given) into --out/base and tuned (with the compare adapter instead)
+into --out/tuned, and cosine_comparison.png/.svg/.csv overlays the two.)";
+
+void run_pca(const PcaArguments& arguments) {
+  const at::Device device = apply_runtime_options(arguments.runtime);
+  const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
+  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device);
+
+  analysis::RepresentationOptions options;
+  options.task = protocol.task(arguments.task).name;
+  options.languages = data::parse_language_list(protocol, arguments.languages);
+  options.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
+  options.limit = arguments.limit;
+  options.batch_size = arguments.batch_size;
+  options.pooling = analysis::parse_pooling(arguments.pooling);
+  options.prompt = analysis::parse_representation_prompt(arguments.prompt);
+  options.bootstrap = {arguments.resamples, arguments.seed, 0.95};
+  if (!arguments.eval_split.empty()) {
+    const data::EvaluationSplit split = data::read_evaluation_split(arguments.eval_split);
+    if (split.task != options.task)
+      fail_at(arguments.eval_split, "is a split of task " + split.task + ", not " + options.task);
+    options.item_indices = split.evaluation_indices;
+  }
+
+  if (arguments.compare_adapter_dir.empty()) {
+    study::run_representation_pipeline(loaded, protocol, options, arguments.out, false);
+    std::printf("%s", io::read_file(arguments.out / "representations.md").c_str());
+    return;
+  }
+  const auto base = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "base", false);
+  study::use_adapter(loaded, arguments.compare_adapter_dir);
+  const auto tuned = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "tuned", false);
+  analysis::write_cosine_comparison(base, tuned, arguments.out / "cosine_comparison");
+  std::printf("%s", io::read_file(arguments.out / "cosine_comparison.csv").c_str());
+  std::fprintf(stderr, "wrote %s/{base,tuned} and %s/cosine_comparison.png/.svg/.csv\n", arguments.out.c_str(),
+               arguments.out.c_str());
+}
+
+}  // namespace
+
+void add_pca_command(CLI::App& app) {
+  auto arguments = std::make_shared<PcaArguments>();
+  CLI::App* command = app.add_subcommand("pca", kDescription);
+  command->add_option("--model", arguments->model_dir, "Hugging Face checkpoint directory")->required();
+  command->add_option("--adapter", arguments->adapter_dir, "PEFT LoRA adapter directory to attach");
+  command->add_option("--compare-adapter", arguments->compare_adapter_dir,
+                      "a second adapter (e.g. the tuned one): run both and overlay the cosine curves");
+  command->add_option("--task", arguments->task, "emotion, snli or paws")->capture_default_str();
+  command->add_option("--langs", arguments->languages, "languages such as en,de,fr,hi, or all (en is always added)")
+      ->capture_default_str();
+  command->add_option("--layers", arguments->layers, "all, or residual-stream indices such as 0,6,12")
+      ->capture_default_str();
+  command->add_option("--pooling", arguments->pooling, "mean (over the prompt's tokens) or last")
+      ->capture_default_str();
+  command->add_option("--prompt", arguments->prompt, "question or few-shot")->capture_default_str();
+  command->add_option("--limit", arguments->limit, "first N items (0 = all)")->capture_default_str();
+  command->add_option("--eval-split", arguments->eval_split,
+                      "use only the evaluation items of a split file from `data build`");
+  command->add_option("--resamples", arguments->resamples, "bootstrap resamples for the cosine intervals")
+      ->capture_default_str();
+  command->add_option("--seed", arguments->seed, "bootstrap seed")->capture_default_str();
+  command->add_option("--batch-size", arguments->batch_size, "prompts per forward pass")->capture_default_str();
+  command->add_option("--out", arguments->out, "output directory")->required();
+  command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_runtime_options(command, arguments->runtime);
+  command->callback([arguments] { run_pca(*arguments); });
+}
+
+}  // namespace qtalign::cli

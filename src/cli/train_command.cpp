@@ -1,0 +1,185 @@
+// qtalign train: LoRA-tune a model on question-translation examples, writing a PEFT adapter.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "data/question_translation.h"
+#include "io/error.h"
+#include "io/progress.h"
+#include "model/checkpoint.h"
+#include "model/dtype.h"
+#include "model/lora.h"
+#include "tokenizer/tokenizer.h"
+#include "train/distributed.h"
+#include "train/trainer.h"
+#include "train/training_data.h"
+
+namespace qtalign::cli {
+namespace {
+
+struct TrainArguments {
+  std::filesystem::path model_dir, data_file, out_dir;
+  int64_t lora_r = 8;
+  double lora_alpha = 16.0;
+  double lora_dropout = 0.1;
+  std::string targets = "q_proj,v_proj";
+  int64_t cutoff = 2048;
+  double val_ratio = 0.05;
+  std::string prompt_template = "plain";
+  double dist_timeout = 300.0;
+  train::TrainingOptions training;
+  RuntimeOptions runtime;
+};
+
+constexpr const char* kDescription = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
+with "input" and "target" or "answer"), writing a PEFT adapter directory to --out: adapter_config.json +
+adapter_model.safetensors (the best by validation loss; final/ holds the last one), training_log.jsonl,
+loss.png/.svg and checkpoint.safetensors (resume with --resume).
+
+Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), e.g.
+  qtalign launch -n 2 -- train --model M --data D --out A
+Each process runs --batch x --grad-accum examples per step: the global batch is that times the
+number of processes.)";
+
+struct PreparedData {
+  std::vector<train::TokenizedExample> train_set;
+  std::vector<train::TokenizedExample> validation_set;
+  int64_t truncated = 0;
+  int64_t dropped = 0;
+};
+
+PreparedData prepare_data(const TrainArguments& arguments, const model::ModelConfig& config, bool report) {
+  const std::vector<data::QuestionTranslationExample> examples = data::read_examples(arguments.data_file);
+  const auto tokenizer = tokenizer::Tokenizer::from_file(arguments.model_dir / "tokenizer.json");
+  const std::optional<int64_t> eos = config.eos_token_id ? config.eos_token_id : tokenizer.eos_id();
+  const train::PromptTemplate prompt_template = train::parse_prompt_template(arguments.prompt_template);
+  const std::vector<int64_t> held_out =
+      train::validation_indices(static_cast<int64_t>(examples.size()), arguments.val_ratio, arguments.training.seed);
+
+  PreparedData prepared;
+  std::optional<io::Progress> progress;
+  if (report) progress.emplace("tokenize", static_cast<int64_t>(examples.size()), "examples");
+  size_t next_held_out = 0;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const bool validation = next_held_out < held_out.size() && held_out[next_held_out] == int64_t(i);
+    if (validation) ++next_held_out;
+    const train::TextExample text{examples[i].input, examples[i].target};
+    train::TokenizedExample tokenized = train::tokenize_example(tokenizer, prompt_template, text, eos);
+    if (train::cut_to_length(tokenized, arguments.cutoff)) ++prepared.truncated;
+    if (progress) progress->advance();
+    if (tokenized.target_tokens() == 0) {
+      ++prepared.dropped;
+      continue;
+    }
+    (validation ? prepared.validation_set : prepared.train_set).push_back(std::move(tokenized));
+  }
+  if (progress) progress->finish();
+  if (prepared.train_set.empty())
+    fail_at(arguments.data_file, fmt::format("no training examples with target tokens within --cutoff {}", arguments.cutoff));
+  return prepared;
+}
+
+void run_train(TrainArguments arguments) {
+  const train::DistributedEnv env = train::distributed_env_from_environment();
+  if (arguments.runtime.threads == 0 && env.world_size > 1) {
+    // Processes on one machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
+    const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+    const int sharing = local_world ? std::max(1, std::atoi(local_world)) : env.world_size;
+    arguments.runtime.threads = std::max(1, int(std::thread::hardware_concurrency()) / sharing);
+  }
+  at::Device device = apply_runtime_options(arguments.runtime);
+  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, env.local_rank);
+  const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
+  if (!(arguments.lora_dropout >= 0 && arguments.lora_dropout < 1))
+    throw Error(fmt::format("--lora-dropout must be in [0, 1), got {}", arguments.lora_dropout));
+  if (arguments.lora_r <= 0) throw Error(fmt::format("--lora-r must be positive, got {}", arguments.lora_r));
+  if (arguments.cutoff < 2) throw Error(fmt::format("--cutoff must be at least 2, got {}", arguments.cutoff));
+  model::LoraConfig lora;
+  lora.r = arguments.lora_r;
+  lora.alpha = arguments.lora_alpha;
+  lora.dropout = arguments.lora_dropout;
+  lora.target_modules = model::parse_lora_targets(arguments.targets);
+  lora.base_model_name_or_path = arguments.model_dir.string();
+
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(arguments.dist_timeout * 1000));
+  const std::unique_ptr<train::ProcessGroup> group = train::ProcessGroup::join(env, device, timeout);
+  const bool report = group->is_main();
+
+  const model::ModelConfig config = model::read_model_config(arguments.model_dir / "config.json");
+  if (config.max_position_embeddings > 0 && arguments.cutoff > config.max_position_embeddings)
+    throw Error(fmt::format("--cutoff {} exceeds the model's context of {} tokens ({})", arguments.cutoff,
+                            config.max_position_embeddings, (arguments.model_dir / "config.json").string()));
+  const PreparedData data = prepare_data(arguments, config, report);
+  if (report)
+    std::fprintf(stderr, "train: %zu training and %zu validation examples (%lld cut to --cutoff %lld, %lld dropped: no target "
+                 "token within it); %d process(es), %s on %s\n",
+                 data.train_set.size(), data.validation_set.size(), static_cast<long long>(data.truncated),
+                 static_cast<long long>(arguments.cutoff), static_cast<long long>(data.dropped), group->world_size(),
+                 model::dtype_name(dtype).c_str(), device.str().c_str());
+
+  model::LoadOptions load_options;
+  load_options.dtype = dtype;
+  load_options.device = device;
+  model::Model model = model::load_model(arguments.model_dir, load_options);
+  const train::TrainingSummary summary = train::train_lora(model, lora, data.train_set, data.validation_set,
+                                                           arguments.training, *group, arguments.out_dir);
+  if (report) {
+    std::printf("trained %lld steps: training loss %.4f -> %.4f", static_cast<long long>(summary.steps),
+                summary.first_loss, summary.last_loss);
+    if (summary.best_validation_loss)
+      std::printf(", best validation loss %.4f at step %lld", *summary.best_validation_loss,
+                  static_cast<long long>(summary.best_step));
+    std::printf("\nadapter: %s\n", arguments.out_dir.string().c_str());
+  }
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto arguments = std::make_shared<TrainArguments>();
+  arguments->runtime.dtype = "auto";
+  CLI::App* command = app.add_subcommand("train", kDescription);
+  command->add_option("--model", arguments->model_dir, "base model checkpoint directory")->required();
+  command->add_option("--data", arguments->data_file, "training examples (JSON array or JSONL)")->required();
+  command->add_option("--out", arguments->out_dir, "output adapter directory")->required();
+  command->add_option("--lora-r", arguments->lora_r, "LoRA rank")->capture_default_str();
+  command->add_option("--lora-alpha", arguments->lora_alpha, "LoRA alpha (scale = alpha / r)")->capture_default_str();
+  command->add_option("--lora-dropout", arguments->lora_dropout, "dropout on the LoRA input")->capture_default_str();
+  command->add_option("--targets", arguments->targets, "modules to adapt: q/k/v/o/gate/up/down_proj, comma-separated")
+      ->capture_default_str();
+  command->add_option("--lr", arguments->training.lr, "peak learning rate (AdamW)")->capture_default_str();
+  command->add_option("--epochs", arguments->training.epochs, "passes over the training examples")->capture_default_str();
+  command->add_option("--batch", arguments->training.micro_batch, "examples per micro-batch (per process)")
+      ->capture_default_str();
+  command->add_option("--grad-accum", arguments->training.grad_accum, "micro-batches per optimizer step (per process)")
+      ->capture_default_str();
+  command->add_option("--warmup-ratio", arguments->training.warmup_ratio, "fraction of steps with linear warmup")
+      ->capture_default_str();
+  command->add_option("--weight-decay", arguments->training.adamw.weight_decay, "AdamW decoupled weight decay")
+      ->capture_default_str();
+  command->add_option("--max-grad-norm", arguments->training.max_grad_norm, "gradient-norm clipping (0 = none)")
+      ->capture_default_str();
+  command->add_option("--cutoff", arguments->cutoff, "maximum tokens per example (prompt + target)")->capture_default_str();
+  command->add_option("--val-ratio", arguments->val_ratio, "fraction of examples held out for validation")
+      ->capture_default_str();
+  command->add_option("--eval-every", arguments->training.eval_every, "validation every N steps (0 = at the end only)")
+      ->capture_default_str();
+  command->add_option("--save-every", arguments->training.save_every, "checkpoint every N steps (0 = at the end only)")
+      ->capture_default_str();
+  command->add_option("--template", arguments->prompt_template, "prompt template: plain or chatml")
+      ->capture_default_str();
+  command->add_option("--seed", arguments->training.seed, "seed of the adapter init, data order, dropout, split")
+      ->capture_default_str();
+  command->add_flag("--resume", arguments->training.resume, "continue from the checkpoint in --out");
+  command->add_option("--dist-timeout", arguments->dist_timeout,
+                      "seconds before a silent or dead process is an error (distributed runs)")
+      ->capture_default_str();
+  add_runtime_options(command, arguments->runtime);
+  command->callback([arguments] { run_train(*arguments); });
+}
+
+}  // namespace qtalign::cli

@@ -1,0 +1,298 @@
+#include "data/protocol.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <set>
+
+#include "data/prompt_format.h"
+#include "io/error.h"
+#include "io/json_file.h"
+
+namespace qtalign::data {
+namespace {
+
+using io::Json;
+
+// Reads prompts.json with every problem reported as "<file>: <json path>: <problem>".
+class ProtocolReader {
+ public:
+  explicit ProtocolReader(std::filesystem::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
+    fail_at(file_, where.empty() ? problem : where + ": " + problem);
+  }
+
+  const Json& member(const Json& object, const std::string& key, const std::string& where) const {
+    if (!object.is_object()) fail(where, "expected a JSON object");
+    const auto found = object.find(key);
+    if (found == object.end()) fail(where, "missing field '" + key + "'");
+    return *found;
+  }
+
+  const Json& object_member(const Json& object, const std::string& key, const std::string& where) const {
+    const Json& value = member(object, key, where);
+    if (!value.is_object() || value.empty()) fail(join(where, key), "expected a non-empty JSON object");
+    return value;
+  }
+
+  std::string string_member(const Json& object, const std::string& key, const std::string& where) const {
+    const Json& value = member(object, key, where);
+    if (!value.is_string()) fail(join(where, key), std::string("expected a string, found ") + value.type_name());
+    return value.get<std::string>();
+  }
+
+  int64_t positive_integer_member(const Json& object, const std::string& key, const std::string& where) const {
+    const Json& value = member(object, key, where);
+    if (!value.is_number_integer() || value.get<int64_t>() <= 0)
+      fail(join(where, key), "expected a positive integer");
+    return value.get<int64_t>();
+  }
+
+  std::vector<std::string> string_list_member(const Json& object, const std::string& key,
+                                              const std::string& where) const {
+    const Json& value = member(object, key, where);
+    if (!value.is_array() || value.empty()) fail(join(where, key), "expected a non-empty array of strings");
+    std::vector<std::string> strings;
+    std::set<std::string> seen;
+    for (const Json& element : value) {
+      if (!element.is_string()) fail(join(where, key), "expected a non-empty array of strings");
+      if (!seen.insert(element.get<std::string>()).second)
+        fail(join(where, key), "'" + element.get<std::string>() + "' appears twice");
+      strings.push_back(element.get<std::string>());
+    }
+    return strings;
+  }
+
+  std::map<std::string, std::string> string_map_member(const Json& object, const std::string& key,
+                                                       const std::string& where) const {
+    const Json& value = object_member(object, key, where);
+    std::map<std::string, std::string> strings;
+    for (const auto& [name, element] : value.items()) {
+      if (!element.is_string()) fail(join(join(where, key), name), "expected a string");
+      strings[name] = element.get<std::string>();
+    }
+    return strings;
+  }
+
+  static std::string join(const std::string& where, const std::string& key) {
+    return where.empty() ? key : where + "." + key;
+  }
+
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  std::filesystem::path file_;
+};
+
+std::string listed(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
+
+template <typename Value>
+std::vector<std::string> keys_of(const std::map<std::string, Value>& map) {
+  std::vector<std::string> keys;
+  for (const auto& entry : map) keys.push_back(entry.first);
+  return keys;
+}
+
+// The item fields a template uses: its placeholders minus {demonstrations}, which must open it.
+std::vector<std::string> template_fields(const ProtocolReader& reader, const std::string& template_text,
+                                         const std::string& where) {
+  if (template_text.rfind("{demonstrations}\n", 0) != 0)
+    reader.fail(where, "must start with \"{demonstrations}\\n\"");
+  const auto placeholders = template_placeholders(template_text, reader.file().string() + ": " + where);
+  std::vector<std::string> fields;
+  for (size_t i = 1; i < placeholders.size(); ++i) {
+    if (placeholders[i] == "demonstrations") reader.fail(where, "{demonstrations} appears twice");
+    if (std::find(fields.begin(), fields.end(), placeholders[i]) != fields.end())
+      reader.fail(where, "{" + placeholders[i] + "} appears twice");
+    if (placeholders[i] == "answer") reader.fail(where, "{answer} is not an item field a prompt may show");
+    fields.push_back(placeholders[i]);
+  }
+  if (fields.empty()) reader.fail(where, "uses no item field");
+  return fields;
+}
+
+void require_placeholders(const ProtocolReader& reader, const std::string& template_text,
+                          const std::set<std::string>& expected, const std::string& where) {
+  const auto found = template_placeholders(template_text, reader.file().string() + ": " + where);
+  const std::set<std::string> found_set(found.begin(), found.end());
+  if (found_set != expected)
+    reader.fail(where, fmt::format("expected exactly the placeholders {{{}}}", fmt::join(expected, "}, {")));
+}
+
+LanguageProtocol read_language(const ProtocolReader& reader, const Json& json, const TaskProtocol& task,
+                               const std::string& where) {
+  LanguageProtocol language;
+  language.demonstrations = reader.string_member(json, "demonstrations", where);
+  language.template_text = reader.string_member(json, "template", where);
+  language.answer_map = reader.string_map_member(json, "answer_map", where);
+  language.count = reader.positive_integer_member(json, "count", where);
+  language.file = reader.string_member(json, "file", where);
+  const auto fields = template_fields(reader, language.template_text, where + ".template");
+  if (fields != task.fields)
+    reader.fail(where + ".template",
+                fmt::format("uses the fields {{{}}}, other languages {{{}}}", listed(fields), listed(task.fields)));
+  std::set<std::string> labels_reached;
+  for (const auto& [value, label] : language.answer_map) {
+    if (std::find(task.labels.begin(), task.labels.end(), label) == task.labels.end())
+      reader.fail(where + ".answer_map." + value, "'" + label + "' is not one of the labels " + listed(task.labels));
+    if (!labels_reached.insert(label).second)
+      reader.fail(where + ".answer_map", "two answers map to '" + label + "'");
+  }
+  if (labels_reached.size() != task.labels.size())
+    reader.fail(where + ".answer_map", "does not cover every label of " + listed(task.labels));
+  return language;
+}
+
+LensProtocol read_lens(const ProtocolReader& reader, const Json& json, const TaskProtocol& task,
+                       const std::vector<std::string>& languages, const std::string& where) {
+  LensProtocol lens;
+  std::vector<std::string> sorted_labels = task.labels;
+  std::sort(sorted_labels.begin(), sorted_labels.end());
+  const Json& native = reader.object_member(json, "native_labels", where);
+  for (const auto& [code, words] : native.items()) {
+    const std::string at = where + ".native_labels." + code;
+    if (std::find(languages.begin(), languages.end(), code) == languages.end())
+      reader.fail(at, "unknown language (valid: " + listed(languages) + ")");
+    auto map = reader.string_map_member(native, code, where + ".native_labels");
+    if (keys_of(map) != sorted_labels) reader.fail(at, "expected one word for each label " + listed(task.labels));
+    lens.native_labels[code] = std::move(map);
+  }
+  lens.demonstrations = reader.string_map_member(json, "demonstrations", where);
+  for (const auto& entry : lens.demonstrations)
+    if (!lens.native_labels.count(entry.first))
+      reader.fail(where + ".demonstrations." + entry.first, "language has no native_labels");
+  return lens;
+}
+
+TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std::string& name,
+                       const std::vector<std::string>& languages) {
+  const std::string where = "tasks." + name;
+  TaskProtocol task;
+  task.name = name;
+  task.shots = static_cast<int>(reader.positive_integer_member(json, "shots", where));
+  task.labels = reader.string_list_member(json, "labels", where);
+  const Json& language_block = reader.object_member(json, "languages", where);
+  if (!language_block.contains(languages.front()))
+    reader.fail(where + ".languages", "missing language '" + languages.front() + "'");
+  task.fields = template_fields(reader, reader.string_member(language_block[languages.front()], "template",
+                                                              where + ".languages." + languages.front()),
+                                where + ".languages." + languages.front() + ".template");
+  for (const auto& code : languages) {
+    if (!language_block.contains(code)) reader.fail(where + ".languages", "missing language '" + code + "'");
+    task.languages[code] = read_language(reader, language_block[code], task, where + ".languages." + code);
+  }
+  for (const auto& entry : language_block.items())
+    if (!task.languages.count(entry.key()))
+      reader.fail(where + ".languages." + entry.key(), "not in the top-level languages list");
+  if (json.contains("lens")) task.lens = read_lens(reader, json["lens"], task, languages, where + ".lens");
+  return task;
+}
+
+QuestionTranslationProtocol read_question_translation(const ProtocolReader& reader, const Json& root,
+                                                      const std::map<std::string, TaskProtocol>& tasks,
+                                                      const std::vector<std::string>& languages) {
+  const std::string where = "question_translation";
+  const Json& json = reader.object_member(root, where, "");
+  QuestionTranslationProtocol qt;
+  qt.input_template = reader.string_member(json, "input_template", where);
+  qt.target_template = reader.string_member(json, "target_template", where);
+  require_placeholders(reader, qt.input_template, {"question_x", "language_name"}, where + ".input_template");
+  require_placeholders(reader, qt.target_template, {"question_en"}, where + ".target_template");
+  qt.language_names = reader.string_map_member(json, "language_names", where);
+  for (const auto& code : languages)
+    if (!qt.language_names.count(code)) reader.fail(where + ".language_names", "missing language '" + code + "'");
+  // A shipped set belongs to the task whose folder holds it (e.g. "snli/snli_zh10k_train_question.json").
+  for (const auto& [code, file] : reader.string_map_member(json, "shipped_sets", where)) {
+    const std::string at = where + ".shipped_sets." + code;
+    if (std::find(languages.begin(), languages.end(), code) == languages.end())
+      reader.fail(at, "unknown language (valid: " + listed(languages) + ")");
+    const std::string task = file.substr(0, file.find('/'));
+    if (file.find('/') == std::string::npos || !tasks.count(task))
+      reader.fail(at, "'" + file + "' is not in a task folder (" + listed(keys_of(tasks)) + ")");
+    qt.shipped_sets[task][code] = file;
+  }
+  qt.english_source = reader.string_map_member(json, "english_source", where);
+  for (const auto& entry : qt.english_source)
+    if (!tasks.count(entry.first))
+      reader.fail(where + ".english_source." + entry.first, "unknown task (valid: " + listed(keys_of(tasks)) + ")");
+  return qt;
+}
+
+}  // namespace
+
+const LanguageProtocol& TaskProtocol::language(const std::string& code) const {
+  const auto found = languages.find(code);
+  if (found == languages.end())
+    throw Error(fmt::format("unknown language '{}' for task {} (valid: {})", code, name, listed(keys_of(languages))));
+  return found->second;
+}
+
+const LensProtocol& TaskProtocol::lens_protocol() const {
+  if (!lens) throw Error("task " + name + " has no logit-lens prompts in prompts.json (only emotion has)");
+  return *lens;
+}
+
+const std::string& QuestionTranslationProtocol::language_name(const std::string& code) const {
+  const auto found = language_names.find(code);
+  if (found == language_names.end())
+    throw Error(fmt::format("unknown language '{}' (valid: {})", code, listed(keys_of(language_names))));
+  return found->second;
+}
+
+const TaskProtocol& Protocol::task(const std::string& name) const {
+  const auto found = tasks.find(name);
+  if (found == tasks.end())
+    throw Error(fmt::format("unknown task '{}' (valid: {})", name, listed(task_names())));
+  return found->second;
+}
+
+void Protocol::require_language(const std::string& code) const {
+  if (std::find(languages.begin(), languages.end(), code) == languages.end())
+    throw Error(fmt::format("unknown language '{}' (valid: {})", code, listed(languages)));
+}
+
+std::vector<std::string> Protocol::task_names() const { return keys_of(tasks); }
+
+std::filesystem::path Protocol::path_of(const std::string& relative) const { return data_dir / relative; }
+
+std::filesystem::path Protocol::test_set_path(const std::string& task_name, const std::string& language) const {
+  return path_of(task(task_name).language(language).file);
+}
+
+Protocol load_protocol(const std::filesystem::path& data_dir) {
+  Protocol protocol;
+  protocol.data_dir = data_dir;
+  protocol.source = data_dir / "prompts.json";
+  const ProtocolReader reader(protocol.source);
+  const Json root = io::read_json_file(protocol.source);
+  if (!root.is_object()) reader.fail("", "expected a JSON object at the top level");
+  protocol.languages = reader.string_list_member(root, "languages", "");
+  const Json& tasks = reader.object_member(root, "tasks", "");
+  for (const auto& [name, task] : tasks.items())
+    protocol.tasks[name] = read_task(reader, task, name, protocol.languages);
+  protocol.scoring = reader.string_member(root, "scoring", "");
+  protocol.question_translation = read_question_translation(reader, root, protocol.tasks, protocol.languages);
+  return protocol;
+}
+
+std::vector<std::string> parse_language_list(const Protocol& protocol, const std::string& list) {
+  if (list == "all") return protocol.languages;
+  std::vector<std::string> codes;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string code = list.substr(start, end - start);
+    code.erase(0, code.find_first_not_of(' '));
+    code.erase(code.find_last_not_of(' ') + 1);
+    if (code.empty()) throw Error("empty language in the list '" + list + "' (valid: " + listed(protocol.languages) + ")");
+    protocol.require_language(code);
+    if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.push_back(code);
+    start = end + 1;
+  }
+  return codes;
+}
+
+}  // namespace qtalign::data

@@ -1,0 +1,80 @@
+#pragma once
+// The study's evaluation protocol, read from prompts.json: languages, per-task demonstrations,
+// templates, answer maps, the logit-lens prompts, the scoring rule and question-translation settings.
+// Nothing here is hard-coded; everything is validated when loaded.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qtalign::data {
+
+// One task in one language.
+struct LanguageProtocol {
+  std::string demonstrations;                     // the few-shot block, answers as English labels
+  std::string template_text;                      // e.g. "{demonstrations}\nPremise: {premise}\n...: \""
+  std::map<std::string, std::string> answer_map;  // value of an item's "answer" -> English label
+  int64_t count = 0;                              // items in the test set
+  std::string file;                               // the test set, relative to the data directory
+};
+
+// The logit-lens prompts (emotion only): demonstrations answered in the target language.
+struct LensProtocol {
+  std::map<std::string, std::map<std::string, std::string>> native_labels;  // lang -> English label -> word
+  std::map<std::string, std::string> demonstrations;                        // lang -> native few-shot block
+};
+
+struct TaskProtocol {
+  std::string name;
+  int shots = 0;
+  std::vector<std::string> labels;                     // English label words, in prompts.json order
+  std::vector<std::string> fields;                     // item fields the templates use, in template order
+  std::map<std::string, LanguageProtocol> languages;   // every language of the protocol
+  std::optional<LensProtocol> lens;
+
+  // The task in `language`; throws Error listing the valid languages.
+  const LanguageProtocol& language(const std::string& code) const;
+  // The lens block; throws Error when the task has none.
+  const LensProtocol& lens_protocol() const;
+};
+
+struct QuestionTranslationProtocol {
+  std::string input_template;                        // "{question_x}\nTranslate the input from {language_name} to English:\n"
+  std::string target_template;                       // "{question_en}"
+  std::map<std::string, std::string> language_names; // code -> English name ("zh" -> "Chinese")
+  std::map<std::string, std::map<std::string, std::string>> shipped_sets;  // task -> lang -> file
+  std::map<std::string, std::string> english_source; // task -> English training file
+
+  // The language's English name; throws Error listing the known codes.
+  const std::string& language_name(const std::string& code) const;
+};
+
+struct Protocol {
+  std::filesystem::path data_dir;     // the directory holding prompts.json
+  std::filesystem::path source;       // prompts.json itself, for error messages
+  std::vector<std::string> languages; // in prompts.json order (en first)
+  std::map<std::string, TaskProtocol> tasks;
+  std::string scoring;                // the prefix-sum rule, in words
+  QuestionTranslationProtocol question_translation;
+
+  // The task; throws Error listing the valid tasks.
+  const TaskProtocol& task(const std::string& name) const;
+  // Throws Error listing the valid languages unless `code` is one of them.
+  void require_language(const std::string& code) const;
+  // Task names, sorted.
+  std::vector<std::string> task_names() const;
+  // A data-relative path (as prompts.json writes them) made absolute under data_dir.
+  std::filesystem::path path_of(const std::string& relative) const;
+  // The test set file of a task in a language (validates both).
+  std::filesystem::path test_set_path(const std::string& task, const std::string& language) const;
+};
+
+// Reads and validates <data_dir>/prompts.json; throws Error "<prompts.json>: <json path>: problem".
+Protocol load_protocol(const std::filesystem::path& data_dir);
+
+// Splits "zh,de" (or "all") into validated language codes, keeping order and dropping repeats;
+// throws Error listing the valid languages.
+std::vector<std::string> parse_language_list(const Protocol& protocol, const std::string& list);
+
+}  // namespace qtalign::data

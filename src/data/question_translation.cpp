@@ -1,0 +1,103 @@
+#include "data/question_translation.h"
+
+#include <fmt/format.h>
+
+#include "data/prompt_format.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "io/json_file.h"
+
+namespace qtalign::data {
+
+QuestionTranslationExample make_example(const Protocol& protocol, const std::string& task,
+                                        const std::string& language, const TaskItem& item_x,
+                                        const TaskItem& item_en) {
+  const TaskProtocol& task_protocol = protocol.task(task);
+  const QuestionTranslationProtocol& qt = protocol.question_translation;
+  QuestionTranslationExample example;
+  example.language = language;
+  example.index = static_cast<int64_t>(item_x.index);
+  example.input = render_template(qt.input_template,
+                                 {{"question_x", question_text(task_protocol, language, item_x)},
+                                  {"language_name", qt.language_name(language)}},
+                                 "question_translation.input_template");
+  example.target = render_template(qt.target_template, {{"question_en", question_text(task_protocol, "en", item_en)}},
+                                   "question_translation.target_template");
+  return example;
+}
+
+std::vector<QuestionTranslationExample> examples_from_parallel_files(const Protocol& protocol,
+                                                                     const std::string& task,
+                                                                     const std::string& language,
+                                                                     const std::filesystem::path& file_x,
+                                                                     const std::filesystem::path& file_en) {
+  const TaskProtocol& task_protocol = protocol.task(task);
+  const std::vector<TaskItem> items_x = read_task_items(file_x, task_protocol, language);
+  const std::vector<TaskItem> items_en = read_task_items(file_en, task_protocol, "en");
+  if (items_x.size() != items_en.size())
+    fail_at(file_x, fmt::format("{} items, but its parallel English file {} has {}", items_x.size(),
+                                file_en.string(), items_en.size()));
+  std::vector<QuestionTranslationExample> examples;
+  examples.reserve(items_x.size());
+  for (size_t i = 0; i < items_x.size(); ++i) {
+    // Translations keep the label, so a different one means the files are not parallel.
+    if (items_x[i].label != items_en[i].label)
+      fail_at(file_x, fmt::format("item {} is labelled '{}' but item {} of {} is '{}': the files are not parallel",
+                                  i, items_x[i].label, i, file_en.string(), items_en[i].label));
+    examples.push_back(make_example(protocol, task, language, items_x[i], items_en[i]));
+  }
+  return examples;
+}
+
+std::vector<QuestionTranslationExample> read_examples(const std::filesystem::path& file, const std::string& language) {
+  const std::vector<io::Json> records = io::read_json_records(file);
+  if (records.empty()) fail_at(file, "no question-translation examples");
+  std::vector<QuestionTranslationExample> examples;
+  examples.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const io::Json& record = records[i];
+    const std::string where = "record " + std::to_string(i);
+    QuestionTranslationExample example;
+    example.input = io::required_field<std::string>(record, "input", file, where);
+    const bool has_target = record.contains("target");
+    if (!has_target && !record.contains("answer")) fail_at(file, where + ": missing field 'target' (or 'answer')");
+    example.target = io::required_field<std::string>(record, has_target ? "target" : "answer", file, where);
+    example.language = record.contains("language") ? io::required_field<std::string>(record, "language", file, where)
+                                                   : language;
+    example.index = record.contains("index") ? io::required_field<int64_t>(record, "index", file, where)
+                                             : static_cast<int64_t>(i);
+    examples.push_back(std::move(example));
+  }
+  return examples;
+}
+
+std::vector<QuestionTranslationExample> read_shipped_set(const Protocol& protocol, const std::string& task,
+                                                         const std::string& language) {
+  protocol.task(task);
+  protocol.require_language(language);
+  const auto& shipped = protocol.question_translation.shipped_sets;
+  const auto for_task = shipped.find(task);
+  if (for_task == shipped.end() || !for_task->second.count(language)) {
+    std::string available;
+    if (for_task != shipped.end())
+      for (const auto& entry : for_task->second) available += (available.empty() ? "" : ", ") + entry.first;
+    throw Error(fmt::format("no shipped question-translation set for {}/{} (shipped: {})", task, language,
+                            available.empty() ? "none" : available));
+  }
+  return read_examples(protocol.path_of(for_task->second.at(language)), language);
+}
+
+void write_examples(const std::filesystem::path& file, const std::vector<QuestionTranslationExample>& examples) {
+  io::AtomicFileWriter writer(file);
+  for (const QuestionTranslationExample& example : examples) {
+    const io::Json record = {{"input", example.input},
+                             {"target", example.target},
+                             {"language", example.language},
+                             {"index", example.index}};
+    writer.write(record.dump(-1, ' ', false, io::Json::error_handler_t::strict));
+    writer.write("\n");
+  }
+  writer.commit();
+}
+
+}  // namespace qtalign::data

@@ -1,0 +1,49 @@
+#pragma once
+// Question-translation examples (the study's training data): a task's question written in language X,
+// followed by the translation instruction, as input; the same question in English as target.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/protocol.h"
+#include "data/task_items.h"
+
+namespace qtalign::data {
+
+struct QuestionTranslationExample {
+  std::string input;     // question in X + "\nTranslate the input from <Language> to English:\n"
+  std::string target;    // the same question in English
+  std::string language;  // X
+  int64_t index = 0;     // the item's position in its source file (parallel files share positions)
+};
+
+// The example for a pair of parallel items: input from prompts.json's input_template with X's question,
+// target from its target_template with the English question.
+QuestionTranslationExample make_example(const Protocol& protocol, const std::string& task,
+                                        const std::string& language, const TaskItem& item_x,
+                                        const TaskItem& item_en);
+
+// Examples from two parallel task files (item i of `file_x` is the translation of item i of `file_en`);
+// throws Error naming both files when the counts differ or an item's English labels disagree.
+std::vector<QuestionTranslationExample> examples_from_parallel_files(const Protocol& protocol,
+                                                                     const std::string& task,
+                                                                     const std::string& language,
+                                                                     const std::filesystem::path& file_x,
+                                                                     const std::filesystem::path& file_en);
+
+// Reads a question-translation file: JSON array or JSONL of objects with "input" and "target" (or
+// "answer", the shipped sets' name), and optional "language" and "index" (defaults: `language`, the
+// position); throws Error naming the file and the record for anything else, or for no records.
+std::vector<QuestionTranslationExample> read_examples(const std::filesystem::path& file,
+                                                      const std::string& language = "");
+
+// Reads a shipped set (prompts.json question_translation.shipped_sets) for the task and language;
+// throws Error listing the languages that have one.
+std::vector<QuestionTranslationExample> read_shipped_set(const Protocol& protocol, const std::string& task,
+                                                         const std::string& language);
+
+// Writes examples as JSONL ({"input","target","language","index"} per line), atomically.
+void write_examples(const std::filesystem::path& file, const std::vector<QuestionTranslationExample>& examples);
+
+}  // namespace qtalign::data

@@ -1,0 +1,162 @@
+#include "data/question_translation_build.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+#include "data/prompt_format.h"
+#include "data/sampling.h"
+#include "io/error.h"
+
+namespace qtalign::data {
+namespace {
+
+struct Pool {
+  std::string language;
+  QuestionSource source;
+  std::vector<QuestionTranslationExample> examples;
+  LanguageReport report;
+};
+
+bool has_shipped_set(const Protocol& protocol, const std::string& task, const std::string& language) {
+  const auto& shipped = protocol.question_translation.shipped_sets;
+  const auto found = shipped.find(task);
+  return found != shipped.end() && found->second.count(language);
+}
+
+Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std::string& language) {
+  Pool pool;
+  pool.language = language;
+  pool.source = options.source;
+  if (pool.source == QuestionSource::automatic)
+    pool.source = has_shipped_set(protocol, options.task, language) ? QuestionSource::shipped : QuestionSource::test_sets;
+  switch (pool.source) {
+    case QuestionSource::shipped:
+      pool.examples = read_shipped_set(protocol, options.task, language);
+      pool.report.source = protocol.question_translation.shipped_sets.at(options.task).at(language);
+      break;
+    case QuestionSource::test_sets: {
+      const auto file_x = protocol.test_set_path(options.task, language);
+      const auto file_en = protocol.test_set_path(options.task, "en");
+      pool.examples = examples_from_parallel_files(protocol, options.task, language, file_x, file_en);
+      pool.report.source = file_x.string() + " + " + file_en.string();
+      break;
+    }
+    case QuestionSource::files:
+      if (options.file_x.empty() || options.file_en.empty())
+        throw Error("the 'files' source needs both parallel files (the task file in X and in English)");
+      pool.examples = examples_from_parallel_files(protocol, options.task, language, options.file_x, options.file_en);
+      pool.report.source = options.file_x.string() + " + " + options.file_en.string();
+      break;
+    case QuestionSource::automatic:
+      break;
+  }
+  return pool;
+}
+
+// The split, and the English questions (as targets) of its evaluation items.
+std::pair<EvaluationSplit, std::unordered_set<std::string>> evaluation_items(const Protocol& protocol,
+                                                                             const BuildOptions& options,
+                                                                             bool draws_from_test_sets) {
+  const TaskProtocol& task = protocol.task(options.task);
+  const std::vector<TaskItem> english_test = read_test_set(protocol, options.task, "en");
+  EvaluationSplit split =
+      split_test_set(options.task, english_test, draws_from_test_sets ? options.eval_fraction : 1.0, options.seed);
+  std::unordered_set<std::string> targets;
+  for (size_t index : split.evaluation_indices)
+    targets.insert(render_template(protocol.question_translation.target_template,
+                                   {{"question_en", question_text(task, "en", english_test[index])}},
+                                   "question_translation.target_template"));
+  return {std::move(split), std::move(targets)};
+}
+
+template <typename Keep>
+size_t keep_only(std::vector<QuestionTranslationExample>& examples, Keep keep) {
+  const size_t before = examples.size();
+  examples.erase(std::remove_if(examples.begin(), examples.end(), [&](const auto& e) { return !keep(e); }),
+                 examples.end());
+  return before - examples.size();
+}
+
+}  // namespace
+
+QuestionSource parse_question_source(const std::string& name) {
+  if (name == "auto") return QuestionSource::automatic;
+  if (name == "shipped") return QuestionSource::shipped;
+  if (name == "test") return QuestionSource::test_sets;
+  if (name == "files") return QuestionSource::files;
+  throw Error("unknown question source '" + name + "' (valid: auto, shipped, test, files)");
+}
+
+BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options) {
+  protocol.task(options.task);
+  if (options.languages.empty()) throw Error("no tuning language given");
+  for (const auto& language : options.languages) {
+    protocol.require_language(language);
+    if (language == "en") throw Error("'en' cannot be a tuning language: question translation goes from X into English");
+  }
+  if (options.source == QuestionSource::files && options.languages.size() != 1)
+    throw Error("the 'files' source takes exactly one language (the language of the non-English file)");
+  if (options.size != 0 && options.size < options.languages.size())
+    throw Error(fmt::format("size {} is smaller than the number of languages ({})", options.size, options.languages.size()));
+
+  std::vector<Pool> pools;
+  for (const auto& language : options.languages) pools.push_back(read_pool(protocol, options, language));
+
+  BuildResult result;
+  if (options.exclude_test) {
+    const bool draws_from_test_sets = std::any_of(pools.begin(), pools.end(), [](const Pool& pool) {
+      return pool.source == QuestionSource::test_sets;
+    });
+    auto [split, evaluation_targets] = evaluation_items(protocol, options, draws_from_test_sets);
+    const std::set<int64_t> training(split.training_indices.begin(), split.training_indices.end());
+    for (Pool& pool : pools) {
+      if (pool.source == QuestionSource::test_sets)
+        pool.report.excluded += keep_only(pool.examples, [&](const auto& e) { return training.count(e.index) > 0; });
+      pool.report.excluded +=
+          keep_only(pool.examples, [&](const auto& e) { return evaluation_targets.count(e.target) == 0; });
+    }
+    result.evaluation_split = std::move(split);
+  }
+
+  for (Pool& pool : pools) {
+    std::unordered_set<std::string> seen_targets;
+    keep_only(pool.examples, [&](const auto& e) { return seen_targets.insert(e.target).second; });
+    pool.report.available = pool.examples.size();
+  }
+
+  std::vector<size_t> shares;
+  if (options.size == 0)
+    for (const Pool& pool : pools) shares.push_back(pool.examples.size());
+  else
+    shares = split_evenly(options.size, pools.size());
+
+  for (size_t k = 0; k < pools.size(); ++k) {
+    Pool& pool = pools[k];
+    if (shares[k] > pool.examples.size())
+      throw Error(fmt::format("{}: {} examples asked for but only {} distinct ones are available{} from {}",
+                              pool.language, shares[k], pool.examples.size(),
+                              pool.report.excluded ? fmt::format(" after excluding {} evaluation items", pool.report.excluded) : "",
+                              pool.report.source));
+    std::mt19937_64 generator = seeded_generator(options.seed, "question translation " + options.task + " " + pool.language);
+    for (size_t position : sample_without_replacement(pool.examples.size(), shares[k], generator))
+      result.examples.push_back(pool.examples[position]);
+    pool.report.drawn = shares[k];
+    result.languages[pool.language] = pool.report;
+  }
+
+  if (result.examples.empty()) throw Error("no question-translation examples left to draw");
+  std::vector<size_t> order(result.examples.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937_64 generator = seeded_generator(options.seed, "question translation mixture order");
+  shuffle_indices(order, generator);
+  std::vector<QuestionTranslationExample> mixed;
+  mixed.reserve(order.size());
+  for (size_t i : order) mixed.push_back(std::move(result.examples[i]));
+  result.examples = std::move(mixed);
+  return result;
+}
+
+}  // namespace qtalign::data

@@ -1,0 +1,67 @@
+#pragma once
+// Building a question-translation training set for one task and a mixture of languages: where each
+// language's questions come from, keeping evaluation items out, and the seeded draw.
+//
+// Sources, per language X:
+//   shipped:   the study's set (prompts.json question_translation.shipped_sets; snli de/es/it/sw/zh),
+//              aligned with the English training file; index = position in it.
+//   test_sets: the parallel test sets (X file and English file of the task); index = test item.
+//   files:     two parallel files given by the user (one language).
+//   automatic: shipped where the task has a shipped set for X, test_sets otherwise.
+// The mixture: `size` examples split evenly over the languages (remainder to the first ones); each
+// language's share is drawn without replacement from its pool with a generator seeded by (seed, X),
+// after repeated English targets in the pool are dropped (first kept); the mixture is then shuffled.
+// size 0 takes every available example of every language.
+//
+// Keeping evaluation items out (exclude_test): an EvaluationSplit of the task's test indices is made.
+// When some language draws from the test sets, eval_fraction of each label's items (seeded) go to
+// evaluation and only the remaining indices may be drawn; otherwise every test item is evaluation.
+// In both cases any example whose target equals the English question of an evaluation item is dropped.
+// Evaluate only split.evaluation_indices afterwards.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/evaluation_split.h"
+#include "data/protocol.h"
+#include "data/question_translation.h"
+
+namespace qtalign::data {
+
+enum class QuestionSource { automatic, shipped, test_sets, files };
+
+struct BuildOptions {
+  std::string task;
+  std::vector<std::string> languages;  // validated codes, not "en"
+  size_t size = 10000;                 // 0 = all available
+  uint64_t seed = 0;
+  QuestionSource source = QuestionSource::automatic;
+  std::filesystem::path file_x, file_en;  // for QuestionSource::files
+  bool exclude_test = false;
+  double eval_fraction = 0.5;  // share of test items held out when drawing from test sets
+};
+
+struct LanguageReport {
+  std::string source;      // file(s) the questions came from
+  size_t available = 0;    // pool size after removing repeats and excluded items
+  size_t excluded = 0;     // dropped as evaluation items
+  size_t drawn = 0;
+};
+
+struct BuildResult {
+  std::vector<QuestionTranslationExample> examples;
+  std::optional<EvaluationSplit> evaluation_split;  // set when exclude_test
+  std::map<std::string, LanguageReport> languages;
+};
+
+// Parses "auto", "shipped", "test" or "files"; throws Error listing them.
+QuestionSource parse_question_source(const std::string& name);
+
+// Builds the set; throws Error (naming the language, the pool and its size) when a language's share
+// exceeds what is available, and for every data problem of the files read.
+BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options);
+
+}  // namespace qtalign::data

@@ -1,0 +1,31 @@
+#pragma once
+// Items of a task file (a test set or an English training file): the fields the templates use and
+// the answer, mapped to its English label.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/protocol.h"
+
+namespace qtalign::data {
+
+struct TaskItem {
+  size_t index = 0;                           // position in its file, from 0
+  std::map<std::string, std::string> fields;  // the task's fields, e.g. premise, hypothesis
+  std::string answer;                         // the file's "answer" value, e.g. "蕴含"
+  std::string label;                          // its English label via the language's answer_map
+};
+
+// Reads items of `task` written in `language` from a JSON array or JSONL file; throws Error naming
+// the file (and the item index) for invalid JSON or UTF-8, no items, a missing or non-string field,
+// or an answer absent from the language's answer_map.
+std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const TaskProtocol& task,
+                                      const std::string& language);
+
+// Reads the test set of a task in a language (the file prompts.json names) and checks its item
+// count against prompts.json.
+std::vector<TaskItem> read_test_set(const Protocol& protocol, const std::string& task,
+                                    const std::string& language);
+
+}  // namespace qtalign::data

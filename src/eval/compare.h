@@ -1,0 +1,73 @@
+#pragma once
+// Before/after: two results files (e.g. the base model and the tuned one) compared language by language,
+// with averages, the languages that improved, Markdown, JSON and grouped bar charts.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/statistics.h"
+#include "eval/results.h"
+#include "io/json_file.h"
+
+namespace qtalign::eval {
+
+struct LanguageChange {
+  std::string language;
+  analysis::Estimate base;   // accuracy with its 95% interval
+  analysis::Estimate tuned;
+  double delta = 0.0;        // tuned - base
+
+  bool improved() const { return delta > 0.0; }
+};
+
+// A macro average before and after, over the same languages.
+struct AverageChange {
+  std::vector<std::string> languages;
+  double base = 0.0;
+  double tuned = 0.0;
+  double delta = 0.0;
+};
+
+struct TaskComparison {
+  std::string task;
+  std::vector<LanguageChange> languages;   // languages both files evaluated, in the base file's order
+  std::vector<std::string> only_in_base;   // evaluated by one file only (left out of the comparison)
+  std::vector<std::string> only_in_tuned;
+  AverageChange all;
+  std::optional<AverageChange> seen;       // with a seen-language list and members in the group
+  std::optional<AverageChange> unseen;
+
+  // The languages whose accuracy went up.
+  std::vector<std::string> improved() const;
+};
+
+struct Comparison {
+  std::string base_name;   // how the files are named in outputs (their paths)
+  std::string tuned_name;
+  std::string mode;
+  std::vector<std::string> seen_languages;
+  std::vector<TaskComparison> tasks;  // tasks both files evaluated, in the base file's order
+  AverageChange all;                  // means of the task averages
+  std::optional<AverageChange> seen;
+  std::optional<AverageChange> unseen;
+};
+
+// Compares the tasks and languages both results evaluated; `seen` (when empty: the tuned file's seen
+// languages, else the base file's) splits the averages. Throws Error when the files used different
+// scoring modes or shots for a shared task, or share no task and language.
+Comparison compare_results(const EvalResults& base, const EvalResults& tuned, std::vector<std::string> seen,
+                           std::string base_name, std::string tuned_name);
+
+// The comparison as JSON.
+io::Json comparison_to_json(const Comparison& comparison);
+
+// Markdown: per task a table of languages (base, tuned, delta), the averages and the improved languages.
+std::string comparison_markdown(const Comparison& comparison);
+
+// Writes one grouped bar chart per task (base and tuned accuracy per language, with 95% intervals) as
+// <stem>_<task>.png and .svg; returns the stems written.
+std::vector<std::filesystem::path> write_comparison_charts(const Comparison& comparison,
+                                                           const std::filesystem::path& stem);
+
+}  // namespace qtalign::eval

@@ -1,0 +1,202 @@
+#include "eval/evaluator.h"
+
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "analysis/prompt_batches.h"
+#include "data/prompt_format.h"
+#include "eval/label_tokens.h"
+#include "eval/prompt_split.h"
+#include "io/error.h"
+#include "model/transformer.h"
+
+namespace qtalign::eval {
+namespace {
+
+// The template text after its last field: how every prompt of the language ends (e.g. "\nAnswer: \"").
+std::string template_tail(const std::string& template_text) {
+  const size_t last_close = template_text.rfind('}');
+  return last_close == std::string::npos ? template_text : template_text.substr(last_close + 1);
+}
+
+// Rows of `states` [batch, tokens, hidden] at one position per row ([batch] int64): [batch, hidden].
+at::Tensor gather_rows(const at::Tensor& states, const at::Tensor& positions) {
+  const at::Tensor index = positions.to(states.device()).view({-1, 1, 1}).expand({-1, 1, states.size(2)});
+  return states.gather(1, index).squeeze(1);
+}
+
+// One row of a batched cache, as a batch-1 cache (views, no copy).
+model::KVCache cache_row(const model::KVCache& cache, int64_t row) {
+  model::KVCache single;
+  for (size_t layer = 0; layer < cache.keys.size(); ++layer) {
+    single.keys.push_back(cache.keys[layer].narrow(0, row, 1));
+    single.values.push_back(cache.values[layer].narrow(0, row, 1));
+  }
+  single.attention_mask = cache.attention_mask.narrow(0, row, 1);
+  return single;
+}
+
+// Sequence scores of one item: log p(first label token | prompt) from the prompt pass, plus the
+// log-probabilities of the label's remaining tokens and the closing quote, all labels in one pass
+// over the item's cache.
+std::vector<double> sequence_scores(const model::Model& model, const model::KVCache& item_cache,
+                                    const at::Tensor& next_token_log_probs,
+                                    const std::vector<std::vector<int64_t>>& sequences) {
+  const int64_t labels = static_cast<int64_t>(sequences.size());
+  int64_t width = 0;
+  for (const auto& sequence : sequences) width = std::max<int64_t>(width, static_cast<int64_t>(sequence.size()) - 1);
+  // Each row feeds all but the last token of a label: position j predicts token j + 1.
+  at::Tensor input_ids = at::zeros({labels, width}, at::kLong);
+  at::Tensor mask = at::zeros({labels, width}, at::kLong);
+  std::vector<int64_t> rows, columns, targets;
+  auto ids = input_ids.accessor<int64_t, 2>();
+  auto real = mask.accessor<int64_t, 2>();
+  for (int64_t label = 0; label < labels; ++label) {
+    const auto& sequence = sequences[label];
+    for (size_t j = 0; j + 1 < sequence.size(); ++j) {
+      ids[label][j] = sequence[j];
+      real[label][j] = 1;
+      rows.push_back(label);
+      columns.push_back(static_cast<int64_t>(j));
+      targets.push_back(sequence[j + 1]);
+    }
+  }
+  const model::ForwardOutput output = model::forward(model, {input_ids, mask, &item_cache});
+  const at::Device device = output.final_hidden.device();
+  const at::Tensor row_index = at::tensor(rows, at::kLong).to(device);
+  const at::Tensor column_index = at::tensor(columns, at::kLong).to(device);
+  const at::Tensor hidden = output.final_hidden.reshape({-1, output.final_hidden.size(2)})
+                                .index_select(0, row_index * width + column_index);
+  const at::Tensor log_probs = at::log_softmax(model::logits(model, hidden), -1);
+  const at::Tensor picked =
+      log_probs.gather(1, at::tensor(targets, at::kLong).to(device).view({-1, 1})).squeeze(1).to(at::kDouble).cpu();
+  const at::Tensor first = next_token_log_probs.to(at::kDouble).cpu();
+
+  std::vector<double> scores(sequences.size());
+  auto picked_values = picked.accessor<double, 1>();
+  auto first_values = first.accessor<double, 1>();
+  for (size_t label = 0; label < sequences.size(); ++label) scores[label] = first_values[sequences[label].front()];
+  for (size_t k = 0; k < rows.size(); ++k) scores[static_cast<size_t>(rows[k])] += picked_values[k];
+  return scores;
+}
+
+}  // namespace
+
+int64_t LanguageEvaluation::correct() const {
+  return std::count_if(items.begin(), items.end(), [](const ItemResult& item) { return item.correct(); });
+}
+
+LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
+                             const std::string& language) {
+  const std::string tail = template_tail(task.language(language).template_text);
+  LabelTokens tokens;
+  for (const std::string& label : task.labels) {
+    tokens.candidates.push_back(prefix_sum_candidates(tokenizer, label));
+    tokens.sequences.push_back(label_sequence_ids(tokenizer, tail, label));
+  }
+  return tokens;
+}
+
+LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                                     const data::TaskProtocol& task, const std::string& language,
+                                     const std::vector<data::TaskItem>& items, const EvaluationOptions& options,
+                                     const std::function<void(int64_t)>& on_items_done) {
+  const auto start = std::chrono::steady_clock::now();
+  const c10::InferenceMode inference;
+  const std::string context = task.name + "/" + language;
+  if (items.empty()) throw Error(context + ": no items to evaluate");
+  if (options.batch_size < 1) throw Error("batch size must be at least 1");
+
+  LanguageEvaluation result;
+  result.task = task.name;
+  result.language = language;
+  result.mode = scoring_mode_name(options.mode);
+  result.labels = task.labels;
+  const LabelTokens label_tokens = label_tokens_for(tokenizer, task, language);
+  size_t longest_label = 0;
+  for (const auto& sequence : label_tokens.sequences) longest_label = std::max(longest_label, sequence.size());
+
+  std::vector<std::vector<int64_t>> prompts;
+  for (const data::TaskItem& item : items) {
+    prompts.push_back(tokenizer.encode(data::evaluation_prompt(task, language, item), /*add_special_tokens=*/true));
+    const int64_t needed = static_cast<int64_t>(prompts.back().size() + longest_label);
+    if (model.config.max_position_embeddings > 0 && needed > model.config.max_position_embeddings)
+      throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
+                              "context of {}",
+                              context, item.index, needed, model.config.max_position_embeddings));
+  }
+  const std::vector<int64_t> prefix =
+      options.prefix_cache ? cacheable_prefix_ids(tokenizer, data::shared_prompt_prefix(task, language))
+                           : std::vector<int64_t>();
+  const PromptSplit split = split_prompts(prefix, prompts);
+  result.prefix_fallbacks = split.fallbacks();
+
+  model::KVCache prefix_cache;
+  if (std::find(split.cached.begin(), split.cached.end(), true) != split.cached.end()) {
+    const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
+    model::ForwardOptions keep_cache;
+    keep_cache.return_cache = true;
+    prefix_cache = model::forward(model, {prefix_ids}, keep_cache).cache;
+    result.prefix_tokens = static_cast<int64_t>(split.prefix.size());
+    result.computed_tokens += result.prefix_tokens;
+  }
+
+  result.items.resize(items.size());
+  for (const bool cached_group : {true, false}) {
+    std::vector<size_t> members;
+    std::vector<std::vector<int64_t>> continuations;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (split.cached[i] != cached_group) continue;
+      members.push_back(i);
+      continuations.push_back(split.continuations[i]);
+    }
+    if (members.empty()) continue;
+    for (const analysis::PromptBatch& batch : analysis::make_prompt_batches(continuations, options.batch_size)) {
+      const model::ForwardInput input{batch.input_ids, batch.attention_mask, cached_group ? &prefix_cache : nullptr};
+      model::ForwardOptions forward_options;
+      forward_options.return_cache = options.mode == ScoringMode::sequence;
+      const model::ForwardOutput output = model::forward(model, input, forward_options);
+      const at::Tensor last = analysis::last_real_positions(batch.attention_mask);
+      const at::Tensor next_token_logits = model::logits(model, gather_rows(output.final_hidden, last));
+      result.computed_tokens += batch.attention_mask.sum().item<int64_t>();
+
+      const int64_t rows = static_cast<int64_t>(batch.prompt_indices.size());
+      std::vector<std::vector<double>> scores(static_cast<size_t>(rows));
+      if (options.mode == ScoringMode::prefix_sum) {
+        const at::Tensor sums = prefix_sum_scores(at::softmax(next_token_logits, -1), label_tokens.candidates);
+        auto values = sums.accessor<double, 2>();
+        for (int64_t row = 0; row < rows; ++row)
+          for (int64_t label = 0; label < sums.size(1); ++label) scores[row].push_back(values[row][label]);
+      } else {
+        const at::Tensor log_probs = at::log_softmax(next_token_logits, -1);
+        for (int64_t row = 0; row < rows; ++row) {
+          scores[row] = sequence_scores(model, cache_row(output.cache, row), log_probs[row], label_tokens.sequences);
+          for (const auto& sequence : label_tokens.sequences)
+            result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
+        }
+      }
+
+      for (int64_t row = 0; row < rows; ++row) {
+        const size_t position = members[batch.prompt_indices[row]];
+        const data::TaskItem& item = items[position];
+        ItemResult& scored = result.items[position];
+        scored.index = item.index;
+        scored.answer = item.answer;
+        scored.label = item.label;
+        scored.scores = std::move(scores[row]);
+        std::mt19937_64 generator = tie_break_generator(options.seed, task.name, language, item.index);
+        scored.prediction = task.labels[choose_label(scored.scores, generator)];
+        scored.cached = cached_group;
+        scored.prompt_tokens = static_cast<int64_t>(prompts[position].size());
+      }
+      if (on_items_done) on_items_done(rows);
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace qtalign::eval

@@ -1,0 +1,68 @@
+#pragma once
+// Few-shot evaluation of one task in one language with constrained decoding: prompts built from
+// prompts.json, tokenized, the shared few-shot prefix run once and its KV cache reused, items batched
+// by length, and each item scored in the chosen mode.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/protocol.h"
+#include "data/task_items.h"
+#include "eval/scoring.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qtalign::eval {
+
+struct EvaluationOptions {
+  ScoringMode mode = ScoringMode::prefix_sum;
+  int64_t batch_size = 8;    // items per forward pass
+  bool prefix_cache = true;  // run the shared few-shot prefix once and reuse its KV cache
+  uint64_t seed = 0;         // for breaking exact ties
+};
+
+struct ItemResult {
+  size_t index = 0;           // position in the test file
+  std::string answer;         // the file's answer value
+  std::string label;          // its English label (the gold label)
+  std::string prediction;     // the chosen English label
+  std::vector<double> scores; // per label, in the task's order: summed probability (prefix-sum) or log-probability (sequence)
+  bool cached = false;        // scored through the shared prefix's KV cache
+  int64_t prompt_tokens = 0;  // tokens of the whole prompt
+
+  bool correct() const { return prediction == label; }
+};
+
+struct LanguageEvaluation {
+  std::string task;
+  std::string language;
+  std::string mode;                 // scoring_mode_name
+  std::vector<std::string> labels;  // the English labels, in the task's order
+  std::vector<ItemResult> items;    // in test-file order
+  int64_t prefix_tokens = 0;        // tokens of the shared prefix (0 without the cache)
+  int64_t prefix_fallbacks = 0;     // items run whole because their tokens did not continue the prefix
+  int64_t computed_tokens = 0;      // real tokens run through the model (the prefix once)
+  double seconds = 0.0;
+
+  int64_t correct() const;
+};
+
+// The ids scoring reads for each label of the task, in the task's order.
+struct LabelTokens {
+  std::vector<std::vector<int64_t>> candidates;  // prefix-sum candidate ids
+  std::vector<std::vector<int64_t>> sequences;   // label tokens plus the closing quote, after the prompt
+};
+
+// The label tokens of a task in a language (sequences follow the language's template ending).
+LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
+                             const std::string& language);
+
+// Evaluates `items` of `task` in `language`, calling on_items_done(count) after each batch. Throws
+// Error naming the item when a prompt (with the longest label) exceeds the model's context.
+LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                                     const data::TaskProtocol& task, const std::string& language,
+                                     const std::vector<data::TaskItem>& items, const EvaluationOptions& options,
+                                     const std::function<void(int64_t)>& on_items_done = {});
+
+}  // namespace qtalign::eval

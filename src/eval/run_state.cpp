@@ -1,0 +1,123 @@
+#include "eval/run_state.h"
+
+#include <fmt/format.h>
+
+#include "io/atomic_file.h"
+#include "io/error.h"
+
+namespace qtalign::eval {
+namespace {
+
+constexpr const char* kSettingsFile = "run.json";
+
+io::Json item_to_json(const ItemResult& item) {
+  return {{"index", item.index},   {"answer", item.answer}, {"label", item.label}, {"prediction", item.prediction},
+          {"scores", item.scores}, {"cached", item.cached}, {"prompt_tokens", item.prompt_tokens}};
+}
+
+ItemResult item_from_json(const io::Json& json, const std::filesystem::path& file, const std::string& where) {
+  ItemResult item;
+  item.index = io::required_field<size_t>(json, "index", file, where);
+  item.answer = io::required_field<std::string>(json, "answer", file, where);
+  item.label = io::required_field<std::string>(json, "label", file, where);
+  item.prediction = io::required_field<std::string>(json, "prediction", file, where);
+  item.scores = io::required_field<std::vector<double>>(json, "scores", file, where);
+  item.cached = io::required_field<bool>(json, "cached", file, where);
+  item.prompt_tokens = io::required_field<int64_t>(json, "prompt_tokens", file, where);
+  return item;
+}
+
+// "/mode: stored \"prefix-sum\", now \"sequence\"" for the first difference of two settings objects.
+std::string first_difference(const io::Json& stored, const io::Json& current) {
+  const io::Json patch = io::Json::diff(stored, current);
+  if (patch.empty()) return "";
+  const std::string path = patch.front().value("path", "");
+  const io::Json::json_pointer pointer(path);
+  const std::string before = stored.contains(pointer) ? stored.at(pointer).dump() : "(absent)";
+  const std::string after = current.contains(pointer) ? current.at(pointer).dump() : "(absent)";
+  return fmt::format("{}: stored {}, now {}", path, before, after);
+}
+
+}  // namespace
+
+io::Json language_evaluation_to_json(const LanguageEvaluation& evaluation) {
+  io::Json items = io::Json::array();
+  for (const ItemResult& item : evaluation.items) items.push_back(item_to_json(item));
+  return {{"task", evaluation.task},
+          {"language", evaluation.language},
+          {"mode", evaluation.mode},
+          {"labels", evaluation.labels},
+          {"prefix_tokens", evaluation.prefix_tokens},
+          {"prefix_fallbacks", evaluation.prefix_fallbacks},
+          {"computed_tokens", evaluation.computed_tokens},
+          {"seconds", evaluation.seconds},
+          {"items", std::move(items)}};
+}
+
+LanguageEvaluation language_evaluation_from_json(const io::Json& json, const std::filesystem::path& file) {
+  LanguageEvaluation evaluation;
+  evaluation.task = io::required_field<std::string>(json, "task", file);
+  evaluation.language = io::required_field<std::string>(json, "language", file);
+  evaluation.mode = io::required_field<std::string>(json, "mode", file);
+  evaluation.labels = io::required_field<std::vector<std::string>>(json, "labels", file);
+  evaluation.prefix_tokens = io::required_field<int64_t>(json, "prefix_tokens", file);
+  evaluation.prefix_fallbacks = io::required_field<int64_t>(json, "prefix_fallbacks", file);
+  evaluation.computed_tokens = io::required_field<int64_t>(json, "computed_tokens", file);
+  evaluation.seconds = io::required_field<double>(json, "seconds", file);
+  const io::Json items = io::required_field<io::Json>(json, "items", file);
+  if (!items.is_array() || items.empty()) fail_at(file, "items: expected a non-empty array");
+  for (size_t i = 0; i < items.size(); ++i) {
+    ItemResult item = item_from_json(items[i], file, fmt::format("items[{}]", i));
+    if (item.scores.size() != evaluation.labels.size())
+      fail_at(file, fmt::format("items[{}]: {} scores for {} labels", i, item.scores.size(), evaluation.labels.size()));
+    evaluation.items.push_back(std::move(item));
+  }
+  return evaluation;
+}
+
+std::filesystem::path state_directory_for(const std::filesystem::path& results_file) {
+  return results_file.parent_path() / (results_file.filename().string() + ".state");
+}
+
+RunState::RunState(const std::filesystem::path& results_file, const io::Json& settings)
+    : directory_(state_directory_for(results_file)) {
+  const std::filesystem::path settings_file = directory_ / kSettingsFile;
+  if (!std::filesystem::exists(settings_file)) {
+    io::write_json_file(settings_file, settings);
+    return;
+  }
+  const io::Json stored = io::read_json_file(settings_file);
+  const std::string difference = first_difference(stored, settings);
+  if (!difference.empty())
+    fail_at(directory_, "holds an interrupted run with other settings (" + difference +
+                            "); rerun with --restart to discard it, or choose another --out");
+}
+
+std::filesystem::path RunState::pair_file(const std::string& task, const std::string& language) const {
+  return directory_ / fmt::format("{}.{}.json", task, language);
+}
+
+std::optional<LanguageEvaluation> RunState::load(const std::string& task, const std::string& language,
+                                                 const std::string& test_file_hash) const {
+  const std::filesystem::path file = pair_file(task, language);
+  if (!std::filesystem::exists(file)) return std::nullopt;
+  const io::Json stored = io::read_json_file(file);
+  if (io::required_field<std::string>(stored, "test_file_sha1", file) != test_file_hash) return std::nullopt;
+  LanguageEvaluation evaluation = language_evaluation_from_json(io::required_field<io::Json>(stored, "evaluation", file), file);
+  if (evaluation.task != task || evaluation.language != language)
+    fail_at(file, fmt::format("holds {}/{}, not {}/{}", evaluation.task, evaluation.language, task, language));
+  return evaluation;
+}
+
+void RunState::store(const LanguageEvaluation& evaluation, const std::string& test_file_hash) const {
+  io::write_json_file(pair_file(evaluation.task, evaluation.language),
+                      {{"test_file_sha1", test_file_hash}, {"evaluation", language_evaluation_to_json(evaluation)}});
+}
+
+void RunState::remove() const {
+  std::error_code error;
+  std::filesystem::remove_all(directory_, error);
+  if (error) fail_at(directory_, "cannot remove the finished run's state: " + error.message());
+}
+
+}  // namespace qtalign::eval

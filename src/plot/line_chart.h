@@ -1,0 +1,47 @@
+#pragma once
+// Line charts: loss curves, logit-lens probabilities per layer, similarity per layer.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plot/style.h"
+
+namespace qtalign::plot {
+
+// One named curve; `lower`/`upper` (both empty, or both as long as x) draw a translucent band.
+struct Series {
+  std::string name;
+  std::vector<double> x;
+  std::vector<double> y;
+  std::vector<double> lower;
+  std::vector<double> upper;
+  std::optional<Color> color;  // palette_color(series index) when unset
+  LineStyle style = LineStyle::solid;
+  bool markers = false;  // a dot at every point
+};
+
+// A coloured row under the plot, one cell per x (e.g. entropy per layer), with its own scale.
+struct HeatStrip {
+  std::string label;
+  std::vector<double> x;
+  std::vector<double> values;
+};
+
+struct LineChart {
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  std::vector<Series> series;
+  std::optional<HeatStrip> heat_strip;
+  std::optional<double> y_min;  // axis limits; from the data (bands included) when unset
+  std::optional<double> y_max;
+  int width = 960;              // pixels in the PNG, points in the SVG
+  int height = 600;
+};
+
+// Writes stem.png and stem.svg atomically; throws Error on empty series, mismatched lengths,
+// non-finite values or an unwritable destination.
+void write_line_chart(const LineChart& chart, const std::filesystem::path& stem);
+
+}  // namespace qtalign::plot

@@ -1,0 +1,332 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "io/error.h"
+#include "io/progress.h"
+#include "model/dtype.h"
+#include "train/batching.h"
+#include "train/lr_schedule.h"
+#include "train/training_checkpoint.h"
+#include "train/training_log.h"
+
+namespace qtalign::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The dropout masks of a micro-batch come from the device's default generator (the forward pass
+// draws from it); seeding it from (seed, step, micro-batch) makes them independent of which
+// process runs the micro-batch and of interruptions.
+void seed_dropout(at::Device device, uint64_t seed, int64_t step, int64_t micro_batch) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(splitmix64(splitmix64(seed ^ splitmix64(uint64_t(step))) + uint64_t(micro_batch)));
+}
+
+std::string data_digest(const std::vector<TokenizedExample>& train_set, const std::vector<TokenizedExample>& validation_set) {
+  uint64_t hash = 1469598103934665603ULL;  // FNV-1a over every id and prompt length
+  auto mix = [&](int64_t value) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (uint64_t(value) >> (8 * byte)) & 0xff;
+      hash *= 1099511628211ULL;
+    }
+  };
+  for (const auto* set : {&train_set, &validation_set}) {
+    mix(static_cast<int64_t>(set->size()));
+    for (const TokenizedExample& example : *set) {
+      mix(example.prompt_length);
+      mix(static_cast<int64_t>(example.input_ids.size()));
+      for (int64_t id : example.input_ids) mix(id);
+    }
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+io::Json run_settings(const model::Model& model, const model::LoraConfig& lora, const TrainingOptions& options,
+                      const BatchLayout& layout, const std::vector<TokenizedExample>& train_set,
+                      const std::vector<TokenizedExample>& validation_set) {
+  return {
+      {"seed", options.seed},
+      {"epochs", options.epochs},
+      {"micro_batch", options.micro_batch},
+      {"global_batch", layout.global_batch()},
+      {"lr", options.lr},
+      {"warmup_ratio", options.warmup_ratio},
+      {"max_grad_norm", options.max_grad_norm},
+      {"adamw", {options.adamw.beta1, options.adamw.beta2, options.adamw.eps, options.adamw.weight_decay}},
+      {"eval_every", options.eval_every},
+      {"lora", model::lora_config_to_json(lora)},
+      {"model_dtype", model::dtype_name(model.dtype())},
+      {"train_examples", train_set.size()},
+      {"validation_examples", validation_set.size()},
+      {"data_digest", data_digest(train_set, validation_set)},
+  };
+}
+
+std::vector<at::Tensor> lora_parameters(const model::Model& model) {
+  std::vector<at::Tensor> parameters;
+  for (const model::NamedLora& adapter : model::attached_lora(model)) {
+    parameters.push_back(adapter.weights->a);
+    parameters.push_back(adapter.weights->b);
+  }
+  return parameters;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> adapter_tensors(const model::Model& model) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const model::NamedLora& adapter : model::attached_lora(model)) {
+    tensors.emplace_back(model::peft_tensor_name(adapter.module, 'A'), adapter.weights->a);
+    tensors.emplace_back(model::peft_tensor_name(adapter.module, 'B'), adapter.weights->b);
+  }
+  return tensors;
+}
+
+void restore_adapter(const model::Model& model, const std::vector<std::pair<std::string, at::Tensor>>& saved,
+                     const std::filesystem::path& file) {
+  const std::map<std::string, at::Tensor> by_name(saved.begin(), saved.end());
+  at::NoGradGuard no_grad;
+  for (auto& [name, tensor] : adapter_tensors(model)) {
+    const auto found = by_name.find(name);
+    if (found == by_name.end()) fail_at(file, "missing adapter tensor " + name);
+    if (found->second.sizes() != tensor.sizes()) fail_at(file, "adapter tensor " + name + " has another shape");
+    tensor.copy_(found->second);
+  }
+}
+
+// Sums every parameter's gradient over the group in one collective.
+void all_reduce_gradients(const std::vector<at::Tensor>& parameters, ProcessGroup& group) {
+  if (group.world_size() == 1) return;
+  std::vector<at::Tensor> flat;
+  for (const at::Tensor& parameter : parameters)
+    flat.push_back(parameter.grad().defined() ? parameter.grad().reshape(-1) : at::zeros({parameter.numel()}, parameter.options()));
+  at::Tensor buffer = at::cat(flat);
+  group.all_reduce_sum(buffer);
+  int64_t offset = 0;
+  for (const at::Tensor& parameter : parameters) {
+    const_cast<at::Tensor&>(parameter).mutable_grad() = buffer.narrow(0, offset, parameter.numel()).view(parameter.sizes());
+    offset += parameter.numel();
+  }
+}
+
+// The global gradient norm, then the gradients scaled by min(1, max_norm / (norm + 1e-6)), as
+// torch.nn.utils.clip_grad_norm_ computes them.
+double clip_gradients(const std::vector<at::Tensor>& parameters, double max_norm) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> norms;
+  for (const at::Tensor& parameter : parameters) norms.push_back(parameter.grad().norm());
+  const at::Tensor total = at::stack(norms).norm();
+  if (max_norm > 0) {
+    const at::Tensor coefficient = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    for (const at::Tensor& parameter : parameters) parameter.grad().mul_(coefficient);
+  }
+  return total.item<double>();
+}
+
+int64_t target_tokens(const std::vector<TokenizedExample>& examples, const std::vector<int64_t>& indices) {
+  int64_t count = 0;
+  for (int64_t index : indices) count += examples[index].target_tokens();
+  return count;
+}
+
+int64_t total_tokens(const std::vector<TokenizedExample>& examples, const std::vector<int64_t>& indices) {
+  int64_t count = 0;
+  for (int64_t index : indices) count += static_cast<int64_t>(examples[index].input_ids.size());
+  return count;
+}
+
+void check_options(const TrainingOptions& options) {
+  if (options.epochs <= 0) throw Error(fmt::format("--epochs must be positive, got {}", options.epochs));
+  if (options.micro_batch <= 0) throw Error(fmt::format("--batch must be positive, got {}", options.micro_batch));
+  if (options.grad_accum <= 0) throw Error(fmt::format("--grad-accum must be positive, got {}", options.grad_accum));
+  if (!(options.lr > 0)) throw Error(fmt::format("--lr must be positive, got {}", options.lr));
+  if (!(options.warmup_ratio >= 0 && options.warmup_ratio <= 1))
+    throw Error(fmt::format("--warmup-ratio must be in [0, 1], got {}", options.warmup_ratio));
+  if (options.max_grad_norm < 0) throw Error("--max-grad-norm must not be negative");
+  if (options.eval_every < 0 || options.save_every < 0) throw Error("--eval-every and --save-every must not be negative");
+}
+
+}  // namespace
+
+std::filesystem::path training_checkpoint_path(const std::filesystem::path& output_dir) {
+  return output_dir / "checkpoint.safetensors";
+}
+
+double validation_loss(const model::Model& model, const std::vector<TokenizedExample>& examples, int64_t micro_batch,
+                       ProcessGroup& group) {
+  at::NoGradGuard no_grad;
+  std::vector<int64_t> order(examples.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return examples[a].input_ids.size() != examples[b].input_ids.size()
+               ? examples[a].input_ids.size() > examples[b].input_ids.size()
+               : a < b;
+  });
+  double loss_sum = 0.0;
+  int64_t tokens = 0;
+  int64_t piece = 0;
+  for (size_t start = 0; start < order.size(); start += micro_batch, ++piece) {
+    if (piece % group.world_size() != group.rank()) continue;
+    const std::vector<int64_t> indices(order.begin() + start,
+                                       order.begin() + std::min(order.size(), start + size_t(micro_batch)));
+    const Batch batch = collate_batch(examples, indices, model.device());
+    loss_sum += summed_target_loss(model, batch, /*training=*/false).item<double>();
+    tokens += batch.loss_targets.numel();
+  }
+  at::Tensor totals = at::tensor({loss_sum, double(tokens)}, at::kDouble).to(model.device());
+  group.all_reduce_sum(totals);
+  totals = totals.cpu();
+  const double count = totals[1].item<double>();
+  return count > 0 ? totals[0].item<double>() / count : std::nan("");
+}
+
+TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
+                           const std::vector<TokenizedExample>& train_set,
+                           const std::vector<TokenizedExample>& validation_set, const TrainingOptions& options,
+                           ProcessGroup& group, const std::filesystem::path& output_dir) {
+  check_options(options);
+  if (train_set.empty()) throw Error("no training examples");
+  const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum,
+                           group.world_size(), options.seed};
+  const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
+  const int64_t warmup_steps = warmup_steps_for_ratio(options.warmup_ratio, total_steps);
+  const bool writer = group.is_main();
+  const std::filesystem::path checkpoint_file = training_checkpoint_path(output_dir);
+
+  model::attach_new_lora(model, lora, options.seed);
+  const std::vector<at::Tensor> parameters = lora_parameters(model);
+  for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(true);
+  AdamW optimizer(parameters, options.adamw);
+
+  const io::Json settings = run_settings(model, lora, options, layout, train_set, validation_set);
+  TrainingCheckpoint state;
+  state.settings = settings;
+  if (std::filesystem::exists(checkpoint_file)) {
+    if (!options.resume)
+      fail_at(checkpoint_file, "a training checkpoint is already there: pass --resume to continue it, or choose another --out");
+    state = load_training_checkpoint(checkpoint_file);
+    check_resume_settings(state.settings, settings, checkpoint_file);
+    if (state.step > total_steps) fail_at(checkpoint_file, "checkpoint is beyond the last step of this run");
+    restore_adapter(model, state.adapter, checkpoint_file);
+    try {
+      optimizer.load_state(state.optimizer, state.step);
+    } catch (const Error& e) {
+      fail_at(checkpoint_file, e.what());
+    }
+    if (writer && options.show_progress)
+      std::fprintf(stderr, "train: resuming from %s at step %lld of %lld\n", checkpoint_file.string().c_str(),
+                   static_cast<long long>(state.step), static_cast<long long>(total_steps));
+  }
+  if (writer) std::filesystem::create_directories(output_dir);
+  TrainingLog log(writer ? output_dir / "training_log.jsonl" : std::filesystem::path(), state.log);
+
+  auto save_checkpoint = [&](int64_t step) {
+    state.step = step;
+    state.log = log.records();
+    state.adapter = adapter_tensors(model);
+    state.optimizer = optimizer.state_tensors();
+    save_training_checkpoint(state, checkpoint_file);
+  };
+
+  std::optional<io::Progress> progress;
+  if (writer && options.show_progress) progress.emplace("train", total_steps - state.step, "steps");
+  const at::Device device = model.device();
+  const Clock::time_point start_time = Clock::now();
+  int64_t tokens_seen = 0;
+  for (int64_t step = state.step; step < total_steps; ++step) {
+    const Clock::time_point step_start = Clock::now();
+    const std::vector<std::vector<int64_t>> micro_batches = step_micro_batches(layout, train_set, step);
+    int64_t step_targets = 0, step_tokens = 0;
+    for (const auto& indices : micro_batches) {
+      step_targets += target_tokens(train_set, indices);
+      step_tokens += total_tokens(train_set, indices);
+    }
+    double local_loss_sum = 0.0;
+    for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) {
+      seed_dropout(device, options.seed, step, static_cast<int64_t>(j));
+      const Batch batch = collate_batch(train_set, micro_batches[j], device);
+      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true);
+      if (step_targets > 0) (loss_sum / double(step_targets)).backward();
+      local_loss_sum += loss_sum.item<double>();
+    }
+    all_reduce_gradients(parameters, group);
+    at::Tensor loss_total = at::tensor({local_loss_sum}, at::kDouble).to(device);
+    group.all_reduce_sum(loss_total);
+    const double loss = step_targets > 0 ? loss_total.item<double>() / double(step_targets) : 0.0;
+    if (!std::isfinite(loss))
+      throw Error(fmt::format("training loss became {} at step {} (try a lower --lr)", loss, step + 1));
+    const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
+    const double lr = cosine_with_warmup_lr(options.lr, step, warmup_steps, total_steps);
+    optimizer.step(lr);
+    for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).mutable_grad().reset();
+
+    const int64_t done = step + 1;
+    const double step_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
+    tokens_seen += step_tokens;
+    io::Json record = {
+        {"step", done},
+        {"epoch", double(done) / double(layout.steps_per_epoch())},
+        {"lr", lr},
+        {"loss", loss},
+        {"grad_norm", grad_norm},
+        {"tokens_per_second", double(step_tokens) / std::max(step_seconds, 1e-9)},
+        {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_time).count()},
+    };
+    const bool last = done == total_steps;
+    if (!validation_set.empty() && ((options.eval_every > 0 && done % options.eval_every == 0) || last)) {
+      const double validation = validation_loss(model, validation_set, options.micro_batch, group);
+      record["val_loss"] = validation;
+      if (!state.best_validation_loss || validation < *state.best_validation_loss) {
+        state.best_validation_loss = validation;
+        state.best_step = done;
+        if (writer) model::save_lora_adapter(model, lora, output_dir);
+      }
+    }
+    log.append(record);
+    if (progress) {
+      const double rate = double(tokens_seen) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - start_time).count());
+      std::string status = fmt::format("loss {:.4f}", loss);
+      if (record.contains("val_loss")) status += fmt::format(" val {:.4f}", record["val_loss"].get<double>());
+      progress->advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", lr, rate));
+    }
+    if (writer && !last && options.save_every > 0 && done % options.save_every == 0) {
+      save_checkpoint(done);
+      plot_losses(log.records(), output_dir / "loss");
+    }
+  }
+  if (progress) progress->finish();
+
+  if (writer) {
+    model::save_lora_adapter(model, lora, validation_set.empty() ? output_dir : output_dir / "final");
+    plot_losses(log.records(), output_dir / "loss");
+    save_checkpoint(total_steps);
+  }
+  for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(false);
+  group.barrier();
+
+  TrainingSummary summary;
+  summary.steps = total_steps;
+  for (const io::Json& record : log.records()) {
+    if (!record.contains("loss")) continue;
+    if (record["step"].get<int64_t>() == 1) summary.first_loss = record["loss"].get<double>();
+    summary.last_loss = record["loss"].get<double>();
+  }
+  summary.best_validation_loss = state.best_validation_loss;
+  summary.best_step = state.best_step;
+  return summary;
+}
+
+}  // namespace qtalign::train
