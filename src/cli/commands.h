@@ -13,4 +13,28 @@ void add_eval_command(CLI::App& app);
 // qtalign compare (src/cli/compare_command.cpp).
 void add_compare_command(CLI::App& app);
 
+// qtalign train (src/cli/train_command.cpp).
+void add_train_command(CLI::App& app);
+
+// qtalign merge (src/cli/merge_command.cpp).
+void add_merge_command(CLI::App& app);
+
+// qtalign launch (src/cli/launch_command.cpp).
+void add_launch_command(CLI::App& app);
+
+// qtalign lens (src/cli/lens_command.cpp).
+void add_lens_command(CLI::App& app);
+
+// qtalign pca (src/cli/pca_command.cpp).
+void add_pca_command(CLI::App& app);
+
+// qtalign run (src/cli/run_command.cpp).
+void add_run_command(CLI::App& app);
+
+// qtalign generate (src/cli/generate_command.cpp).
+void add_generate_command(CLI::App& app);
+
+// qtalign init-model (src/cli/init_model_command.cpp).
+void add_init_model_command(CLI::App& app);
+
 }  // namespace qtalign::cli

@@ -221,6 +221,7 @@ void run_eval(const EvalArguments& arguments) {
                         {"prompts_sha1", settings["prompts_sha1"]},
                         {"files", data_files}};
   provenance.erase("prompts_sha1");
+  provenance.erase("shots_option");
   provenance["runtime"]["threads"] = at::get_num_threads();
   provenance["wall_time_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -10,6 +10,7 @@
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "study/lens_pipeline.h"
 #include "study/loaded_model.h"

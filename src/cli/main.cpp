@@ -13,6 +13,14 @@ int main(int argc, char** argv) {
   qtalign::cli::add_data_command(app);
   qtalign::cli::add_eval_command(app);
   qtalign::cli::add_compare_command(app);
+  qtalign::cli::add_train_command(app);
+  qtalign::cli::add_merge_command(app);
+  qtalign::cli::add_launch_command(app);
+  qtalign::cli::add_lens_command(app);
+  qtalign::cli::add_pca_command(app);
+  qtalign::cli::add_run_command(app);
+  qtalign::cli::add_generate_command(app);
+  qtalign::cli::add_init_model_command(app);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);

@@ -9,20 +9,28 @@
 
 namespace qtalign::data {
 
+std::string question_translation_input(const Protocol& protocol, const std::string& language,
+                                       const std::string& question_x) {
+  const QuestionTranslationProtocol& qt = protocol.question_translation;
+  return render_template(qt.input_template,
+                         {{"question_x", question_x}, {"language_name", qt.language_name(language)}},
+                         protocol.source.string() + ": question_translation.input_template");
+}
+
+std::string question_translation_target(const Protocol& protocol, const std::string& task, const TaskItem& item_en) {
+  return render_template(protocol.question_translation.target_template,
+                         {{"question_en", question_text(protocol.task(task), "en", item_en)}},
+                         protocol.source.string() + ": question_translation.target_template");
+}
+
 QuestionTranslationExample make_example(const Protocol& protocol, const std::string& task,
                                         const std::string& language, const TaskItem& item_x,
                                         const TaskItem& item_en) {
-  const TaskProtocol& task_protocol = protocol.task(task);
-  const QuestionTranslationProtocol& qt = protocol.question_translation;
   QuestionTranslationExample example;
+  example.input = question_translation_input(protocol, language, question_text(protocol.task(task), language, item_x));
+  example.target = question_translation_target(protocol, task, item_en);
   example.language = language;
   example.index = static_cast<int64_t>(item_x.index);
-  example.input = render_template(qt.input_template,
-                                 {{"question_x", question_text(task_protocol, language, item_x)},
-                                  {"language_name", qt.language_name(language)}},
-                                 "question_translation.input_template");
-  example.target = render_template(qt.target_template, {{"question_en", question_text(task_protocol, "en", item_en)}},
-                                   "question_translation.target_template");
   return example;
 }
 

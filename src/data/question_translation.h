@@ -18,8 +18,15 @@ struct QuestionTranslationExample {
   int64_t index = 0;     // the item's position in its source file (parallel files share positions)
 };
 
-// The example for a pair of parallel items: input from prompts.json's input_template with X's question,
-// target from its target_template with the English question.
+// The input for a question in `language`: prompts.json's input_template with the question and the
+// language's English name.
+std::string question_translation_input(const Protocol& protocol, const std::string& language,
+                                       const std::string& question_x);
+
+// The target for an English item of `task`: target_template with its English question.
+std::string question_translation_target(const Protocol& protocol, const std::string& task, const TaskItem& item_en);
+
+// The example for a pair of parallel items (index = item_x.index).
 QuestionTranslationExample make_example(const Protocol& protocol, const std::string& task,
                                         const std::string& language, const TaskItem& item_x,
                                         const TaskItem& item_en);

@@ -6,7 +6,6 @@
 #include <set>
 #include <unordered_set>
 
-#include "data/prompt_format.h"
 #include "data/sampling.h"
 #include "io/error.h"
 
@@ -60,15 +59,12 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
 std::pair<EvaluationSplit, std::unordered_set<std::string>> evaluation_items(const Protocol& protocol,
                                                                              const BuildOptions& options,
                                                                              bool draws_from_test_sets) {
-  const TaskProtocol& task = protocol.task(options.task);
   const std::vector<TaskItem> english_test = read_test_set(protocol, options.task, "en");
   EvaluationSplit split =
       split_test_set(options.task, english_test, draws_from_test_sets ? options.eval_fraction : 1.0, options.seed);
   std::unordered_set<std::string> targets;
   for (size_t index : split.evaluation_indices)
-    targets.insert(render_template(protocol.question_translation.target_template,
-                                   {{"question_en", question_text(task, "en", english_test[index])}},
-                                   "question_translation.target_template"));
+    targets.insert(question_translation_target(protocol, options.task, english_test[index]));
   return {std::move(split), std::move(targets)};
 }
 

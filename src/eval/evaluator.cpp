@@ -64,6 +64,12 @@ std::vector<double> sequence_scores(const model::Model& model, const model::KVCa
       targets.push_back(sequence[j + 1]);
     }
   }
+  const at::Tensor first = next_token_log_probs.to(at::kDouble).cpu();
+  auto first_values = first.accessor<double, 1>();
+  std::vector<double> scores(sequences.size());
+  for (size_t label = 0; label < sequences.size(); ++label) scores[label] = first_values[sequences[label].front()];
+  if (rows.empty()) return scores;  // every label is a single token
+
   const model::ForwardOutput output = model::forward(model, {input_ids, mask, &item_cache});
   const at::Device device = output.final_hidden.device();
   const at::Tensor row_index = at::tensor(rows, at::kLong).to(device);
@@ -73,12 +79,7 @@ std::vector<double> sequence_scores(const model::Model& model, const model::KVCa
   const at::Tensor log_probs = at::log_softmax(model::logits(model, hidden), -1);
   const at::Tensor picked =
       log_probs.gather(1, at::tensor(targets, at::kLong).to(device).view({-1, 1})).squeeze(1).to(at::kDouble).cpu();
-  const at::Tensor first = next_token_log_probs.to(at::kDouble).cpu();
-
-  std::vector<double> scores(sequences.size());
   auto picked_values = picked.accessor<double, 1>();
-  auto first_values = first.accessor<double, 1>();
-  for (size_t label = 0; label < sequences.size(); ++label) scores[label] = first_values[sequences[label].front()];
   for (size_t k = 0; k < rows.size(); ++k) scores[static_cast<size_t>(rows[k])] += picked_values[k];
   return scores;
 }
@@ -139,7 +140,7 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
     const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
     model::ForwardOptions keep_cache;
     keep_cache.return_cache = true;
-    prefix_cache = model::forward(model, {prefix_ids}, keep_cache).cache;
+    prefix_cache = model::forward(model, {prefix_ids, at::Tensor(), nullptr}, keep_cache).cache;
     result.prefix_tokens = static_cast<int64_t>(split.prefix.size());
     result.computed_tokens += result.prefix_tokens;
   }

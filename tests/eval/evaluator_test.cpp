@@ -1,0 +1,191 @@
+#include "eval/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "data/prompt_format.h"
+#include "data/task_items.h"
+#include "eval/eval_test_support.h"
+#include "eval/label_tokens.h"
+#include "io/error.h"
+#include "model/transformer.h"
+
+namespace qtalign::eval {
+namespace {
+
+class Evaluator : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new Shared{data::load_protocol(testing::shared_data_dir()),
+                         tokenizer::Tokenizer::from_file(testing::qwen_tokenizer_file()), testing::tiny_qwen_model()};
+  }
+  static void TearDownTestSuite() { delete shared_; }
+
+  static const data::Protocol& protocol() { return shared_->protocol; }
+  static const tokenizer::Tokenizer& tokenizer() { return shared_->tokenizer; }
+  static const model::Model& model() { return shared_->model; }
+
+  static std::vector<data::TaskItem> first_items(const std::string& task, const std::string& language, size_t count) {
+    std::vector<data::TaskItem> items = data::read_test_set(protocol(), task, language);
+    items.resize(count);
+    return items;
+  }
+
+  // The reference scores of one item: the whole prompt run alone, no cache, no batching; prefix-sum
+  // from the softmax at its last position, sequence from the prompt followed by each label's tokens.
+  static std::vector<double> reference_scores(const data::TaskProtocol& task, const std::string& language,
+                                              const data::TaskItem& item, ScoringMode mode) {
+    const std::vector<int64_t> prompt = tokenizer().encode(data::evaluation_prompt(task, language, item), true);
+    std::vector<double> scores;
+    for (const std::string& label : task.labels) {
+      std::vector<int64_t> ids = prompt;
+      std::vector<int64_t> continuation;
+      if (mode == ScoringMode::sequence) {
+        const std::string& template_text = task.language(language).template_text;
+        continuation = label_sequence_ids(tokenizer(), template_text.substr(template_text.rfind('}') + 1), label);
+        ids.insert(ids.end(), continuation.begin(), continuation.end());
+      }
+      const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
+      const at::Tensor log_probs =
+          at::log_softmax(model::logits(model(), model::forward(model(), {input, at::Tensor(), nullptr}).final_hidden[0]), -1)
+              .to(at::kDouble);
+      const int64_t last_prompt_position = static_cast<int64_t>(prompt.size()) - 1;
+      double score = 0.0;
+      if (mode == ScoringMode::prefix_sum) {
+        for (const int64_t id : prefix_sum_candidates(tokenizer(), label))
+          score += std::exp(log_probs[last_prompt_position][id].item<double>());
+      } else {
+        for (size_t j = 0; j < continuation.size(); ++j)
+          score += log_probs[last_prompt_position + static_cast<int64_t>(j)][continuation[j]].item<double>();
+      }
+      scores.push_back(score);
+    }
+    return scores;
+  }
+
+  static void expect_matches_reference(const std::string& task_name, const std::string& language,
+                                       const EvaluationOptions& options, double tolerance) {
+    SCOPED_TRACE(task_name + "/" + language);
+    const data::TaskProtocol& task = protocol().task(task_name);
+    const std::vector<data::TaskItem> items = first_items(task_name, language, 5);
+    int64_t reported = 0;
+    const LanguageEvaluation result =
+        evaluate_language(model(), tokenizer(), task, language, items, options, [&](int64_t count) { reported += count; });
+    EXPECT_EQ(reported, 5);
+    ASSERT_EQ(result.items.size(), items.size());
+    EXPECT_EQ(result.labels, task.labels);
+    EXPECT_EQ(result.prefix_fallbacks, 0);
+    EXPECT_EQ(result.prefix_tokens > 0, options.prefix_cache);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const ItemResult& item = result.items[i];
+      EXPECT_EQ(item.index, items[i].index);
+      EXPECT_EQ(item.label, items[i].label);
+      EXPECT_EQ(item.cached, options.prefix_cache);
+      const std::vector<double> expected = reference_scores(task, language, items[i], options.mode);
+      ASSERT_EQ(item.scores.size(), expected.size());
+      for (size_t label = 0; label < expected.size(); ++label)
+        EXPECT_NEAR(item.scores[label], expected[label], tolerance) << "item " << i << " label " << label;
+      const size_t best = std::max_element(expected.begin(), expected.end()) - expected.begin();
+      EXPECT_EQ(item.prediction, task.labels[best]);
+    }
+  }
+
+ private:
+  struct Shared {
+    data::Protocol protocol;
+    tokenizer::Tokenizer tokenizer;
+    model::Model model;
+  };
+  static Shared* shared_;
+};
+Evaluator::Shared* Evaluator::shared_ = nullptr;
+
+TEST_F(Evaluator, PrefixSumWithPrefixCacheMatchesWholePromptReference) {
+  EvaluationOptions options;
+  options.batch_size = 2;
+  expect_matches_reference("snli", "en", options, 1e-5);
+  expect_matches_reference("emotion", "zh", options, 1e-5);
+}
+
+TEST_F(Evaluator, PrefixSumWithoutCacheMatchesWholePromptReference) {
+  EvaluationOptions options;
+  options.batch_size = 3;
+  options.prefix_cache = false;
+  expect_matches_reference("paws", "de", options, 1e-5);
+}
+
+TEST_F(Evaluator, SequenceModeMatchesWholePromptReference) {
+  EvaluationOptions options;
+  options.mode = ScoringMode::sequence;
+  options.batch_size = 3;
+  expect_matches_reference("snli", "zh", options, 1e-4);
+  options.prefix_cache = false;
+  expect_matches_reference("emotion", "en", options, 1e-4);
+}
+
+TEST_F(Evaluator, BatchSizeDoesNotChangeScores) {
+  const data::TaskProtocol& task = protocol().task("paws");
+  const std::vector<data::TaskItem> items = first_items("paws", "ja", 6);
+  EvaluationOptions single;
+  single.batch_size = 1;
+  EvaluationOptions batched;
+  batched.batch_size = 4;
+  const LanguageEvaluation a = evaluate_language(model(), tokenizer(), task, "ja", items, single);
+  const LanguageEvaluation b = evaluate_language(model(), tokenizer(), task, "ja", items, batched);
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(a.items[i].prediction, b.items[i].prediction);
+    for (size_t label = 0; label < task.labels.size(); ++label)
+      EXPECT_NEAR(a.items[i].scores[label], b.items[i].scores[label], 1e-6);
+  }
+}
+
+TEST_F(Evaluator, CountsTokensRunThroughTheModel) {
+  const data::TaskProtocol& task = protocol().task("emotion");
+  const std::vector<data::TaskItem> items = first_items("emotion", "fr", 3);
+  const LanguageEvaluation cached = evaluate_language(model(), tokenizer(), task, "fr", items, {});
+  int64_t prompt_tokens = 0;
+  for (const ItemResult& item : cached.items) prompt_tokens += item.prompt_tokens;
+  // The prefix runs once instead of once per item.
+  EXPECT_EQ(cached.computed_tokens, prompt_tokens - 2 * cached.prefix_tokens);
+  EvaluationOptions whole;
+  whole.prefix_cache = false;
+  EXPECT_EQ(evaluate_language(model(), tokenizer(), task, "fr", items, whole).computed_tokens, prompt_tokens);
+}
+
+TEST_F(Evaluator, RejectsPromptsLongerThanTheContext) {
+  model::Model short_context = model();
+  short_context.config.max_position_embeddings = 64;
+  try {
+    evaluate_language(short_context, tokenizer(), protocol().task("snli"), "en", first_items("snli", "en", 2), {});
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("snli/en item 0"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("context of 64"), std::string::npos) << error.what();
+  }
+}
+
+// Sequence scoring reads each label's tokens after the prompt from the template's ending alone; on the
+// real prompts of every language that equals encoding the prompt and the label together.
+TEST_F(Evaluator, LabelSequencesContinueEveryRealPrompt) {
+  const auto llama2 = tokenizer::Tokenizer::from_file(testing::llama2_tokenizer_file());
+  for (const tokenizer::Tokenizer* tokenizer : {&Evaluator::tokenizer(), &llama2}) {
+    for (const std::string& task_name : protocol().task_names()) {
+      const data::TaskProtocol& task = protocol().task(task_name);
+      for (const std::string& language : protocol().languages) {
+        const LabelTokens tokens = label_tokens_for(*tokenizer, task, language);
+        for (const data::TaskItem& item : first_items(task_name, language, 2)) {
+          const std::string prompt = data::evaluation_prompt(task, language, item);
+          const std::vector<int64_t> prompt_ids = tokenizer->encode(prompt, true);
+          for (size_t label = 0; label < task.labels.size(); ++label) {
+            std::vector<int64_t> expected = prompt_ids;
+            expected.insert(expected.end(), tokens.sequences[label].begin(), tokens.sequences[label].end());
+            EXPECT_EQ(tokenizer->encode(prompt + task.labels[label] + "\"", true), expected)
+                << task_name << "/" << language << " item " << item.index << " label " << task.labels[label];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qtalign::eval

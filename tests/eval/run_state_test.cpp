@@ -1,0 +1,92 @@
+#include "eval/run_state.h"
+
+#include <gtest/gtest.h>
+
+#include "io/error.h"
+#include "support/test_support.h"
+
+namespace qtalign::eval {
+namespace {
+
+LanguageEvaluation example(const std::string& language) {
+  LanguageEvaluation evaluation;
+  evaluation.task = "snli";
+  evaluation.language = language;
+  evaluation.mode = "sequence";
+  evaluation.labels = {"entailment", "neutral", "contradiction"};
+  evaluation.prefix_tokens = 321;
+  evaluation.prefix_fallbacks = 2;
+  evaluation.computed_tokens = 4567;
+  evaluation.seconds = 1.25;
+  for (size_t i = 0; i < 3; ++i) {
+    ItemResult item;
+    item.index = 10 + i;
+    item.answer = "蕴含";
+    item.label = "entailment";
+    item.prediction = i == 1 ? "neutral" : "entailment";
+    // Values that need all 17 significant digits to round-trip.
+    item.scores = {-1.0 / 3.0 - static_cast<double>(i), -2.718281828459045, -0.1 * static_cast<double>(i + 1)};
+    item.cached = i != 2;
+    item.prompt_tokens = 400 + static_cast<int64_t>(i);
+    evaluation.items.push_back(item);
+  }
+  return evaluation;
+}
+
+void expect_same(const LanguageEvaluation& a, const LanguageEvaluation& b) {
+  EXPECT_EQ(language_evaluation_to_json(a), language_evaluation_to_json(b));
+  ASSERT_EQ(a.items.size(), b.items.size());
+  for (size_t i = 0; i < a.items.size(); ++i) EXPECT_EQ(a.items[i].scores, b.items[i].scores);  // bit-exact
+}
+
+TEST(RunState, StoresAndLoadsFinishedPairsExactly) {
+  testing::TempDir temp;
+  const io::Json settings = {{"mode", "sequence"}, {"seed", 3}};
+  const RunState state(temp / "results.json", settings);
+  EXPECT_EQ(state.directory(), temp / "results.json.state");
+  EXPECT_FALSE(state.load("snli", "zh", "hash-a"));
+  state.store(example("zh"), "hash-a");
+
+  const RunState reopened(temp / "results.json", settings);
+  const auto loaded = reopened.load("snli", "zh", "hash-a");
+  ASSERT_TRUE(loaded);
+  expect_same(*loaded, example("zh"));
+  EXPECT_FALSE(reopened.load("snli", "de", "hash-a"));
+  // A changed test file invalidates its stored pair.
+  EXPECT_FALSE(reopened.load("snli", "zh", "hash-b"));
+}
+
+TEST(RunState, RefusesARunWithOtherSettings) {
+  testing::TempDir temp;
+  { const RunState state(temp / "r.json", {{"mode", "sequence"}, {"seed", 3}}); }
+  try {
+    const RunState state(temp / "r.json", {{"mode", "prefix-sum"}, {"seed", 3}});
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("/mode"), std::string::npos) << message;
+    EXPECT_NE(message.find("--restart"), std::string::npos) << message;
+    EXPECT_NE(message.find("r.json.state"), std::string::npos) << message;
+  }
+}
+
+TEST(RunState, RemoveDeletesTheStateDirectory) {
+  testing::TempDir temp;
+  const RunState state(temp / "r.json", {{"seed", 1}});
+  state.store(example("en"), "h");
+  ASSERT_TRUE(std::filesystem::exists(state.directory()));
+  state.remove();
+  EXPECT_FALSE(std::filesystem::exists(state.directory()));
+}
+
+TEST(RunState, RejectsAMalformedPairFile) {
+  testing::TempDir temp;
+  const RunState state(temp / "r.json", {{"seed", 1}});
+  io::Json stored = {{"test_file_sha1", "h"}, {"evaluation", language_evaluation_to_json(example("en"))}};
+  stored["evaluation"]["items"][0]["scores"] = {0.5};  // one score for three labels
+  io::write_json_file(state.directory() / "snli.en.json", stored);
+  EXPECT_THROW(state.load("snli", "en", "h"), Error);
+}
+
+}  // namespace
+}  // namespace qtalign::eval
