@@ -38,18 +38,18 @@ std::vector<QuestionTranslationExample> examples_from_parallel_files(const Proto
                                                                      const std::string& task,
                                                                      const std::string& language,
                                                                      const std::filesystem::path& file_x,
-                                                                     const std::filesystem::path& file_en) {
+                                                                     const std::filesystem::path& file_en,
+                                                                     Answers answers) {
   const TaskProtocol& task_protocol = protocol.task(task);
-  const std::vector<TaskItem> items_x = read_task_items(file_x, task_protocol, language);
-  const std::vector<TaskItem> items_en = read_task_items(file_en, task_protocol, "en");
+  const std::vector<TaskItem> items_x = read_task_items(file_x, task_protocol, language, answers);
+  const std::vector<TaskItem> items_en = read_task_items(file_en, task_protocol, "en", answers);
   if (items_x.size() != items_en.size())
     fail_at(file_x, fmt::format("{} items, but its parallel English file {} has {}", items_x.size(),
                                 file_en.string(), items_en.size()));
   std::vector<QuestionTranslationExample> examples;
   examples.reserve(items_x.size());
   for (size_t i = 0; i < items_x.size(); ++i) {
-    // Translations keep the label, so a different one means the files are not parallel.
-    if (items_x[i].label != items_en[i].label)
+    if (answers == Answers::required && items_x[i].label != items_en[i].label)
       fail_at(file_x, fmt::format("item {} is labelled '{}' but item {} of {} is '{}': the files are not parallel",
                                   i, items_x[i].label, i, file_en.string(), items_en[i].label));
     examples.push_back(make_example(protocol, task, language, items_x[i], items_en[i]));

@@ -32,12 +32,14 @@ QuestionTranslationExample make_example(const Protocol& protocol, const std::str
                                         const TaskItem& item_en);
 
 // Examples from two parallel task files (item i of `file_x` is the translation of item i of `file_en`);
-// throws Error naming both files when the counts differ or an item's English labels disagree.
+// throws Error naming both files when the counts differ or, with Answers::required, when an item's
+// English labels disagree (translations keep the label).
 std::vector<QuestionTranslationExample> examples_from_parallel_files(const Protocol& protocol,
                                                                      const std::string& task,
                                                                      const std::string& language,
                                                                      const std::filesystem::path& file_x,
-                                                                     const std::filesystem::path& file_en);
+                                                                     const std::filesystem::path& file_en,
+                                                                     Answers answers = Answers::required);
 
 // Reads a question-translation file: JSON array or JSONL of objects with "input" and "target" (or
 // "answer", the shipped sets' name), and optional "language" and "index" (defaults: `language`, the

@@ -46,7 +46,9 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
     case QuestionSource::files:
       if (options.file_x.empty() || options.file_en.empty())
         throw Error("the 'files' source needs both parallel files (the task file in X and in English)");
-      pool.examples = examples_from_parallel_files(protocol, options.task, language, options.file_x, options.file_en);
+      // User files need not carry answers (question translation uses none).
+      pool.examples = examples_from_parallel_files(protocol, options.task, language, options.file_x, options.file_en,
+                                                   Answers::ignored);
       pool.report.source = options.file_x.string() + " + " + options.file_en.string();
       break;
     case QuestionSource::automatic:

@@ -8,7 +8,7 @@
 namespace qtalign::data {
 
 std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const TaskProtocol& task,
-                                      const std::string& language) {
+                                      const std::string& language, Answers answers) {
   const LanguageProtocol& protocol = task.language(language);
   const std::vector<io::Json> records = io::read_json_records(file);
   if (records.empty()) fail_at(file, "no items (an empty " + task.name + " set)");
@@ -19,6 +19,10 @@ std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const T
     TaskItem item;
     item.index = i;
     for (const auto& field : task.fields) item.fields[field] = io::required_field<std::string>(records[i], field, file, where);
+    if (answers == Answers::ignored) {
+      items.push_back(std::move(item));
+      continue;
+    }
     item.answer = io::required_field<std::string>(records[i], "answer", file, where);
     const auto label = protocol.answer_map.find(item.answer);
     if (label == protocol.answer_map.end()) {

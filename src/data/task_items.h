@@ -17,11 +17,19 @@ struct TaskItem {
   std::string label;                          // its English label via the language's answer_map
 };
 
+// Whether items must carry a known answer. Question translation needs only the questions, and the
+// English training files do not fit the test sets' answer maps (15 snli_en10k_train items have no
+// answer; paws_en10k_train answers yes/no).
+enum class Answers {
+  required,  // every item has an "answer" in the language's answer_map (test sets)
+  ignored,   // "answer" is not read; answer and label stay empty
+};
+
 // Reads items of `task` written in `language` from a JSON array or JSONL file; throws Error naming
 // the file (and the item index) for invalid JSON or UTF-8, no items, a missing or non-string field,
-// or an answer absent from the language's answer_map.
+// or (when required) an answer absent from the language's answer_map.
 std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const TaskProtocol& task,
-                                      const std::string& language);
+                                      const std::string& language, Answers answers = Answers::required);
 
 // Reads the test set of a task in a language (the file prompts.json names) and checks its item
 // count against prompts.json.

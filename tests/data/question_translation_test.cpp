@@ -24,7 +24,8 @@ TEST_F(QuestionTranslationTest, ShippedSetsEqualWhatWeBuild) {
       {"de", "German"}, {"es", "Spanish"}, {"it", "Italian"}, {"sw", "Swahili"}, {"zh", "Chinese"}};
   const Json english = fixtures::raw_json("snli/snli_en10k_train.json");
   const std::vector<TaskItem> english_items =
-      read_task_items(protocol.path_of(protocol.question_translation.english_source.at("snli")), protocol.task("snli"), "en");
+      read_task_items(protocol.path_of(protocol.question_translation.english_source.at("snli")), protocol.task("snli"), "en",
+                      Answers::ignored);
   ASSERT_EQ(english.size(), 10000u);
   size_t targets = 0, inputs = 0, questions = 0;
   for (const auto& [language, name] : names) {

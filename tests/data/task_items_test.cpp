@@ -56,6 +56,29 @@ TEST_F(TaskItemsTest, AllSixtyTestSetsAreBalancedAndParallelToEnglish) {
   EXPECT_EQ(items_read, 20u * (500 + 600 + 500));
 }
 
+// The English training files do not fit the answer maps: they are read for their questions only.
+TEST_F(TaskItemsTest, TrainingFilesAreReadWithoutAnswers) {
+  const auto snli_train = protocol.path_of(protocol.question_translation.english_source.at("snli"));
+  const std::string missing = error_of([&] { read_task_items(snli_train, protocol.task("snli"), "en"); });
+  EXPECT_TRUE(contains(missing, "snli_en10k_train.json: item 531: missing field 'answer'")) << missing;
+  const auto snli_items = read_task_items(snli_train, protocol.task("snli"), "en", Answers::ignored);
+  ASSERT_EQ(snli_items.size(), 10000u);
+  EXPECT_EQ(snli_items[531].fields.at("hypothesis"), "He is outside.");
+  EXPECT_TRUE(snli_items[0].answer.empty());
+  EXPECT_TRUE(snli_items[0].label.empty());
+
+  const auto paws_train = protocol.path_of(protocol.question_translation.english_source.at("paws"));
+  const std::string unknown = error_of([&] { read_task_items(paws_train, protocol.task("paws"), "en"); });
+  EXPECT_TRUE(contains(unknown, "item 0: answer '")) << unknown;
+  EXPECT_TRUE(contains(unknown, "is not a paws answer for language en (known: 'different', 'same')")) << unknown;
+  EXPECT_EQ(read_task_items(paws_train, protocol.task("paws"), "en", Answers::ignored).size(), 10000u);
+  // Fields stay required.
+  TempDir dir;
+  io::write_file_atomically(dir / "x.json", "[{\"sentence1\": \"a\"}]");
+  EXPECT_TRUE(contains(error_of([&] { read_task_items(dir / "x.json", protocol.task("paws"), "en", Answers::ignored); }),
+                       "item 0: missing field 'sentence2'"));
+}
+
 TEST_F(TaskItemsTest, ReadsJsonLinesLikeArrays) {
   TempDir dir;
   io::write_file_atomically(dir / "items.jsonl",

