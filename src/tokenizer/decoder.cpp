@@ -35,7 +35,7 @@ struct StripStep {
 
 // All tokens become one text: each token's characters are mapped back to bytes; a token with a
 // character outside the alphabet contributes its own UTF-8 bytes. Invalid UTF-8 becomes U+FFFD.
-Tokens apply(const ByteLevelStep& step, Tokens tokens) {
+Tokens apply_step(const ByteLevelStep& step, Tokens tokens) {
   std::string bytes;
   for (const std::string& token : tokens) {
     std::string token_bytes;
@@ -53,7 +53,7 @@ Tokens apply(const ByteLevelStep& step, Tokens tokens) {
 
 // The replacement character becomes a space; in the first token it is dropped instead when a
 // prefix was prepended while encoding.
-Tokens apply(const MetaspaceStep& step, Tokens tokens) {
+Tokens apply_step(const MetaspaceStep& step, Tokens tokens) {
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::string out;
     size_t length = 0;
@@ -67,14 +67,14 @@ Tokens apply(const MetaspaceStep& step, Tokens tokens) {
   return tokens;
 }
 
-Tokens apply(const ReplaceStep& step, Tokens tokens) {
+Tokens apply_step(const ReplaceStep& step, Tokens tokens) {
   for (std::string& token : tokens) token = step.pattern.replace_all(token, step.content);
   return tokens;
 }
 
 // Runs of <0xXX> tokens become the text of their bytes; a run that is not valid UTF-8 becomes one
 // U+FFFD per byte.
-Tokens apply(const ByteFallbackStep&, Tokens tokens) {
+Tokens apply_step(const ByteFallbackStep&, Tokens tokens) {
   Tokens out;
   std::string pending;
   auto flush = [&] {
@@ -101,14 +101,14 @@ Tokens apply(const ByteFallbackStep&, Tokens tokens) {
   return out;
 }
 
-Tokens apply(const FuseStep&, Tokens tokens) {
+Tokens apply_step(const FuseStep&, Tokens tokens) {
   std::string joined;
   for (const std::string& token : tokens) joined += token;
   return {joined};
 }
 
 // Removes up to `start` leading and `stop` trailing copies of the content character from each token.
-Tokens apply(const StripStep& step, Tokens tokens) {
+Tokens apply_step(const StripStep& step, Tokens tokens) {
   for (std::string& token : tokens) {
     std::vector<size_t> starts;  // byte offset of each character
     size_t length = 0;
@@ -223,7 +223,7 @@ std::string Decoder::decode(std::vector<std::string> tokens) const {
     return joined;
   }
   for (const Step& step : steps_)
-    tokens = std::visit([&](const auto& kind) { return apply(kind, std::move(tokens)); }, step.kind);
+    tokens = std::visit([&](const auto& kind) { return apply_step(kind, std::move(tokens)); }, step.kind);
   std::string text;
   for (const std::string& token : tokens) text += token;
   return text;

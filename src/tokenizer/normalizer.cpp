@@ -33,7 +33,7 @@ struct Strip {
   bool right;
 };
 
-std::string apply(const UnicodeForm& step, std::string_view text) {
+std::string apply_step(const UnicodeForm& step, std::string_view text) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
   if (step.normalizer->isNormalizedUTF8(piece, status) && U_SUCCESS(status)) return std::string(text);
@@ -46,18 +46,18 @@ std::string apply(const UnicodeForm& step, std::string_view text) {
 }
 
 // Hugging Face applies Prepend only to non-empty text.
-std::string apply(const Prepend& step, std::string_view text) {
+std::string apply_step(const Prepend& step, std::string_view text) {
   if (text.empty()) return std::string();
   return step.prefix + std::string(text);
 }
 
-std::string apply(const Replace& step, std::string_view text) {
+std::string apply_step(const Replace& step, std::string_view text) {
   return step.pattern.replace_all(text, step.content);
 }
 
 // Each code point is lowercased on its own (full mapping, no context such as final sigma), as
 // Rust's char::to_lowercase does.
-std::string apply(const Lowercase&, std::string_view text) {
+std::string apply_step(const Lowercase&, std::string_view text) {
   std::string out;
   out.reserve(text.size());
   size_t length = 0;
@@ -83,7 +83,7 @@ std::string apply(const Lowercase&, std::string_view text) {
   return out;
 }
 
-std::string apply(const Strip& step, std::string_view text) {
+std::string apply_step(const Strip& step, std::string_view text) {
   size_t begin = 0, end = text.size(), length = 0;
   if (step.left) {
     while (begin < end && is_white_space(code_point_at(text, begin, length))) begin += length;
@@ -147,7 +147,7 @@ Normalizer Normalizer::from_json(const Json& config, const std::filesystem::path
 std::string Normalizer::normalize(std::string_view text) const {
   std::string current(text);
   for (const Step& step : steps_)
-    current = std::visit([&](const auto& kind) { return apply(kind, current); }, step.kind);
+    current = std::visit([&](const auto& kind) { return apply_step(kind, current); }, step.kind);
   return current;
 }
 

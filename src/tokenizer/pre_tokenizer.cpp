@@ -111,11 +111,11 @@ void cut(const Piece& piece, const std::vector<Range>& ranges, std::vector<Piece
     out.push_back({piece.text.substr(range.begin, range.end - range.begin), piece.at_start && range.begin == 0});
 }
 
-void apply(const SplitStep& step, const Piece& piece, std::vector<Piece>& out) {
+void apply_step(const SplitStep& step, const Piece& piece, std::vector<Piece>& out) {
   cut(piece, split_ranges(piece.text, step.pattern.find_all(piece.text), step.behavior, step.invert), out);
 }
 
-void apply(const ByteLevelStep& step, const Piece& piece, std::vector<Piece>& out) {
+void apply_step(const ByteLevelStep& step, const Piece& piece, std::vector<Piece>& out) {
   Piece prefixed{piece.text, piece.at_start};
   if (step.add_prefix_space && (prefixed.text.empty() || prefixed.text[0] != ' '))
     prefixed.text.insert(0, " ");
@@ -128,7 +128,7 @@ void apply(const ByteLevelStep& step, const Piece& piece, std::vector<Piece>& ou
   for (Piece& word : words) out.push_back({step.alphabet.encode(word.text), word.at_start});
 }
 
-void apply(const MetaspaceStep& step, const Piece& piece, std::vector<Piece>& out) {
+void apply_step(const MetaspaceStep& step, const Piece& piece, std::vector<Piece>& out) {
   Piece replaced{std::string(), piece.at_start};
   replaced.text.reserve(piece.text.size() + step.replacement.size());
   for (char c : piece.text) {
@@ -243,7 +243,7 @@ void PreTokenizer::split(std::string_view text, bool at_text_start, std::vector<
   std::vector<Piece> next;
   for (const Step& step : steps_) {
     next.clear();
-    for (const Piece& piece : pieces) std::visit([&](const auto& kind) { apply(kind, piece, next); }, step.kind);
+    for (const Piece& piece : pieces) std::visit([&](const auto& kind) { apply_step(kind, piece, next); }, step.kind);
     pieces.swap(next);
   }
   for (Piece& piece : pieces) words.push_back(std::move(piece.text));
