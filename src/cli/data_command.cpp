@@ -88,10 +88,11 @@ void run_build(const BuildArguments& arguments) {
     std::printf("evaluation items: %zu of %zu test items, written to %s\n",
                 result.evaluation_split->evaluation_indices.size(), result.evaluation_split->test_count,
                 split_out.c_str());
-  } else if (std::any_of(result.languages.begin(), result.languages.end(),
-                         [](const auto& entry) { return entry.second.source.find(" + ") != std::string::npos; })) {
-    std::fprintf(stderr, "qtalign: note: examples come from parallel task files without --exclude-test; "
-                         "if these are the test sets, evaluating on them afterwards is contaminated\n");
+  } else if (std::any_of(result.languages.begin(), result.languages.end(), [](const auto& entry) {
+               return entry.second.source_kind == data::QuestionSource::test_sets;
+             })) {
+    std::fprintf(stderr, "qtalign: note: examples come from the test sets without --exclude-test; "
+                         "evaluating on those test sets afterwards is contaminated\n");
   }
   data::write_examples(arguments.out, result.examples);
   std::printf("wrote %zu examples to %s\n", result.examples.size(), arguments.out.c_str());

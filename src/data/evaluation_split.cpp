@@ -45,6 +45,13 @@ void write_evaluation_split(const std::filesystem::path& file, const EvaluationS
 
 EvaluationSplit read_evaluation_split(const std::filesystem::path& file) {
   const io::Json json = io::read_json_file(file);
+  for (const char* key : {"seed", "test_count"})
+    if (json.is_object() && json.contains(key) && !json[key].is_number_unsigned())
+      fail_at(file, std::string("field '") + key + "' must be a non-negative integer");
+  for (const char* key : {"evaluation_indices", "training_indices"})
+    if (json.is_object() && json.contains(key) && json[key].is_array())
+      for (const io::Json& index : json[key])
+        if (!index.is_number_unsigned()) fail_at(file, std::string("field '") + key + "' must hold non-negative integers");
   EvaluationSplit split;
   split.task = io::required_field<std::string>(json, "task", file);
   split.seed = io::required_field<uint64_t>(json, "seed", file);

@@ -31,6 +31,7 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
   pool.source = options.source;
   if (pool.source == QuestionSource::automatic)
     pool.source = has_shipped_set(protocol, options.task, language) ? QuestionSource::shipped : QuestionSource::test_sets;
+  pool.report.source_kind = pool.source;
   switch (pool.source) {
     case QuestionSource::shipped:
       pool.examples = read_shipped_set(protocol, options.task, language);

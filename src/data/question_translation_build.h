@@ -45,6 +45,7 @@ struct BuildOptions {
 };
 
 struct LanguageReport {
+  QuestionSource source_kind = QuestionSource::automatic;  // the source used (never automatic)
   std::string source;      // file(s) the questions came from
   size_t available = 0;    // pool size after removing repeats and excluded items
   size_t excluded = 0;     // dropped as evaluation items

@@ -77,6 +77,11 @@ TEST_F(EvaluationSplitTest, RoundTripsThroughJsonAndRejectsBadFiles) {
   EXPECT_TRUE(contains(error_for(overlap), "index 2 appears twice"));
   EXPECT_TRUE(contains(error_for(missing), "missing field 'training_indices'"));
   EXPECT_TRUE(contains(error_for(empty), "no evaluation indices"));
+  Json negative = good, negative_count = good;
+  negative["training_indices"] = {1, -3};
+  negative_count["test_count"] = -1;
+  EXPECT_TRUE(contains(error_for(negative), "field 'training_indices' must hold non-negative integers"));
+  EXPECT_TRUE(contains(error_for(negative_count), "field 'test_count' must be a non-negative integer"));
 }
 
 }  // namespace

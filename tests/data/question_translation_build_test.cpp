@@ -60,6 +60,7 @@ TEST_F(BuildTest, ShippedMixtureIsSplitEvenlyDeterministicAndDrawnFromTheShipped
   }
   EXPECT_EQ(drawn.size(), 10000u);  // no item twice
   EXPECT_EQ(result.languages.at("zh").source, "snli/snli_zh10k_train_question.json");
+  EXPECT_EQ(result.languages.at("zh").source_kind, QuestionSource::shipped);
   EXPECT_EQ(result.languages.at("zh").drawn, 5000u);
   EXPECT_FALSE(result.evaluation_split.has_value());
   // The mixture is interleaved, not one language after the other.
@@ -103,6 +104,7 @@ TEST_F(BuildTest, ExcludeTestHoldsOutEvaluationItemsOfTestSetSources) {
     EXPECT_EQ(example.target, english[example.index]["input"].get<std::string>() + "\nEmotion: \"");
   }
   EXPECT_EQ(result.languages.at("zh").excluded, 250u);
+  EXPECT_EQ(result.languages.at("zh").source_kind, QuestionSource::test_sets);
   EXPECT_EQ(result.languages.at("zh").available, 250u);
   // Without exclusion the same build may use evaluation items.
   const BuildResult open = build("emotion", {"zh"}, 500, 2);
