@@ -76,6 +76,7 @@ void run_build(const BuildArguments& arguments) {
     throw Error("--x-file and --en-file go with --source files");
 
   const data::BuildResult result = data::build_question_translation_set(protocol, options);
+  data::write_examples(arguments.out, result.examples);
   for (const auto& [language, report] : result.languages)
     std::printf("%s: %zu drawn of %zu available (%zu evaluation items excluded) from %s\n", language.c_str(),
                 report.drawn, report.available, report.excluded, report.source.c_str());
@@ -94,7 +95,6 @@ void run_build(const BuildArguments& arguments) {
     std::fprintf(stderr, "qtalign: note: examples come from the test sets without --exclude-test; "
                          "evaluating on those test sets afterwards is contaminated\n");
   }
-  data::write_examples(arguments.out, result.examples);
   std::printf("wrote %zu examples to %s\n", result.examples.size(), arguments.out.c_str());
 }
 

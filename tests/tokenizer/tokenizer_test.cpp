@@ -76,7 +76,8 @@ std::vector<std::string> hard_cases() {
       "  both  ",
       "a\u00a0b x\u3000y \u2028 z\u0085w a\u180Eb \uFEFFbom",
       "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n",
-      "<s>Hello</s> a<s>b <unk> < s > <<s>> <|im_start <|endoftext|><|endoftext|>",
+      "<s>Hello</s> a<s>b <unk> < s > <<s>> <|im_start <|endoftext|><|endoftext|> <think>x</think>",
+      "▁already▁metaspaced ▁",
       "it's I'll we've they're I'm he'd DON'T IT'S 's 'll",
       "Hello 世界 Привет мир こんにちは 안녕하세요 Γειά σου ΟΔΟΣ",
       "Supercalifragilisticexpialidocious aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -150,8 +151,8 @@ struct ParityCounts {
 
 // Compares qtalign with the reference on every text; `decode_parity` also compares decoded text and
 // the round trip: decode(encode(x)) is NFC(x) for byte-level BPE, and x for SentencePiece-style BPE
-// (which has no Unicode normalizer) unless x holds a special token, after which "▁" is prepended
-// again.
+// (which has no Unicode normalizer) unless x holds a special token (after which "▁" is prepended
+// again) or "▁" itself (which decodes as a space).
 ParityCounts compare(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
                      const std::vector<Reference>& references, bool decode_parity) {
   ParityCounts counts;
@@ -185,7 +186,8 @@ ParityCounts compare(const Tokenizer& tokenizer, const std::vector<std::string>&
         ADD_FAILURE() << "decode differs for text " << i << "\n  qtalign:   " << Json(decoded).dump()
                       << "\n  reference: " << Json(expected.decoded).dump();
     }
-    const bool lossless = tokenizer.is_byte_level() || !contains_special_token(tokenizer, text);
+    const bool lossless = tokenizer.is_byte_level() ||
+                          (text.find("▁") == std::string::npos && !contains_special_token(tokenizer, text));
     if (lossless) {
       ++counts.round_trips;
       const std::string& original = tokenizer.is_byte_level() ? expected.nfc : text;
