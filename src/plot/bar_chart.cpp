@@ -115,9 +115,14 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
       const bool upright = widest > bar_width - 1.0;
       for (std::size_t g = 0; g < groups; ++g) {
         for (std::size_t c = 0; c < categories; ++c) {
-          const double value = chart.groups[g].values[c];
+          const BarGroup& group = chart.groups[g];
+          const double value = group.values[c];
           const double centre = axes.device_x(c + (1.0 - kGroupShare) / 2.0) + (g + 0.5) * bar_width;
-          const double top = axes.device_y(value) - 3.0 * (value >= 0.0 ? 1.0 : -1.0);
+          // Beyond the bar's end, or beyond its error bar when that reaches further.
+          const double end = group.lower.empty() ? value
+                             : value >= 0.0      ? std::max(value, group.upper[c])
+                                                 : std::min(value, group.lower[c]);
+          const double top = axes.device_y(end) - 3.0 * (value >= 0.0 ? 1.0 : -1.0);
           const std::string text = value_text(value);
           if (upright) {
             draw_text(cr, text, centre, top, value >= 0.0 ? HAlign::left : HAlign::right,

@@ -25,6 +25,7 @@ const TextStyle kTitleStyle{17.0, true};
 const TextStyle kLabelStyle{14.0};
 const TextStyle kTickStyle{12.0, false, Color{0.3, 0.3, 0.3}};
 const TextStyle kLegendStyle{12.5};
+const TextStyle kStripLabelStyle{12.0};
 
 struct SurfaceDeleter {
   void operator()(cairo_surface_t* surface) const { cairo_surface_destroy(surface); }
@@ -218,6 +219,10 @@ Axes::Axes(cairo_t* cr, double width, double height, Frame frame)
   double y_tick_width = 0.0;
   for (const std::string& label : frame_.y.tick_labels)
     y_tick_width = std::max(y_tick_width, text_width(cr, label, kTickStyle));
+  // The strip's label sits in the tick label column and may be wider than the tick labels.
+  if (frame_.strip_height > 0.0)
+    y_tick_width = std::max(y_tick_width, text_width(cr, frame_.strip_label, kStripLabelStyle) +
+                                              kTickLabelGap - kTickLength);
   double x_tick_width = 0.0;
   for (const std::string& label : frame_.x.tick_labels)
     x_tick_width = std::max(x_tick_width, text_width(cr, label, kTickStyle));
@@ -344,6 +349,9 @@ void Axes::draw_furniture(cairo_t* cr) const {
             kLabelStyle);
   draw_text(cr, frame_.y.label, kOuterPadding + kLabelStyle.size * 0.3,
             area_.top + area_.height / 2.0, HAlign::center, VAlign::top, kLabelStyle, -M_PI / 2.0);
+  if (frame_.strip_height > 0.0)
+    draw_text(cr, frame_.strip_label, strip_.left - kTickLabelGap - 4.0, strip_.top + strip_.height / 2.0,
+              HAlign::right, VAlign::middle, kStripLabelStyle);
   draw_text(cr, frame_.title, area_.left + area_.width / 2.0, kOuterPadding, HAlign::center,
             VAlign::top, kTitleStyle);
 

@@ -82,6 +82,7 @@ struct Frame {
   Axis y;
   std::vector<LegendEntry> legend;
   double strip_height = 0.0;  // a row under the plotting area sharing its x scale (0: none)
+  std::string strip_label;    // shown left of that row
 };
 
 // A laid-out chart: the plotting area, the mapping from data to device coordinates, and the
@@ -104,7 +105,8 @@ class Axes {
   void draw_background(cairo_t* cr) const;
   // Restricts drawing to the plotting area until cairo_restore (cairo_save is done here).
   void clip_to_area(cairo_t* cr) const;
-  // Draws the frame, ticks, tick labels, axis labels, title and legend; call after the data.
+  // Draws the frame, ticks, tick labels, axis labels, strip label, title and legend; call after
+  // the data.
   void draw_furniture(cairo_t* cr) const;
 
  private:

@@ -108,16 +108,11 @@ void draw_heat_strip(cairo_t* cr, const Axes& axes, const HeatStrip& strip) {
                   std::round(row.height));
   cairo_stroke(cr);
 
-  const TextStyle label_style{12.0};
-  draw_text(cr, strip.label, row.left - 10.0, row.top + row.height / 2.0, HAlign::right,
-            VAlign::middle, label_style);
-
   // The colour scale: "min [gradient] max" beside the strip.
   const Rect& side = axes.strip_side();
   const TextStyle scale_style{11.0, false, Color{0.3, 0.3, 0.3}};
-  const double step = span > 0.0 ? span / 100.0 : std::max(std::abs(*low) / 100.0, 1e-3);
-  const std::string low_text = format_tick(*low, step);
-  const std::string high_text = format_tick(*high, step);
+  const std::string low_text = fmt::format("{:.3g}", *low);
+  const std::string high_text = fmt::format("{:.3g}", *high);
   const double low_width = text_width(cr, low_text, scale_style);
   const double gradient_left = side.left + low_width + 6.0;
   const double gradient_width =
@@ -163,7 +158,10 @@ void write_line_chart(const LineChart& chart, const std::filesystem::path& stem)
     colors.push_back(series.color.value_or(palette_color(i)));
     frame.legend.push_back(LegendEntry{series.name, colors.back(), LegendMark::line, series.style});
   }
-  if (chart.heat_strip) frame.strip_height = kStripHeight;
+  if (chart.heat_strip) {
+    frame.strip_height = kStripHeight;
+    frame.strip_label = chart.heat_strip->label;
+  }
 
   render_figure(stem, chart.width, chart.height, [&](cairo_t* cr) {
     const Axes axes(cr, chart.width, chart.height, frame);
