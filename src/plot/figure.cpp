@@ -219,6 +219,7 @@ Axes::Axes(cairo_t* cr, double width, double height, Frame frame)
   double y_tick_width = 0.0;
   for (const std::string& label : frame_.y.tick_labels)
     y_tick_width = std::max(y_tick_width, text_width(cr, label, kTickStyle));
+  y_tick_label_width_ = y_tick_width;
   // The strip's label sits in the tick label column and may be wider than the tick labels.
   if (frame_.strip_height > 0.0)
     y_tick_width = std::max(y_tick_width, text_width(cr, frame_.strip_label, kStripLabelStyle) +
@@ -347,8 +348,11 @@ void Axes::draw_furniture(cairo_t* cr) const {
   draw_text(cr, frame_.x.label, area_.left + area_.width / 2.0,
             tick_text_top + tick_text_height + kLabelStyle.size * 0.6, HAlign::center, VAlign::top,
             kLabelStyle);
-  draw_text(cr, frame_.y.label, kOuterPadding + kLabelStyle.size * 0.3,
-            area_.top + area_.height / 2.0, HAlign::center, VAlign::top, kLabelStyle, -M_PI / 2.0);
+  // Turned a quarter left, the label's top faces left: it ends a gap left of the tick labels.
+  const double y_label_left = area_.left - kTickLength - kTickLabelGap - y_tick_label_width_ -
+                              kLabelStyle.size * 0.6 - kLabelStyle.size;
+  draw_text(cr, frame_.y.label, std::max(y_label_left, kOuterPadding), area_.top + area_.height / 2.0,
+            HAlign::center, VAlign::top, kLabelStyle, -M_PI / 2.0);
   if (frame_.strip_height > 0.0)
     draw_text(cr, frame_.strip_label, strip_.left - kTickLabelGap - 4.0, strip_.top + strip_.height / 2.0,
               HAlign::right, VAlign::middle, kStripLabelStyle);

@@ -117,6 +117,7 @@ class Axes {
   Rect strip_;
   Rect strip_side_;
   Rect legend_;
+  double y_tick_label_width_ = 0.0;
   int legend_rows_ = 0;
   double legend_column_width_ = 0.0;
 };
