@@ -15,6 +15,11 @@ namespace {
 // Resample count rows per block, bounding the [block, n] count matrix to about 32 MB.
 constexpr int64_t kCountMatrixElements = int64_t{1} << 22;
 
+void require_confidence_level(double confidence) {
+  if (!(confidence > 0.0 && confidence < 1.0))
+    throw Error(fmt::format("confidence level {} is outside (0, 1)", confidence));
+}
+
 void require_finite(const at::Tensor& values, const std::string& what) {
   if (!at::isfinite(values).all().item<bool>()) throw Error(what + " has non-finite values");
 }
@@ -44,8 +49,7 @@ at::Tensor sorted_quantile(const at::Tensor& sorted, double q) {
 }  // namespace
 
 double normal_quantile_two_sided(double confidence) {
-  if (!(confidence > 0.0 && confidence < 1.0))
-    throw Error(fmt::format("confidence level {} is outside (0, 1)", confidence));
+  require_confidence_level(confidence);
   // Bisection on the standard normal CDF 0.5 * erfc(-z / sqrt 2): slow to converge but exact to
   // double precision and free of approximation constants.
   const double target = 0.5 + confidence / 2.0;
@@ -78,8 +82,8 @@ std::vector<Estimate> bootstrap_mean_intervals(const at::Tensor& samples, int64_
     throw Error(fmt::format("bootstrap needs a [n] or [n, m] sample, got {} dimensions", samples.dim()));
   if (samples.size(0) == 0) throw Error("bootstrap of an empty sample");
   if (resamples < 1) throw Error(fmt::format("bootstrap needs at least 1 resample, got {}", resamples));
+  require_confidence_level(confidence);
   const double alpha = 1.0 - confidence;
-  normal_quantile_two_sided(confidence);  // validates the level
   const at::Tensor values = (samples.dim() == 1 ? samples.unsqueeze(1) : samples).to(at::kDouble);
   require_finite(values, "bootstrap sample");
   const int64_t rows = values.size(0);

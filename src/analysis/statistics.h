@@ -20,11 +20,9 @@ double normal_quantile_two_sided(double confidence);
 // Accuracy k/n with its Wilson score interval; throws Error unless 0 <= k <= n and n > 0.
 Estimate wilson_interval(int64_t successes, int64_t trials, double confidence = 0.95);
 
-// The mean of each column of `samples` ([n] or [n, m], rows are items) with a percentile bootstrap
-// interval from `resamples` resamples of the rows, the same resampled rows for every column (so
-// per-layer intervals of one item set are consistent). Row indices are drawn from
-// std::mt19937_64(seed) by rejection sampling, so results are identical on every platform.
-// Returns one Estimate per column; throws Error on no rows, non-finite values or resamples < 1.
+// Per column of `samples` ([n] or [n, m], one row per item): the mean with a percentile bootstrap
+// interval over `resamples` row resamples shared by all columns, drawn from std::mt19937_64(seed)
+// identically on every platform; throws Error on no rows, non-finite values or resamples < 1.
 std::vector<Estimate> bootstrap_mean_intervals(const at::Tensor& samples, int64_t resamples = 10000,
                                                uint64_t seed = 0, double confidence = 0.95);
 

@@ -58,7 +58,8 @@ indices are split (stratified by label, seeded) into an evaluation part (--eval-
 training part; only training indices are drawn, and the evaluation indices are written to
 --split-out (default <out stem>.eval_split.json): evaluate on those items only. Otherwise every
 test item is an evaluation item. Either way, examples whose English question equals an evaluation
-item's are dropped.)";
+item's are dropped.
+)";
 
 void run_build(const BuildArguments& arguments) {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
@@ -78,24 +79,24 @@ void run_build(const BuildArguments& arguments) {
   const data::BuildResult result = data::build_question_translation_set(protocol, options);
   data::write_examples(arguments.out, result.examples);
   for (const auto& [language, report] : result.languages)
-    std::printf("%s: %zu drawn of %zu available (%zu evaluation items excluded) from %s\n", language.c_str(),
-                report.drawn, report.available, report.excluded, report.source.c_str());
+    fmt::print("{}: {} drawn of {} available ({} evaluation items excluded) from {}\n", language, report.drawn,
+               report.available, report.excluded, report.source);
   if (result.evaluation_split) {
     const std::filesystem::path split_out =
         arguments.split_out.empty()
             ? arguments.out.parent_path() / (arguments.out.stem().string() + ".eval_split.json")
             : arguments.split_out;
     data::write_evaluation_split(split_out, *result.evaluation_split);
-    std::printf("evaluation items: %zu of %zu test items, written to %s\n",
-                result.evaluation_split->evaluation_indices.size(), result.evaluation_split->test_count,
-                split_out.c_str());
+    fmt::print("evaluation items: {} of {} test items, written to {}\n",
+               result.evaluation_split->evaluation_indices.size(), result.evaluation_split->test_count,
+               split_out.string());
   } else if (std::any_of(result.languages.begin(), result.languages.end(), [](const auto& entry) {
                return entry.second.source_kind == data::QuestionSource::test_sets;
              })) {
     std::fprintf(stderr, "qtalign: note: examples come from the test sets without --exclude-test; "
                          "evaluating on those test sets afterwards is contaminated\n");
   }
-  std::printf("wrote %zu examples to %s\n", result.examples.size(), arguments.out.c_str());
+  fmt::print("wrote {} examples to {}\n", result.examples.size(), arguments.out.string());
 }
 
 void run_show(const ShowArguments& arguments) {
@@ -117,9 +118,9 @@ void run_show(const ShowArguments& arguments) {
     const io::Json record = {{"task", arguments.task}, {"language", arguments.language}, {"index", item.index},
                              {arguments.question ? "question" : "prompt", text}, {"answer", item.answer},
                              {"label", item.label}};
-    std::printf("%s\n", record.dump(2, ' ', false, io::Json::error_handler_t::strict).c_str());
+    fmt::print("{}\n", record.dump(2, ' ', false, io::Json::error_handler_t::strict));
   } else {
-    std::printf("%s\n", text.c_str());
+    fmt::print("{}\n", text);
   }
 }
 
@@ -148,8 +149,8 @@ void run_check(const std::filesystem::path& data_dir) {
       ++files;
     }
   }
-  std::printf("%s: %zu files, %zu items, all valid; test sets parallel to English\n", protocol.data_dir.c_str(), files,
-              items);
+  fmt::print("{}: {} files, {} items, all valid; test sets parallel to English\n", protocol.data_dir.string(), files,
+             items);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -52,42 +51,6 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
   return ids;
 }
 
-// Prints decoded text as tokens arrive. Decoding all generated ids and printing what is new keeps
-// multi-byte characters split across tokens intact; text ending in U+FFFD (an incomplete character)
-// waits for the next token.
-class TextStreamer {
- public:
-  explicit TextStreamer(const tokenizer::Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
-
-  void add(int64_t id) {
-    ids_.push_back(id);
-    const std::string text = tokenizer_.decode(ids_, /*skip_special_tokens=*/true);
-    constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-    const bool incomplete = text.size() >= kReplacement.size() &&
-                            text.compare(text.size() - kReplacement.size(), kReplacement.size(), kReplacement) == 0;
-    if (!incomplete) emit(text);
-  }
-
-  void finish() {
-    emit(tokenizer_.decode(ids_, /*skip_special_tokens=*/true));
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-  }
-
- private:
-  // Only extensions of what is already printed can be printed; the rest shows at the next one.
-  void emit(const std::string& text) {
-    if (text.size() <= printed_.size() || text.compare(0, printed_.size(), printed_) != 0) return;
-    std::fwrite(text.data() + printed_.size(), 1, text.size() - printed_.size(), stdout);
-    std::fflush(stdout);
-    printed_ = text;
-  }
-
-  const tokenizer::Tokenizer& tokenizer_;
-  std::vector<int64_t> ids_;
-  std::string printed_;
-};
-
 void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
@@ -108,9 +71,13 @@ void run_generate(const GenerateArguments& arguments) {
   model::GenerationOptions options;
   options.max_new_tokens = arguments.max_new_tokens;
   options.stop_ids = stop_ids(arguments.model, model.config, tokenizer, arguments.chat);
-  TextStreamer streamer(tokenizer);
-  model::generate_greedy(model, prompt, options, [&](int64_t id) { streamer.add(id); });
-  streamer.finish();
+  model::TextStream stream([&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, true); });
+  const auto print = [](const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  };
+  model::generate_greedy(model, prompt, options, [&](int64_t id) { print(stream.add(id)); });
+  print(stream.finish() + "\n");
 }
 
 }  // namespace

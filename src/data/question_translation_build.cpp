@@ -41,7 +41,8 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
       const auto file_x = protocol.test_set_path(options.task, language);
       const auto file_en = protocol.test_set_path(options.task, "en");
       pool.examples = examples_from_parallel_files(protocol, options.task, language, file_x, file_en);
-      pool.report.source = file_x.string() + " + " + file_en.string();
+      pool.report.source = protocol.task(options.task).language(language).file + " + " +
+                           protocol.task(options.task).language("en").file;
       break;
     }
     case QuestionSource::files:

@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "io/error.h"
 #include "model/transformer.h"
@@ -49,6 +50,25 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
     output = forward(model, input, forward_options);
   }
   return generated;
+}
+
+std::string TextStream::add(int64_t id) {
+  ids_.push_back(id);
+  const std::string text = decode_(ids_);
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  const bool incomplete = text.size() >= kReplacement.size() &&
+                          text.compare(text.size() - kReplacement.size(), kReplacement.size(), kReplacement) == 0;
+  return incomplete ? std::string() : take_new(text);
+}
+
+std::string TextStream::finish() { return take_new(decode_(ids_)); }
+
+// Only an extension of what was shown can be shown; anything else waits for one that is.
+std::string TextStream::take_new(const std::string& text) {
+  if (text.size() <= shown_.size() || text.compare(0, shown_.size(), shown_) != 0) return "";
+  std::string added = text.substr(shown_.size());
+  shown_ = text;
+  return added;
 }
 
 }  // namespace qtalign::model

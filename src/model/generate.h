@@ -2,6 +2,7 @@
 // Greedy decoding with the KV cache: the prompt in one pass, then one token per step.
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "model/model.h"
@@ -19,5 +20,26 @@ struct GenerationOptions {
 std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64_t>& prompt,
                                      const GenerationOptions& options,
                                      const std::function<void(int64_t)>& on_token = {});
+
+// Text of generated ids as they arrive, for streaming. Each id's text is what decoding all ids so far
+// adds to what was already returned, so characters split across tokens come out whole; text ending
+// in U+FFFD (an incomplete UTF-8 character, as tokenizers decode it) waits for the next id.
+class TextStream {
+ public:
+  using Decode = std::function<std::string(const std::vector<int64_t>&)>;
+  explicit TextStream(Decode decode) : decode_(std::move(decode)) {}
+
+  // The text to show after `id` (possibly empty).
+  std::string add(int64_t id);
+  // The text still held back at the end (an incomplete character shows as U+FFFD).
+  std::string finish();
+
+ private:
+  std::string take_new(const std::string& text);
+
+  Decode decode_;
+  std::vector<int64_t> ids_;
+  std::string shown_;
+};
 
 }  // namespace qtalign::model

@@ -137,7 +137,7 @@ std::vector<TextSegment> AddedVocabulary::split(std::string_view text, bool norm
     segment_start = stop;
     position = std::max(position, stop);
   }
-  if (segment_start < text.size() || text.empty()) segments.push_back({segment_start, text.size(), std::nullopt});
+  if (segment_start < text.size()) segments.push_back({segment_start, text.size(), std::nullopt});
   return segments;
 }
 

@@ -14,6 +14,7 @@
 
 namespace qtalign::tokenizer {
 
+// One entry of "added_tokens", with the flags that say how it is found in text.
 struct AddedToken {
   int64_t id;
   std::string content;
@@ -24,7 +25,7 @@ struct AddedToken {
   bool special;
 };
 
-// A piece of text: an added token (token_index set) or text for the normalizer and model.
+// Bytes [begin, end) of a text: an added token (token_index set) or text for the normalizer and model.
 struct TextSegment {
   size_t begin;
   size_t end;
@@ -37,12 +38,13 @@ class AddedVocabulary {
   // for malformed entries.
   static AddedVocabulary from_json(const nlohmann::json& added_tokens, const std::filesystem::path& file);
 
-  // Cuts `text` at the tokens with the given `normalized` flag; the segments cover all of `text`
-  // except whitespace absorbed by lstrip/rstrip.
+  // Cuts `text` at the tokens with the given `normalized` flag into segments that cover it in order;
+  // a token's segment includes the white space its lstrip/rstrip absorbs.
   std::vector<TextSegment> split(std::string_view text, bool normalized) const;
   // True when some token has normalized=true (the normalized text must be searched too).
   bool has_normalized_tokens() const { return !matchers_[1].first_bytes.empty(); }
 
+  // Every added token, in file order.
   const std::vector<AddedToken>& tokens() const { return tokens_; }
   // The token with this id, or null.
   const AddedToken* find_id(int64_t id) const;
@@ -52,8 +54,8 @@ class AddedVocabulary {
  private:
   // Finds tokens by their first byte, longest first.
   struct Matcher {
-    std::string first_bytes;                                  // bytes some token starts with
-    std::unordered_map<unsigned char, std::vector<size_t>> by_first_byte;  // -> token indices, longest first
+    std::string first_bytes;  // the bytes some token starts with
+    std::unordered_map<unsigned char, std::vector<size_t>> by_first_byte;  // -> token indices
   };
   std::vector<AddedToken> tokens_;
   std::unordered_map<int64_t, size_t> index_of_id_;

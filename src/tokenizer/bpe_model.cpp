@@ -21,6 +21,16 @@ uint64_t pair_key(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
+// SentencePiece's word-boundary mark.
+constexpr std::string_view kMetaspace = "\u2581";
+
+// True when the "▁" at byte `at` of `text` comes right after another "▁".
+bool follows_metaspace(std::string_view text, size_t at) {
+  return at >= kMetaspace.size() && text.substr(at - kMetaspace.size(), kMetaspace.size()) == kMetaspace;
+}
+
+constexpr uint64_t kEmptySlot = ~uint64_t{0};  // ids are below 2^31, so no pair has this key
+
 bool optional_bool(const Json& config, const char* key, const std::filesystem::path& file) {
   auto found = config.find(key);
   if (found == config.end() || found->is_null()) return false;
@@ -43,6 +53,43 @@ std::pair<std::string, std::string> merge_parts(const Json& merge, size_t rank, 
 }
 
 }  // namespace
+
+void BpeModel::MergeTable::reserve(size_t count) {
+  size_t capacity = 16;
+  int bits = 4;
+  while (capacity < 2 * count) {
+    capacity *= 2;
+    ++bits;
+  }
+  slots_.assign(capacity, Slot{kEmptySlot, {0, 0}});
+  mask_ = capacity - 1;
+  shift_ = 64 - bits;
+}
+
+size_t BpeModel::MergeTable::slot_of(uint64_t key) const {
+  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+}
+
+// Callers reserve room for every merge first; a repeated pair keeps the later merge, as the
+// reference's map does.
+void BpeModel::MergeTable::insert(int32_t left, int32_t right, Merge merge) {
+  const uint64_t key = pair_key(left, right);
+  for (size_t slot = slot_of(key);; slot = (slot + 1) & mask_) {
+    if (slots_[slot].key == kEmptySlot || slots_[slot].key == key) {
+      slots_[slot] = Slot{key, merge};
+      return;
+    }
+  }
+}
+
+const BpeModel::Merge* BpeModel::MergeTable::find(int32_t left, int32_t right) const {
+  if (slots_.empty()) return nullptr;
+  const uint64_t key = pair_key(left, right);
+  for (size_t slot = slot_of(key);; slot = (slot + 1) & mask_) {
+    if (slots_[slot].key == key) return &slots_[slot].merge;
+    if (slots_[slot].key == kEmptySlot) return nullptr;
+  }
+}
 
 struct BpeModel::Cache {
   std::mutex mutex;
@@ -109,7 +156,9 @@ BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& fi
                                   Json(left).dump(), Json(right).dump(), Json(token).dump()));
       return found->second;
     };
-    model.merges_[pair_key(id_of(left), id_of(right))] = Merge{static_cast<int32_t>(rank), id_of(left + right)};
+    const int32_t left_id = id_of(left);
+    const int32_t right_id = id_of(right);
+    model.merges_.insert(left_id, right_id, Merge{static_cast<int32_t>(rank), id_of(left + right)});
   }
 
   if (auto unk = config.find("unk_token"); unk != config.end() && !unk->is_null()) {
@@ -122,6 +171,15 @@ BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& fi
   model.fuse_unk_ = optional_bool(config, "fuse_unk", file);
   model.byte_fallback_ = optional_bool(config, "byte_fallback", file);
   model.ignore_merges_ = optional_bool(config, "ignore_merges", file);
+  // When no entry has "▁" right after another character, no merge crosses the start of a run of
+  // "▁", so long words (SentencePiece-style models see whole sentences) can be tokenized and cached
+  // run by run with identical results. ignore_merges looks whole words up, so it keeps them whole.
+  model.split_at_metaspace_runs_ = !model.ignore_merges_ && model.token_to_id_.count(std::string(kMetaspace)) > 0;
+  for (auto entry = model.token_to_id_.begin(); model.split_at_metaspace_runs_ && entry != model.token_to_id_.end(); ++entry) {
+    const std::string& token = entry->first;
+    for (size_t at = token.find(kMetaspace, 1); at != std::string::npos; at = token.find(kMetaspace, at + 1))
+      if (!follows_metaspace(token, at)) model.split_at_metaspace_runs_ = false;
+  }
   if (model.byte_fallback_) {
     model.byte_fallback_ids_.assign(256, -1);
     for (int byte = 0; byte < 256; ++byte) {
@@ -149,7 +207,7 @@ int32_t BpeModel::character_id(std::string_view character, char32_t code_point) 
   return found == token_to_id_.end() ? -1 : found->second;
 }
 
-void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& ids) const {
+void BpeModel::tokenize(const std::string& word, std::vector<int32_t>& ids) const {
   if (word.empty()) return;
   if (ignore_merges_) {
     if (auto id = token_to_id(word)) {
@@ -157,10 +215,24 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& ids) const 
       return;
     }
   }
+  if (!split_at_metaspace_runs_) {
+    tokenize_cached(word, ids);
+    return;
+  }
+  size_t run_start = 0;
+  for (size_t at = word.find(kMetaspace, 1); at != std::string::npos; at = word.find(kMetaspace, at + 1)) {
+    if (follows_metaspace(word, at)) continue;
+    tokenize_cached(word.substr(run_start, at - run_start), ids);
+    run_start = at;
+  }
+  tokenize_cached(run_start == 0 ? word : word.substr(run_start), ids);
+}
+
+void BpeModel::tokenize_cached(const std::string& word, std::vector<int32_t>& ids) const {
   const bool cacheable = word.size() <= kMaxCachedWordBytes;
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_->mutex);
-    auto found = cache_->words.find(std::string(word));
+    auto found = cache_->words.find(word);
     if (found != cache_->words.end()) {
       ids.insert(ids.end(), found->second.begin(), found->second.end());
       return;
@@ -171,7 +243,7 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& ids) const 
   ids.insert(ids.end(), word_ids.begin(), word_ids.end());
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_->mutex);
-    if (cache_->words.size() < kCacheCapacity) cache_->words.emplace(std::string(word), std::move(word_ids));
+    if (cache_->words.size() < kCacheCapacity) cache_->words.emplace(word, std::move(word_ids));
   }
 }
 
@@ -233,8 +305,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
   auto consider = [&](int32_t position) {
     const Symbol& left = symbols[position];
     if (left.next < 0) return;
-    auto found = merges_.find(pair_key(left.id, symbols[left.next].id));
-    if (found != merges_.end()) queue.push({found->second.rank, position, found->second.new_id});
+    if (const Merge* merge = merges_.find(left.id, symbols[left.next].id))
+      queue.push({merge->rank, position, merge->new_id});
   };
   for (int32_t position = 0; position + 1 < static_cast<int32_t>(symbols.size()); ++position) consider(position);
 
@@ -244,8 +316,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
     Symbol& left = symbols[top.position];
     if (!left.alive || left.next < 0) continue;
     // A stale candidate: the pair at this position changed since it was queued.
-    auto current = merges_.find(pair_key(left.id, symbols[left.next].id));
-    if (current == merges_.end() || current->second.new_id != top.new_id) continue;
+    const Merge* current = merges_.find(left.id, symbols[left.next].id);
+    if (!current || current->new_id != top.new_id) continue;
     Symbol& right = symbols[left.next];
     right.alive = false;
     left.id = top.new_id;

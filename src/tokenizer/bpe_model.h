@@ -26,7 +26,7 @@ class BpeModel {
 
   // Appends the ids of `word` (valid UTF-8) to `ids`. Results are cached per word; safe to call from
   // several threads at once.
-  void tokenize(std::string_view word, std::vector<int32_t>& ids) const;
+  void tokenize(const std::string& word, std::vector<int32_t>& ids) const;
 
   // The id of a vocabulary entry.
   std::optional<int32_t> token_to_id(std::string_view token) const;
@@ -40,8 +40,27 @@ class BpeModel {
     int32_t rank;
     int32_t new_id;
   };
+  // Merges by (left id, right id): open addressing, linear probing; lookups dominate encoding.
+  class MergeTable {
+   public:
+    void reserve(size_t count);
+    void insert(int32_t left, int32_t right, Merge merge);
+    const Merge* find(int32_t left, int32_t right) const;
+
+   private:
+    struct Slot {
+      uint64_t key;
+      Merge merge;
+    };
+    size_t slot_of(uint64_t key) const;
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+    int shift_ = 64;
+  };
   struct Cache;
   BpeModel();
+  // Appends the ids of one word, through the cache.
+  void tokenize_cached(const std::string& word, std::vector<int32_t>& ids) const;
   void merge_word(std::string_view word, std::vector<int32_t>& ids) const;
   int32_t character_id(std::string_view character, char32_t code_point) const;
 
@@ -49,12 +68,13 @@ class BpeModel {
   std::vector<std::string> id_to_token_;
   std::vector<bool> id_present_;
   std::vector<int32_t> bmp_character_ids_;  // code point < 0x10000 -> id of that one-character token, or -1
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+  MergeTable merges_;
   std::optional<int32_t> unk_id_;
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
   std::vector<int32_t> byte_fallback_ids_;  // byte -> id of "<0xXX>", or -1
+  bool split_at_metaspace_runs_ = false;    // words may be cut where a run of U+2581 starts
   std::unique_ptr<Cache> cache_;
 };
 

@@ -148,7 +148,8 @@ char32_t single_character(const std::string& text, const char* key, const std::f
 size_t count_field(const Json& config, const char* key, const std::filesystem::path& file, const std::string& where) {
   auto found = config.find(key);
   if (found == config.end() || found->is_null()) return 0;
-  if (!found->is_number_unsigned()) fail_at(file, where + ": '" + key + "' must be a non-negative integer");
+  if (!found->is_number_integer() || found->get<int64_t>() < 0)
+    fail_at(file, where + ": '" + key + "' must be a non-negative integer");
   return found->get<size_t>();
 }
 

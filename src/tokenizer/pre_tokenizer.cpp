@@ -65,7 +65,7 @@ std::vector<Range> split_ranges(std::string_view text, const std::vector<Pattern
     segments.push_back({{match.begin, match.end}, !invert});
     previous = match.end;
   }
-  if (previous != text.size() || text.empty()) segments.push_back({{previous, text.size()}, invert});
+  if (previous != text.size()) segments.push_back({{previous, text.size()}, invert});
 
   std::vector<Range> ranges;
   bool previous_match = false;

@@ -168,10 +168,10 @@ class TrainCommand : public ::testing::Test {
 
   static fs::path file(const std::string& relative) { return *temp_ / relative; }
 
-  // The arguments of a short run writing to `out` (epochs 2, 24 examples: 20 for training).
+  // The arguments of a short run writing to `out`: 24 examples, 5 of them for validation, 2 epochs.
   static std::vector<std::string> train_arguments(const std::string& out, int batch, int accum) {
     return {testing::qtalign_binary().string(), "train", "--model", file("model").string(), "--data",
-            file("train.jsonl").string(), "--out", file(out).string(), "--cutoff", "48", "--epochs", "2",
+            file("train.jsonl").string(), "--out", file(out).string(), "--cutoff", "80", "--epochs", "2",
             "--batch", std::to_string(batch), "--grad-accum", std::to_string(accum), "--lr", "1e-3",
             "--val-ratio", "0.2", "--eval-every", "3", "--save-every", "2", "--dtype", "fp32", "--threads", "1"};
   }
@@ -200,7 +200,7 @@ TEST_F(TrainCommand, WritesAPeftAdapterLogAndPlot) {
   EXPECT_EQ(config["target_modules"], (io::Json{"q_proj", "v_proj"}));
   EXPECT_EQ(config["base_model_name_or_path"], file("model").string());
 
-  // 20 training examples, global batch 4: 5 steps per epoch, 10 steps; validation every 3 and at the end.
+  // 19 training examples, global batch 4: 5 steps per epoch, 10 steps; validation every 3 and at the end.
   const std::vector<io::Json> log = read_jsonl(file("plain/training_log.jsonl"));
   ASSERT_EQ(log.size(), 10u);
   double best = 1e30;
@@ -246,7 +246,8 @@ TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
   {
     Background process(interrupted, {}, file("killed.out"));
     ASSERT_GT(process.pid, 0);
-    // 20 steps in all; stop it once 5 are logged (a checkpoint is written every 2).
+    // 19 examples, global batch 2: 20 steps in all; stop it once 5 are logged (a checkpoint is
+    // written every 2).
     ASSERT_TRUE(wait_for_log(file("killed/training_log.jsonl"), 5, process)) << io::read_file(file("killed.out"));
     process.kill_now();
   }

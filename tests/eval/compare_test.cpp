@@ -46,7 +46,7 @@ TEST(Compare, DeltasAveragesAndImprovedLanguages) {
   EXPECT_DOUBLE_EQ(paws.languages[1].base.value, 0.5);
   EXPECT_DOUBLE_EQ(paws.languages[1].tuned.value, 0.75);
   EXPECT_DOUBLE_EQ(paws.languages[1].delta, 0.25);
-  EXPECT_DOUBLE_EQ(paws.languages[2].delta, -0.05);
+  EXPECT_NEAR(paws.languages[2].delta, -0.05, 1e-12);
   EXPECT_EQ(paws.improved(), (std::vector<std::string>{"zh", "sw"}));  // en unchanged, de down
   EXPECT_EQ(paws.only_in_tuned, (std::vector<std::string>{"th"}));
   EXPECT_TRUE(paws.only_in_base.empty());

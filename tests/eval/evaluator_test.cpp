@@ -35,29 +35,35 @@ class Evaluator : public ::testing::Test {
   static std::vector<double> reference_scores(const data::TaskProtocol& task, const std::string& language,
                                               const data::TaskItem& item, ScoringMode mode) {
     const std::vector<int64_t> prompt = tokenizer().encode(data::evaluation_prompt(task, language, item), true);
-    std::vector<double> scores;
-    for (const std::string& label : task.labels) {
-      std::vector<int64_t> ids = prompt;
-      std::vector<int64_t> continuation;
-      if (mode == ScoringMode::sequence) {
-        const std::string& template_text = task.language(language).template_text;
-        continuation = label_sequence_ids(tokenizer(), template_text.substr(template_text.rfind('}') + 1), label);
-        ids.insert(ids.end(), continuation.begin(), continuation.end());
-      }
+    const int64_t last_prompt_position = static_cast<int64_t>(prompt.size()) - 1;
+    // Log-probabilities of the next token at positions last_prompt_position onwards of `ids`.
+    const auto next_token_log_probs = [&](const std::vector<int64_t>& ids) {
       const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
-      const at::Tensor log_probs =
-          at::log_softmax(model::logits(model(), model::forward(model(), {input, at::Tensor(), nullptr}).final_hidden[0]), -1)
-              .to(at::kDouble);
-      const int64_t last_prompt_position = static_cast<int64_t>(prompt.size()) - 1;
-      double score = 0.0;
-      if (mode == ScoringMode::prefix_sum) {
-        for (const int64_t id : prefix_sum_candidates(tokenizer(), label))
-          score += std::exp(log_probs[last_prompt_position][id].item<double>());
-      } else {
-        for (size_t j = 0; j < continuation.size(); ++j)
-          score += log_probs[last_prompt_position + static_cast<int64_t>(j)][continuation[j]].item<double>();
+      const at::Tensor hidden = model::forward(model(), {input, at::Tensor(), nullptr}).final_hidden[0];
+      const at::Tensor scored = hidden.narrow(0, last_prompt_position, hidden.size(0) - last_prompt_position);
+      return at::log_softmax(model::logits(model(), scored), -1).to(at::kDouble);
+    };
+    std::vector<double> scores;
+    if (mode == ScoringMode::prefix_sum) {
+      const at::Tensor probabilities = next_token_log_probs(prompt)[0].exp();
+      for (const std::string& label : task.labels) {
+        double sum = 0.0;
+        for (const int64_t id : prefix_sum_candidates(tokenizer(), label)) sum += probabilities[id].item<double>();
+        scores.push_back(sum);
       }
-      scores.push_back(score);
+      return scores;
+    }
+    const std::string& template_text = task.language(language).template_text;
+    for (const std::string& label : task.labels) {
+      const std::vector<int64_t> continuation =
+          label_sequence_ids(tokenizer(), template_text.substr(template_text.rfind('}') + 1), label);
+      std::vector<int64_t> ids = prompt;
+      ids.insert(ids.end(), continuation.begin(), continuation.end());
+      const at::Tensor log_probs = next_token_log_probs(ids);
+      double sum = 0.0;
+      for (size_t j = 0; j < continuation.size(); ++j)
+        sum += log_probs[static_cast<int64_t>(j)][continuation[j]].item<double>();
+      scores.push_back(sum);
     }
     return scores;
   }

@@ -117,6 +117,17 @@ TEST(Safetensors, TensorsViewTheMappingWithoutCopyAndKeepItAlive) {
   EXPECT_TRUE(at::equal(view, weights));
 }
 
+TEST(Safetensors, CopiesTheRareTensorThatIsNotAlignedToItsElementSize) {
+  TempDir dir;
+  write_safetensors(dir / "m.safetensors", {{"half", at::ones({1}, at::kHalf)}, {"f32", at::tensor({0.25f, -3.0f})}});
+  const auto file = SafetensorsFile::open(dir / "m.safetensors");
+  const at::Tensor f32 = file->tensor("f32");  // at byte 2 of the 8-aligned data section
+  EXPECT_EQ(testing::mapped_file_containing(f32.data_ptr()), std::filesystem::path());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(f32.data_ptr()) % 4, 0u);
+  EXPECT_TRUE(at::equal(f32, at::tensor({0.25f, -3.0f})));
+  EXPECT_EQ(testing::mapped_file_containing(file->tensor("half").data_ptr()), dir / "m.safetensors");
+}
+
 TEST(Safetensors, ParsesAHeaderFromAPrefixAlone) {
   const std::string header = R"({"t":{"dtype":"F16","shape":[3],"data_offsets":[0,6]}})";
   const std::string prefix = le64(header.size()) + header;

@@ -119,7 +119,9 @@ TEST(ModelConfig, RefusesUnknownTypesAndUnsupportedOptionsNamingTheFile) {
             std::string::npos);
   EXPECT_EQ(refusal(with("llama", "hidden_act", "gelu")),
             R"(m/config.json: llama option hidden_act "gelu" (only silu) is not supported by qtalign)");
-  EXPECT_EQ(refusal(with("qwen2", "use_sliding_window", true)),
+  Json sliding_qwen = with("qwen2", "use_sliding_window", true);
+  sliding_qwen["num_key_value_heads"] = 4;
+  EXPECT_EQ(refusal(sliding_qwen),
             "m/config.json: qwen2 option use_sliding_window true is not supported by qtalign");
   EXPECT_EQ(refusal(with("llama", "attention_bias", true)),
             "m/config.json: llama option attention_bias true is not supported by qtalign");

@@ -4,6 +4,7 @@
 
 #include "io/error.h"
 #include "io/json_file.h"
+#include "io/utf8.h"
 #include "model/checkpoint.h"
 #include "support/test_support.h"
 
@@ -57,23 +58,52 @@ TEST_F(GreedyGeneration, MatchesTheUncachedReferenceTokenByToken) {
   EXPECT_EQ(streamed, expected_);
 }
 
-TEST_F(GreedyGeneration, StopsBeforeAStopToken) {
+TEST_F(GreedyGeneration, StopsAtAStopTokenAtMaxNewTokensAndAtTheContextLength) {
   // The first generated token that did not occur before it: stopping there leaves the ids before it.
   size_t stop_at = 1;
   while (stop_at < expected_.size() &&
          std::find(expected_.begin(), expected_.begin() + stop_at, expected_[stop_at]) != expected_.begin() + stop_at)
     ++stop_at;
   ASSERT_LT(stop_at, expected_.size());
-  const auto generated = generate_greedy(model_, prompt_, {12, {999, expected_[stop_at]}});
-  EXPECT_EQ(generated, std::vector<int64_t>(expected_.begin(), expected_.begin() + stop_at));
-}
+  EXPECT_EQ(generate_greedy(model_, prompt_, {12, {999, expected_[stop_at]}}),
+            std::vector<int64_t>(expected_.begin(), expected_.begin() + stop_at));
 
-TEST_F(GreedyGeneration, StopsAtMaxNewTokensAndAtTheContextLength) {
   EXPECT_EQ(generate_greedy(model_, prompt_, {4, {}}), std::vector<int64_t>(expected_.begin(), expected_.begin() + 4));
   model_.config.max_position_embeddings = 8;  // room for 3 new tokens after the 5-token prompt
   EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}), std::vector<int64_t>(expected_.begin(), expected_.begin() + 3));
   EXPECT_THROW(generate_greedy(model_, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {2, {}}), Error);
   EXPECT_THROW(generate_greedy(model_, {}, {2, {}}), Error);
+}
+
+// A byte-level decode as tokenizers do it: each id is one byte; invalid or incomplete UTF-8 from the
+// first bad byte on becomes U+FFFD.
+std::string decode_bytes(const std::vector<int64_t>& ids) {
+  std::string text;
+  for (int64_t id : ids) text += static_cast<char>(id);
+  const auto invalid = io::find_invalid_utf8(text);
+  return invalid ? text.substr(0, *invalid) + "\xEF\xBF\xBD" : text;
+}
+
+std::vector<int64_t> bytes_of(const std::string& text) {
+  std::vector<int64_t> ids;
+  for (unsigned char c : text) ids.push_back(c);
+  return ids;
+}
+
+TEST(TextStream, ShowsCharactersSplitAcrossTokensWhole) {
+  TextStream stream(decode_bytes);
+  std::vector<std::string> shown;
+  for (int64_t id : bytes_of("a\xC3\xA9\xE4\xB8\xAD!")) shown.push_back(stream.add(id));  // a é 中 !
+  EXPECT_EQ(shown, (std::vector<std::string>{"a", "", "\xC3\xA9", "", "", "\xE4\xB8\xAD", "!"}));
+  EXPECT_EQ(stream.finish(), "");
+}
+
+TEST(TextStream, ShowsAnIncompleteCharacterOnlyAtTheEnd) {
+  TextStream stream(decode_bytes);
+  EXPECT_EQ(stream.add('x'), "x");
+  EXPECT_EQ(stream.add(0xE4), "");
+  EXPECT_EQ(stream.add(0xB8), "");
+  EXPECT_EQ(stream.finish(), "\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -131,53 +131,37 @@ std::vector<std::string> make_argv(std::vector<std::string> head, const std::vec
   return head;
 }
 
-// Everything the tests compare: the checkpoints, the inputs and the reference's outputs, made once.
-struct Environment {
+// One checkpoint with its inputs and the reference's outputs on them (fp32 and bf16 compute).
+struct Prepared {
   testing::TempDir dir;
-  std::map<std::string, Inputs> inputs;
-  std::string reference_log;
-  int reference_exit_code = -1;
+  Inputs inputs;
+  testing::CommandResult reference_run;
 
-  fs::path checkpoint(const std::string& name) const { return dir / name; }
-  fs::path reference_output(const std::string& name, const std::string& dtype) const {
-    return dir / (name + "." + dtype + ".reference.safetensors");
-  }
-};
-
-Environment& environment() {
-  static Environment env = [] {
-    Environment made;
+  explicit Prepared(const CheckpointSpec& spec) : inputs(make_inputs(spec.vocab_size, 100 + spec.vocab_size)) {
     Json jobs = Json::array();
-    for (const auto& spec : checkpoints()) {
-      if (spec.config) {
-        save_model(with_informative_scale(make_random_model(*spec.config, 4)), made.checkpoint(spec.name),
-                   spec.disk_dtype, spec.max_shard_bytes);
-      } else {
-        jobs.push_back(make_argv({"make-checkpoint", "--out", made.checkpoint(spec.name).string()},
-                                 spec.reference_arguments));
-      }
-      const Inputs inputs = make_inputs(spec.vocab_size, 100 + spec.vocab_size);
-      made.inputs[spec.name] = inputs;
-      const fs::path input_file = made.dir / (spec.name + ".inputs.safetensors");
-      io::write_safetensors(input_file, {{"single.input_ids", inputs.single},
-                                         {"padded.input_ids", inputs.padded},
-                                         {"padded.attention_mask", inputs.padded_mask},
-                                         {"prefixed.input_ids", inputs.prefixed},
-                                         {"prefixed.attention_mask", inputs.prefixed_mask}});
-      for (const std::string dtype : {"fp32", "bf16"})
-        jobs.push_back({"forward", "--model", made.checkpoint(spec.name).string(), "--inputs", input_file.string(),
-                        "--output", made.reference_output(spec.name, dtype).string(), "--dtype", dtype});
-    }
-    io::write_json_file(made.dir / "jobs.json", jobs);
-    const auto result = testing::run_command(
+    if (spec.config)
+      save_model(with_informative_scale(make_random_model(*spec.config, 4)), checkpoint(), spec.disk_dtype,
+                 spec.max_shard_bytes);
+    else
+      jobs.push_back(make_argv({"make-checkpoint", "--out", checkpoint().string()}, spec.reference_arguments));
+    const fs::path input_file = dir / "inputs.safetensors";
+    io::write_safetensors(input_file, {{"single.input_ids", inputs.single},
+                                       {"padded.input_ids", inputs.padded},
+                                       {"padded.attention_mask", inputs.padded_mask},
+                                       {"prefixed.input_ids", inputs.prefixed},
+                                       {"prefixed.attention_mask", inputs.prefixed_mask}});
+    for (const std::string dtype : {"fp32", "bf16"})
+      jobs.push_back({"forward", "--model", checkpoint().string(), "--inputs", input_file.string(), "--output",
+                      reference_output(dtype).string(), "--dtype", dtype});
+    io::write_json_file(dir / "jobs.json", jobs);
+    reference_run = testing::run_command(
         testing::python() + " " + testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) +
-        " jobs " + testing::shell_quote((made.dir / "jobs.json").string()));
-    made.reference_exit_code = result.exit_code;
-    made.reference_log = result.output;
-    return made;
-  }();
-  return env;
-}
+        " jobs " + testing::shell_quote((dir / "jobs.json").string()));
+  }
+
+  fs::path checkpoint() const { return dir / "checkpoint"; }
+  fs::path reference_output(const std::string& dtype) const { return dir / (dtype + ".reference.safetensors"); }
+};
 
 // Largest |a - b| over the real positions ([batch, tokens] mask) of [batch, tokens, ...] tensors
 // (a batch of 1 stands for every row).
@@ -219,89 +203,65 @@ ForwardOutput run(const Model& model, const at::Tensor& ids, const at::Tensor& m
   return forward(model, {ids, mask, past}, options);
 }
 
-void report(const std::string& checkpoint, const std::string& what, const Diffs& diffs) {
-  std::cout << "[parity] " << checkpoint << " " << what << ": max |logits diff| " << diffs.logits
-            << ", max |hidden diff| " << diffs.hidden << std::endl;
-}
+using HuggingFaceParity = ::testing::TestWithParam<CheckpointSpec>;
 
-class HuggingFaceParity : public ::testing::TestWithParam<CheckpointSpec> {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(environment().reference_exit_code, 0) << environment().reference_log;
-  }
-};
-
-TEST_P(HuggingFaceParity, Fp32MatchesTheReference) {
+// Each checkpoint is one test: ctest runs every test in its own process, and the reference's start-up
+// (importing torch) is the slowest part.
+TEST_P(HuggingFaceParity, MatchesTheReference) {
   const CheckpointSpec& spec = GetParam();
-  const Environment& env = environment();
-  const Inputs& inputs = env.inputs.at(spec.name);
-  const Model model = load_model(env.checkpoint(spec.name), {at::kFloat});
-  const auto reference = io::SafetensorsFile::open(env.reference_output(spec.name, "fp32"));
+  const Prepared prepared(spec);
+  ASSERT_EQ(prepared.reference_run.exit_code, 0) << prepared.reference_run.output;
+  const Inputs& inputs = prepared.inputs;
+  const Model model = load_model(prepared.checkpoint(), {at::kFloat});
+  const auto reference = io::SafetensorsFile::open(prepared.reference_output("fp32"));
+  const auto expect_close = [&](const std::string& what, const Diffs& diffs) {
+    std::cout << "[parity] " << spec.name << " " << what << ": max |logits diff| " << diffs.logits
+              << ", max |hidden diff| " << diffs.hidden << std::endl;
+    EXPECT_LE(diffs.logits, kFp32Tolerance) << what;
+    EXPECT_LE(diffs.hidden, kFp32Tolerance) << what;
+  };
 
-  const Diffs single = compare(model, run(model, inputs.single), *reference, "single", at::ones({1, 12}), 0);
-  report(spec.name, "fp32 single sequence", single);
-  EXPECT_LE(single.logits, kFp32Tolerance);
-  EXPECT_LE(single.hidden, kFp32Tolerance);
+  expect_close("fp32 single sequence",
+               compare(model, run(model, inputs.single), *reference, "single", at::ones({1, 12}), 0));
+  expect_close("fp32 left-padded batch", compare(model, run(model, inputs.padded, inputs.padded_mask), *reference,
+                                                 "padded", inputs.padded_mask, 0));
 
-  const Diffs padded = compare(model, run(model, inputs.padded, inputs.padded_mask), *reference, "padded",
-                               inputs.padded_mask, 0);
-  report(spec.name, "fp32 left-padded batch", padded);
-  EXPECT_LE(padded.logits, kFp32Tolerance);
-  EXPECT_LE(padded.hidden, kFp32Tolerance);
-}
-
-TEST_P(HuggingFaceParity, PrefixCacheMatchesTheReferenceAndTheUncachedRun) {
-  const CheckpointSpec& spec = GetParam();
-  const Environment& env = environment();
-  const Inputs& inputs = env.inputs.at(spec.name);
-  const Model model = load_model(env.checkpoint(spec.name), {at::kFloat});
-  const auto reference = io::SafetensorsFile::open(env.reference_output(spec.name, "fp32"));
-
+  // A batch-1 prefix run once, its cache serving a left-padded batch of continuations.
   const ForwardOutput prefix = run(model, inputs.prefix, {}, nullptr, /*return_cache=*/true);
-  const Diffs prefix_diffs = compare(model, prefix, *reference, "prefixed", at::ones({3, 6}), 0);
+  expect_close("fp32 prefix (batch 1)", compare(model, prefix, *reference, "prefixed", at::ones({3, 6}), 0));
   const ForwardOutput continued = run(model, inputs.continuation, inputs.continuation_mask, &prefix.cache);
-  const Diffs cached = compare(model, continued, *reference, "prefixed", inputs.continuation_mask, 6);
-  report(spec.name, "fp32 prefix (batch 1)", prefix_diffs);
-  report(spec.name, "fp32 continuation batch on the prefix cache", cached);
-  EXPECT_LE(prefix_diffs.logits, kFp32Tolerance);
-  EXPECT_LE(prefix_diffs.hidden, kFp32Tolerance);
-  EXPECT_LE(cached.logits, kFp32Tolerance);
-  EXPECT_LE(cached.hidden, kFp32Tolerance);
+  expect_close("fp32 continuation batch on the prefix cache",
+               compare(model, continued, *reference, "prefixed", inputs.continuation_mask, 6));
 
-  // The cached continuation equals running prefix + continuation in one uncached pass.
+  // ... which equals running prefix + continuation in one uncached pass.
   const ForwardOutput whole = run(model, inputs.prefixed, inputs.prefixed_mask);
-  const at::Tensor real = inputs.continuation_mask;
-  double hidden = 0;
+  Diffs uncached;
   for (size_t i = 0; i < whole.hidden_states.size(); ++i)
-    hidden = std::max(hidden, max_abs_diff(continued.hidden_states[i], whole.hidden_states[i].narrow(1, 6, 5), real));
-  const double logit_diff =
-      max_abs_diff(logits(model, continued.final_hidden), logits(model, whole.final_hidden.narrow(1, 6, 5)), real);
-  std::cout << "[parity] " << spec.name << " cached vs uncached: max |logits diff| " << logit_diff
-            << ", max |hidden diff| " << hidden << std::endl;
-  EXPECT_LE(logit_diff, kFp32Tolerance);
-  EXPECT_LE(hidden, kFp32Tolerance);
-}
+    uncached.hidden = std::max(uncached.hidden, max_abs_diff(continued.hidden_states[i],
+                                                             whole.hidden_states[i].narrow(1, 6, 5),
+                                                             inputs.continuation_mask));
+  uncached.logits = max_abs_diff(logits(model, continued.final_hidden),
+                                 logits(model, whole.final_hidden.narrow(1, 6, 5)), inputs.continuation_mask);
+  expect_close("fp32 cached continuation vs the uncached run", uncached);
 
-TEST_P(HuggingFaceParity, Bf16ComputeStaysCloseToTheFp32Reference) {
-  const CheckpointSpec& spec = GetParam();
-  const Environment& env = environment();
-  const Inputs& inputs = env.inputs.at(spec.name);
-  const Model model = load_model(env.checkpoint(spec.name), {at::kBFloat16});
-  ASSERT_EQ(model.dtype(), at::kBFloat16);
-  const ForwardOutput ours = run(model, inputs.padded, inputs.padded_mask);
-  const at::Tensor our_logits = logits(model, ours.final_hidden);
+  // bf16 compute: close to the fp32 reference, relative to the logits' scale.
+  const Model bf16_model = load_model(prepared.checkpoint(), {at::kBFloat16});
+  ASSERT_EQ(bf16_model.dtype(), at::kBFloat16);
+  const at::Tensor bf16_logits =
+      logits(bf16_model, run(bf16_model, inputs.padded, inputs.padded_mask).final_hidden);
   for (const std::string reference_dtype : {"fp32", "bf16"}) {
-    const auto reference = io::SafetensorsFile::open(env.reference_output(spec.name, reference_dtype));
-    const at::Tensor expected = reference->tensor("padded.logits");
+    const at::Tensor expected =
+        io::SafetensorsFile::open(prepared.reference_output(reference_dtype))->tensor("padded.logits");
     const double scale = expected.abs().max().item<double>();
-    const double diff = max_abs_diff(our_logits, expected, inputs.padded_mask);
+    const double diff = max_abs_diff(bf16_logits, expected, inputs.padded_mask);
     std::cout << "[parity] " << spec.name << " bf16 compute vs " << reference_dtype << " reference: max |logits diff| "
               << diff << " (largest |logit| " << scale << ")" << std::endl;
     EXPECT_LE(diff, kBf16RelativeTolerance * scale) << "against the " << reference_dtype << " reference";
     // The prediction a user sees: the top token agrees wherever the reference's top two are not a near tie.
     const at::Tensor top2 = std::get<0>(expected.topk(2, -1));
-    const at::Tensor clear = (top2.select(-1, 0) - top2.select(-1, 1)).gt(0.1 * scale) & inputs.padded_mask.to(at::kBool);
-    EXPECT_TRUE(at::equal(our_logits.argmax(-1).masked_select(clear), expected.argmax(-1).masked_select(clear)));
+    const at::Tensor clear =
+        (top2.select(-1, 0) - top2.select(-1, 1)).gt(0.1 * scale) & inputs.padded_mask.to(at::kBool);
+    EXPECT_TRUE(at::equal(bf16_logits.argmax(-1).masked_select(clear), expected.argmax(-1).masked_select(clear)));
   }
 }
 

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "io/atomic_file.h"
 #include "plot/style.h"
 
 namespace qtalign::testing {

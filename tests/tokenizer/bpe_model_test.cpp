@@ -70,6 +70,19 @@ TEST(BpeModel, CachedWordsGiveTheSameIds) {
   EXPECT_EQ(first, (std::vector<int32_t>{1, 1, 0}));
 }
 
+// Long SentencePiece-style words are tokenized run of "▁" by run when no entry has "▁" after another
+// character; the result must be that of the whole word.
+TEST(BpeModel, MetaspaceRunsGiveTheSameIdsAsWholeWords) {
+  const BpeModel model = model_of(R"({"type": "BPE",
+      "vocab": {"▁": 0, "a": 1, "b": 2, "▁a": 3, "ab": 4, "▁ab": 5, "▁▁": 6}, "merges": ["▁ a", "a b", "▁a b", "▁ ▁"]})");
+  // Hand-run on the whole word: ▁a everywhere first (rank 0, leftmost first), then ▁ab.
+  EXPECT_EQ(tokenize(model, "▁ab▁ab▁▁ab"), (std::vector<int32_t>{5, 5, 0, 5}));
+  // An entry with "▁" inside ("b▁") lets merges cross runs, so the word must stay whole.
+  const BpeModel crossing = model_of(R"({"type": "BPE",
+      "vocab": {"▁": 0, "a": 1, "b": 2, "▁a": 3, "b▁": 4}, "merges": ["b ▁", "▁ a"]})");
+  EXPECT_EQ(tokenize(crossing, "▁ab▁a"), (std::vector<int32_t>{3, 4, 1}));
+}
+
 TEST(BpeModel, LooksUpIdsAndTokens) {
   const BpeModel model = model_of(R"({"type": "BPE", "vocab": {"a": 0, "c": 5}, "merges": []})");
   EXPECT_EQ(model.token_to_id("c"), 5);

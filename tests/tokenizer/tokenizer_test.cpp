@@ -82,7 +82,7 @@ std::vector<std::string> hard_cases() {
       "Hello 世界 Привет мир こんにちは 안녕하세요 Γειά σου ΟΔΟΣ",
       "Supercalifragilisticexpialidocious aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       "def f(x):\n    return x**2  # comment\n",
-      "...!!!???--- \"quoted\" (paren) [bracket] {brace} email@example.com https://example.com/a?q=1&r=2",
+      "...!!!?? ?--- \"quoted\" (paren) [bracket] {brace} email@example.com https://example.com/a?q=1&r=2",
       "「こんにちは」、世界。∑∫√∞≠≤ ﬁ ™ ½",
       "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 🀄 \uE000 \uFFFF \uFDD0",
       "nul\0byte \x01\x1f\x7f controls"s,

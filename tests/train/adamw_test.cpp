@@ -36,7 +36,7 @@ TEST(AdamW, MatchesTorchOptimAdamW) {
   for (size_t step = 0; step < rates.size(); ++step) {
     gradients.emplace_back();
     for (const auto& shape : shapes) {
-      gradients.back().push_back(at::randn(shape, generator) * (step + 1) * 1e-2);
+      gradients.back().push_back(at::randn(shape, generator) * (double(step + 1) * 1e-2));
       input << values_text(gradients.back().back()) << "\n";
     }
   }
