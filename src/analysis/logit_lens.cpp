@@ -18,10 +18,11 @@
 namespace qtalign::analysis {
 namespace {
 
-double mass_of(const at::Tensor& probabilities, const std::vector<int64_t>& ids) {
-  if (ids.empty()) return 0.0;
-  const at::Tensor index = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
-  return probabilities.index_select(0, index).sum().item<double>();
+// The probability mass of `ids` in each row of [rows, vocab] probabilities.
+at::Tensor masses_of(const at::Tensor& probabilities, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return at::zeros({probabilities.size(0)}, probabilities.options());
+  const at::Tensor index = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(probabilities.device());
+  return probabilities.index_select(1, index).sum(1);
 }
 
 void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::string& which) {
@@ -100,15 +101,26 @@ at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& resid
   return at::softmax(model::logits(model, model::final_norm(model, residual)), -1);
 }
 
-LensLayerReading read_distribution(const at::Tensor& probabilities, const LensTokenSets& token_sets, int top_k) {
-  if (probabilities.dim() != 1) throw Error("logit lens: expected a [vocab] probability vector");
+std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
+                                                 int top_k) {
+  if (probabilities.dim() != 2) throw Error("logit lens: expected [rows, vocab] probabilities");
   const at::Tensor p = probabilities.to(at::kCPU, at::kDouble);
-  LensLayerReading reading;
-  reading.english_mass = mass_of(p, token_sets.english);
-  reading.native_mass = mass_of(p, token_sets.native);
-  reading.entropy = -at::xlogy(p, p).sum().item<double>();
-  reading.top_tokens = top_of(p, top_k);
-  return reading;
+  const at::Tensor english = masses_of(p, token_sets.english);
+  const at::Tensor native = masses_of(p, token_sets.native);
+  const at::Tensor entropy = -at::xlogy(p, p).sum(1);
+  const int64_t k = std::min<int64_t>(std::max(top_k, 0), p.size(1));
+  const auto [top_values, top_ids] = at::topk(p, k, 1);
+  const auto english_values = english.accessor<double, 1>();
+  const auto native_values = native.accessor<double, 1>();
+  const auto entropy_values = entropy.accessor<double, 1>();
+  const auto top_value = top_values.accessor<double, 2>();
+  const auto top_id = top_ids.accessor<int64_t, 2>();
+  std::vector<LensLayerReading> readings(p.size(0));
+  for (int64_t row = 0; row < p.size(0); ++row) {
+    readings[row] = {english_values[row], native_values[row], entropy_values[row], {}};
+    for (int64_t i = 0; i < k; ++i) readings[row].top_tokens.push_back({top_id[row][i], top_value[row][i]});
+  }
+  return readings;
 }
 
 LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, const at::Tensor& attention_mask,
@@ -130,8 +142,8 @@ LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, cons
     const at::Tensor states = output.hidden_states[layer].index({rows, last});  // [batch, hidden]
     const at::Tensor probabilities = lens_probabilities(model, states).to(at::kCPU, at::kDouble);
     result.probability_sums[layer] = probabilities.sum(0);
-    for (int64_t row = 0; row < batch; ++row)
-      result.readings[row].push_back(read_distribution(probabilities[row], token_sets, top_k));
+    std::vector<LensLayerReading> readings = read_distributions(probabilities, token_sets, top_k);
+    for (int64_t row = 0; row < batch; ++row) result.readings[row].push_back(std::move(readings[row]));
   }
   return result;
 }

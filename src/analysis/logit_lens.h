@@ -49,8 +49,9 @@ struct LensBatch {
 // The lens distribution of residual-stream states [..., hidden]: softmax(unembed(final_norm(h))), fp32.
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual);
 
-// Reads one distribution ([vocab] probabilities): both masses, the entropy and the top_k tokens.
-LensLayerReading read_distribution(const at::Tensor& probabilities, const LensTokenSets& token_sets, int top_k);
+// Reads each row of [rows, vocab] probabilities: both masses, the entropy and the top_k tokens.
+std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
+                                                 int top_k);
 
 // Runs the model on a padded batch (input_ids and attention_mask [batch, tokens], padding on either
 // side) and reads the lens at each row's last real token, at every layer.

@@ -56,9 +56,7 @@ struct EvalArguments {
   RuntimeOptions runtime;
 };
 
-constexpr const char* kDescription = R"(Few-shot accuracy with constrained decoding (SPEC section 6).
-
-Each prompt is the language's demonstrations from prompts.json followed by the test item in the
+constexpr const char* kDescription = R"(Each prompt is the language's demonstrations from prompts.json followed by the test item in the
 language's template, ending right after the opening quote of the answer. Scoring:
   prefix-sum  the study's rule (prompts.json "scoring"): next-token probability summed over each
               label's candidate tokens; the largest sum wins, exact ties broken by --seed.
@@ -68,6 +66,11 @@ The demonstrations prefix of each language runs once and its KV cache serves eve
 Finished (task, language) pairs are kept in <out>.state/ as they complete; rerunning the same
 command after an interruption evaluates only the rest. The results JSON (with provenance, per-language
 accuracy, 95% Wilson intervals and macro averages) goes to --out, a table to stdout.)";
+
+// The absolute path without "." and ".." (how provenance names files).
+std::string canonical_path(const std::filesystem::path& path) {
+  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
+}
 
 std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items,
                                      const data::EvaluationSplit* split, int64_t limit) {
@@ -86,7 +89,7 @@ std::vector<size_t> item_indices(const eval::LanguageEvaluation& evaluation) {
 }
 
 io::Json adapter_provenance(const std::filesystem::path& directory, const model::LoraConfig& config) {
-  return {{"path", std::filesystem::absolute(directory).string()},
+  return {{"path", canonical_path(directory)},
           {"config_sha1", eval::file_sha1(directory / "adapter_config.json")},
           {"weights_sha1", eval::file_sha1(directory / "adapter_model.safetensors")},
           {"r", config.r},
@@ -122,7 +125,7 @@ void run_eval(const EvalArguments& arguments) {
     if (!tasks.count(split.task))
       fail_at(file, "is a split of task " + split.task + ", which this run does not evaluate");
     if (splits.count(split.task)) fail_at(file, "a second evaluation split for task " + split.task);
-    split_provenance.push_back({{"path", std::filesystem::absolute(file).string()}, {"task", split.task},
+    split_provenance.push_back({{"path", canonical_path(file)}, {"task", split.task},
                                 {"sha1", eval::file_sha1(file)}});
     splits.emplace(split.task, std::move(split));
   }
@@ -147,11 +150,11 @@ void run_eval(const EvalArguments& arguments) {
   // Everything that changes a pair's results; a resumed run must match it.
   const io::Json settings = {
       {"qtalign_version", QTALIGN_VERSION},
-      {"model", {{"path", std::filesystem::absolute(arguments.model_dir).string()},
+      {"model", {{"path", canonical_path(arguments.model_dir)},
                  {"config_sha1", eval::file_sha1(arguments.model_dir / "config.json")},
                  {"model_type", model.config.model_type}}},
       {"adapter", adapter},
-      {"tokenizer", {{"path", std::filesystem::absolute(tokenizer_file).string()},
+      {"tokenizer", {{"path", canonical_path(tokenizer_file)},
                      {"sha1", eval::file_sha1(tokenizer_file)}}},
       {"mode", eval::scoring_mode_name(mode)},
       {"shots_option", arguments.shots < 0 ? io::Json(nullptr) : io::Json(arguments.shots)},
@@ -217,7 +220,7 @@ void run_eval(const EvalArguments& arguments) {
   provenance["tasks"] = task_names;
   provenance["languages"] = languages;
   provenance["shots"] = shots;
-  provenance["data"] = {{"dir", std::filesystem::absolute(protocol.data_dir).string()},
+  provenance["data"] = {{"dir", canonical_path(protocol.data_dir)},
                         {"prompts_sha1", settings["prompts_sha1"]},
                         {"files", data_files}};
   provenance.erase("prompts_sha1");
@@ -237,7 +240,8 @@ void run_eval(const EvalArguments& arguments) {
 
 void add_eval_command(CLI::App& app) {
   auto arguments = std::make_shared<EvalArguments>();
-  CLI::App* command = app.add_subcommand("eval", kDescription);
+  CLI::App* command = app.add_subcommand("eval", "Few-shot accuracy with constrained decoding over tasks and languages");
+  command->footer(kDescription);
   command->add_option("--model", arguments->model_dir, "Hugging Face checkpoint directory")->required();
   command->add_option("--adapter", arguments->adapter_dir, "PEFT LoRA adapter directory to attach");
   command->add_option("--tokenizer", arguments->tokenizer_file, "tokenizer.json (default: the model's)");

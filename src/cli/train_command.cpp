@@ -40,9 +40,11 @@ with "input" and "target" or "answer"), writing a PEFT adapter directory to --ou
 adapter_model.safetensors (the best by validation loss; final/ holds the last one), training_log.jsonl,
 loss.png/.svg and checkpoint.safetensors (resume with --resume).
 
-Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), e.g.
-  qtalign launch -n 2 -- train --model M --data D --out A
-Each process runs --batch x --grad-accum examples per step: the global batch is that times the
+Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
+  qtalign launch -n 2 -- train --model M --data D --out A                       (one machine)
+  RANK=r WORLD_SIZE=n MASTER_ADDR=host0 MASTER_PORT=29500 qtalign train ...     (each process)
+Gradients are summed over processes (Gloo on CPU, NCCL on CUDA), data is sharded by rank, only rank
+0 writes; a process that dies or stalls for --dist-timeout seconds makes the others fail. Each process runs --batch x --grad-accum examples per step: the global batch is that times the
 number of processes.)";
 
 struct PreparedData {

@@ -31,8 +31,9 @@ struct SafetensorsHeader {
 
 // Parses and validates the header of a file of `file_size` bytes whose first bytes are `prefix`
 // (at least the 8-byte length plus the header). Throws Error naming `file` on any inconsistency:
-// header length beyond the file, invalid JSON, unknown dtype, offsets out of range or overlapping,
-// byte sizes that disagree with dtype and shape.
+// header length beyond the file, invalid JSON, unknown dtype, duplicate names, offsets out of range,
+// overlapping or leaving gaps (tensors must tile the data section, as the reference implementation
+// requires), byte sizes that disagree with dtype and shape.
 SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t file_size,
                                            const std::filesystem::path& file);
 

@@ -22,7 +22,9 @@ struct LoadOptions {
 Model load_model(const std::filesystem::path& directory, const LoadOptions& options = {});
 
 // Writes config.json and the weights (in `disk_dtype`) as a Hugging Face checkpoint directory,
-// sharded with an index when larger than max_shard_bytes. Each file is written atomically.
+// sharded with an index when larger than max_shard_bytes. Each file is written atomically; weight
+// files of an earlier save in the other layout are removed. Attached LoRA adapters are not written
+// (merge_lora first to bake them in).
 void save_model(const Model& model, const std::filesystem::path& directory, at::ScalarType disk_dtype,
                 uint64_t max_shard_bytes = uint64_t(5) << 30);
 

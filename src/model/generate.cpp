@@ -34,7 +34,9 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
   };
   ForwardOptions forward_options;
   forward_options.return_cache = true;
-  ForwardOutput output = forward(model, {as_batch(prompt)}, forward_options);
+  ForwardInput input;
+  input.input_ids = as_batch(prompt);
+  ForwardOutput output = forward(model, input, forward_options);
 
   const int64_t limit = context_limit(model.config);
   std::vector<int64_t> generated;
@@ -45,7 +47,7 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
     if (on_token) on_token(next);
     const bool full = static_cast<int64_t>(prompt.size() + generated.size()) >= limit;
     if (full || static_cast<int64_t>(generated.size()) == options.max_new_tokens) break;
-    ForwardInput input{as_batch({next})};
+    input.input_ids = as_batch({next});
     input.past = &output.cache;
     output = forward(model, input, forward_options);
   }

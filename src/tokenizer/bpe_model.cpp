@@ -148,7 +148,10 @@ BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& fi
 
   model.merges_.reserve(merges->size());
   for (size_t rank = 0; rank < merges->size(); ++rank) {
-    const auto [left, right] = merge_parts((*merges)[rank], rank, file);
+    // Plain names, not structured bindings: C++17 lambdas cannot capture those.
+    const auto parts = merge_parts((*merges)[rank], rank, file);
+    const std::string& left = parts.first;
+    const std::string& right = parts.second;
     auto id_of = [&](const std::string& token) {
       auto found = model.token_to_id_.find(token);
       if (found == model.token_to_id_.end())

@@ -52,8 +52,13 @@ double sum_over(const std::vector<double>& p, const std::vector<int64_t>& ids) {
 }
 
 TEST(LogitLens, ReadsADistributionByHand) {
-  const at::Tensor p = at::tensor(std::vector<double>{0.5, 0.25, 0.125, 0.125}, at::kDouble);
-  const LensLayerReading reading = read_distribution(p, {{0}, {1, 3}}, 3);
+  const at::Tensor p = at::tensor(std::vector<double>{0.5, 0.25, 0.125, 0.125, 0.25, 0.25, 0.25, 0.25}, at::kDouble);
+  const auto readings = read_distributions(p.view({2, 4}), {{0}, {1, 3}}, 3);
+  ASSERT_EQ(readings.size(), 2u);
+  EXPECT_DOUBLE_EQ(readings[1].english_mass, 0.25);
+  EXPECT_DOUBLE_EQ(readings[1].native_mass, 0.5);
+  EXPECT_NEAR(readings[1].entropy, std::log(4.0), 1e-12);
+  const LensLayerReading& reading = readings[0];
   EXPECT_DOUBLE_EQ(reading.english_mass, 0.5);
   EXPECT_DOUBLE_EQ(reading.native_mass, 0.375);
   // -(0.5 ln 0.5 + 0.25 ln 0.25 + 2 * 0.125 ln 0.125) = 1.75 ln 2

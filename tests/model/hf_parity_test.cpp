@@ -35,6 +35,9 @@ struct CheckpointSpec {
   uint64_t max_shard_bytes = uint64_t(5) << 30;
 };
 
+// Test names show the checkpoint's name rather than the bytes of the spec.
+void PrintTo(const CheckpointSpec& spec, std::ostream* out) { *out << spec.name; }
+
 ModelConfig llama_mqa_config() {
   ModelConfig config;
   config.model_type = "llama";

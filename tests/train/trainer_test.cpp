@@ -1,0 +1,155 @@
+// LoRA training in process on a tiny random model with real question-translation examples (snli zh),
+// tokenized as UTF-8 bytes so the vocabulary stays tiny.
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "data/question_translation.h"
+#include "io/error.h"
+#include "model/random_model.h"
+#include "support/test_support.h"
+#include "train/batching.h"
+
+namespace qtalign::train {
+namespace {
+
+constexpr int64_t kEos = 256;
+
+std::vector<TokenizedExample> byte_examples(size_t first, size_t count, int64_t cutoff) {
+  const std::vector<data::QuestionTranslationExample> examples =
+      data::read_examples(testing::shared_data_dir() / "snli/snli_zh10k_train_question.json");
+  std::vector<TokenizedExample> tokenized;
+  for (size_t i = first; i < first + count; ++i) {
+    TokenizedExample example;
+    for (unsigned char byte : examples[i].input) example.input_ids.push_back(byte);
+    example.prompt_length = static_cast<int64_t>(example.input_ids.size());
+    for (unsigned char byte : examples[i].target) example.input_ids.push_back(byte);
+    example.input_ids.push_back(kEos);
+    cut_to_length(example, cutoff);
+    tokenized.push_back(std::move(example));
+  }
+  return tokenized;
+}
+
+// A tiny qwen2 model over bytes with weights at the scale of trained models (embeddings ~1,
+// projections ~1/sqrt(fan-in)), so that LoRA can move its predictions far from uniform.
+model::Model byte_model() {
+  model::Model model = model::make_random_model(model::tiny_qwen2_config(kEos + 1), 2);
+  model.embed_tokens = model.embed_tokens * 50.0;
+  model.lm_head = model.embed_tokens;
+  model::for_each_linear(model, [](const std::string&, model::Linear& linear) {
+    linear.weight = linear.weight * (1.0 / std::sqrt(double(linear.weight.size(1))) / 0.02);
+  });
+  return model;
+}
+
+std::vector<io::Json> read_log(const std::filesystem::path& file) {
+  std::vector<io::Json> records;
+  std::ifstream stream(file);
+  for (std::string line; std::getline(stream, line);) records.push_back(io::Json::parse(line));
+  return records;
+}
+
+TrainingOptions quick_options() {
+  TrainingOptions options;
+  options.micro_batch = 4;
+  options.grad_accum = 1;
+  options.show_progress = false;
+  options.save_every = 0;
+  return options;
+}
+
+TEST(Trainer, LearnsQuestionTranslation) {
+  model::Model model = byte_model();
+  model::LoraConfig lora;
+  lora.target_modules = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+  lora.dropout = 0.0;
+  TrainingOptions options = quick_options();
+  options.epochs = 16;
+  options.lr = 1e-2;
+  options.eval_every = 0;
+  const std::vector<TokenizedExample> train_set = byte_examples(0, 16, 512);
+  testing::TempDir dir;
+  ProcessGroup single;
+  const TrainingSummary summary = train_lora(model, lora, train_set, {}, options, single, dir.path());
+
+  const std::vector<io::Json> log = read_log(dir / "training_log.jsonl");
+  ASSERT_EQ(log.size(), 64u);  // 16 examples in steps of 4, 16 epochs
+  EXPECT_EQ(summary.steps, 64);
+  double last_epoch = 0.0;
+  for (size_t i = log.size() - 4; i < log.size(); ++i) last_epoch += log[i]["loss"].get<double>() / 4;
+  EXPECT_DOUBLE_EQ(summary.first_loss, log.front()["loss"].get<double>());
+  EXPECT_LT(last_epoch, 0.5 * summary.first_loss) << "first " << summary.first_loss << ", last epoch " << last_epoch;
+  EXPECT_TRUE(std::filesystem::exists(dir / "adapter_model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "loss.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "final"));  // no validation set: the final adapter is the output
+}
+
+TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
+  model::Model model = byte_model();
+  model::LoraConfig lora;
+  lora.r = 4;
+  TrainingOptions options = quick_options();
+  options.epochs = 3;
+  options.lr = 3e-2;
+  options.eval_every = 2;
+  const std::vector<TokenizedExample> train_set = byte_examples(0, 8, 512);
+  const std::vector<TokenizedExample> validation_set = byte_examples(100, 5, 512);
+  testing::TempDir dir;
+  ProcessGroup single;
+  const TrainingSummary summary = train_lora(model, lora, train_set, validation_set, options, single, dir.path());
+
+  const std::vector<io::Json> log = read_log(dir / "training_log.jsonl");
+  ASSERT_EQ(log.size(), 6u);
+  double best = 1e30;
+  int64_t best_step = 0;
+  for (const io::Json& record : log) {
+    const int64_t step = record["step"].get<int64_t>();
+    EXPECT_EQ(record.contains("val_loss"), step % 2 == 0) << step;
+    if (record.contains("val_loss") && record["val_loss"].get<double>() < best) {
+      best = record["val_loss"].get<double>();
+      best_step = step;
+    }
+  }
+  ASSERT_TRUE(summary.best_validation_loss.has_value());
+  EXPECT_DOUBLE_EQ(*summary.best_validation_loss, best);
+  EXPECT_EQ(summary.best_step, best_step);
+
+  // Each adapter, loaded into the base model, has the validation loss the log recorded for it.
+  for (const auto& [directory, expected] :
+       std::vector<std::pair<std::filesystem::path, double>>{{dir.path(), best}, {dir / "final", log.back()["val_loss"].get<double>()}}) {
+    model::Model fresh = byte_model();
+    model::load_lora_adapter(fresh, directory);
+    EXPECT_NEAR(validation_loss(fresh, validation_set, 4, single), expected, 1e-5) << directory;
+  }
+}
+
+TEST(Trainer, ValidationLossIsTheMeanOverTargetTokens) {
+  const model::Model model = byte_model();
+  const std::vector<TokenizedExample> examples = byte_examples(0, 5, 512);
+  ProcessGroup single;
+  double sum = 0.0;
+  int64_t targets = 0;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    sum += summed_target_loss(model, collate_batch(examples, {int64_t(i)}, at::kCPU), false).item<double>();
+    targets += examples[i].target_tokens();
+  }
+  EXPECT_NEAR(validation_loss(model, examples, 2, single), sum / double(targets), 1e-5);
+}
+
+TEST(Trainer, RejectsBadSettings) {
+  model::Model model = byte_model();
+  testing::TempDir dir;
+  ProcessGroup single;
+  TrainingOptions options = quick_options();
+  EXPECT_THROW(train_lora(model, {}, {}, {}, options, single, dir.path()), Error);
+  options.micro_batch = 0;
+  EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
+  EXPECT_TRUE(model::attached_lora(model).empty());
+}
+
+}  // namespace
+}  // namespace qtalign::train
