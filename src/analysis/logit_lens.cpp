@@ -5,13 +5,14 @@
 #include <algorithm>
 #include <numeric>
 
-#include "analysis/prompt_batches.h"
+#include "analysis/item_selection.h"
 #include "analysis/text_output.h"
 #include "data/prompt_format.h"
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
+#include "model/prompt_batches.h"
 #include "model/transformer.h"
 #include "plot/line_chart.h"
 
@@ -41,7 +42,7 @@ std::vector<TokenProbability> top_of(const at::Tensor& probabilities, int top_k)
   return top;
 }
 
-io::Json estimate_json(const Estimate& estimate) {
+io::Json estimate_json(const stats::Estimate& estimate) {
   return {{"mean", estimate.value}, {"lower", estimate.lower}, {"upper", estimate.upper}};
 }
 
@@ -130,7 +131,7 @@ LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, cons
   check_token_ids(token_sets.native, vocab, "native");
   model::ForwardInput input{input_ids, attention_mask};
   const model::ForwardOutput output = model::forward(model, input, {.capture_hidden_states = true});
-  const at::Tensor last = last_real_positions(attention_mask).to(model.device());
+  const at::Tensor last = model::last_real_positions(attention_mask).to(model.device());
   const int64_t batch = input_ids.size(0);
   const int64_t layers = static_cast<int64_t>(output.hidden_states.size());
 
@@ -172,10 +173,10 @@ std::vector<LensLayerSummary> summarize_lens(const std::vector<std::vector<LensL
     }
   }
   const auto english_estimates =
-      bootstrap_mean_intervals(english, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
-  const auto native_estimates = bootstrap_mean_intervals(native, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
+      stats::bootstrap_mean_intervals(english, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
+  const auto native_estimates = stats::bootstrap_mean_intervals(native, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
   const auto entropy_estimates =
-      bootstrap_mean_intervals(entropy, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
+      stats::bootstrap_mean_intervals(entropy, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
   const at::Tensor mean_distributions = probability_sums.to(at::kDouble) / static_cast<double>(items);
   std::vector<LensLayerSummary> summary;
   for (int64_t layer = 0; layer < layers; ++layer)
@@ -231,7 +232,7 @@ LensLanguageResult run_lens(const model::Model& model, const tokenizer::Tokenize
   result.readings.assign(prompts.size(), {});
   at::Tensor probability_sums;
   io::Progress progress(fmt::format("lens {}/{}", task.name, language), static_cast<int64_t>(prompts.size()));
-  for (const PromptBatch& batch : make_prompt_batches(prompts, options.batch_size)) {
+  for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, options.batch_size)) {
     LensBatch read = read_lens(model, batch.input_ids, batch.attention_mask, token_sets, options.top_k);
     probability_sums = probability_sums.defined() ? probability_sums + read.probability_sums : read.probability_sums;
     for (size_t row = 0; row < batch.prompt_indices.size(); ++row)

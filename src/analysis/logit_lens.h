@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
-#include "analysis/statistics.h"
 #include "data/protocol.h"
 #include "io/json_file.h"
 #include "model/model.h"
+#include "stats/statistics.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qtalign::analysis {
@@ -61,9 +61,9 @@ LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, cons
 // One layer aggregated over items.
 struct LensLayerSummary {
   int64_t layer = 0;
-  Estimate english_mass;
-  Estimate native_mass;
-  Estimate entropy;
+  stats::Estimate english_mass;
+  stats::Estimate native_mass;
+  stats::Estimate entropy;
   std::vector<TokenProbability> top_tokens;  // of the mean distribution over items
 };
 

@@ -7,13 +7,14 @@
 #include <set>
 #include <sstream>
 
+#include "analysis/item_selection.h"
 #include "analysis/pca.h"
-#include "analysis/prompt_batches.h"
 #include "data/prompt_format.h"
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
+#include "model/prompt_batches.h"
 #include "model/transformer.h"
 #include "plot/line_chart.h"
 #include "plot/scatter_chart.h"
@@ -69,7 +70,7 @@ std::vector<std::vector<at::Tensor>> collect_vectors(const model::Model& model, 
     std::vector<at::Tensor> pooled(layers.size());
     for (size_t l = 0; l < layers.size(); ++l)
       pooled[l] = at::empty({static_cast<int64_t>(prompts.size()), model.config.hidden_size}, at::kFloat);
-    for (const PromptBatch& batch : make_prompt_batches(prompts, options.batch_size)) {
+    for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, options.batch_size)) {
       const std::vector<at::Tensor> states =
           pooled_hidden_states(model, batch.input_ids, batch.attention_mask, layers, options.pooling);
       const at::Tensor rows = at::tensor(std::vector<int64_t>(batch.prompt_indices.begin(), batch.prompt_indices.end()),
@@ -119,7 +120,7 @@ std::string cosine_csv(const RepresentationResult& result) {
   std::string csv = "layer,language,cosine_mean,cosine_lower,cosine_upper\n";
   for (const LayerAnalysis& layer : result.layers)
     for (size_t l = 0; l < result.languages.size(); ++l) {
-      const Estimate& cosine = layer.cosine_to_reference[l];
+      const stats::Estimate& cosine = layer.cosine_to_reference[l];
       csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g}\n", layer.layer, result.languages[l], cosine.value, cosine.lower,
                          cosine.upper);
     }
@@ -154,7 +155,7 @@ std::string representation_markdown(const RepresentationResult& result) {
   md += markdown_row(header) + markdown_row(rule);
   for (const LayerAnalysis& layer : result.layers) {
     std::vector<std::string> cells{std::to_string(layer.layer)};
-    for (const Estimate& cosine : layer.cosine_to_reference) cells.push_back(fmt::format("{:.3f}", cosine.value));
+    for (const stats::Estimate& cosine : layer.cosine_to_reference) cells.push_back(fmt::format("{:.3f}", cosine.value));
     md += markdown_row(cells);
   }
   const auto reference = std::find(result.languages.begin(), result.languages.end(), result.reference_language) -
@@ -224,7 +225,7 @@ std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at
   model::ForwardInput input{input_ids, attention_mask};
   const model::ForwardOutput output = model::forward(model, input, {.capture_hidden_states = true});
   const at::Tensor mask = attention_mask.to(model.device(), at::kFloat);
-  const at::Tensor last = last_real_positions(attention_mask).to(model.device());
+  const at::Tensor last = model::last_real_positions(attention_mask).to(model.device());
   const at::Tensor rows = at::arange(input_ids.size(0), last.options());
   std::vector<at::Tensor> pooled;
   for (int64_t layer : layers) {
@@ -274,13 +275,13 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
       for (size_t b = 0; b < languages; ++b) {
         const bool both_vary = (language_pc1[a] - language_pc1[a].mean()).abs().max().item<double>() > kRelativeNoise * scale &&
                                (language_pc1[b] - language_pc1[b].mean()).abs().max().item<double>() > kRelativeNoise * scale;
-        if (both_vary) analysis.pc1_correlation[a][b] = pearson_correlation(language_pc1[a], language_pc1[b]);
+        if (both_vary) analysis.pc1_correlation[a][b] = stats::pearson_correlation(language_pc1[a], language_pc1[b]);
       }
   }
   for (size_t l = 0; l < languages; ++l) {
-    const at::Tensor cosines = row_cosine_similarities(vectors[l], vectors[reference]);
+    const at::Tensor cosines = stats::row_cosine_similarities(vectors[l], vectors[reference]);
     analysis.cosine_to_reference.push_back(
-        bootstrap_mean_intervals(cosines, bootstrap.resamples, bootstrap.seed, bootstrap.confidence).front());
+        stats::bootstrap_mean_intervals(cosines, bootstrap.resamples, bootstrap.seed, bootstrap.confidence).front());
   }
   return analysis;
 }
@@ -321,7 +322,7 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
     io::Json correlation = io::Json::array();
     io::Json coordinates = io::Json::object();
     for (size_t a = 0; a < result.languages.size(); ++a) {
-      const Estimate& estimate = layer.cosine_to_reference[a];
+      const stats::Estimate& estimate = layer.cosine_to_reference[a];
       cosine[result.languages[a]] = {{"mean", estimate.value}, {"lower", estimate.lower}, {"upper", estimate.upper}};
       io::Json row = io::Json::array();
       for (const std::optional<double>& r : layer.pc1_correlation[a]) row.push_back(optional_json(r));

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
-#include "analysis/statistics.h"
 #include "data/protocol.h"
 #include "io/json_file.h"
 #include "model/model.h"
+#include "stats/statistics.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qtalign::analysis {
@@ -63,7 +63,7 @@ struct LayerAnalysis {
   std::vector<std::vector<std::optional<double>>> pc1_correlation;  // [language][language]
   // Mean (with bootstrap interval over items) cosine similarity to the reference language's vector of
   // the same item.
-  std::vector<Estimate> cosine_to_reference;  // [language]
+  std::vector<stats::Estimate> cosine_to_reference;  // [language]
 };
 
 // Analyses one layer: vectors[l] is [items, hidden] for language l, rows parallel across languages;

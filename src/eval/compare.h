@@ -6,16 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "analysis/statistics.h"
 #include "eval/results.h"
 #include "io/json_file.h"
+#include "stats/statistics.h"
 
 namespace qtalign::eval {
 
 struct LanguageChange {
   std::string language;
-  analysis::Estimate base;   // accuracy with its 95% interval
-  analysis::Estimate tuned;
+  stats::Estimate base;   // accuracy with its 95% interval
+  stats::Estimate tuned;
   double delta = 0.0;        // tuned - base
 
   bool improved() const { return delta > 0.0; }

@@ -159,7 +159,7 @@ LanguageAccuracy language_accuracy(const LanguageEvaluation& evaluation) {
   accuracy.language = evaluation.language;
   accuracy.correct = evaluation.correct();
   accuracy.total = static_cast<int64_t>(evaluation.items.size());
-  accuracy.accuracy = analysis::wilson_interval(accuracy.correct, accuracy.total, 0.95);
+  accuracy.accuracy = stats::wilson_interval(accuracy.correct, accuracy.total, 0.95);
   accuracy.prefix_tokens = evaluation.prefix_tokens;
   accuracy.prefix_fallbacks = evaluation.prefix_fallbacks;
   accuracy.computed_tokens = evaluation.computed_tokens;

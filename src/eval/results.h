@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "analysis/statistics.h"
 #include "eval/evaluator.h"
 #include "io/json_file.h"
+#include "stats/statistics.h"
 
 namespace qtalign::eval {
 
@@ -22,7 +22,7 @@ struct LanguageAccuracy {
   std::string language;
   int64_t correct = 0;
   int64_t total = 0;
-  analysis::Estimate accuracy;  // correct / total with its 95% Wilson interval
+  stats::Estimate accuracy;  // correct / total with its 95% Wilson interval
   int64_t prefix_tokens = 0;
   int64_t prefix_fallbacks = 0;
   int64_t computed_tokens = 0;

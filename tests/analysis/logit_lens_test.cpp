@@ -7,8 +7,8 @@
 #include <numeric>
 #include <random>
 
-#include "analysis/prompt_batches.h"
 #include "io/error.h"
+#include "model/prompt_batches.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
 
@@ -75,7 +75,7 @@ TEST(LogitLens, LastLayerIsTheModelsOwnOutputAndEveryLayerMatchesAHandWrittenLen
   const LensTokenSets sets{{3, 17, 40}, {17, 90}};
   std::vector<std::vector<LensLayerReading>> readings(prompts.size());
   at::Tensor sums;
-  for (const PromptBatch& batch : make_prompt_batches(prompts, 3)) {
+  for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, 3)) {
     LensBatch read = read_lens(model, batch.input_ids, batch.attention_mask, sets, 5);
     sums = sums.defined() ? sums + read.probability_sums : read.probability_sums;
     for (size_t row = 0; row < batch.prompt_indices.size(); ++row)
@@ -160,7 +160,7 @@ TEST(LogitLens, SummaryGivesTheKnownBootstrapIntervalPerLayer) {
 
 TEST(LogitLens, RejectsTokenIdsOutsideTheVocabulary) {
   const model::Model model = tiny_model();
-  const PromptBatch batch = make_prompt_batches({{1, 2, 3}}, 1).front();
+  const model::PromptBatch batch = model::make_prompt_batches({{1, 2, 3}}, 1).front();
   EXPECT_THROW(read_lens(model, batch.input_ids, batch.attention_mask, {{kVocab}, {}}, 5), Error);
   EXPECT_THROW(summarize_lens({}, at::zeros({1, 4}, at::kDouble), 2, {}), Error);
 }

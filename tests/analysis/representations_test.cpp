@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "analysis/prompt_batches.h"
 #include "io/error.h"
+#include "model/prompt_batches.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
 #include "support/test_support.h"
@@ -127,7 +127,7 @@ TEST(Representations, PoolingOverAPaddedBatchMatchesEachPromptAlone) {
   const std::vector<std::vector<int64_t>> prompts = {{4, 8, 15, 16, 23, 42}, {7, 1}, {9, 9, 9, 2}};
   const std::vector<int64_t> layers = {0, 2};
   for (Pooling pooling : {Pooling::mean, Pooling::last_token}) {
-    for (const PromptBatch& batch : make_prompt_batches(prompts, 3)) {
+    for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, 3)) {
       const auto pooled = pooled_hidden_states(model, batch.input_ids, batch.attention_mask, layers, pooling);
       ASSERT_EQ(pooled.size(), 2u);
       for (size_t row = 0; row < batch.prompt_indices.size(); ++row) {

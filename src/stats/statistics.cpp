@@ -1,4 +1,4 @@
-#include "analysis/statistics.h"
+#include "stats/statistics.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "io/error.h"
 
-namespace qtalign::analysis {
+namespace qtalign::stats {
 namespace {
 
 // Resample count rows per block, bounding the [block, n] count matrix to about 32 MB.
@@ -155,4 +155,4 @@ double mean_cosine_similarity(const at::Tensor& a, const at::Tensor& b) {
   return row_cosine_similarities(a, b).mean().item<double>();
 }
 
-}  // namespace qtalign::analysis
+}  // namespace qtalign::stats

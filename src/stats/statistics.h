@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace qtalign::analysis {
+namespace qtalign::stats {
 
 // A point estimate with a two-sided confidence interval.
 struct Estimate {
@@ -40,4 +40,4 @@ at::Tensor row_cosine_similarities(const at::Tensor& a, const at::Tensor& b);
 // The mean of row_cosine_similarities(a, b).
 double mean_cosine_similarity(const at::Tensor& a, const at::Tensor& b);
 
-}  // namespace qtalign::analysis
+}  // namespace qtalign::stats

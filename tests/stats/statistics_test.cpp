@@ -1,4 +1,4 @@
-#include "analysis/statistics.h"
+#include "stats/statistics.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "io/error.h"
 
-namespace qtalign::analysis {
+namespace qtalign::stats {
 namespace {
 
 TEST(NormalQuantile, MatchesPublishedValues) {
@@ -186,4 +186,4 @@ TEST(Cosine, RejectsMismatchesAndZeroRows) {
 }
 
 }  // namespace
-}  // namespace qtalign::analysis
+}  // namespace qtalign::stats

@@ -1,4 +1,4 @@
-#include "analysis/prompt_batches.h"
+#include "model/prompt_batches.h"
 
 #include <gtest/gtest.h>
 
@@ -6,17 +6,8 @@
 
 #include "io/error.h"
 
-namespace qtalign::analysis {
+namespace qtalign::model {
 namespace {
-
-TEST(PromptBatches, SelectsRequestedItemsThenLimits) {
-  EXPECT_EQ(select_items(4, {}, 0, "t"), (std::vector<size_t>{0, 1, 2, 3}));
-  EXPECT_EQ(select_items(4, {}, 2, "t"), (std::vector<size_t>{0, 1}));
-  EXPECT_EQ(select_items(10, {7, 2, 5}, 2, "t"), (std::vector<size_t>{7, 2}));
-  EXPECT_THROW(select_items(4, {4}, 0, "t"), Error);
-  EXPECT_THROW(select_items(4, {1, 1}, 0, "t"), Error);
-  EXPECT_THROW(select_items(0, {}, 0, "t"), Error);
-}
 
 TEST(PromptBatches, PadsOnTheRightAndCoversEveryPromptOnce) {
   const std::vector<std::vector<int64_t>> prompts = {{5, 6, 7}, {1}, {2, 3}, {9, 9, 9, 9}, {4}};
@@ -47,4 +38,4 @@ TEST(PromptBatches, FindsTheLastRealTokenWithLeftPadding) {
 }
 
 }  // namespace
-}  // namespace qtalign::analysis
+}  // namespace qtalign::model

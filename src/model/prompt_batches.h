@@ -1,17 +1,12 @@
 #pragma once
-// The prompts an analysis runs on: which test items, and tokenized prompts grouped into padded batches.
+// Tokenized prompts of different lengths grouped into padded batches for one forward pass each.
 #include <ATen/ATen.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace qtalign::analysis {
-
-// The item indices to analyse out of `item_count`: `requested` (all items when empty) in order, cut to
-// the first `limit` when limit > 0; throws Error naming `context` for an index out of range or a repeat.
-std::vector<size_t> select_items(size_t item_count, const std::vector<size_t>& requested, int64_t limit,
-                                 const std::string& context);
+namespace qtalign::model {
 
 // Prompts of similar length padded together: right padding (id 0, mask 0).
 struct PromptBatch {
@@ -28,4 +23,4 @@ std::vector<PromptBatch> make_prompt_batches(const std::vector<std::vector<int64
 // either side): an int64 [batch] tensor on the mask's device.
 at::Tensor last_real_positions(const at::Tensor& attention_mask);
 
-}  // namespace qtalign::analysis
+}  // namespace qtalign::model

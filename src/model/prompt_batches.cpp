@@ -1,4 +1,4 @@
-#include "analysis/prompt_batches.h"
+#include "model/prompt_batches.h"
 
 #include <fmt/format.h>
 
@@ -7,26 +7,7 @@
 
 #include "io/error.h"
 
-namespace qtalign::analysis {
-
-std::vector<size_t> select_items(size_t item_count, const std::vector<size_t>& requested, int64_t limit,
-                                 const std::string& context) {
-  std::vector<size_t> selected = requested;
-  if (selected.empty()) {
-    selected.resize(item_count);
-    std::iota(selected.begin(), selected.end(), size_t{0});
-  }
-  std::vector<bool> seen(item_count, false);
-  for (size_t index : selected) {
-    if (index >= item_count)
-      throw Error(fmt::format("{}: item index {} is out of range (the set has {} items)", context, index, item_count));
-    if (seen[index]) throw Error(fmt::format("{}: item index {} is requested twice", context, index));
-    seen[index] = true;
-  }
-  if (limit > 0 && selected.size() > static_cast<size_t>(limit)) selected.resize(static_cast<size_t>(limit));
-  if (selected.empty()) throw Error(fmt::format("{}: no items to analyse", context));
-  return selected;
-}
+namespace qtalign::model {
 
 std::vector<PromptBatch> make_prompt_batches(const std::vector<std::vector<int64_t>>& prompts, int64_t batch_size) {
   if (batch_size < 1) throw Error("batch size must be at least 1");
@@ -68,4 +49,4 @@ at::Tensor last_real_positions(const at::Tensor& attention_mask) {
   return (real.to(at::kLong) * (columns + 1)).amax(1).sub(1).clamp_min(0);
 }
 
-}  // namespace qtalign::analysis
+}  // namespace qtalign::model
