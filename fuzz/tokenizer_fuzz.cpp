@@ -59,6 +59,13 @@ bool holds_special_token(const Tokenizer& tokenizer, const std::vector<int64_t>&
 
 }  // namespace
 
+// Loads the tokenizers before libFuzzer starts timing inputs (under ASan the first load takes
+// seconds, which -timeout would otherwise report as a hang of the first input).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  tokenizers();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const Tokenizers& loaded = tokenizers();

@@ -46,6 +46,7 @@ struct EvalArguments {
   std::string mode = "prefix-sum";
   std::string seen;
   std::string format = "table";
+  std::string truncate = "none";
   int shots = -1;
   int64_t limit = 0;
   uint64_t seed = 0;
@@ -62,6 +63,9 @@ language's template, ending right after the opening quote of the answer. Scoring
               label's candidate tokens; the largest sum wins, exact ties broken by --seed.
   sequence    log-likelihood of each label's full token sequence plus the closing quote.
 The demonstrations prefix of each language runs once and its KV cache serves every item.
+A prompt that does not fit the model's context (max_position_embeddings, counting the longest label)
+is an error naming the item; with --truncate left, the item's first tokens (right after the shared
+demonstrations prefix, which is kept whole) are cut until it fits, and the count is reported.
 
 Finished (task, language) pairs are kept in <out>.state/ as they complete; rerunning the same
 command after an interruption evaluates only the rest. The results JSON (with provenance, per-language
@@ -146,6 +150,7 @@ void run_eval(const EvalArguments& arguments) {
   options.batch_size = arguments.batch_size;
   options.prefix_cache = !arguments.no_prefix_cache;
   options.seed = arguments.seed;
+  options.truncate_left = arguments.truncate == "left";
 
   // Everything that changes a pair's results; a resumed run must match it.
   const io::Json settings = {
@@ -161,9 +166,14 @@ void run_eval(const EvalArguments& arguments) {
       {"seed", arguments.seed},
       {"limit", arguments.limit > 0 ? io::Json(arguments.limit) : io::Json(nullptr)},
       {"eval_splits", split_provenance},
+      {"truncate", arguments.truncate},
       {"prompts_sha1", eval::file_sha1(protocol.source)},
       {"runtime", {{"device", device.str()}, {"dtype", model::dtype_name(dtype)},
                    {"batch_size", arguments.batch_size}, {"prefix_cache", options.prefix_cache}}}};
+  // What a run killed while writing left behind: temporaries beside the outputs, never partial outputs.
+  io::remove_abandoned_temporaries(eval::state_directory_for(arguments.out));
+  for (const std::filesystem::path& output : {arguments.out, arguments.predictions})
+    if (!output.empty()) io::remove_abandoned_temporaries(std::filesystem::absolute(output).parent_path());
   if (arguments.restart) std::filesystem::remove_all(eval::state_directory_for(arguments.out));
   const eval::RunState state(arguments.out, settings);
 
@@ -204,6 +214,10 @@ void run_eval(const EvalArguments& arguments) {
         std::fprintf(stderr, "%s/%s: %ld of %zu prompts ran without the prefix cache (a token straddles its end)\n",
                      task_name.c_str(), language.c_str(), static_cast<long>(evaluation.prefix_fallbacks),
                      items.size());
+      if (evaluation.truncated_prompts > 0)
+        std::fprintf(stderr, "%s/%s: %ld of %zu prompts cut from the left to fit the context of %ld tokens\n",
+                     task_name.c_str(), language.c_str(), static_cast<long>(evaluation.truncated_prompts), items.size(),
+                     static_cast<long>(model.config.max_position_embeddings));
       state.store(evaluation, file_hash);
       evaluations.push_back(std::move(evaluation));
       ++evaluated_now;
@@ -248,8 +262,11 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--task", arguments->task, "emotion, snli, paws or all")->capture_default_str();
   command->add_option("--langs", arguments->languages, "all, or languages such as en,zh")->capture_default_str();
   command->add_option("--mode", arguments->mode, "scoring: prefix-sum or sequence")->capture_default_str();
-  command->add_option("--shots", arguments->shots, "demonstrations per prompt (default: the task's own)");
-  command->add_option("--limit", arguments->limit, "first N items per language (0 = all)")->capture_default_str();
+  command->add_option("--shots", arguments->shots, "demonstrations per prompt (default: the task's own)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--limit", arguments->limit, "first N items per language (0 = all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--eval-split", arguments->eval_splits,
                       "evaluate only the evaluation items of a split file from `data build` (one per task)");
   command->add_option("--seed", arguments->seed, "seed for breaking exact ties")->capture_default_str();
@@ -263,7 +280,12 @@ void add_eval_command(CLI::App& app) {
   command->add_flag("--restart", arguments->restart, "discard an interrupted run's state instead of resuming it");
   command->add_option("--max-pairs", arguments->max_pairs,
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--truncate", arguments->truncate,
+                      "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "left"}));
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_eval(*arguments); });

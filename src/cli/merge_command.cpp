@@ -33,6 +33,8 @@ void run_merge(const MergeArguments& arguments) {
   if (std::filesystem::weakly_canonical(arguments.out_dir, ignored) ==
       std::filesystem::weakly_canonical(arguments.model_dir, ignored))
     throw Error("--out must differ from --model (the base weights are read while the merged ones are written)");
+  // A merge killed mid-write leaves only temporaries (possibly the size of the model) behind.
+  io::remove_abandoned_temporaries(arguments.out_dir);
   const model::ModelConfig config = model::read_model_config(arguments.model_dir / "config.json");
   // Merging in the checkpoint's own dtype keeps untouched weights memory-mapped; each adapted
   // weight is merged in fp32 and rounded once.

@@ -57,16 +57,16 @@ void run_pca(const PcaArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
-  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device);
-
+  // Options are checked before the model loads, so a typo fails at once.
   analysis::RepresentationOptions options;
   options.task = protocol.task(arguments.task).name;
   options.languages = data::parse_language_list(protocol, arguments.languages);
-  options.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
   options.limit = arguments.limit;
   options.batch_size = arguments.batch_size;
   options.pooling = analysis::parse_pooling(arguments.pooling);
   options.prompt = analysis::parse_representation_prompt(arguments.prompt);
+  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device);
+  options.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
   options.bootstrap = {arguments.resamples, arguments.seed, 0.95};
   if (!arguments.eval_split.empty()) {
     const data::EvaluationSplit split = data::read_evaluation_split(arguments.eval_split);

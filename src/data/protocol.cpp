@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "data/prompt_format.h"
@@ -171,7 +172,9 @@ TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std
   const std::string where = "tasks." + name;
   TaskProtocol task;
   task.name = name;
-  task.shots = static_cast<int>(reader.positive_integer_member(json, "shots", where));
+  const int64_t shots = reader.positive_integer_member(json, "shots", where);
+  if (shots > std::numeric_limits<int>::max()) reader.fail(where + ".shots", "too large");
+  task.shots = static_cast<int>(shots);
   task.labels = reader.string_list_member(json, "labels", where);
   const Json& language_block = reader.object_member(json, "languages", where);
   if (!language_block.contains(languages.front()))

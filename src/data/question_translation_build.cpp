@@ -116,7 +116,7 @@ BuildResult build_question_translation_set(const Protocol& protocol, const Build
       if (pool.source == QuestionSource::test_sets)
         pool.report.excluded += keep_only(pool.examples, [&](const auto& e) { return training.count(e.index) > 0; });
       pool.report.excluded +=
-          keep_only(pool.examples, [&](const auto& e) { return evaluation_targets.count(e.target) == 0; });
+          keep_only(pool.examples, [&targets = evaluation_targets](const auto& e) { return targets.count(e.target) == 0; });
     }
     result.evaluation_split = std::move(split);
   }

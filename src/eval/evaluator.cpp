@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <chrono>
 
-#include "analysis/prompt_batches.h"
 #include "data/prompt_format.h"
 #include "eval/label_tokens.h"
 #include "eval/prompt_split.h"
 #include "io/error.h"
+#include "model/prompt_batches.h"
 #include "model/transformer.h"
 
 namespace qtalign::eval {
@@ -120,17 +120,35 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
   size_t longest_label = 0;
   for (const auto& sequence : label_tokens.sequences) longest_label = std::max(longest_label, sequence.size());
 
+  const int64_t context_length = model.config.max_position_embeddings;
+  const std::string prefix_text = data::shared_prompt_prefix(task, language);
+  const std::vector<int64_t> prefix_ids =
+      options.truncate_left ? tokenizer.encode(prefix_text, /*add_special_tokens=*/true) : std::vector<int64_t>();
   std::vector<std::vector<int64_t>> prompts;
   for (const data::TaskItem& item : items) {
-    prompts.push_back(tokenizer.encode(data::evaluation_prompt(task, language, item), /*add_special_tokens=*/true));
-    const int64_t needed = static_cast<int64_t>(prompts.back().size() + longest_label);
-    if (model.config.max_position_embeddings > 0 && needed > model.config.max_position_embeddings)
-      throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
-                              "context of {}",
-                              context, item.index, needed, model.config.max_position_embeddings));
+    std::vector<int64_t> ids = tokenizer.encode(data::evaluation_prompt(task, language, item), /*add_special_tokens=*/true);
+    const int64_t needed = static_cast<int64_t>(ids.size() + longest_label);
+    if (context_length > 0 && needed > context_length) {
+      if (!options.truncate_left)
+        throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
+                                "context of {}",
+                                context, item.index, needed, context_length));
+      // The ids the prompt shares with the prefix's own encoding are kept (all of them unless BPE
+      // merges the prefix's last token with the item text); the item's tokens after them are cut.
+      const size_t kept = static_cast<size_t>(
+          std::mismatch(prefix_ids.begin(), prefix_ids.end(), ids.begin(), ids.end()).first - prefix_ids.begin());
+      const size_t excess = static_cast<size_t>(needed - context_length);
+      if (ids.size() - kept <= excess)
+        throw Error(fmt::format("{} item {}: even cut to one token after the {} tokens of the demonstrations, the "
+                                "prompt and its longest label do not fit the model's context of {}",
+                                context, item.index, kept, context_length));
+      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(kept), ids.begin() + static_cast<std::ptrdiff_t>(kept + excess));
+      ++result.truncated_prompts;
+    }
+    prompts.push_back(std::move(ids));
   }
   const std::vector<int64_t> prefix =
-      options.prefix_cache ? cacheable_prefix_ids(tokenizer, data::shared_prompt_prefix(task, language))
+      options.prefix_cache ? cacheable_prefix_ids(tokenizer, prefix_text)
                            : std::vector<int64_t>();
   const PromptSplit split = split_prompts(prefix, prompts);
   result.prefix_fallbacks = split.fallbacks();
@@ -155,12 +173,12 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
       continuations.push_back(split.continuations[i]);
     }
     if (members.empty()) continue;
-    for (const analysis::PromptBatch& batch : analysis::make_prompt_batches(continuations, options.batch_size)) {
+    for (const model::PromptBatch& batch : model::make_prompt_batches(continuations, options.batch_size)) {
       const model::ForwardInput input{batch.input_ids, batch.attention_mask, cached_group ? &prefix_cache : nullptr};
       model::ForwardOptions forward_options;
       forward_options.return_cache = options.mode == ScoringMode::sequence;
       const model::ForwardOutput output = model::forward(model, input, forward_options);
-      const at::Tensor last = analysis::last_real_positions(batch.attention_mask);
+      const at::Tensor last = model::last_real_positions(batch.attention_mask);
       const at::Tensor next_token_logits = model::logits(model, gather_rows(output.final_hidden, last));
       result.computed_tokens += batch.attention_mask.sum().item<int64_t>();
 

@@ -20,6 +20,7 @@ struct EvaluationOptions {
   int64_t batch_size = 8;    // items per forward pass
   bool prefix_cache = true;  // run the shared few-shot prefix once and reuse its KV cache
   uint64_t seed = 0;         // for breaking exact ties
+  bool truncate_left = false;  // fit prompts longer than the context by cutting the item's first tokens
 };
 
 struct ItemResult {
@@ -43,6 +44,7 @@ struct LanguageEvaluation {
   int64_t prefix_tokens = 0;        // tokens of the shared prefix (0 without the cache)
   int64_t prefix_fallbacks = 0;     // items run whole because their tokens did not continue the prefix
   int64_t computed_tokens = 0;      // real tokens run through the model (the prefix once)
+  int64_t truncated_prompts = 0;    // prompts cut to fit the context (truncate_left)
   double seconds = 0.0;
 
   int64_t correct() const;
@@ -59,7 +61,9 @@ LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::
                              const std::string& language);
 
 // Evaluates `items` of `task` in `language`, calling on_items_done(count) after each batch. Throws
-// Error naming the item when a prompt (with the longest label) exceeds the model's context.
+// Error naming the item when a prompt (with the longest label) exceeds the model's context, unless
+// truncate_left: then the tokens right after the shared prefix (demonstrations and the template text
+// before the first field) are dropped until it fits, and only a prefix that cannot fit is an error.
 LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                                      const data::TaskProtocol& task, const std::string& language,
                                      const std::vector<data::TaskItem>& items, const EvaluationOptions& options,

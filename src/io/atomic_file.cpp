@@ -1,12 +1,14 @@
 #include "io/atomic_file.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include "io/error.h"
@@ -21,6 +23,11 @@ std::filesystem::path temporary_name_for(const std::filesystem::path& destinatio
   return destination.parent_path() /
          fmt::format(".{}.tmp-{}-{:08x}", destination.filename().string(), ::getpid(), entropy());
 }
+
+// ".<name>.tmp-<pid>-<8 hex digits>", as temporary_name_for makes them; group 1 is the pid.
+const std::regex kTemporaryName(R"(\..+\.tmp-([0-9]{1,9})-[0-9a-f]{8})");
+
+bool process_is_running(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
 }  // namespace
 
@@ -66,6 +73,17 @@ void write_file_atomically(const std::filesystem::path& destination, std::string
   AtomicFileWriter writer(destination);
   writer.write(contents);
   writer.commit();
+}
+
+void remove_abandoned_temporaries(const std::filesystem::path& directory) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    std::smatch match;
+    if (!std::regex_match(name, match, kTemporaryName) || !entry.is_regular_file(error)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(match[1].str()));
+    if (pid > 0 && !process_is_running(pid)) std::filesystem::remove(entry.path(), error);
+  }
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -35,6 +35,10 @@ class AtomicFileWriter {
 // Writes the whole file atomically.
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents);
 
+// Deletes the temporary files that writers killed before commit() left in `directory` (those of
+// processes no longer running); a missing directory is fine.
+void remove_abandoned_temporaries(const std::filesystem::path& directory);
+
 // Reads a whole file; throws Error naming the file if it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

@@ -31,6 +31,15 @@ Json parse_or_fail(const std::string& text, const std::filesystem::path& path, s
     const auto detail = what.find("syntax error");
     fail_at(path, fmt::format("invalid JSON at line {} column {}: {}", line + line_offset, column,
                               detail == std::string::npos ? what : what.substr(detail)));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number beyond double's range: "[json.exception.out_of_range.406] number overflow parsing '1e400'".
+    const std::string what = e.what();
+    const size_t quote = what.find('\'');
+    const std::string number = quote == std::string::npos ? "" : what.substr(quote + 1, what.size() - quote - 2);
+    const size_t offset = number.empty() ? std::string::npos : text.find(number);
+    auto [line, column] = line_and_column(text, offset == std::string::npos ? 0 : offset);
+    fail_at(path, fmt::format("invalid JSON at line {} column {}: {}", line + line_offset, column,
+                              what.substr(what.find(']') + 2)));
   }
 }
 

@@ -20,7 +20,8 @@ std::vector<Json> read_json_records(const std::filesystem::path& path);
 // Writes JSON (indented, UTF-8) atomically.
 void write_json_file(const std::filesystem::path& path, const Json& value, int indent = 2);
 
-// Returns object[key] as T; throws Error "<file>: <where>: missing field 'key'" or a type error.
+// Returns object[key] as T; throws Error "<file>: <where>: missing field 'key'" or a type error (an
+// integral T takes only JSON integers within its range).
 template <typename T>
 T required_field(const Json& object, const std::string& key, const std::filesystem::path& file,
                  const std::string& where = "");

@@ -235,7 +235,8 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   // Kernels may assume element alignment; the rare misaligned tensor is copied instead of viewed.
   if (reinterpret_cast<uintptr_t>(data) % c10::elementSize(record.dtype) != 0) {
     at::Tensor copy = at::empty(record.shape, options);
-    std::memcpy(copy.data_ptr(), data, record.end - record.begin);
+    // An empty tensor has no storage: memcpy's null destination would be undefined even for 0 bytes.
+    if (record.end > record.begin) std::memcpy(copy.data_ptr(), data, record.end - record.begin);
     return copy;
   }
   std::shared_ptr<const SafetensorsFile> keep_alive = self_.lock();

@@ -198,7 +198,9 @@ void save_model(const Model& model, const fs::path& directory, at::ScalarType di
     total_bytes += bytes;
   });
 
-  fs::create_directories(directory);
+  std::error_code error;
+  fs::create_directories(directory, error);
+  if (error) fail_at(directory, "cannot create the checkpoint directory: " + error.message());
   std::set<std::string> written;
   io::Json weight_map = io::Json::object();
   for (size_t i = 0; i < shards.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <algorithm>
+
 #include "io/error.h"
 
 namespace qtalign::model {
@@ -29,6 +31,22 @@ const ArchitectureDefaults* find_architecture(const std::string& model_type) {
 }
 
 bool present(const Json& json, const char* key) { return json.contains(key) && !json[key].is_null(); }
+
+// How deeply `value` nests containers, counted no further than `cap`.
+int nesting_depth(const Json& value, int cap) {
+  if (!value.is_structured() || cap == 0) return 0;
+  int deepest = 0;
+  for (const Json& element : value) deepest = std::max(deepest, nesting_depth(element, cap - 1));
+  return deepest + 1;
+}
+
+// A refused option's value as the error quotes it: as written, unless it nests so deeply that
+// printing it could exhaust the stack (a hostile config.json), then by its kind.
+std::string quote_value(const Json& value) {
+  constexpr int kMaxQuotedDepth = 8;
+  if (nesting_depth(value, kMaxQuotedDepth + 1) > kMaxQuotedDepth) return std::string("(a deeply nested ") + value.type_name() + ")";
+  return value.dump();
+}
 
 int64_t positive_int(const Json& json, const char* key, const std::filesystem::path& file) {
   const auto value = io::required_field<int64_t>(json, key, file);
@@ -117,16 +135,16 @@ ModelConfig model_config_from_json(const Json& json, const std::filesystem::path
     if (present(json, key) && json[key].is_string()) config.torch_dtype = json[key].get<std::string>();
 
   // Options that change the computation and that the forward pass does not implement.
-  const std::string activation = present(json, "hidden_act") ? json["hidden_act"].dump() : "\"silu\"";
+  const std::string activation = present(json, "hidden_act") ? quote_value(json["hidden_act"]) : "\"silu\"";
   if (activation != "\"silu\"") refuse(file, type, "hidden_act " + activation + " (only silu)");
   if (present(json, "rope_scaling")) {
     const Json& scaling = json["rope_scaling"];
     const auto is_default = [&](const char* key) { return scaling.contains(key) && scaling[key] == "default"; };
     const bool plain = scaling.is_object() && (is_default("rope_type") || is_default("type"));
-    if (!plain) refuse(file, type, "rope_scaling " + scaling.dump());
+    if (!plain) refuse(file, type, "rope_scaling " + quote_value(scaling));
   }
   if (present(json, "partial_rotary_factor") && json["partial_rotary_factor"] != Json(1.0))
-    refuse(file, type, "partial_rotary_factor " + json["partial_rotary_factor"].dump());
+    refuse(file, type, "partial_rotary_factor " + quote_value(json["partial_rotary_factor"]));
   config.attention_bias = architecture->attention_bias;
   if (type == "llama") {
     // Llama's attention_bias also adds a bias to o_proj, which this model layout does not carry.

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <cmath>
 #include <map>
-#include <regex>
 #include <set>
+#include <string_view>
 
 #include "io/error.h"
 #include "io/safetensors.h"
@@ -31,14 +33,63 @@ void for_each_linear_const(const Model& model, Fn&& fn) {
 std::string shape_text(at::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 // A PEFT tensor name split into its module and matrix ('A' or 'B'); PEFT also accepts the
-// adapter name ("default") before ".weight" in files some versions wrote.
+// adapter name ("default") before ".weight" in files some versions wrote. Plain string work: names
+// come from the file, and std::regex recurses once per character (a long name overflowed the stack).
 bool parse_peft_tensor_name(const std::string& name, std::string& module, char& matrix) {
-  static const std::regex pattern(R"(base_model\.model\.(.+)\.lora_([AB])(\.default)?\.weight)");
-  std::smatch match;
-  if (!std::regex_match(name, match, pattern)) return false;
-  module = match[1].str();
-  matrix = match[2].str()[0];
-  return true;
+  const std::string_view text = name, prefix = kPeftPrefix, marker = ".lora_";
+  if (text.substr(0, prefix.size()) != prefix) return false;
+  for (const std::string_view tail : {".weight", ".default.weight"}) {
+    if (text.size() < prefix.size() + 1 + marker.size() + 1 + tail.size() ||
+        text.substr(text.size() - tail.size()) != tail)
+      continue;
+    const size_t matrix_at = text.size() - tail.size() - 1;
+    if ((text[matrix_at] != 'A' && text[matrix_at] != 'B') ||
+        text.substr(matrix_at - marker.size(), marker.size()) != marker)
+      continue;
+    module = name.substr(prefix.size(), matrix_at - marker.size() - prefix.size());
+    matrix = text[matrix_at];
+    return true;
+  }
+  return false;
+}
+
+// target_modules given as a string is a Python regular expression that PEFT applies with
+// re.fullmatch. PCRE2 reads that syntax and, unlike std::regex, bounds the backtracking a hostile
+// pattern can cost (an error instead of a hang) and does not recurse on the stack.
+constexpr uint32_t kTargetPatternMatchLimit = 1000000;
+
+using TargetPattern = std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)>;
+
+std::string pcre2_message(int code) {
+  PCRE2_UCHAR buffer[256];
+  pcre2_get_error_message(code, buffer, sizeof buffer);
+  return reinterpret_cast<const char*>(buffer);
+}
+
+TargetPattern compile_target_pattern(const std::string& pattern) {
+  int error_code = 0;
+  PCRE2_SIZE error_offset = 0;
+  TargetPattern code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &error_code, &error_offset, nullptr),
+                     &pcre2_code_free);
+  if (!code)
+    throw Error(fmt::format("target_modules '{}' is not a valid regular expression ({} at byte {})", pattern,
+                            pcre2_message(error_code), error_offset));
+  return code;
+}
+
+bool target_pattern_matches(const std::string& pattern, const std::string& module) {
+  const TargetPattern code = compile_target_pattern(pattern);
+  const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
+  const std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> limits(
+      pcre2_match_context_create(nullptr), &pcre2_match_context_free);
+  pcre2_set_match_limit(limits.get(), kTargetPatternMatchLimit);
+  const int rc = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(module.data()), module.size(), 0, 0,
+                             match.get(), limits.get());
+  if (rc >= 0) return true;
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  throw Error(fmt::format("target_modules '{}' cannot be matched against '{}': {}", pattern, module, pcre2_message(rc)));
 }
 
 template <typename T>
@@ -47,7 +98,7 @@ T optional_field(const io::Json& json, const std::string& key, T fallback, const
   try {
     return json[key].get<T>();
   } catch (const io::Json::exception&) {
-    fail_at(file, fmt::format("field '{}' has the wrong type ({})", key, json[key].dump()));
+    fail_at(file, fmt::format("field '{}' has the wrong type ({})", key, json[key].type_name()));
   }
 }
 
@@ -77,7 +128,7 @@ std::vector<std::string> parse_lora_targets(const std::string& list) {
 }
 
 bool lora_targets_module(const LoraConfig& config, const std::string& module) {
-  if (!config.target_regex.empty()) return std::regex_match(module, std::regex(config.target_regex));
+  if (!config.target_regex.empty()) return target_pattern_matches(config.target_regex, module);
   for (const std::string& target : config.target_modules) {
     if (module == target) return true;
     if (module.size() > target.size() && module.compare(module.size() - target.size(), target.size(), target) == 0 &&
@@ -189,9 +240,9 @@ LoraConfig read_lora_config(const std::filesystem::path& adapter_config_json) {
     config.target_regex = targets.get<std::string>();
     config.target_modules.clear();
     try {
-      std::regex check(config.target_regex);
-    } catch (const std::regex_error& e) {
-      fail_at(file, fmt::format("target_modules '{}' is not a valid regular expression", config.target_regex));
+      compile_target_pattern(config.target_regex);
+    } catch (const Error& e) {
+      fail_at(file, e.what());
     }
   } else if (targets.is_array() && !targets.empty() &&
              std::all_of(targets.begin(), targets.end(), [](const io::Json& t) { return t.is_string(); })) {
@@ -235,10 +286,14 @@ LoraConfig load_lora_adapter(Model& model, const std::filesystem::path& director
 
   std::map<std::string, Linear*> targeted;
   std::set<std::string> all_modules;
-  for_each_linear(model, [&](const std::string& name, Linear& linear) {
-    all_modules.insert(name);
-    if (lora_targets_module(config, name)) targeted[name] = &linear;
-  });
+  try {
+    for_each_linear(model, [&](const std::string& name, Linear& linear) {
+      all_modules.insert(name);
+      if (lora_targets_module(config, name)) targeted[name] = &linear;
+    });
+  } catch (const Error& e) {
+    fail_at(config_file, e.what());
+  }
   if (targeted.empty())
     fail_at(config_file, "target_modules match none of the model's linear layers");
 

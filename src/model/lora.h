@@ -22,7 +22,7 @@ struct LoraConfig {
   double dropout = 0.1;
   // Module names as PEFT matches them: an entry matches a module whose name is the entry or ends
   // with "." + entry (q_proj, v_proj, ...). When target_regex is set it replaces the list: PEFT then
-  // matches module names that the regular expression matches in full.
+  // matches module names that the regular expression (Python syntax, read with PCRE2) matches in full.
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};
   std::string target_regex;
   bool use_rslora = false;  // scale alpha / sqrt(r) instead of alpha / r
@@ -41,7 +41,8 @@ struct NamedLora {
 // dropped); throws Error listing the valid names otherwise.
 std::vector<std::string> parse_lora_targets(const std::string& list);
 
-// True when PEFT would put a LoRA of `config` on the module named `module`.
+// True when PEFT would put a LoRA of `config` on the module named `module`; throws Error when
+// target_regex needs more backtracking than a bounded budget to decide.
 bool lora_targets_module(const LoraConfig& config, const std::string& module);
 
 // Attaches a fresh adapter to every targeted linear layer, initialised as PEFT does (A from

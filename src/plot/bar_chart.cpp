@@ -69,12 +69,13 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
     frame.legend.push_back(LegendEntry{chart.groups[g].name, colors.back(), LegendMark::box});
   }
 
+  const double zero_on_axis = std::clamp(0.0, axis_low, axis_high);
   render_figure(stem, width, chart.height, [&](cairo_t* cr) {
     const Axes axes(cr, width, chart.height, frame);
     axes.draw_background(cr);
     const double slot = axes.device_x(1.0) - axes.device_x(0.0);
     const double bar_width = slot * kGroupShare / groups;
-    const double baseline = axes.device_y(std::clamp(0.0, axis_low, axis_high));
+    const double baseline = axes.device_y(zero_on_axis);
     const TextStyle label_style{std::clamp(bar_width * 0.75, 8.0, 11.0), false,
                                 Color{0.2, 0.2, 0.2}};
     axes.clip_to_area(cr);

@@ -1,7 +1,9 @@
 // End to end: `qtalign eval` and `qtalign compare` on a tiny checkpoint with the real Qwen tokenizer,
 // 2 languages x 3 tasks, 10 items each.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -188,6 +190,80 @@ TEST_F(EvalCommand, ResumingAnInterruptedRunGivesTheSameFile) {
             eval::without_volatile_fields(io::read_json_file(file("base/results.json"))));
   EXPECT_EQ(io::read_file(file("resumed/predictions.jsonl")), io::read_file(file("base/predictions.jsonl")));
   EXPECT_FALSE(std::filesystem::exists(file("resumed/results.json.state")));
+}
+
+// Killed at the first write that passes a size limit (SIGXFSZ ends the process on the spot, as
+// SIGKILL would), whichever file that is: no output is ever partial under its final name, a full disk
+// on the next attempt is a one-line error, and the rerun after both resumes and ends with the files
+// of an uninterrupted run.
+TEST_F(EvalCommand, KilledWhileWritingLeavesNoPartialFileAndTheRerunMatches) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const std::string expected_predictions = io::read_file(file("base/predictions.jsonl"));
+  const io::Json expected_results = eval::without_volatile_fields(io::read_json_file(file("base/results.json")));
+  const uint64_t limit = std::filesystem::file_size(file("base/predictions.jsonl")) / 2;
+  auto arguments = [&](const std::string& out) {
+    return std::vector<std::string>{testing::qtalign_binary().string(), "eval", "--model", file("model").string(),
+                                    "--dtype", "fp32", "--threads", "2", "--data-dir",
+                                    testing::shared_data_dir().string(), "--task", "all", "--langs", "en,zh",
+                                    "--limit", "10", "--seen", "zh", "--batch-size", "4", "--out",
+                                    file(out + "/results.json").string(), "--predictions",
+                                    file(out + "/predictions.jsonl").string()};
+  };
+  const testing::CommandResult killed = testing::run_with_file_size_limit(arguments("killed"), limit, false);
+  ASSERT_EQ(killed.exit_code, 128 + SIGXFSZ) << killed.output;
+  EXPECT_FALSE(std::filesystem::exists(file("killed/predictions.jsonl")));
+  if (std::filesystem::exists(file("killed/results.json")))
+    EXPECT_EQ(eval::without_volatile_fields(io::read_json_file(file("killed/results.json"))), expected_results);
+  bool abandoned = false;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(file("killed")))
+    abandoned |= entry.path().filename().string().find(".tmp-") != std::string::npos;
+  EXPECT_TRUE(abandoned);  // the write it was killed in
+
+  // The disk is full when the killed run is resumed: every pair comes from the state, the first
+  // output fails to write.
+  const testing::CommandResult full = testing::run_with_file_size_limit(arguments("killed"), limit, true);
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  EXPECT_NE(full.output.find("resumed"), std::string::npos) << full.output;
+  const std::string last_line = full.output.substr(full.output.rfind('\n', full.output.size() - 2) + 1);
+  EXPECT_EQ(last_line.rfind("qtalign: error: " + file("killed").string(), 0), 0u) << full.output;
+  EXPECT_NE(last_line.find(": write failed: File too large"), std::string::npos) << full.output;
+  EXPECT_FALSE(std::filesystem::exists(file("killed/predictions.jsonl")));
+
+  const testing::CommandResult rerun = testing::run_with_file_size_limit(arguments("killed"), UINT64_MAX, false);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("resumed"), std::string::npos) << rerun.output;
+  EXPECT_EQ(io::read_file(file("killed/predictions.jsonl")), expected_predictions);
+  EXPECT_EQ(eval::without_volatile_fields(io::read_json_file(file("killed/results.json"))), expected_results);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(file("killed")))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+}
+
+TEST_F(EvalCommand, PromptsLongerThanTheContextAreNamedOrCutFromTheLeft) {
+  model::Model model = testing::tiny_qwen_model();
+  model.config.max_position_embeddings = 195;
+  testing::write_tiny_checkpoint(model, file("short-context"));
+  const std::string common = "--model " + path("short-context") +
+                             " --dtype fp32 --threads 2 --task snli --langs en --limit 3 --data-dir " +
+                             shell_quote(testing::shared_data_dir().string());
+  const std::string binary = shell_quote(testing::qtalign_binary().string());
+  const testing::CommandResult refused =
+      testing::run_command(binary + " eval " + common + " --out " + path("long/refused.json"));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  const std::string last_line = refused.output.substr(refused.output.rfind('\n', refused.output.size() - 2) + 1);
+  EXPECT_EQ(last_line.rfind("qtalign: error: snli/en item 0: the prompt and its longest label take ", 0), 0u)
+      << refused.output;
+  EXPECT_NE(last_line.find("more than the model's context of 195"), std::string::npos) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(file("long/refused.json")));
+
+  const testing::CommandResult cut =
+      testing::run_command(binary + " eval " + common + " --truncate left --out " + path("long/cut.json"));
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_NE(cut.output.find("snli/en: 3 of 3 prompts cut from the left to fit the context of 195 tokens"),
+            std::string::npos)
+      << cut.output;
+  const io::Json results = io::read_json_file(file("long/cut.json"));
+  EXPECT_EQ(results["provenance"]["truncate"], "left");
+  EXPECT_EQ(results["tasks"][0]["languages"][0]["total"], 3);
 }
 
 TEST_F(EvalCommand, AdapterRunAndComparison) {

@@ -236,6 +236,14 @@ TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
     ASSERT_TRUE(wait_for_log(file("killed/training_log.jsonl"), 3, process)) << io::read_file(file("killed.out"));
     process.kill_now();
   }
+  // Whatever the kill interrupted, every file under its final name is whole (temporaries are hidden).
+  for (const auto& entry : fs::recursive_directory_iterator(file("killed"))) {
+    const fs::path& path = entry.path();
+    if (!entry.is_regular_file() || path.filename().string().front() == '.') continue;
+    if (path.extension() == ".safetensors") EXPECT_NO_THROW(io::SafetensorsFile::open(path)) << path;
+    if (path.extension() == ".json") EXPECT_NO_THROW(io::read_json_file(path)) << path;
+    if (path.extension() == ".jsonl") EXPECT_NO_THROW(read_jsonl(path)) << path;
+  }
   const train::TrainingCheckpoint checkpoint = train::load_training_checkpoint(file("killed/checkpoint.safetensors"));
   EXPECT_GE(checkpoint.step, 2);
   EXPECT_LT(checkpoint.step, 10);

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 
 #include "data/data_fixtures.h"
+#include "support/test_support.h"
 
 namespace qtalign::data {
 namespace {
 
 using fixtures::contains;
-using fixtures::error_of;
+using testing::error_of;
 using testing::TempDir;
 
 // Sets (or unsets) QTALIGN_DATA for one test and restores the previous value.

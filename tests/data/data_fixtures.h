@@ -1,5 +1,5 @@
 #pragma once
-// What the data tests share: the raw benchmark JSON, error capture, and scratch data directories that
+// What the data tests share: the raw benchmark JSON and scratch data directories that
 // reuse the shared task folders with a modified prompts.json.
 #include <filesystem>
 #include <functional>
@@ -17,16 +17,6 @@ using Json = nlohmann::json;
 // A shared data file parsed with plain nlohmann (independently of the code under test).
 inline Json raw_json(const std::string& relative) {
   return Json::parse(io::read_file(testing::shared_data_dir() / relative));
-}
-
-// The message of the qtalign::Error `action` throws, or "" when it throws none.
-inline std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Fills `dir` with prompts.json (the shared one after `edit`) and links to the shared task folders.

@@ -5,12 +5,13 @@
 #include <set>
 
 #include "data/data_fixtures.h"
+#include "support/test_support.h"
 
 namespace qtalign::data {
 namespace {
 
 using fixtures::contains;
-using fixtures::error_of;
+using testing::error_of;
 using fixtures::Json;
 using testing::TempDir;
 

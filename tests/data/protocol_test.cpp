@@ -3,12 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "data/data_fixtures.h"
+#include "support/test_support.h"
 
 namespace qtalign::data {
 namespace {
 
 using fixtures::contains;
-using fixtures::error_of;
+using testing::error_of;
 using fixtures::Json;
 using testing::TempDir;
 
@@ -110,6 +111,9 @@ TEST(Protocol, MalformedPromptsJsonIsRejectedWithThePath) {
                        "tasks.paws.languages: missing language 'sw'"));
   EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["emotion"]["shots"] = "two"; }),
                        "tasks.emotion.shots: expected a positive integer"));
+  // Found with data_fuzz's target: 2^32 + 1 shots used to become 1.
+  EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["emotion"]["shots"] = 4294967297; }),
+                       "tasks.emotion.shots: too large"));
   EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["snli"]["languages"]["de"]["answer_map"]["Neutral"] = "neutre"; }),
                        "tasks.snli.languages.de.answer_map.Neutral: 'neutre' is not one of the labels"));
   EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["snli"]["languages"]["de"]["answer_map"].erase("neutral"); }),

@@ -4,12 +4,13 @@
 
 #include "data/data_fixtures.h"
 #include "data/prompt_format.h"
+#include "support/test_support.h"
 
 namespace qtalign::data {
 namespace {
 
 using fixtures::contains;
-using fixtures::error_of;
+using testing::error_of;
 using fixtures::Json;
 using testing::TempDir;
 

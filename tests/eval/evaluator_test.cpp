@@ -169,6 +169,66 @@ TEST_F(Evaluator, RejectsPromptsLongerThanTheContext) {
   }
 }
 
+// With truncate_left, a prompt too long for the context loses the tokens right after the shared prefix
+// (its encoding kept whole) and is scored exactly like that cut prompt run alone; prompts that fit
+// are untouched, and a prefix that alone leaves no room is still an error naming the item.
+TEST_F(Evaluator, TruncateLeftCutsTheItemAfterThePrefix) {
+  const data::TaskProtocol& task = protocol().task("snli");
+  const std::vector<data::TaskItem> items = first_items("snli", "en", 4);
+  const LabelTokens label_tokens = label_tokens_for(tokenizer(), task, "en");
+  size_t longest_label = 0;
+  for (const auto& sequence : label_tokens.sequences) longest_label = std::max(longest_label, sequence.size());
+  const std::vector<int64_t> prefix = tokenizer().encode(data::shared_prompt_prefix(task, "en"), true);
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<size_t> kept;  // tokens of the prefix's own encoding each prompt starts with
+  size_t shortest = SIZE_MAX, longest = 0;
+  for (const data::TaskItem& item : items) {
+    prompts.push_back(tokenizer().encode(data::evaluation_prompt(task, "en", item), true));
+    kept.push_back(0);
+    while (kept.back() < prefix.size() && prefix[kept.back()] == prompts.back()[kept.back()]) ++kept.back();
+    // The prefix ends in "Premise: "; its last token, the space, merges with the premise's first word.
+    EXPECT_EQ(kept.back(), prefix.size() - 1);
+    shortest = std::min(shortest, prompts.back().size());
+    longest = std::max(longest, prompts.back().size());
+  }
+  ASSERT_LT(shortest, longest);
+  // A context the shortest prompt fits exactly, with its longest label: the others are cut.
+  model::Model short_context = model();
+  short_context.config.max_position_embeddings = static_cast<int64_t>(shortest + longest_label);
+  EvaluationOptions options;
+  options.truncate_left = true;
+  options.batch_size = 3;
+  const LanguageEvaluation result = evaluate_language(short_context, tokenizer(), task, "en", items, options);
+
+  int64_t cut = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::vector<int64_t> expected_ids = prompts[i];
+    const size_t excess = expected_ids.size() - shortest;
+    expected_ids.erase(expected_ids.begin() + kept[i], expected_ids.begin() + kept[i] + excess);
+    cut += excess > 0;
+    EXPECT_EQ(result.items[i].prompt_tokens, static_cast<int64_t>(shortest)) << i;
+    const at::Tensor input = at::tensor(expected_ids, at::kLong).view({1, -1});
+    const at::Tensor hidden = model::forward(model(), {input, at::Tensor(), nullptr}).final_hidden[0][-1];
+    const at::Tensor probabilities = at::softmax(model::logits(model(), hidden.unsqueeze(0)), -1)[0].to(at::kDouble);
+    for (size_t label = 0; label < task.labels.size(); ++label) {
+      double sum = 0.0;
+      for (const int64_t id : label_tokens.candidates[label]) sum += probabilities[id].item<double>();
+      EXPECT_NEAR(result.items[i].scores[label], sum, 1e-5) << "item " << i << " label " << label;
+    }
+  }
+  EXPECT_EQ(result.truncated_prompts, cut);
+  EXPECT_GT(cut, 0);
+
+  // Room for the kept prefix tokens and the longest label, none for a token of the item.
+  short_context.config.max_position_embeddings = static_cast<int64_t>(kept[0] + longest_label);
+  try {
+    evaluate_language(short_context, tokenizer(), task, "en", items, options);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("snli/en item 0: even cut"), std::string::npos) << error.what();
+  }
+}
+
 // Sequence scoring reads each label's tokens after the prompt from the template's ending alone; on the
 // real prompts of every language that equals encoding the prompt and the label together.
 TEST_F(Evaluator, LabelSequencesContinueEveryRealPrompt) {

@@ -49,6 +49,38 @@ TEST(JsonFile, ReadsArraysAndJsonLinesAlike) {
   EXPECT_NE(error_of([&] { read_json_records(dir / "b.jsonl"); }).find("line 2"), std::string::npos);
 }
 
+// nlohmann reports numbers beyond double's range as out_of_range, not parse_error (found by data_fuzz).
+TEST(JsonFile, NumberBeyondDoubleRangeIsAnErrorWithItsPlace) {
+  TempDir dir;
+  write_file_atomically(dir / "big.json", "{\n \"a\": [1, 2e400]\n}\n");
+  const std::string message = error_of([&] { read_json_file(dir / "big.json"); });
+  EXPECT_EQ(message, (dir / "big.json").string() + ": invalid JSON at line 2 column 11: number overflow parsing '2e400'");
+  write_file_atomically(dir / "big.jsonl", "{\"x\": 1}\n{\"x\": -1e999}\n");
+  const std::string from_lines = error_of([&] { read_json_records(dir / "big.jsonl"); });
+  EXPECT_NE(from_lines.find("big.jsonl: invalid JSON at line 2 column 7: number overflow"), std::string::npos) << from_lines;
+}
+
+// nlohmann converts a float to an integer with undefined behaviour beyond its range, and wraps large
+// integers (found with data_fuzz: {"index": 1e300} in a question-translation file).
+TEST(JsonFile, IntegerFieldTakesOnlyIntegersInRange) {
+  const Json object = {{"float", 1e300}, {"huge", 18446744073709551615ull}, {"big", int64_t(1) << 40},
+                       {"negative", -3}, {"fine", 7}, {"half", 2.5}, {"text", "7"}};
+  EXPECT_EQ(required_field<int64_t>(object, "fine", "r.json"), 7);
+  EXPECT_EQ(required_field<int>(object, "negative", "r.json"), -3);
+  EXPECT_EQ(required_field<uint64_t>(object, "huge", "r.json"), 18446744073709551615ull);
+  EXPECT_EQ(error_of([&] { required_field<int64_t>(object, "float", "r.json", "record 2"); }),
+            "r.json: record 2: field 'float' must be an integer from -9223372036854775808 to 9223372036854775807, "
+            "found 1e+300");
+  EXPECT_NE(error_of([&] { required_field<int64_t>(object, "huge", "r.json"); }).find("found 18446744073709551615"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { required_field<int>(object, "big", "r.json"); }).find("from -2147483648 to 2147483647"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { required_field<size_t>(object, "negative", "r.json"); }).find("found -3"), std::string::npos);
+  EXPECT_NE(error_of([&] { required_field<int64_t>(object, "half", "r.json"); }).find("found 2.5"), std::string::npos);
+  EXPECT_EQ(error_of([&] { required_field<int64_t>(object, "text", "r.json"); }),
+            "r.json: field 'text' has the wrong type (string)");
+}
+
 TEST(JsonFile, MissingFieldIsNamed) {
   const Json object = {{"premise", "p"}};
   const std::string message = error_of([&] { required_field<std::string>(object, "hypothesis", "d.json", "item 4"); });

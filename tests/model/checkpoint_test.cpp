@@ -15,18 +15,11 @@
 namespace qtalign::model {
 namespace {
 
+using testing::error_of;
+
 namespace fs = std::filesystem;
 using testing::TempDir;
 using Tensors = std::vector<std::pair<std::string, at::Tensor>>;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 ModelConfig untied_config() {
   ModelConfig config = tiny_qwen2_config(50);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -15,6 +16,8 @@
 
 namespace qtalign::model {
 namespace {
+
+using testing::error_of;
 
 constexpr int64_t kVocab = 97;
 
@@ -45,18 +48,6 @@ void randomize_b(Model& model, uint64_t seed) {
 }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
-
-// Runs `action` and returns the Error message it must throw.
-template <typename Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return "";
-}
 
 TEST(Lora, FreshAdapterIsInitialisedAsPeftDoes) {
   Model model = make_random_model(tiny_qwen2_config(kVocab), 1);
@@ -319,6 +310,51 @@ TEST_F(LoraFiles, NamesMissingFiles) {
   EXPECT_NE(message.find("nowhere: adapter directory not found"), std::string::npos) << message;
 }
 
+// The next four came from adapter_fuzz (hostile adapter directories): each crashed, hung or hit
+// undefined behaviour before it was an Error.
+TEST_F(LoraFiles, RejectsAVeryLongTensorNameWithoutOverflowingTheStack) {
+  std::string module = "model.";
+  for (int i = 0; i < 100000; ++i) module += "a.";
+  tensors_.emplace_back(peft_tensor_name(module + "q_proj", 'A'), at::zeros({4, 64}));
+  const std::string message = load_error();
+  EXPECT_NE(message.find("a.a.q_proj', which the model does not have"), std::string::npos) << message.substr(0, 200);
+}
+
+TEST_F(LoraFiles, RejectsATargetPatternThatBacktracksWithoutEnd) {
+  config_["target_modules"] = "(.*.*)*(.*.*)*(.*.*)*(.*.*)*(.*.*)*[XY]";
+  const std::string message = load_error();
+  EXPECT_NE(message.find("adapter_config.json: target_modules '(.*.*)*"), std::string::npos) << message;
+  EXPECT_NE(message.find("cannot be matched against 'model.layers.0.self_attn.q_proj'"), std::string::npos) << message;
+}
+
+TEST_F(LoraFiles, RejectsAnInvalidTargetPattern) {
+  config_["target_modules"] = "(q|v_proj";
+  const std::string message = load_error();
+  EXPECT_NE(message.find("adapter_config.json: target_modules '(q|v_proj' is not a valid regular expression"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(LoraFiles, RejectsARankThatIsNoInteger) {
+  config_["r"] = 1e300;
+  const std::string message = load_error();
+  EXPECT_NE(message.find("adapter_config.json: field 'r' must be an integer"), std::string::npos) << message;
+}
+
+TEST_F(LoraFiles, RejectsADeeplyNestedOptionWithoutOverflowingTheStack) {
+  const std::string depth(300000, '[');
+  const std::string close(300000, ']');
+  config_.erase("use_dora");
+  std::string text = config_.dump();
+  text.insert(1, "\"use_dora\": " + depth + close + ", ");
+  io::write_file_atomically(dir_ / "adapter_config.json", text);
+  io::write_safetensors(dir_ / "adapter_model.safetensors", tensors_);
+  Model model = make_random_model(tiny_qwen2_config(kVocab), 1);
+  const std::string message = error_of([&] { load_lora_adapter(model, dir_.path()); });
+  EXPECT_NE(message.find("adapter_config.json: field 'use_dora' has the wrong type (array)"), std::string::npos)
+      << message;
+}
+
 TEST(LoraTargets, ParsesModuleLists) {
   EXPECT_EQ(parse_lora_targets("q_proj,v_proj,q_proj"), (std::vector<std::string>{"q_proj", "v_proj"}));
   EXPECT_THROW(parse_lora_targets("q_proj,attn"), Error);
@@ -334,6 +370,10 @@ TEST(LoraTargets, MatchesAsPeftDoes) {
   config.target_regex = R"(.*\.1\.self_attn\.(q|v)_proj)";
   EXPECT_TRUE(lora_targets_module(config, "model.layers.1.self_attn.v_proj"));
   EXPECT_FALSE(lora_targets_module(config, "model.layers.0.self_attn.v_proj"));
+  config.target_regex = R"(self_attn\.(q|v)_proj)";  // a full match, not a search
+  EXPECT_FALSE(lora_targets_module(config, "model.layers.1.self_attn.v_proj"));
+  config.target_regex = R"(model\.layers\.\d+\.mlp\.(?:gate|up)_proj)";  // Python syntax
+  EXPECT_TRUE(lora_targets_module(config, "model.layers.12.mlp.up_proj"));
 }
 
 }  // namespace

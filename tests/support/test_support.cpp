@@ -1,14 +1,21 @@
 #include "support/test_support.h"
 
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <random>
 #include <stdexcept>
+
+#include "io/error.h"
 
 namespace qtalign::testing {
 
@@ -60,6 +67,44 @@ CommandResult run_command(const std::string& command_line) {
   return result;
 }
 
+CommandResult run_with_file_size_limit(const std::vector<std::string>& arguments, uint64_t max_file_bytes,
+                                       bool ignore_sigxfsz) {
+  std::vector<std::string> owned = arguments;
+  std::vector<char*> argv;
+  for (std::string& argument : owned) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  int pipe_ends[2];
+  if (::pipe(pipe_ends) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    const rlimit limit{static_cast<rlim_t>(max_file_bytes), static_cast<rlim_t>(max_file_bytes)};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    ::signal(SIGXFSZ, ignore_sigxfsz ? SIG_IGN : SIG_DFL);
+    ::dup2(pipe_ends[1], STDOUT_FILENO);
+    ::dup2(pipe_ends[1], STDERR_FILENO);
+    ::close(pipe_ends[0]);
+    ::close(pipe_ends[1]);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_ends[1]);
+  CommandResult result;
+  std::array<char, 4096> buffer;
+  ssize_t count;
+  while ((count = ::read(pipe_ends[0], buffer.data(), buffer.size())) != 0) {
+    if (count > 0) result.output.append(buffer.data(), static_cast<size_t>(count));
+    else if (errno != EINTR) break;
+  }
+  ::close(pipe_ends[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
 std::string shell_quote(const std::string& text) {
   std::string quoted = "'";
   for (char c : text) {
@@ -67,6 +112,16 @@ std::string shell_quote(const std::string& text) {
     else quoted += c;
   }
   return quoted + "'";
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no qtalign::Error was thrown";
+  return "";
 }
 
 }  // namespace qtalign::testing

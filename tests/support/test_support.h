@@ -1,7 +1,10 @@
 #pragma once
 // What every test program shares: where things are, scratch directories, running commands.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace qtalign::testing {
 
@@ -39,6 +42,16 @@ std::filesystem::path mapped_file_containing(const void* address);
 
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command_line);
+
+// Runs a program (arguments[0], a path) with its output captured and the size of any file it writes
+// limited to `max_file_bytes` (RLIMIT_FSIZE): a write past it kills the process with SIGXFSZ (exit
+// code 128 + SIGXFSZ) as a kill at that exact point would, or with `ignore_sigxfsz` fails with EFBIG
+// as on a full disk.
+CommandResult run_with_file_size_limit(const std::vector<std::string>& arguments, uint64_t max_file_bytes,
+                                       bool ignore_sigxfsz);
+
+// The message of the qtalign::Error `action` throws; records a test failure when it throws none.
+std::string error_of(const std::function<void()>& action);
 
 // Single-quotes a string for the shell.
 std::string shell_quote(const std::string& text);

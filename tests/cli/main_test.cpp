@@ -1,0 +1,109 @@
+// The command line as a whole: every usage error of every subcommand (an unknown flag, a missing or
+// invalid option, options that contradict each other) ends in one line and a non-zero exit code,
+// and writes nothing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "support/test_support.h"
+
+namespace qtalign {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::shell_quote;
+
+size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+testing::CommandResult qtalign(const std::string& arguments) {
+  return testing::run_command(shell_quote(testing::qtalign_binary().string()) + " " + arguments);
+}
+
+struct UsageError {
+  std::string arguments;  // OUT stands for "out" in a fresh directory
+  std::string problem;    // what the one line of output must contain
+};
+
+// Runs every case at once (each is mostly the program's start-up) and expects of each exit code 1,
+// one line "qtalign: error: ..." containing its problem, and nothing written.
+void expect_usage_errors(const std::vector<UsageError>& cases) {
+  std::vector<std::unique_ptr<testing::TempDir>> temps;
+  std::vector<std::future<testing::CommandResult>> results;
+  for (const UsageError& usage : cases) {
+    temps.push_back(std::make_unique<testing::TempDir>());
+    std::string line = usage.arguments;
+    for (size_t at = line.find("OUT"); at != std::string::npos; at = line.find("OUT"))
+      line.replace(at, 3, shell_quote((*temps.back() / "out").string()));
+    results.push_back(std::async(std::launch::async, qtalign, line));
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].arguments);
+    const testing::CommandResult result = results[i].get();
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_EQ(line_count(result.output), 1u) << result.output;
+    EXPECT_EQ(result.output.rfind("qtalign: error: ", 0), 0u) << result.output;
+    EXPECT_NE(result.output.find(cases[i].problem), std::string::npos) << result.output;
+    EXPECT_TRUE(fs::is_empty(temps[i]->path())) << "something was written";
+  }
+}
+
+const char* const kSubcommands[] = {"data build", "eval",     "compare", "train",    "merge",     "launch",
+                                    "lens",       "pca",      "run",     "generate", "init-model"};
+
+TEST(CommandLine, UnknownFlagsOfEverySubcommand) {
+  // With the required options given, so the unknown flag is the only problem.
+  const std::map<std::string, std::string> required = {
+      {"data build", "--task snli --langs zh"}, {"eval", "--model m"},         {"compare", "a.json b.json"},
+      {"train", "--model m --data d"},          {"merge", "--model m --adapter a"}, {"launch", ""},
+      {"lens", "--model m"},                    {"pca", "--model m"},           {"run", ""},
+      {"generate", "--model m --prompt hi"},    {"init-model", ""}};
+  std::vector<UsageError> cases;
+  for (const char* subcommand : kSubcommands)
+    cases.push_back({std::string(subcommand) + " " + required.at(subcommand) + " --out OUT --no-such-flag 3",
+                     "--no-such-flag"});
+  expect_usage_errors(cases);
+}
+
+TEST(CommandLine, MissingRequiredOptionsAndSubcommands) {
+  expect_usage_errors({{"eval --out OUT", "--model is required"},
+                       {"train --model m --data d", "--out is required"},
+                       {"merge --model m --out OUT", "--adapter is required"},
+                       {"compare onlyone.json", "tuned is required"},
+                       {"", "A subcommand is required"},
+                       {"no-such-command", "A subcommand is required"}});
+}
+
+TEST(CommandLine, InvalidAndContradictoryOptions) {
+  const std::string data = " --data-dir " + shell_quote(testing::shared_data_dir().string());
+  expect_usage_errors({
+      {"data build --task snli --langs zh --source shipped --x-file x.json --out OUT/t.jsonl" + data, "--x-file"},
+      {"eval --model m --shots -3 --out OUT/r.json", "--shots"},
+      {"eval --model m --limit -1 --out OUT/r.json", "--limit"},
+      {"eval --model m --truncate middle --out OUT/r.json", "--truncate"},
+      {"eval --model m --batch-size 0 --out OUT/r.json" + data, "--batch-size must be at least 1"},
+      {"train --model m --data d --lora-r 0 --out OUT", "--lora-r must be positive"},
+      {"merge --model OUT --adapter a --out OUT", "--out must differ from --model"},
+      {"launch -n 0 -- train", "-n must be at least 1"},
+      {"lens --model m --task snli --out OUT" + data, "no logit-lens prompts"},
+      {"pca --model m --pooling max --out OUT" + data, "pooling 'max'"},
+      {"generate --model m --prompt hi --max-new-tokens 0", "--max-new-tokens"},
+      {"init-model --out OUT --dtype fp16", "--dtype"},
+  });
+}
+
+TEST(CommandLine, HelpAndVersionSucceed) {
+  const testing::CommandResult version = qtalign("--version");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.output, std::string("qtalign ") + QTALIGN_VERSION + "\n");
+  const testing::CommandResult help = qtalign("eval --help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_NE(help.output.find("--truncate"), std::string::npos) << help.output;
+}
+
+}  // namespace
+}  // namespace qtalign
