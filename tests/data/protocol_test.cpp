@@ -99,12 +99,14 @@ std::string load_error(const std::function<void(Json&)>& edit) {
   TempDir dir;
   fixtures::make_data_dir(dir.path(), edit);
   const std::string message = error_of([&] { load_protocol(dir.path()); });
-  EXPECT_TRUE(message.empty() || contains(message, (dir.path() / "prompts.json").string())) << message;
+  EXPECT_TRUE(contains(message, (dir.path() / "prompts.json").string())) << message;
   return message;
 }
 
 TEST(Protocol, MalformedPromptsJsonIsRejectedWithThePath) {
-  EXPECT_EQ(load_error([](Json&) {}), "");
+  TempDir unchanged;
+  fixtures::make_data_dir(unchanged.path());
+  EXPECT_NO_THROW(load_protocol(unchanged.path()));
   EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["snli"]["languages"]["zh"].erase("template"); }),
                        "tasks.snli.languages.zh: missing field 'template'"));
   EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["paws"]["languages"].erase("sw"); }),
