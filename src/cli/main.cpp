@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version print and succeed; a usage error ends in one line, like every other error.
     if (e.get_exit_code() == 0) return app.exit(e);
+    // CLI11 reads an unknown first word as a stray argument and says only that a subcommand is
+    // missing; name the word instead.
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::fprintf(stderr, "qtalign: error: unknown command '%s' (see --help for the commands)\n", argv[1]);
+      return 1;
+    }
     std::fprintf(stderr, "qtalign: error: %s (see --help)\n", e.what());
     return 1;
   } catch (const qtalign::Error& e) {

@@ -90,4 +90,13 @@ ModelConfig qwen1_5_0_5b_shape_config() {
   return config;
 }
 
+ModelConfig qwen1_5_1_8b_shape_config() {
+  ModelConfig config = qwen1_5_0_5b_shape_config();
+  config.hidden_size = 2048;
+  config.intermediate_size = 5504;
+  config.head_dim = 128;
+  config.tie_word_embeddings = false;
+  return config;
+}
+
 }  // namespace qtalign::model

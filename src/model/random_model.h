@@ -19,4 +19,8 @@ ModelConfig tiny_qwen2_config(int64_t vocab_size);
 // The shape of Qwen1.5-0.5B: hidden 1024, 24 layers, 16 heads, intermediate 2816, vocab 151936.
 ModelConfig qwen1_5_0_5b_shape_config();
 
+// The Qwen1.5-1.8B shape: hidden 2048, 24 layers, 16 heads (all of them KV heads), intermediate 5504,
+// vocabulary 151936, untied embeddings.
+ModelConfig qwen1_5_1_8b_shape_config();
+
 }  // namespace qtalign::model

@@ -139,6 +139,7 @@ class StageRunner {
     const auto start = Clock::now();
     io::Json details = work();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::fflush(stdout);  // a stage's tables (stdout) come before its closing line (stderr)
     std::fprintf(stderr, "[%d/%d] %s: done in %s\n", index_, total_, name.c_str(), io::format_duration(seconds).c_str());
     record_.stage(name, "done", seconds, std::move(details));
   }

@@ -75,7 +75,7 @@ TEST(CommandLine, MissingRequiredOptionsAndSubcommands) {
                        {"merge --model m --out OUT", "--adapter is required"},
                        {"compare onlyone.json", "tuned is required"},
                        {"", "A subcommand is required"},
-                       {"no-such-command", "A subcommand is required"}});
+                       {"no-such-command --model m", "unknown command 'no-such-command'"}});
 }
 
 TEST(CommandLine, InvalidAndContradictoryOptions) {

@@ -50,7 +50,7 @@ function send(method, params = {}, sessionId = undefined) {
 function fail(error) {
   console.log(JSON.stringify({ error: String(error), browserLog }));
   browser.kill('SIGKILL');
-  fs.rmSync(userDataDir, { recursive: true, force: true });
+  fs.rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   process.exit(2);
 }
 setTimeout(() => fail('timed out after 90 s'), 90000).unref();
@@ -97,8 +97,12 @@ try {
   fs.writeFileSync(screenshotPath, Buffer.from(shot.data, 'base64'));
 
   console.log(JSON.stringify({ ...page, consoleErrors, exceptions, logErrors, requests }));
+  // Chromium's helper processes may still be writing the profile when Browser.close answers: wait
+  // for the browser to exit, and retry the removal while the directory is still being emptied.
+  const exited = new Promise((resolve) => browser.once('exit', resolve));
   await send('Browser.close').catch(() => {});
-  fs.rmSync(userDataDir, { recursive: true, force: true });
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10000))]);
+  fs.rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   process.exit(0);
 } catch (error) {
   fail(error);
