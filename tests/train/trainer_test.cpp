@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 
 #include "data/question_translation.h"
 #include "io/error.h"
+#include "io/json_file.h"
 #include "model/random_model.h"
 #include "support/test_support.h"
 #include "train/batching.h"
@@ -46,13 +46,6 @@ model::Model byte_model() {
   return model;
 }
 
-std::vector<io::Json> read_log(const std::filesystem::path& file) {
-  std::vector<io::Json> records;
-  std::ifstream stream(file);
-  for (std::string line; std::getline(stream, line);) records.push_back(io::Json::parse(line));
-  return records;
-}
-
 TrainingOptions quick_options() {
   TrainingOptions options;
   options.micro_batch = 4;
@@ -76,7 +69,7 @@ TEST(Trainer, LearnsQuestionTranslation) {
   ProcessGroup single;
   const TrainingSummary summary = train_lora(model, lora, train_set, {}, options, single, dir.path());
 
-  const std::vector<io::Json> log = read_log(dir / "training_log.jsonl");
+  const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 64u);  // 16 examples in steps of 4, 16 epochs
   EXPECT_EQ(summary.steps, 64);
   double last_epoch = 0.0;
@@ -102,7 +95,7 @@ TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
   ProcessGroup single;
   const TrainingSummary summary = train_lora(model, lora, train_set, validation_set, options, single, dir.path());
 
-  const std::vector<io::Json> log = read_log(dir / "training_log.jsonl");
+  const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 6u);
   double best = 1e30;
   int64_t best_step = 0;
