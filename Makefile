@@ -12,11 +12,21 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The study for one configuration (with the lens and PCA), then a small grid on the same demo model:
+# 2 mixtures x 2 answer types, tuned on snli questions and evaluated on emotion, with its tables.
 demo: build
 	$(BUILD)/qtalign run --out $(STUDY)
+	$(BUILD)/qtalign study --out $(STUDY)/grid --models $(STUDY)/model --train-langs zh sw,hi \
+		--tasks snli:emotion --labels english same-language \
+		--size 96 --eval-limit 16 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
 
+# One ctest entry per GoogleTest suite; each test's result is also in $(BUILD)/tests/results/*.xml.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
+
+# The benchmark programs (bench/; see BENCHMARKS.md), which the default build leaves out.
+bench: build
+	cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 
 # One clang build with ASan+UBSan serves both the fuzz targets and the sanitized test suite.
 ASAN_BUILD ?= build-asan

@@ -50,21 +50,6 @@ Arguments parse_arguments(int argc, char** argv) {
   return arguments;
 }
 
-// A field of /proc/self/status in bytes (the kernel reports kB).
-int64_t status_bytes(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
-  throw std::runtime_error("no " + field + " in /proc/self/status");
-}
-
-// Resets VmHWM to the current resident set size (Linux 4.0+), so the peak covers only what follows.
-void reset_peak_rss() {
-  std::ofstream clear_refs("/proc/self/clear_refs");
-  clear_refs << "5";
-  if (!clear_refs.flush()) throw std::runtime_error("cannot reset the peak RSS through /proc/self/clear_refs");
-}
-
 int64_t tensor_bytes(const at::Tensor& tensor) {
   return tensor.defined() ? tensor.numel() * static_cast<int64_t>(tensor.element_size()) : 0;
 }
@@ -102,8 +87,8 @@ int main(int argc, char** argv) try {
               static_cast<long>(arguments.batch_size), threads);
   const model::Model model = model::make_random_model(config, 1, at::kBFloat16);
   const int64_t weights = weight_bytes(model);
-  const int64_t rss_with_model = status_bytes("VmRSS");
-  reset_peak_rss();
+  const int64_t rss_with_model = bench::status_bytes("VmRSS");
+  bench::reset_peak_rss();
 
   eval::EvaluationOptions options;
   options.batch_size = arguments.batch_size;
@@ -111,7 +96,7 @@ int main(int argc, char** argv) try {
   const eval::LanguageEvaluation result =
       eval::evaluate_language(model, tokenizer, task, arguments.language, items, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const int64_t peak = status_bytes("VmHWM");
+  const int64_t peak = bench::status_bytes("VmHWM");
 
   // Keys and values per token over all layers, in the compute dtype.
   const int64_t per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim *

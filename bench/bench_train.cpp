@@ -1,15 +1,22 @@
 // LoRA training throughput on the shape of Qwen1.5-0.5B (random weights) with real question-translation
-// examples (snli zh, the Qwen tokenizer): training tokens/s in bf16 and fp32, and the fraction of the
-// peak matmul rate measured in the same run.
+// examples (snli zh, the Qwen tokenizer) with the study's micro-batch 4 x accumulation 4: training tokens/s
+// in bf16 and fp32, the fraction of the peak matmul rate measured in the same run (the better of a
+// measurement before and one after training, so a busy machine does not flatter the fraction), the
+// padding the micro-batches carry, the peak resident set of the training, and with --profile 1 where
+// the time goes (self CPU time per operator from the autograd profiler, every step included).
 //
 // Training FLOPs per step: the forward pass (2 x in x out per linear layer and real token, causal
 // attention 2 x 2 x head_dim x position per head, the lm_head at the target positions only) plus its
 // backward without the frozen weights' gradients: the input gradients cost as much again, attention
 // twice its forward; LoRA weights add 3 x their forward. So about 2x the forward FLOPs, not 3x.
 //
-//   bench_train [--steps 3] [--batch 2] [--examples 64] [--threads 0] [--dtype both|bf16|fp32]
+//   bench_train [--steps 3] [--batch 4] [--accum 4] [--examples 64] [--threads 0] [--dtype both|bf16|fp32]
+//               [--profile 0|1] [--model DIR [--quantize nf4|fp4]]
+// --model trains on a checkpoint on disk instead of the random 0.5B shape; --quantize loads its linear
+// weights 4-bit (QLoRA: LoRA on the frozen quantized base).
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,15 +24,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "benchmark_setup.h"
 #include "data/question_translation.h"
 #include "io/json_file.h"
+#include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/random_model.h"
 #include "tokenizer/tokenizer.h"
 #include "train/batching.h"
-#include "train/distributed.h"
+#include "distributed/process_group.h"
 #include "train/trainer.h"
 #include "train/training_data.h"
 
@@ -35,11 +44,23 @@ using namespace qtalign;
 
 struct Settings {
   int64_t steps = 3;
-  int64_t batch = 2;
+  int64_t batch = 4;
+  int64_t accum = 4;
   int64_t examples = 64;
   int threads = 0;
   std::string dtype = "both";
+  bool profile = false;
+  std::string model_dir;          // empty = the random Qwen1.5-0.5B shape
+  std::string quantize = "none";  // with model_dir: none, nf4 or fp4
 };
+
+model::Model training_model(const Settings& settings, at::ScalarType dtype) {
+  if (settings.model_dir.empty()) return model::make_random_model(model::qwen1_5_0_5b_shape_config(), 0, dtype);
+  model::LoadOptions options;
+  options.dtype = dtype;
+  if (settings.quantize != "none") options.quantization.type = model::parse_quant_type(settings.quantize);
+  return model::load_model(settings.model_dir, options);
+}
 
 // The best rate of a square matmul over a few repetitions, in FLOP/s.
 double peak_matmul_rate(at::ScalarType dtype) {
@@ -47,7 +68,7 @@ double peak_matmul_rate(at::ScalarType dtype) {
   const at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
   at::mm(a, b);
   double best = 0.0;
-  for (int repetition = 0; repetition < 4; ++repetition) {
+  for (int repetition = 0; repetition < 12; ++repetition) {
     const auto start = std::chrono::steady_clock::now();
     const at::Tensor c = at::mm(a, b);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -74,31 +95,82 @@ double training_flops(const model::ModelConfig& config, const model::LoraConfig&
   return 2.0 * forward + 3.0 * attention + 3.0 * lora_flops;
 }
 
+// Self CPU time (microseconds) and calls per operator: each range's time less its nested ranges'.
+std::map<std::string, std::pair<double, int64_t>> self_times(const torch::autograd::profiler::thread_event_lists& lists) {
+  std::map<std::string, std::pair<double, int64_t>> times;
+  for (const auto& events : lists) {
+    std::vector<std::pair<const torch::autograd::profiler::LegacyEvent*, double>> open;  // range, nested time
+    for (const auto& event : events) {
+      if (event.kind() == torch::autograd::profiler::EventKind::PushRange) {
+        open.emplace_back(&event, 0.0);
+      } else if (event.kind() == torch::autograd::profiler::EventKind::PopRange && !open.empty()) {
+        const auto [start, nested] = open.back();
+        open.pop_back();
+        const double total = start->cpuElapsedUs(event);
+        auto& entry = times[start->name()];
+        entry.first += total - nested;
+        entry.second += 1;
+        if (!open.empty()) open.back().second += total;
+      }
+    }
+  }
+  return times;
+}
+
+void print_profile(const std::map<std::string, std::pair<double, int64_t>>& times, int64_t steps) {
+  std::vector<std::pair<double, std::string>> order;
+  double all = 0.0;
+  for (const auto& [name, entry] : times) {
+    order.emplace_back(entry.first, name);
+    all += entry.first;
+  }
+  std::sort(order.rbegin(), order.rend());
+  std::printf("\n| operator | calls per step | self ms per step | share |\n|---|---:|---:|---:|\n");
+  double shown = 0.0;
+  for (size_t i = 0; i < order.size() && i < 16; ++i) {
+    const auto& [micros, name] = order[i];
+    shown += micros;
+    std::printf("| %s | %.0f | %.1f | %.1f%% |\n", name.c_str(), double(times.at(name).second) / double(steps),
+                micros / 1000.0 / double(steps), 100.0 * micros / all);
+  }
+  std::printf("| (all others) | | %.1f | %.1f%% |\n\n", (all - shown) / 1000.0 / double(steps),
+              100.0 * (all - shown) / all);
+}
+
 void run(at::ScalarType dtype, const Settings& settings, const std::vector<train::TokenizedExample>& examples) {
-  const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
-  const double peak = peak_matmul_rate(dtype);
-  model::Model model = model::make_random_model(config, 0, dtype);
+  const double peak_before = peak_matmul_rate(dtype);
+  model::Model model = training_model(settings, dtype);
+  const model::ModelConfig config = model.config;
   const model::LoraConfig lora;
   train::TrainingOptions options;
   options.epochs = 1;
   options.micro_batch = settings.batch;
-  options.grad_accum = 1;
+  options.grad_accum = settings.accum;
   options.lr = 1e-4;
   options.warmup_ratio = 0.0;
   options.eval_every = 0;
   options.save_every = 0;
   options.show_progress = false;
   // One epoch of exactly `steps + 1` steps; the first warms up allocators and caches.
-  const int64_t used = std::min<int64_t>(examples.size(), (settings.steps + 1) * settings.batch);
+  const int64_t used = std::min<int64_t>(examples.size(), (settings.steps + 1) * settings.batch * settings.accum);
   const std::vector<train::TokenizedExample> train_set(examples.begin(), examples.begin() + used);
   char directory_template[] = "/tmp/qtalign-bench-train-XXXXXX";
   const std::filesystem::path out = ::mkdtemp(directory_template);
-  train::ProcessGroup group;
+  distributed::ProcessGroup group;
+  bench::reset_peak_rss();
+  const int64_t resident_with_model = bench::status_bytes("VmRSS");
+  namespace profiler = torch::autograd::profiler;
+  if (settings.profile)
+    profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
   train::train_lora(model, lora, train_set, {}, options, group, out);
+  std::map<std::string, std::pair<double, int64_t>> profile;
+  if (settings.profile) profile = self_times(profiler::disableProfilerLegacy());
+  const int64_t peak_resident = bench::status_bytes("VmHWM");
+  const double peak = std::max(peak_before, peak_matmul_rate(dtype));
 
-  const train::BatchLayout layout{used, settings.batch, 1, 1, options.seed};
+  const train::BatchLayout layout{used, settings.batch, settings.accum, 1, options.seed};
   std::ifstream log(out / "training_log.jsonl");
-  double seconds = 0.0, flops = 0.0, tokens = 0.0;
+  double seconds = 0.0, flops = 0.0, tokens = 0.0, positions = 0.0;
   int64_t step = 0;
   for (std::string line; std::getline(log, line); ++step) {
     if (step == 0) continue;
@@ -106,7 +178,12 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
     const auto micro_batches = train::step_micro_batches(layout, train_set, step);
     double step_tokens = 0.0, step_flops = 0.0;
     for (const auto& indices : micro_batches) {
-      for (int64_t index : indices) step_tokens += double(train_set[index].input_ids.size());
+      size_t longest = 0;
+      for (int64_t index : indices) {
+        step_tokens += double(train_set[index].input_ids.size());
+        longest = std::max(longest, train_set[index].input_ids.size());
+      }
+      positions += double(longest * indices.size());
       step_flops += training_flops(config, lora, train_set, indices);
     }
     seconds += step_tokens / record["tokens_per_second"].get<double>();
@@ -115,10 +192,13 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   }
   std::filesystem::remove_all(out);
   const double rate = flops / seconds;
-  std::printf("%-5s %3lld steps x %lld examples: %8.1f training tokens/s  %7.1f GFLOP/s  peak matmul %7.1f GFLOP/s  "
-              "-> %5.1f%% of peak\n",
+  std::printf("%-5s %3lld steps x %lld x %lld examples: %8.1f training tokens/s  %7.1f GFLOP/s  peak matmul %7.1f "
+              "GFLOP/s  -> %5.1f%% of peak  (padding %.1f%% of positions; peak RSS %.2f GiB, %.2f GiB over the model)\n",
               model::dtype_name(dtype).c_str(), static_cast<long long>(step - 1), static_cast<long long>(settings.batch),
-              tokens / seconds, rate / 1e9, peak / 1e9, 100.0 * rate / peak);
+              static_cast<long long>(settings.accum), tokens / seconds, rate / 1e9, peak / 1e9, 100.0 * rate / peak,
+              100.0 * (1.0 - tokens / positions), double(peak_resident) / (1 << 30),
+              double(peak_resident - resident_with_model) / (1 << 30));
+  if (settings.profile) print_profile(profile, step);
   std::fflush(stdout);
 }
 
@@ -130,9 +210,13 @@ int main(int argc, char** argv) {
     const std::string option = argv[i], value = argv[i + 1];
     if (option == "--steps") settings.steps = std::atoll(value.c_str());
     else if (option == "--batch") settings.batch = std::atoll(value.c_str());
+    else if (option == "--accum") settings.accum = std::atoll(value.c_str());
+    else if (option == "--profile") settings.profile = std::atoi(value.c_str()) != 0;
     else if (option == "--examples") settings.examples = std::atoll(value.c_str());
     else if (option == "--threads") settings.threads = std::atoi(value.c_str());
     else if (option == "--dtype") settings.dtype = value;
+    else if (option == "--model") settings.model_dir = value;
+    else if (option == "--quantize") settings.quantize = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", option.c_str());
       return 2;
@@ -151,8 +235,9 @@ int main(int argc, char** argv) {
                                                  151643));
       length += double(examples.back().input_ids.size());
     }
-    std::printf("bench_train: Qwen1.5-0.5B shape, LoRA r 8 on q_proj,v_proj, %zu snli zh question-translation examples "
+    std::printf("bench_train: %s (linear weights: %s), LoRA r 8 on q_proj,v_proj, %zu snli zh question-translation examples "
                 "(mean %.0f tokens), %d threads\n",
+                settings.model_dir.empty() ? "Qwen1.5-0.5B shape" : settings.model_dir.c_str(), settings.quantize.c_str(),
                 examples.size(), length / double(examples.size()), at::get_num_threads());
     for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
       if (settings.dtype != "both" && settings.dtype != model::dtype_name(dtype)) continue;

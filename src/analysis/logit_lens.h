@@ -1,9 +1,11 @@
 #pragma once
-// The logit lens: every layer's residual stream at the last prompt position read through the final
-// norm and the unembedding, as if the model stopped there. Per layer it records the probability mass
-// on two label token sets (English labels and the prompt language's own labels), the entropy and the
-// top tokens; per language it aggregates items with bootstrap confidence intervals and writes CSV,
-// JSON and a chart.
+// The logit lens as the study ran it (after Wendler et al. 2024): every layer's residual stream at the
+// last prompt position read through the final norm and the unembedding, as if the model stopped
+// there. Per layer and item it records the probability of the correct answer written in English (the
+// latent answer), of the correct answer in the test language, of all the task's answers in the test
+// language and in English, and the entropy; items whose correct answer has a token in both its English
+// and its test-language candidate sets are left out, since the two readings would share mass. Per
+// language it aggregates items with bootstrap confidence intervals and writes CSV, JSON and a chart.
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -12,7 +14,9 @@
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
+#include "data/answer_type.h"
 #include "data/protocol.h"
+#include "data/sampling.h"
 #include "io/json_file.h"
 #include "model/model.h"
 #include "stats/statistics.h"
@@ -20,11 +24,17 @@
 
 namespace qtalign::analysis {
 
-// The token ids whose probabilities make up each label set's mass (the scoring rule's candidates of
-// every label word, merged; a token may belong to both sets).
+// The candidate token ids of each label (task label order) in each writing: the scoring rule's
+// candidates of the English label word, and of the test-language word (its part after a forced prefix).
 struct LensTokenSets {
-  std::vector<int64_t> english;
-  std::vector<int64_t> native;
+  std::vector<std::vector<int64_t>> english;  // [label] sorted ids
+  std::vector<std::vector<int64_t>> native;   // [label] sorted ids
+
+  // Every label's English (native) candidates merged, sorted, without repeats.
+  std::vector<int64_t> all_english() const;
+  std::vector<int64_t> all_native() const;
+  // Whether the label's English and test-language candidates share a token.
+  bool overlaps(size_t label) const;
 };
 
 struct TokenProbability {
@@ -32,11 +42,13 @@ struct TokenProbability {
   double probability = 0.0;
 };
 
-// What the lens reads at one layer for one prompt.
+// What the lens reads at one layer for one prompt whose correct answer is a known label.
 struct LensLayerReading {
-  double english_mass = 0.0;
-  double native_mass = 0.0;
-  double entropy = 0.0;  // nats
+  double correct_english = 0.0;  // the latent answer: the correct label's English candidates
+  double correct_native = 0.0;   // the correct label's test-language candidates
+  double all_native = 0.0;       // every label's test-language candidates
+  double all_english = 0.0;      // every label's English candidates
+  double entropy = 0.0;          // nats
   std::vector<TokenProbability> top_tokens;  // by decreasing probability
 };
 
@@ -49,69 +61,99 @@ struct LensBatch {
 // The lens distribution of residual-stream states [..., hidden]: softmax(unembed(final_norm(h))), fp32.
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual);
 
-// Reads each row of [rows, vocab] probabilities: both masses, the entropy and the top_k tokens.
+// Reads each row of [rows, vocab] probabilities, row r's correct answer being label labels[r]: the
+// four masses, the entropy and the top_k tokens. Throws Error on a label or token id out of range or
+// non-finite probabilities.
 std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
-                                                 int top_k);
+                                                 const std::vector<size_t>& labels, int top_k);
 
 // Runs the model on a padded batch (input_ids and attention_mask [batch, tokens], padding on either
-// side) and reads the lens at each row's last real token, at every layer.
+// side) and reads the lens at each row's last real token, at every layer; labels[r] is row r's answer.
 LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                    const LensTokenSets& token_sets, int top_k);
+                    const LensTokenSets& token_sets, const std::vector<size_t>& labels, int top_k);
 
 // One layer aggregated over items.
 struct LensLayerSummary {
   int64_t layer = 0;
-  stats::Estimate english_mass;
-  stats::Estimate native_mass;
+  stats::Estimate correct_english;
+  stats::Estimate correct_native;
+  stats::Estimate all_native;
+  stats::Estimate all_english;
   stats::Estimate entropy;
   std::vector<TokenProbability> top_tokens;  // of the mean distribution over items
 };
 
-// Per-layer means with bootstrap intervals (the same resampled items for every layer) and the top_k
-// tokens of the mean distribution (probability_sums / items); throws Error on no items or ragged layers.
+// Per-layer means with bootstrap intervals (the same resampled items for every layer and quantity)
+// and the top_k tokens of the mean distribution (probability_sums / items); throws Error on no items
+// or ragged layers.
 std::vector<LensLayerSummary> summarize_lens(const std::vector<std::vector<LensLayerReading>>& readings,
                                              const at::Tensor& probability_sums, int top_k,
                                              const BootstrapSettings& bootstrap);
 
+// The item indices (ascending) of `items` the lens keeps: those whose correct label's English and
+// test-language candidates do not overlap; `dropped` receives the others.
+std::vector<size_t> items_without_overlap(const std::vector<size_t>& items, const std::vector<size_t>& labels,
+                                          const LensTokenSets& token_sets, std::vector<size_t>& dropped);
+
 struct LensOptions {
   std::string task = "emotion";
-  std::vector<size_t> item_indices;  // test items to read (empty: all), before the limit
-  int64_t limit = 0;                 // items per language (0: all)
+  data::AnswerType answer_type = data::AnswerType::same_language;  // how the demonstrations answer
+  std::vector<size_t> item_indices;  // candidate test items (empty: all), before the limit
+  data::ItemLimit limit{100, data::ItemPick::balanced, 0};
   int64_t batch_size = 8;
   int top_k = 5;
   BootstrapSettings bootstrap;
 };
 
-// The lens of one language: its native-label prompts, what was read and the per-layer summary.
-struct LensLanguageResult {
+// Everything about one language decided before any forward pass: prompts, labels, token sets, which
+// items are kept and which dropped for overlapping candidates.
+struct LensLanguagePlan {
   std::string task;
   std::string language;
+  data::AnswerType answer_type = data::AnswerType::same_language;
   std::vector<std::string> english_labels;  // the task's English label words
-  std::vector<std::string> native_labels;   // the same labels in the language, in the same order
+  std::vector<std::string> native_labels;   // the same labels in the test language, in the same order
+  std::string forced_prefix;                // appended to every prompt (Thai same-language answers)
   LensTokenSets token_sets;
-  std::vector<size_t> item_indices;
+  std::vector<size_t> sampled_indices;  // the items the limit picked
+  std::vector<size_t> item_indices;     // of those, the ones read (no overlap)
+  std::vector<size_t> dropped_indices;  // of those, the ones left out (overlap)
+  std::vector<size_t> item_labels;      // label index of each read item
+  std::vector<std::vector<int64_t>> prompts;  // token ids of each read item
+};
+
+// The lens of one language: its plan, what was read and the per-layer summary (empty when every
+// item was dropped).
+struct LensLanguageResult {
+  LensLanguagePlan plan;
   std::vector<std::vector<LensLayerReading>> readings;  // [item][layer]
   std::vector<LensLayerSummary> layers;
   BootstrapSettings bootstrap;
+  data::ItemLimit limit;
 };
 
-// Runs the lens over the task's test items in `language`, each prompt built with the language's
-// native-label demonstrations (prompts.json tasks.<task>.lens); shows progress. Throws Error when the
-// task or language has no lens prompts.
-LensLanguageResult run_lens(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                            const data::Protocol& protocol, const std::string& language,
-                            const LensTokenSets& token_sets, const LensOptions& options);
-
-// The languages that have lens prompts for a task, in prompts.json order.
+// The languages the lens can read for a task: those with same-language answer words, in prompts.json
+// order, without English (whose two readings coincide, so every item would be dropped).
 std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task);
 
-// The result as JSON (summary per layer, token sets, per-item readings), with `provenance` embedded.
+// Reads the plan's prompts through the lens and summarizes them; shows progress. Returns a result
+// without layers when the plan keeps no item.
+LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options);
+
+// The result as JSON (summary per layer, token sets, kept and dropped items, per-item readings), with
+// `provenance` embedded.
 io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
                              const io::Json& provenance);
 
-// Writes <dir>/<language>.json, .csv (one row per layer) and the chart <language>.png/.svg
-// (both label masses with their bands over layers, entropy as a heat strip), atomically.
+// Figure-1-style chart of one lens result: the four quantities with their bands over layers, entropy
+// as a strip beneath on the fixed scale 0 to ln(vocab); `variant` ("base", "tuned" or "") in the title.
+void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, const std::string& variant,
+                      const std::filesystem::path& stem);
+
+// Writes <dir>/<language>.json, .csv (one row per layer) and, when items were read, the chart
+// <language>.png/.svg, atomically.
 void write_lens_outputs(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                        const std::filesystem::path& directory, const io::Json& provenance);
+                        int64_t vocab_size, const std::string& variant, const std::filesystem::path& directory,
+                        const io::Json& provenance);
 
 }  // namespace qtalign::analysis

@@ -7,15 +7,16 @@
 #include <set>
 #include <sstream>
 
-#include "analysis/item_selection.h"
 #include "analysis/pca.h"
 #include "data/prompt_format.h"
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/progress.h"
+#include "model/finite.h"
 #include "model/prompt_batches.h"
 #include "model/transformer.h"
+#include "plot/bar_chart.h"
 #include "plot/line_chart.h"
 #include "plot/scatter_chart.h"
 
@@ -46,27 +47,47 @@ std::optional<double> optional_from_json(const io::Json& value) {
 
 std::string prompt_for(const data::TaskProtocol& task, const std::string& language, const data::TaskItem& item,
                        RepresentationPrompt prompt) {
-  return prompt == RepresentationPrompt::question ? data::question_text(task, language, item)
-                                                  : data::evaluation_prompt(task, language, item);
+  switch (prompt) {
+    case RepresentationPrompt::study: return data::evaluation_prompt(task, language, item, data::AnswerType::same_language);
+    case RepresentationPrompt::question: return data::question_text(task, language, item);
+    case RepresentationPrompt::few_shot: return data::evaluation_prompt(task, language, item);
+  }
+  throw Error("unknown representation prompt");
 }
 
-// [layer][language] vectors [items, hidden] of every language's prompts.
-std::vector<std::vector<at::Tensor>> collect_vectors(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                                                     const data::Protocol& protocol, const RepresentationOptions& options,
-                                                     const RepresentationResult& result,
-                                                     const std::vector<int64_t>& layers) {
+// Every language's prompts of the chosen items, token ids [language][item]; reads and checks every
+// test set and prompt before the caller runs any forward pass.
+std::vector<std::vector<std::vector<int64_t>>> tokenized_prompts(const tokenizer::Tokenizer& tokenizer,
+                                                                 const data::Protocol& protocol,
+                                                                 const RepresentationOptions& options,
+                                                                 const RepresentationResult& result) {
   const data::TaskProtocol& task = protocol.task(options.task);
-  std::vector<std::vector<at::Tensor>> vectors(layers.size());
-  io::Progress progress(fmt::format("representations {}", task.name),
-                        static_cast<int64_t>(result.languages.size() * result.item_indices.size()), "prompts");
+  std::vector<std::vector<std::vector<int64_t>>> prompts;
   for (const std::string& language : result.languages) {
     const std::vector<data::TaskItem> items = data::read_test_set(protocol, task.name, language);
     if (items.size() <= result.item_indices.back())
       throw Error(fmt::format("{}/{}: the test set has {} items, fewer than the other languages'", task.name,
                               language, items.size()));
-    std::vector<std::vector<int64_t>> prompts;
+    std::vector<std::vector<int64_t>> language_prompts;
     for (size_t index : result.item_indices)
-      prompts.push_back(tokenizer.encode(prompt_for(task, language, items[index], options.prompt), true));
+      language_prompts.push_back(tokenizer.encode(prompt_for(task, language, items[index], options.prompt), true));
+    prompts.push_back(std::move(language_prompts));
+  }
+  return prompts;
+}
+
+// [layer][language] vectors [items, hidden] of every language's prompts.
+std::vector<std::vector<at::Tensor>> collect_vectors(const model::Model& model,
+                                                     const std::vector<std::vector<std::vector<int64_t>>>& all_prompts,
+                                                     const RepresentationOptions& options,
+                                                     const RepresentationResult& result,
+                                                     const std::vector<int64_t>& layers) {
+  std::vector<std::vector<at::Tensor>> vectors(layers.size());
+  io::Progress progress(fmt::format("representations {}", result.task),
+                        static_cast<int64_t>(result.languages.size() * result.item_indices.size()), "prompts");
+  for (size_t l = 0; l < result.languages.size(); ++l) {
+    const std::string& language = result.languages[l];
+    const std::vector<std::vector<int64_t>>& prompts = all_prompts[l];
     std::vector<at::Tensor> pooled(layers.size());
     for (size_t l = 0; l < layers.size(); ++l)
       pooled[l] = at::empty({static_cast<int64_t>(prompts.size()), model.config.hidden_size}, at::kFloat);
@@ -127,16 +148,26 @@ std::string cosine_csv(const RepresentationResult& result) {
   return csv;
 }
 
+std::string pair_name(const LanguagePair& pair) { return pair.first + "-" + pair.second; }
+
+std::string optional_text(const std::optional<double>& value, const char* format = "{:.3f}") {
+  return value ? fmt::format(fmt::runtime(format), *value) : std::string("n/a");
+}
+
 std::string correlation_csv(const RepresentationResult& result) {
-  std::string csv = "layer,language_a,language_b,pc1_pearson_r\n";
+  std::string csv = "layer,language_a,language_b,pearson_r_1d_pca,paired_items\n";
   for (const LayerAnalysis& layer : result.layers)
-    for (size_t a = 0; a < result.languages.size(); ++a)
-      for (size_t b = 0; b < result.languages.size(); ++b) {
-        const std::optional<double>& r = layer.pc1_correlation[a][b];
-        csv += fmt::format("{},{},{},{}\n", layer.layer, result.languages[a], result.languages[b],
-                           r ? fmt::format("{:.9g}", *r) : "");
-      }
+    for (size_t p = 0; p < result.pairs.size(); ++p) {
+      const std::optional<double>& r = layer.pair_correlation[p];
+      csv += fmt::format("{},{},{},{},{}\n", layer.layer, result.pairs[p].first, result.pairs[p].second,
+                         r ? fmt::format("{:.9g}", *r) : "", result.item_indices.size());
+    }
   return csv;
+}
+
+std::string too_few_items_note(size_t items) {
+  return fmt::format("only {} paired items (fewer than {}): the correlations are too noisy to mean anything", items,
+                     kMinimumPairedItems);
 }
 
 std::string markdown_row(const std::vector<std::string>& cells) { return "| " + fmt::format("{}", fmt::join(cells, " | ")) + " |\n"; }
@@ -158,20 +189,90 @@ std::string representation_markdown(const RepresentationResult& result) {
     for (const stats::Estimate& cosine : layer.cosine_to_reference) cells.push_back(fmt::format("{:.3f}", cosine.value));
     md += markdown_row(cells);
   }
-  const auto reference = std::find(result.languages.begin(), result.languages.end(), result.reference_language) -
-                         result.languages.begin();
-  md += fmt::format("\n## Pearson r of PC1 with {} (same items; every pair in pc1_correlation.csv)\n\n",
-                    result.reference_language);
-  md += markdown_row(header) + markdown_row(rule);
+  md += fmt::format("\n## Pearson r of the 1-D PCA coordinates, paired by item ({} items)\n\n",
+                    result.item_indices.size());
+  if (result.item_indices.size() < kMinimumPairedItems) md += "**Warning: " + too_few_items_note(result.item_indices.size()) + ".**\n\n";
+  if (result.pairs.empty()) return md + "(no language pair among the analysed languages)\n";
+  std::vector<std::string> pair_header{"layer"};
+  std::vector<std::string> pair_rule{"---:"};
+  for (const LanguagePair& pair : result.pairs) {
+    pair_header.push_back(pair_name(pair));
+    pair_rule.push_back("---:");
+  }
+  md += markdown_row(pair_header) + markdown_row(pair_rule);
   for (const LayerAnalysis& layer : result.layers) {
     std::vector<std::string> cells{std::to_string(layer.layer)};
-    for (size_t l = 0; l < result.languages.size(); ++l) {
-      const std::optional<double>& r = layer.pc1_correlation[l][reference];
-      cells.push_back(r ? fmt::format("{:.3f}", *r) : "n/a");
-    }
+    for (const std::optional<double>& r : layer.pair_correlation) cells.push_back(optional_text(r));
     md += markdown_row(cells);
   }
   return md;
+}
+
+// The pair correlations of base and tuned: one table (Markdown, CSV, JSON) and one bar chart per layer.
+void write_correlation_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
+                                  const std::filesystem::path& directory) {
+  std::string csv = "layer,pair,base,tuned,delta,paired_items\n";
+  io::Json json = io::Json::array();
+  std::string md = fmt::format(
+      "# Pearson r of the items' 1-D PCA coordinates between languages, base vs tuned ({} paired items)\n\n"
+      "Each cell: base -> tuned (delta). Tuning that aligns a language with another raises r.\n\n",
+      base.item_indices.size());
+  if (base.item_indices.size() < kMinimumPairedItems) md += "**Warning: " + too_few_items_note(base.item_indices.size()) + ".**\n\n";
+  std::vector<std::string> header{"layer"}, rule{"---:"};
+  for (const LanguagePair& pair : base.pairs) {
+    header.push_back(pair_name(pair));
+    rule.push_back("---:");
+  }
+  md += markdown_row(header) + markdown_row(rule);
+  for (size_t i = 0; i < base.layers.size(); ++i) {
+    const int64_t layer = base.layers[i].layer;
+    std::vector<std::string> cells{std::to_string(layer)};
+    plot::BarChart chart;
+    chart.title = fmt::format("Layer {}: Pearson r of 1-D PCA coordinates, paired by item ({} items)", layer,
+                              base.item_indices.size());
+    chart.x_label = "language pair";
+    chart.y_label = "Pearson r";
+    chart.y_min = -1.0;
+    chart.y_max = 1.0;
+    chart.value_labels = true;
+    chart.width = 800;
+    chart.height = 480;
+    plot::BarGroup base_bars{"base", {}, {}, {}, plot::palette_color(7)};
+    plot::BarGroup tuned_bars{"tuned", {}, {}, {}, plot::palette_color(0)};
+    for (size_t p = 0; p < base.pairs.size(); ++p) {
+      const std::optional<double>& before = base.layers[i].pair_correlation[p];
+      const std::optional<double>& after = tuned.layers[i].pair_correlation[p];
+      const std::optional<double> delta = before && after ? std::optional<double>(*after - *before) : std::nullopt;
+      cells.push_back(fmt::format("{} -> {} ({})", optional_text(before), optional_text(after),
+                                  optional_text(delta, "{:+.3f}")));
+      csv += fmt::format("{},{},{},{},{},{}\n", layer, pair_name(base.pairs[p]), optional_text(before, "{:.9g}"),
+                         optional_text(after, "{:.9g}"), optional_text(delta, "{:.9g}"), base.item_indices.size());
+      json.push_back({{"layer", layer},
+                      {"pair", pair_name(base.pairs[p])},
+                      {"base", optional_json(before)},
+                      {"tuned", optional_json(after)},
+                      {"delta", optional_json(delta)}});
+      // A pair without a value in either model (constant coordinates) has no bar rather than a made-up one.
+      if (!delta) continue;
+      chart.categories.push_back(pair_name(base.pairs[p]));
+      base_bars.values.push_back(*before);
+      tuned_bars.values.push_back(*after);
+    }
+    md += markdown_row(cells);
+    if (chart.categories.empty()) continue;
+    chart.groups = {base_bars, tuned_bars};
+    plot::write_bar_chart(chart, directory / fmt::format("pair_correlation_{}", layer_stem(layer)));
+  }
+  io::write_file_atomically(directory / "pair_correlation_comparison.md", md);
+  io::write_file_atomically(directory / "pair_correlation_comparison.csv", csv);
+  io::write_json_file(directory / "pair_correlation_comparison.json",
+                      {{"measure", "Pearson r of the items' coordinates on a 1-D PCA fitted to both languages"},
+                       {"paired_items", base.item_indices.size()},
+                       {"item_indices", base.item_indices},
+                       {"paired_items_warning", base.item_indices.size() < kMinimumPairedItems
+                                                    ? io::Json(too_few_items_note(base.item_indices.size()))
+                                                    : io::Json(nullptr)},
+                       {"rows", json}});
 }
 
 }  // namespace
@@ -187,11 +288,59 @@ std::string pooling_name(Pooling pooling) { return pooling == Pooling::mean ? "m
 RepresentationPrompt parse_representation_prompt(const std::string& name) {
   if (name == "question") return RepresentationPrompt::question;
   if (name == "few-shot") return RepresentationPrompt::few_shot;
-  throw Error("prompt kind '" + name + "' is not one of: question, few-shot");
+  if (name == "study") return RepresentationPrompt::study;
+  throw Error("prompt kind '" + name + "' is not one of: study, question, few-shot");
 }
 
 std::string representation_prompt_name(RepresentationPrompt prompt) {
-  return prompt == RepresentationPrompt::question ? "question" : "few-shot";
+  switch (prompt) {
+    case RepresentationPrompt::study: return "study";
+    case RepresentationPrompt::question: return "question";
+    case RepresentationPrompt::few_shot: return "few-shot";
+  }
+  throw Error("unknown representation prompt");
+}
+
+RepresentationPrompt default_representation_prompt(const data::TaskProtocol& task) {
+  return task.lens ? RepresentationPrompt::study : RepresentationPrompt::question;
+}
+
+std::vector<LanguagePair> study_language_pairs() {
+  return {{"en", "de"}, {"en", "fr"}, {"en", "hi"}, {"de", "fr"}, {"de", "hi"},
+          {"fr", "hi"}, {"en", "th"}, {"en", "sw"}, {"en", "ms"}};
+}
+
+std::vector<LanguagePair> parse_language_pairs(const data::Protocol& protocol, const std::string& text) {
+  std::vector<LanguagePair> pairs;
+  std::stringstream stream(text);
+  std::string entry;
+  while (std::getline(stream, entry, ',')) {
+    const size_t dash = entry.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 == entry.size() || entry.find('-', dash + 1) != std::string::npos)
+      throw Error(fmt::format("--pairs: '{}' is not a language pair such as en-de", entry));
+    LanguagePair pair{entry.substr(0, dash), entry.substr(dash + 1)};
+    protocol.require_language(pair.first);
+    protocol.require_language(pair.second);
+    if (pair.first == pair.second) throw Error(fmt::format("--pairs: '{}' pairs a language with itself", entry));
+    if (std::find(pairs.begin(), pairs.end(), pair) == pairs.end()) pairs.push_back(pair);
+  }
+  if (pairs.empty()) throw Error("--pairs: no pairs given");
+  return pairs;
+}
+
+std::optional<double> pca_1d_correlation(const at::Tensor& a, const at::Tensor& b) {
+  if (a.dim() != 2 || a.sizes() != b.sizes())
+    throw Error("pair correlation: both languages need an [items, hidden] matrix of one shape");
+  const int64_t items = a.size(0);
+  if (items < 2) throw Error("pair correlation: at least two items are needed");
+  const at::Tensor both = at::cat({a, b}, 0).to(at::kDouble);
+  if (!varies(both)) return std::nullopt;
+  const at::Tensor coordinates = fit_pca(both, 1).projections.select(1, 0);
+  const at::Tensor first = coordinates.narrow(0, 0, items), second = coordinates.narrow(0, items, items);
+  const double scale = coordinates.abs().max().item<double>();
+  for (const at::Tensor& values : {first, second})
+    if ((values - values.mean()).abs().max().item<double>() <= kRelativeNoise * scale) return std::nullopt;
+  return stats::pearson_correlation(first, second);
 }
 
 std::vector<int64_t> parse_layer_list(const std::string& text, int64_t num_hidden_layers) {
@@ -236,13 +385,14 @@ std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at
     const at::Tensor vectors = pooling == Pooling::mean
                                    ? (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, true)
                                    : states.index({rows, last});
+    model::require_finite(vectors, fmt::format("representations: the layer {} hidden states", layer));
     pooled.push_back(vectors.to(at::kCPU));
   }
   return pooled;
 }
 
 LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, size_t reference,
-                            const BootstrapSettings& bootstrap) {
+                            const std::vector<std::pair<size_t, size_t>>& pairs, const BootstrapSettings& bootstrap) {
   if (vectors.empty() || reference >= vectors.size()) throw Error("representations: no reference language vectors");
   const int64_t items = vectors.front().size(0);
   for (const at::Tensor& language_vectors : vectors)
@@ -254,7 +404,6 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
   LayerAnalysis analysis;
   analysis.layer = layer;
   const at::Tensor all = at::cat(vectors, 0).to(at::kDouble);
-  analysis.pc1_correlation.assign(languages, std::vector<std::optional<double>>(languages));
   analysis.pc1.assign(languages, {});
   analysis.pc2.assign(languages, {});
   if (varies(all)) {
@@ -264,19 +413,14 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
       analysis.explained_variance_ratio[k] = pca.explained_variance_ratio[k].item<double>();
     const at::Tensor pc1 = pca.projections.select(1, 0);
     const at::Tensor pc2 = pca.projections.size(1) > 1 ? pca.projections.select(1, 1) : at::zeros_like(pc1);
-    std::vector<at::Tensor> language_pc1;
     for (size_t l = 0; l < languages; ++l) {
-      language_pc1.push_back(pc1.narrow(0, static_cast<int64_t>(l) * items, items));
-      analysis.pc1[l] = to_vector(language_pc1.back());
+      analysis.pc1[l] = to_vector(pc1.narrow(0, static_cast<int64_t>(l) * items, items));
       analysis.pc2[l] = to_vector(pc2.narrow(0, static_cast<int64_t>(l) * items, items));
     }
-    const double scale = pc1.abs().max().item<double>();
-    for (size_t a = 0; a < languages; ++a)
-      for (size_t b = 0; b < languages; ++b) {
-        const bool both_vary = (language_pc1[a] - language_pc1[a].mean()).abs().max().item<double>() > kRelativeNoise * scale &&
-                               (language_pc1[b] - language_pc1[b].mean()).abs().max().item<double>() > kRelativeNoise * scale;
-        if (both_vary) analysis.pc1_correlation[a][b] = stats::pearson_correlation(language_pc1[a], language_pc1[b]);
-      }
+  }
+  for (const auto& [a, b] : pairs) {
+    if (a >= languages || b >= languages) throw Error("representations: a language pair indexes no language");
+    analysis.pair_correlation.push_back(pca_1d_correlation(vectors[a], vectors[b]));
   }
   for (size_t l = 0; l < languages; ++l) {
     const at::Tensor cosines = stats::row_cosine_similarities(vectors[l], vectors[reference]);
@@ -294,24 +438,48 @@ RepresentationResult run_representations(const model::Model& model, const tokeni
   result.task = task.name;
   result.reference_language = options.reference_language;
   result.languages.push_back(options.reference_language);
-  for (const std::string& language : options.languages) {
+  const auto add_language = [&](const std::string& language) {
     protocol.require_language(language);
     if (std::find(result.languages.begin(), result.languages.end(), language) == result.languages.end())
       result.languages.push_back(language);
+  };
+  for (const std::string& language : options.languages) add_language(language);
+  const auto analysed = [&](const std::string& language) {
+    return std::find(result.languages.begin(), result.languages.end(), language) != result.languages.end();
+  };
+  for (const LanguagePair& pair : study_language_pairs())
+    if (analysed(pair.first) && analysed(pair.second)) result.pairs.push_back(pair);
+  for (const LanguagePair& pair : options.extra_pairs) {
+    add_language(pair.first);
+    add_language(pair.second);
+    if (std::find(result.pairs.begin(), result.pairs.end(), pair) == result.pairs.end()) result.pairs.push_back(pair);
   }
+  std::vector<std::pair<size_t, size_t>> pair_indices;
+  const auto index_of = [&](const std::string& language) {
+    return static_cast<size_t>(std::find(result.languages.begin(), result.languages.end(), language) -
+                               result.languages.begin());
+  };
+  for (const LanguagePair& pair : result.pairs) pair_indices.emplace_back(index_of(pair.first), index_of(pair.second));
   result.pooling = options.pooling;
   result.prompt = options.prompt;
   result.bootstrap = options.bootstrap;
-  const size_t count = static_cast<size_t>(task.language(options.reference_language).count);
-  result.item_indices = select_items(count, options.item_indices, options.limit, task.name);
+  result.item_pick = data::item_pick_description(options.limit);
+  result.item_indices = data::pick_test_items(data::read_test_set(protocol, task.name, options.reference_language),
+                                              options.item_indices, options.limit, task.name);
+  if (result.item_indices.size() < 2)
+    throw Error(fmt::format("representations: {} item(s) picked; at least two are needed", result.item_indices.size()));
+  if (result.item_indices.size() < kMinimumPairedItems)
+    std::fprintf(stderr, "warning: representations: %s\n", too_few_items_note(result.item_indices.size()).c_str());
 
   const std::vector<int64_t> layers =
       options.layers.empty() ? parse_layer_list("all", model.config.num_hidden_layers) : options.layers;
   for (int64_t layer : layers)
     if (layer < 0 || layer > model.config.num_hidden_layers)
       throw Error(fmt::format("layer {} is outside 0..{}", layer, model.config.num_hidden_layers));
-  const auto vectors = collect_vectors(model, tokenizer, protocol, options, result, layers);
-  for (size_t l = 0; l < layers.size(); ++l) result.layers.push_back(analyse_layer(layers[l], vectors[l], 0, options.bootstrap));
+  const auto prompts = tokenized_prompts(tokenizer, protocol, options, result);
+  const auto vectors = collect_vectors(model, prompts, options, result, layers);
+  for (size_t l = 0; l < layers.size(); ++l)
+    result.layers.push_back(analyse_layer(layers[l], vectors[l], 0, pair_indices, options.bootstrap));
   return result;
 }
 
@@ -319,14 +487,13 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
   io::Json layers = io::Json::array();
   for (const LayerAnalysis& layer : result.layers) {
     io::Json cosine = io::Json::object();
-    io::Json correlation = io::Json::array();
+    io::Json correlation = io::Json::object();
+    for (size_t p = 0; p < result.pairs.size(); ++p)
+      correlation[pair_name(result.pairs[p])] = optional_json(layer.pair_correlation[p]);
     io::Json coordinates = io::Json::object();
     for (size_t a = 0; a < result.languages.size(); ++a) {
       const stats::Estimate& estimate = layer.cosine_to_reference[a];
       cosine[result.languages[a]] = {{"mean", estimate.value}, {"lower", estimate.lower}, {"upper", estimate.upper}};
-      io::Json row = io::Json::array();
-      for (const std::optional<double>& r : layer.pc1_correlation[a]) row.push_back(optional_json(r));
-      correlation.push_back(row);
       if (layer.has_pca) coordinates[result.languages[a]] = {{"pc1", layer.pc1[a]}, {"pc2", layer.pc2[a]}};
     }
     layers.push_back({{"layer", layer.layer},
@@ -335,16 +502,22 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
                                                          layer.explained_variance_ratio[1]}},
                                                        {"coordinates", coordinates}}
                                             : io::Json(nullptr)},
-                      {"pc1_correlation", correlation},
+                      {"pair_correlation", correlation},
                       {"cosine_to_reference", cosine}});
   }
   return {{"kind", "qtalign representations"},
           {"task", result.task},
           {"languages", result.languages},
           {"reference_language", result.reference_language},
+          {"pairs", result.pairs},
+          {"pair_correlation_measure", "Pearson r of the items' coordinates on a 1-D PCA fitted to both languages"},
           {"pooling", pooling_name(result.pooling)},
           {"prompt", representation_prompt_name(result.prompt)},
           {"item_indices", result.item_indices},
+          {"item_pick", result.item_pick},
+          {"paired_items_warning", result.item_indices.size() < kMinimumPairedItems
+                                       ? io::Json(too_few_items_note(result.item_indices.size()))
+                                       : io::Json(nullptr)},
           {"bootstrap",
            {{"resamples", result.bootstrap.resamples},
             {"seed", result.bootstrap.seed},
@@ -363,6 +536,12 @@ RepresentationResult representation_result_from_json(const io::Json& json, const
     result.pooling = parse_pooling(json.at("pooling").get<std::string>());
     result.prompt = parse_representation_prompt(json.at("prompt").get<std::string>());
     result.item_indices = json.at("item_indices").get<std::vector<size_t>>();
+    result.item_pick = json.at("item_pick").get<std::string>();
+    result.pairs = json.at("pairs").get<std::vector<LanguagePair>>();
+    for (const LanguagePair& pair : result.pairs)
+      for (const std::string& language : {pair.first, pair.second})
+        if (std::find(result.languages.begin(), result.languages.end(), language) == result.languages.end())
+          fail_at(file, fmt::format("pair {} names a language that was not analysed", pair_name(pair)));
     result.bootstrap.resamples = json.at("bootstrap").at("resamples").get<int64_t>();
     result.bootstrap.seed = json.at("bootstrap").at("seed").get<uint64_t>();
     result.bootstrap.confidence = json.at("bootstrap").at("confidence").get<double>();
@@ -386,14 +565,9 @@ RepresentationResult representation_result_from_json(const io::Json& json, const
           layer.pc2[l] = coordinates.at("pc2").get<std::vector<double>>();
         }
       }
-      const io::Json& correlation = entry.at("pc1_correlation");
-      if (correlation.size() != languages) fail_at(file, fmt::format("layer {}: pc1_correlation is not {}x{}", layer.layer, languages, languages));
-      for (const io::Json& row : correlation) {
-        if (row.size() != languages) fail_at(file, fmt::format("layer {}: pc1_correlation is not {}x{}", layer.layer, languages, languages));
-        std::vector<std::optional<double>> values;
-        for (const io::Json& value : row) values.push_back(optional_from_json(value));
-        layer.pc1_correlation.push_back(std::move(values));
-      }
+      const io::Json& correlation = entry.at("pair_correlation");
+      for (const LanguagePair& pair : result.pairs)
+        layer.pair_correlation.push_back(optional_from_json(correlation.at(pair_name(pair))));
       for (const std::string& language : result.languages) {
         const io::Json& cosine = entry.at("cosine_to_reference").at(language);
         layer.cosine_to_reference.push_back(
@@ -413,19 +587,23 @@ void write_representation_outputs(const RepresentationResult& result, const std:
     if (layer.has_pca) write_scatter(result, layer, directory / layer_stem(layer.layer));
   if (result.languages.size() > 1) write_cosine_chart(result, directory / "cosine");
   io::write_file_atomically(directory / "cosine.csv", cosine_csv(result));
-  io::write_file_atomically(directory / "pc1_correlation.csv", correlation_csv(result));
+  io::write_file_atomically(directory / "pair_correlation.csv", correlation_csv(result));
   io::write_file_atomically(directory / "representations.md", representation_markdown(result));
   io::write_json_file(directory / "representations.json", representation_result_to_json(result));
 }
 
-void write_cosine_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
-                             const std::filesystem::path& stem) {
-  if (base.languages != tuned.languages || base.item_indices != tuned.item_indices ||
+void write_base_tuned_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
+                                 const std::filesystem::path& directory) {
+  if (base.languages != tuned.languages || base.item_indices != tuned.item_indices || base.pairs != tuned.pairs ||
       base.layers.size() != tuned.layers.size() || base.reference_language != tuned.reference_language)
-    throw Error("cosine comparison: the base and tuned results cover different languages, items or layers");
+    throw Error("representation comparison: the base and tuned results cover different languages, pairs, items or "
+                "layers");
   for (size_t i = 0; i < base.layers.size(); ++i)
     if (base.layers[i].layer != tuned.layers[i].layer)
-      throw Error("cosine comparison: the base and tuned results cover different layers");
+      throw Error("representation comparison: the base and tuned results cover different layers");
+  std::filesystem::create_directories(directory);
+  write_correlation_comparison(base, tuned, directory);
+  const std::filesystem::path stem = directory / "cosine_comparison";
 
   plot::LineChart chart;
   chart.title = fmt::format("Cosine similarity to {}: base (dashed) vs tuned (solid)", base.reference_language);

@@ -1,19 +1,21 @@
 #pragma once
 // Cross-lingual representations: per layer, each prompt's residual stream pooled into one vector, for
-// the same items in several languages; then a 2-D PCA of all of them coloured by language, the Pearson
-// correlation of the first principal component between languages (item by item), and the mean cosine
-// similarity between each language's vector and English's for the same item (a direct measure of
-// alignment), layer by layer.
+// the same items in several languages; then a 2-D PCA of all of them coloured by language, for each
+// language pair the Pearson correlation of the items' 1-D PCA coordinates paired by parallel item (the
+// study's measure), and the mean cosine similarity between each language's vector and English's for
+// the same item (a direct measure of alignment), layer by layer.
 #include <ATen/ATen.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
 #include "data/protocol.h"
+#include "data/sampling.h"
 #include "io/json_file.h"
 #include "model/model.h"
 #include "stats/statistics.h"
@@ -31,13 +33,37 @@ Pooling parse_pooling(const std::string& name);
 std::string pooling_name(Pooling pooling);
 
 enum class RepresentationPrompt {
+  study,     // the study's: the few-shot prompt with 2 demonstrations answered in the language itself
   question,  // the item in the language's template without demonstrations (what question translation trains on)
-  few_shot,  // the full evaluation prompt, demonstrations included
+  few_shot,  // the evaluation prompt, demonstrations answered with English labels
 };
 
-// Parses "question" or "few-shot"; throws Error naming both.
+// Parses "study", "question" or "few-shot"; throws Error naming them.
 RepresentationPrompt parse_representation_prompt(const std::string& name);
 std::string representation_prompt_name(RepresentationPrompt prompt);
+
+// The prompt a task's analysis uses unless told otherwise: the study's for tasks with same-language
+// answers (emotion), else the question.
+RepresentationPrompt default_representation_prompt(const data::TaskProtocol& task);
+
+using LanguagePair = std::pair<std::string, std::string>;
+
+// The study's pairs: en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw, en-ms.
+std::vector<LanguagePair> study_language_pairs();
+
+// Parses "en-de,fr-hi" into validated pairs of distinct languages (repeats dropped); throws Error
+// naming the entry and the valid languages.
+std::vector<LanguagePair> parse_language_pairs(const data::Protocol& protocol, const std::string& text);
+
+// Fewer paired items than this make a correlation meaningless; results say so.
+constexpr size_t kMinimumPairedItems = 10;
+
+// Pearson's r between the 1-D PCA coordinates of two languages' vectors of the same items (a and b,
+// [items, hidden], row i of each the same item): one principal component fitted to the rows of both
+// together, then the correlation of a's coordinates with b's, item by item. Unset when the vectors do
+// not vary or either language's coordinates are constant. Throws Error on mismatched shapes or fewer
+// than two items.
+std::optional<double> pca_1d_correlation(const at::Tensor& a, const at::Tensor& b);
 
 // Parses "all" or a list like "0,6,12" of residual-stream indices (0 = embeddings, i = output of
 // layer i, up to num_hidden_layers); sorted, repeats dropped; throws Error for anything out of range.
@@ -58,30 +84,32 @@ struct LayerAnalysis {
   double explained_variance_ratio[2] = {0.0, 0.0};
   std::vector<std::vector<double>> pc1;  // [language][item]
   std::vector<std::vector<double>> pc2;
-  // Pearson r of the PC1 coordinates of the same items between two languages; unset where either is
-  // constant or there is no PCA.
-  std::vector<std::vector<std::optional<double>>> pc1_correlation;  // [language][language]
+  // pca_1d_correlation of each language pair of the result, in its order.
+  std::vector<std::optional<double>> pair_correlation;  // [pair]
   // Mean (with bootstrap interval over items) cosine similarity to the reference language's vector of
   // the same item.
   std::vector<stats::Estimate> cosine_to_reference;  // [language]
 };
 
 // Analyses one layer: vectors[l] is [items, hidden] for language l, rows parallel across languages;
-// `reference` indexes the language the cosine compares with. Throws Error on mismatched shapes or
-// fewer than two items.
+// `reference` indexes the language the cosine compares with; `pairs` index languages. Throws Error on
+// mismatched shapes, a pair index out of range or fewer than two items.
 LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, size_t reference,
-                            const BootstrapSettings& bootstrap);
+                            const std::vector<std::pair<size_t, size_t>>& pairs, const BootstrapSettings& bootstrap);
 
 struct RepresentationOptions {
   std::string task = "emotion";
   std::vector<std::string> languages;  // the reference language is added first when missing
   std::string reference_language = "en";
+  // Pairs to correlate: those of the study whose languages are analysed, then these (their languages
+  // are added to the analysis).
+  std::vector<LanguagePair> extra_pairs;
   std::vector<int64_t> layers;         // residual-stream indices; empty = all
-  std::vector<size_t> item_indices;    // test items (empty: all), before the limit
-  int64_t limit = 0;                   // items (0: all)
+  std::vector<size_t> item_indices;    // candidate test items (empty: all), before the limit
+  data::ItemLimit limit;               // items (count 0: all)
   int64_t batch_size = 8;
   Pooling pooling = Pooling::mean;
-  RepresentationPrompt prompt = RepresentationPrompt::question;
+  RepresentationPrompt prompt = RepresentationPrompt::study;
   BootstrapSettings bootstrap;
 };
 
@@ -89,16 +117,19 @@ struct RepresentationResult {
   std::string task;
   std::vector<std::string> languages;  // reference first
   std::string reference_language;
+  std::vector<LanguagePair> pairs;     // the correlated pairs, languages among `languages`
   std::vector<size_t> item_indices;
+  std::string item_pick;               // how the items were picked (item_pick_description)
   Pooling pooling = Pooling::mean;
-  RepresentationPrompt prompt = RepresentationPrompt::question;
+  RepresentationPrompt prompt = RepresentationPrompt::study;
   BootstrapSettings bootstrap;
   std::vector<LayerAnalysis> layers;
   io::Json provenance;
 };
 
 // Pools the same items' prompts in every language at the chosen layers and analyses each layer;
-// shows progress.
+// shows progress. Checks the task, languages, pairs, prompt and test sets before any forward pass,
+// and warns on stderr when fewer than kMinimumPairedItems items are paired.
 RepresentationResult run_representations(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                                          const data::Protocol& protocol, const RepresentationOptions& options);
 
@@ -107,14 +138,16 @@ io::Json representation_result_to_json(const RepresentationResult& result);
 RepresentationResult representation_result_from_json(const io::Json& json, const std::filesystem::path& file);
 
 // Writes into `directory`: layer_<L>.png/.svg (PCA scatter per layer), cosine.png/.svg (cosine to the
-// reference over layers, one line per language), cosine.csv, pc1_correlation.csv (every pair, every
+// reference over layers, one line per language), cosine.csv, pair_correlation.csv (every pair, every
 // layer), representations.md (tables) and, last, representations.json.
 void write_representation_outputs(const RepresentationResult& result, const std::filesystem::path& directory);
 
-// Writes the base-vs-tuned cosine comparison: <stem>.png/.svg (per language, base dashed, tuned solid,
-// same colour) and <stem>.csv (layer, language, base, tuned, delta); throws Error when the two results
-// differ in languages, layers or items.
-void write_cosine_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
-                             const std::filesystem::path& stem);
+// Writes the base-vs-tuned comparison into `directory`: cosine_comparison.png/.svg (per language, base
+// dashed, tuned solid, same colour) and .csv (layer, language, base, tuned, delta); the pair
+// correlations in one table, pair_correlation_comparison.md/.csv/.json (layer, pair, base, tuned,
+// delta), and one figure per layer, pair_correlation_layer_<L>.png/.svg (base and tuned bars per
+// pair). Throws Error when the two results differ in languages, pairs, layers or items.
+void write_base_tuned_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
+                                 const std::filesystem::path& directory);
 
 }  // namespace qtalign::analysis

@@ -31,6 +31,9 @@ void add_pca_command(CLI::App& app);
 // qtalign run (src/cli/run_command.cpp).
 void add_run_command(CLI::App& app);
 
+// qtalign study (src/cli/study_command.cpp).
+void add_study_command(CLI::App& app);
+
 // qtalign generate (src/cli/generate_command.cpp).
 void add_generate_command(CLI::App& app);
 

@@ -1,13 +1,32 @@
 #include "cli/common.h"
 
 #include <ATen/Parallel.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "io/error.h"
 #include "model/dtype.h"
 
 namespace qtalign::cli {
+namespace {
+
+// The interruption line, composed before any signal can arrive: a handler may only write() it.
+char interrupt_message[2048] =
+    "\nqtalign: interrupted; outputs are written whole or not at all, so none is half-written\n";
+
+void on_interrupt(int signal_number) {
+  const ssize_t ignored = ::write(STDERR_FILENO, interrupt_message, std::strlen(interrupt_message));
+  (void)ignored;
+  // Dies of the signal as it would have, so callers see the same status.
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+}  // namespace
 
 void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
   command->add_option("--threads", options.threads, "CPU threads (0 = all cores)")
@@ -15,11 +34,23 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
   command->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--dtype", options.dtype, "compute dtype: auto, fp32, bf16, fp16")
       ->capture_default_str();
+  command->add_option("--quantize", options.quantize,
+                      "load the decoder's linear weights in 4 bits as bitsandbytes does: none, nf4 or fp4")
+      ->check(CLI::IsMember({"none", "nf4", "fp4"}))
+      ->capture_default_str();
+  command->add_option("--quant-blocksize", options.quant_blocksize, "values per absmax block with --quantize")
+      ->check(CLI::IsMember({32, 64, 128, 256, 512, 1024, 2048, 4096}))
+      ->capture_default_str();
 }
 
 at::Device apply_runtime_options(const RuntimeOptions& options) {
-  const int threads =
-      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options.threads > 0 ? options.threads : hardware;
+  if (threads > hardware) {
+    std::fprintf(stderr, "qtalign: warning: --threads %d is more than the %d hardware threads; using %d\n", threads,
+                 hardware, hardware);
+    threads = hardware;
+  }
   at::set_num_threads(threads);
   at::Device device(at::kCPU);
   try {
@@ -37,6 +68,30 @@ at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device) {
   const at::ScalarType dtype = model::parse_dtype(options.dtype);
   if (dtype == at::kHalf && !device.is_cuda()) throw Error("--dtype fp16 is supported on CUDA only");
   return dtype;
+}
+
+model::QuantizationOptions quantization_options(const RuntimeOptions& options) {
+  model::QuantizationOptions quantization;
+  quantization.blocksize = options.quant_blocksize;
+  if (options.quantize == "none") return quantization;
+  quantization.type = model::parse_quant_type(options.quantize);
+  return quantization;
+}
+
+void report_interruptions() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
+void set_interrupt_hint(const std::string& hint) {
+  // `run` sets its hint before running its stages in process; a stage's own hint would mislead.
+  static bool set = false;
+  if (set) return;
+  set = true;
+  std::snprintf(interrupt_message, sizeof interrupt_message, "\nqtalign: interrupted; %s\n", hint.c_str());
 }
 
 }  // namespace qtalign::cli

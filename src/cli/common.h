@@ -1,9 +1,11 @@
 #pragma once
-// Options every compute subcommand shares: threads, device and compute dtype.
+// What every subcommand shares: threads, device and compute dtype, and what an interruption says.
 #include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
 
 #include <string>
+
+#include "model/quantization.h"
 
 namespace qtalign::cli {
 
@@ -11,15 +13,29 @@ struct RuntimeOptions {
   int threads = 0;             // 0 = all cores
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string dtype = "auto";  // auto | fp32 | bf16 | fp16
+  std::string quantize = "none";  // none | nf4 | fp4: the decoder's linear weights in 4 bits
+  int64_t quant_blocksize = 64;
 };
 
-// Adds --threads, --device and --dtype to a subcommand.
+// Adds --threads, --device, --dtype, --quantize and --quant-blocksize to a subcommand.
 void add_runtime_options(CLI::App* command, RuntimeOptions& options);
 
-// Sets libtorch's thread count (Debian's build starts with one) and returns the device.
+// Sets libtorch's thread count (Debian's build starts with one; more threads than the hardware has
+// only slow it down, so a larger --threads is capped with a warning) and returns the device.
 at::Device apply_runtime_options(const RuntimeOptions& options);
 
 // The compute dtype the options ask for on `device` ("auto" = bf16 where fast, else fp32).
 at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device);
+
+// The 4-bit quantization --quantize and --quant-blocksize ask for; throws Error for bad values.
+model::QuantizationOptions quantization_options(const RuntimeOptions& options);
+
+// Makes Ctrl-C (SIGINT) and SIGTERM end the program with one line: that it was interrupted, and the
+// hint set for the running command (what was kept and how to resume). main calls it once.
+void report_interruptions();
+
+// What the interruption line says for the command running now; the first hint set stays (the
+// outermost command's, when `run` runs stages in process).
+void set_interrupt_hint(const std::string& hint);
 
 }  // namespace qtalign::cli

@@ -35,6 +35,7 @@ void run_compare(const CompareArguments& arguments) {
   const eval::EvalResults tuned = eval::read_results(arguments.tuned);
   const eval::Comparison comparison = eval::compare_results(base, tuned, split_list(arguments.seen),
                                                             arguments.base.string(), arguments.tuned.string());
+  for (const std::string& warning : comparison.warnings) std::fprintf(stderr, "qtalign: warning: %s\n", warning.c_str());
   const std::string markdown = eval::comparison_markdown(comparison);
   std::fputs(markdown.c_str(), stdout);
   if (arguments.out.empty()) return;

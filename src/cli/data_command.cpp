@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/prompt_format.h"
 #include "data/protocol.h"
@@ -21,10 +22,11 @@ namespace {
 struct BuildArguments {
   std::string task;
   std::string languages;
+  std::string target = "en";
   size_t size = 10000;
   uint64_t seed = 0;
   std::string source = "auto";
-  std::filesystem::path file_x, file_en;
+  std::filesystem::path file_x, file_target;
   bool exclude_test = false;
   double eval_fraction = 0.5;
   std::filesystem::path out, split_out, data_dir;
@@ -34,7 +36,7 @@ struct ShowArguments {
   std::string task;
   std::string language;
   size_t item = 0;
-  bool native = false;
+  std::string labels = "english";
   bool question = false;
   bool json = false;
   std::filesystem::path data_dir;
@@ -43,13 +45,15 @@ struct ShowArguments {
 constexpr const char* kBuildDescription = R"(Build a question-translation training set (JSONL: input, target, language, index).
 
 Each example: the task's question in language X (the test template without demonstrations and
-without an answer) + "\nTranslate the input from <Language> to English:\n" as input, the same
-question in English as target.
+without an answer) + "\nTranslate the input from <Language> to <Target>:\n" as input, the same
+question in the target language (--target, English by default) as target. A model tuned on the set
+has seen the sources and the target.
 
 Sources (--source): 'shipped' = the study's sets (snli: de, es, it, sw, zh; index = item of
 snli_en10k_train.json); 'test' = the parallel test sets (X and English, item by item; the only
-non-English text for emotion, paws and the other snli languages); 'files' = --x-file and --en-file,
-two parallel task files (one language); 'auto' = shipped where it exists, test otherwise.
+non-English text for emotion, paws and the other snli languages); 'files' = --x-file and --target-file,
+two parallel task files (one language); 'auto' = shipped where it exists (into English only), test
+otherwise.
 --size examples are split evenly over --langs (remainder to the first); each language's share is
 drawn without replacement (seeded by --seed and the language), repeated targets dropped; 0 = all.
 
@@ -66,15 +70,16 @@ void run_build(const BuildArguments& arguments) {
   data::BuildOptions options;
   options.task = arguments.task;
   options.languages = data::parse_language_list(protocol, arguments.languages);
+  options.target = arguments.target;
   options.size = arguments.size;
   options.seed = arguments.seed;
   options.source = data::parse_question_source(arguments.source);
   options.file_x = arguments.file_x;
-  options.file_en = arguments.file_en;
+  options.file_target = arguments.file_target;
   options.exclude_test = arguments.exclude_test;
   options.eval_fraction = arguments.eval_fraction;
-  if ((!options.file_x.empty() || !options.file_en.empty()) && options.source != data::QuestionSource::files)
-    throw Error("--x-file and --en-file go with --source files");
+  if ((!options.file_x.empty() || !options.file_target.empty()) && options.source != data::QuestionSource::files)
+    throw Error("--x-file and --target-file go with --source files");
 
   const data::BuildResult result = data::build_question_translation_set(protocol, options);
   data::write_examples(arguments.out, result.examples);
@@ -96,7 +101,8 @@ void run_build(const BuildArguments& arguments) {
     std::fprintf(stderr, "qtalign: note: examples come from the test sets without --exclude-test; "
                          "evaluating on those test sets afterwards is contaminated\n");
   }
-  fmt::print("wrote {} examples to {}\n", result.examples.size(), arguments.out.string());
+  fmt::print("wrote {} examples (into {}) to {}\n", result.examples.size(),
+             protocol.question_translation.language_name(result.target), arguments.out.string());
 }
 
 void run_show(const ShowArguments& arguments) {
@@ -111,9 +117,7 @@ void run_show(const ShowArguments& arguments) {
   const std::string text =
       arguments.question
           ? data::question_text(task, arguments.language, item)
-          : data::evaluation_prompt(task, arguments.language, item,
-                                    arguments.native ? data::Demonstrations::native_labels
-                                                     : data::Demonstrations::english_labels);
+          : data::evaluation_prompt(task, arguments.language, item, data::parse_answer_type(arguments.labels));
   if (arguments.json) {
     const io::Json record = {{"task", arguments.task}, {"language", arguments.language}, {"index", item.index},
                              {arguments.question ? "question" : "prompt", text}, {"answer", item.answer},
@@ -168,7 +172,10 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str();
   build->add_option("--source", build_arguments->source, "auto, shipped, test or files")->capture_default_str();
   build->add_option("--x-file", build_arguments->file_x, "with --source files: the task file in X");
-  build->add_option("--en-file", build_arguments->file_en, "with --source files: the same items in English");
+  build->add_option("--target", build_arguments->target, "language the questions are translated into")
+      ->capture_default_str();
+  build->add_option("--target-file,--en-file", build_arguments->file_target,
+                    "with --source files: the same items in the target language");
   build->add_flag("--exclude-test", build_arguments->exclude_test, "keep evaluation items out (see above)");
   build->add_option("--eval-fraction", build_arguments->eval_fraction,
                     "share of test items kept for evaluation when drawing from test sets")
@@ -183,7 +190,9 @@ void add_data_command(CLI::App& app) {
   show->add_option("--task", show_arguments->task, "emotion, snli or paws")->required();
   show->add_option("--lang", show_arguments->language, "language code")->required();
   show->add_option("--item", show_arguments->item, "item index, from 0")->capture_default_str();
-  show->add_flag("--native", show_arguments->native, "use the logit-lens native-label demonstrations");
+  show->add_option("--labels", show_arguments->labels,
+                   "how answers are written: english, same-language (the lens demonstrations) or task-agnostic")
+      ->capture_default_str();
   show->add_flag("--question", show_arguments->question, "print the question-translation question instead");
   show->add_flag("--json", show_arguments->json, "print JSON with the answer and English label");
   show->add_option("--data-dir", show_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");

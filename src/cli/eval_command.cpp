@@ -11,23 +11,28 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/item_limit_options.h"
+#include "cli/processes.h"
+#include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
 #include "data/task_items.h"
 #include "eval/evaluator.h"
 #include "eval/few_shot.h"
-#include "eval/provenance.h"
 #include "eval/results.h"
 #include "eval/run_state.h"
 #include "eval/scoring.h"
+#include "eval/shared_evaluation.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json_file.h"
-#include "io/progress.h"
+#include "io/output_lock.h"
+#include "io/provenance.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/lora.h"
+#include "model/vocabulary_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qtalign::cli {
@@ -44,16 +49,19 @@ struct EvalArguments {
   std::string task = "all";
   std::string languages = "all";
   std::string mode = "prefix-sum";
+  std::string labels = "english";
   std::string seen;
   std::string format = "table";
   std::string truncate = "none";
   int shots = -1;
-  int64_t limit = 0;
+  ItemLimitOptions items;
   uint64_t seed = 0;
   int64_t batch_size = 8;
   bool no_prefix_cache = false;
   bool restart = false;
+  bool hash_weights = false;
   int64_t max_pairs = 0;
+  double dist_timeout = 300.0;
   RuntimeOptions runtime;
 };
 
@@ -67,6 +75,13 @@ A prompt that does not fit the model's context (max_position_embeddings, countin
 is an error naming the item; with --truncate left, the item's first tokens (right after the shared
 demonstrations prefix, which is kept whole) are cut until it fits, and the count is reported.
 
+--labels: how answers are written (the study's Table 6, emotion). same-language uses the language's
+own label words and demonstrations (prompts.json lens); where its words share a forced prefix (Thai),
+the prefix's tokens are appended to the prompt and the remainders are scored. task-agnostic writes
+"ox" for positive and "horse" for negative, demonstrations included. Predictions are recorded as the
+English labels either way, so accuracies and agreement compare across answer types.
+--shots 0: the prompt is the item alone, in the language's template, without demonstrations.
+
 Finished (task, language) pairs are kept in <out>.state/ as they complete; rerunning the same
 command after an interruption evaluates only the rest. The results JSON (with provenance, per-language
 accuracy, 95% Wilson intervals and macro averages) goes to --out, a table to stdout.)";
@@ -76,14 +91,12 @@ std::string canonical_path(const std::filesystem::path& path) {
   return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
 }
 
-std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items,
-                                     const data::EvaluationSplit* split, int64_t limit) {
-  std::vector<size_t> indices;
-  for (const data::TaskItem& item : items)
-    if (!split || std::binary_search(split->evaluation_indices.begin(), split->evaluation_indices.end(), item.index))
-      indices.push_back(item.index);
-  if (limit > 0 && indices.size() > static_cast<size_t>(limit)) indices.resize(static_cast<size_t>(limit));
-  return indices;
+// The items to evaluate: the split's evaluation items (all without a split), then the --limit / --first
+// pick, which gives the same items in every language.
+std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items, const data::EvaluationSplit* split,
+                                     const data::ItemLimit& limit, const std::string& context) {
+  if (split && split->evaluation_indices.empty()) return {};
+  return data::pick_test_items(items, split ? split->evaluation_indices : std::vector<size_t>(), limit, context);
 }
 
 std::vector<size_t> item_indices(const eval::LanguageEvaluation& evaluation) {
@@ -92,10 +105,16 @@ std::vector<size_t> item_indices(const eval::LanguageEvaluation& evaluation) {
   return indices;
 }
 
+std::vector<size_t> selected_of(const eval::PairJob& job) {
+  std::vector<size_t> indices;
+  for (const data::TaskItem& item : job.items) indices.push_back(item.index);
+  return indices;
+}
+
 io::Json adapter_provenance(const std::filesystem::path& directory, const model::LoraConfig& config) {
   return {{"path", canonical_path(directory)},
-          {"config_sha1", eval::file_sha1(directory / "adapter_config.json")},
-          {"weights_sha1", eval::file_sha1(directory / "adapter_model.safetensors")},
+          {"config_sha1", io::file_sha1(directory / "adapter_config.json")},
+          {"weights_sha1", io::file_sha1(directory / "adapter_model.safetensors")},
           {"r", config.r},
           {"lora_alpha", config.alpha},
           {"target_modules", config.target_modules}};
@@ -103,9 +122,12 @@ io::Json adapter_provenance(const std::filesystem::path& directory, const model:
 
 void run_eval(const EvalArguments& arguments) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const at::Device device = apply_runtime_options(arguments.runtime);
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  distributed::ProcessGroup& group = *processes.group;
+  const at::Device device = processes.device;
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
   const eval::ScoringMode mode = eval::parse_scoring_mode(arguments.mode);
+  const data::AnswerType answer_type = data::parse_answer_type(arguments.labels);
   const eval::TableFormat format = eval::parse_table_format(arguments.format);
   if (arguments.batch_size < 1) throw Error("--batch-size must be at least 1");
 
@@ -121,6 +143,8 @@ void run_eval(const EvalArguments& arguments) {
     const data::TaskProtocol& task = protocol.task(name);
     tasks.emplace(name, arguments.shots < 0 ? task : eval::with_shots(task, arguments.shots));
     shots[name] = tasks.at(name).shots;
+    // Refused before the model loads: every (task, language) must have words for the answer type.
+    for (const std::string& language : languages) data::answer_words(tasks.at(name), language, answer_type);
   }
   std::map<std::string, data::EvaluationSplit> splits;
   io::Json split_provenance = io::Json::array();
@@ -130,13 +154,14 @@ void run_eval(const EvalArguments& arguments) {
       fail_at(file, "is a split of task " + split.task + ", which this run does not evaluate");
     if (splits.count(split.task)) fail_at(file, "a second evaluation split for task " + split.task);
     split_provenance.push_back({{"path", canonical_path(file)}, {"task", split.task},
-                                {"sha1", eval::file_sha1(file)}});
+                                {"sha1", io::file_sha1(file)}});
     splits.emplace(split.task, std::move(split));
   }
 
   model::LoadOptions load_options;
   load_options.dtype = dtype;
   load_options.device = device;
+  load_options.quantization = quantization_options(arguments.runtime);
   model::Model model = model::load_model(arguments.model_dir, load_options);
   io::Json adapter = nullptr;
   if (!arguments.adapter_dir.empty())
@@ -144,6 +169,7 @@ void run_eval(const EvalArguments& arguments) {
   const std::filesystem::path tokenizer_file =
       arguments.tokenizer_file.empty() ? arguments.model_dir / "tokenizer.json" : arguments.tokenizer_file;
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
+  model::check_vocabulary(model.config, tokenizer, arguments.model_dir / "config.json", tokenizer_file);
 
   eval::EvaluationOptions options;
   options.mode = mode;
@@ -151,86 +177,98 @@ void run_eval(const EvalArguments& arguments) {
   options.prefix_cache = !arguments.no_prefix_cache;
   options.seed = arguments.seed;
   options.truncate_left = arguments.truncate == "left";
+  options.answer_type = answer_type;
 
   // Everything that changes a pair's results; a resumed run must match it.
   const io::Json settings = {
       {"qtalign_version", QTALIGN_VERSION},
       {"model", {{"path", canonical_path(arguments.model_dir)},
-                 {"config_sha1", eval::file_sha1(arguments.model_dir / "config.json")},
+                 {"config_sha1", io::file_sha1(arguments.model_dir / "config.json")},
                  {"model_type", model.config.model_type}}},
       {"adapter", adapter},
       {"tokenizer", {{"path", canonical_path(tokenizer_file)},
-                     {"sha1", eval::file_sha1(tokenizer_file)}}},
+                     {"sha1", io::file_sha1(tokenizer_file)}}},
       {"mode", eval::scoring_mode_name(mode)},
+      {"answer_type", data::answer_type_name(answer_type)},
       {"shots_option", arguments.shots < 0 ? io::Json(nullptr) : io::Json(arguments.shots)},
       {"seed", arguments.seed},
-      {"limit", arguments.limit > 0 ? io::Json(arguments.limit) : io::Json(nullptr)},
+      {"limit", item_limit(arguments.items, arguments.seed).count > 0
+                    ? io::Json(item_limit(arguments.items, arguments.seed).count)
+                    : io::Json(nullptr)},
+      {"item_pick", data::item_pick_description(item_limit(arguments.items, arguments.seed))},
       {"eval_splits", split_provenance},
       {"truncate", arguments.truncate},
-      {"prompts_sha1", eval::file_sha1(protocol.source)},
+      {"prompts_sha1", io::file_sha1(protocol.source)},
       {"runtime", {{"device", device.str()}, {"dtype", model::dtype_name(dtype)},
+                   {"quantization", model::describe_quantization(model.quantization)},
                    {"batch_size", arguments.batch_size}, {"prefix_cache", options.prefix_cache}}}};
-  // What a run killed while writing left behind: temporaries beside the outputs, never partial outputs.
-  io::remove_abandoned_temporaries(eval::state_directory_for(arguments.out));
-  for (const std::filesystem::path& output : {arguments.out, arguments.predictions})
-    if (!output.empty()) io::remove_abandoned_temporaries(std::filesystem::absolute(output).parent_path());
-  if (arguments.restart) std::filesystem::remove_all(eval::state_directory_for(arguments.out));
-  const eval::RunState state(arguments.out, settings);
+  // Only rank 0 writes: the state, the results and what a killed run left behind (temporaries beside
+  // the outputs, never partial outputs).
+  std::optional<eval::RunState> state;
+  std::optional<io::OutputLock> lock;  // a second run on the same results fails here instead of racing this one
+  if (group.is_main()) {
+    lock.emplace(eval::state_directory_for(arguments.out));
+    io::remove_abandoned_temporaries(eval::state_directory_for(arguments.out));
+    for (const std::filesystem::path& output : {arguments.out, arguments.predictions})
+      if (!output.empty()) io::remove_abandoned_temporaries(std::filesystem::absolute(output).parent_path());
+    if (arguments.restart) std::filesystem::remove_all(eval::state_directory_for(arguments.out));
+    state.emplace(arguments.out, settings);
+    set_interrupt_hint("rerun the same command to resume: finished (task, language) pairs are kept in " +
+                       state->directory().string());
+  }
 
-  std::vector<eval::LanguageEvaluation> evaluations;
+  std::vector<eval::PairJob> jobs;
   io::Json data_files = io::Json::object();
-  int64_t evaluated_now = 0, remaining = 0;
   for (const std::string& task_name : task_names) {
     const data::TaskProtocol& task = tasks.at(task_name);
     const auto split = splits.find(task_name);
     for (const std::string& language : languages) {
       const std::string file_name = task.language(language).file;
-      const std::string file_hash = eval::file_sha1(protocol.path_of(file_name));
+      const std::string file_hash = io::file_sha1(protocol.path_of(file_name));
       data_files[file_name] = file_hash;
       const std::vector<data::TaskItem> all_items = data::read_test_set(protocol, task_name, language);
       const std::vector<size_t> indices =
-          selected_indices(all_items, split == splits.end() ? nullptr : &split->second, arguments.limit);
+          selected_indices(all_items, split == splits.end() ? nullptr : &split->second,
+                           item_limit(arguments.items, arguments.seed), task_name + "/" + language);
       if (indices.empty()) throw Error(fmt::format("{}/{}: no items left to evaluate", task_name, language));
-
-      std::optional<eval::LanguageEvaluation> stored = state.load(task_name, language, file_hash);
-      if (stored && item_indices(*stored) == indices) {
-        std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", task_name.c_str(), language.c_str(),
-                     state.directory().c_str(), static_cast<long>(stored->correct()), stored->items.size());
-        evaluations.push_back(std::move(*stored));
-        continue;
-      }
-      if (arguments.max_pairs > 0 && evaluated_now >= arguments.max_pairs) {
-        ++remaining;
-        continue;
-      }
-      std::vector<data::TaskItem> items;
-      for (const size_t index : indices) items.push_back(all_items[index]);
-      io::Progress progress(task_name + "/" + language, static_cast<int64_t>(items.size()), "items");
-      eval::LanguageEvaluation evaluation = eval::evaluate_language(
-          model, tokenizer, task, language, items, options, [&](int64_t count) { progress.advance(count); });
-      progress.finish(fmt::format("accuracy {:.1f}%", 100.0 * static_cast<double>(evaluation.correct()) /
-                                                          static_cast<double>(evaluation.items.size())));
-      if (evaluation.prefix_fallbacks > 0)
-        std::fprintf(stderr, "%s/%s: %ld of %zu prompts ran without the prefix cache (a token straddles its end)\n",
-                     task_name.c_str(), language.c_str(), static_cast<long>(evaluation.prefix_fallbacks),
-                     items.size());
-      if (evaluation.truncated_prompts > 0)
-        std::fprintf(stderr, "%s/%s: %ld of %zu prompts cut from the left to fit the context of %ld tokens\n",
-                     task_name.c_str(), language.c_str(), static_cast<long>(evaluation.truncated_prompts), items.size(),
-                     static_cast<long>(model.config.max_position_embeddings));
-      state.store(evaluation, file_hash);
-      evaluations.push_back(std::move(evaluation));
-      ++evaluated_now;
+      eval::PairJob job{&task, language, {}, file_hash};
+      for (const size_t index : indices) job.items.push_back(all_items[index]);
+      jobs.push_back(std::move(job));
     }
   }
-  if (remaining > 0) {
+  const auto stored = [&](const eval::PairJob& job) {
+    std::optional<eval::LanguageEvaluation> evaluation = state->load(job.task->name, job.language, job.file_hash);
+    if (!evaluation || item_indices(*evaluation) != selected_of(job)) return std::optional<eval::LanguageEvaluation>();
+    std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", job.task->name.c_str(), job.language.c_str(),
+                 state->directory().c_str(), static_cast<long>(evaluation->correct()), evaluation->items.size());
+    return evaluation;
+  };
+  const auto finished = [&](const eval::PairJob& job, const eval::LanguageEvaluation& evaluation) {
+    const std::string pair = job.task->name + "/" + job.language;
+    if (evaluation.prefix_fallbacks > 0)
+      std::fprintf(stderr, "%s: %ld of %zu prompts ran without the prefix cache (a token straddles its end)\n",
+                   pair.c_str(), static_cast<long>(evaluation.prefix_fallbacks), job.items.size());
+    if (evaluation.truncated_prompts > 0)
+      std::fprintf(stderr, "%s: %ld of %zu prompts cut from the left to fit the context of %ld tokens\n", pair.c_str(),
+                   static_cast<long>(evaluation.truncated_prompts), job.items.size(),
+                   static_cast<long>(model.config.max_position_embeddings));
+    state->store(evaluation, job.file_hash);
+  };
+  std::vector<std::optional<eval::LanguageEvaluation>> outcomes =
+      eval::evaluate_pairs(group, model, tokenizer, jobs, options, arguments.max_pairs, stored, finished);
+  if (!group.is_main()) return;
+  std::vector<eval::LanguageEvaluation> evaluations;
+  for (std::optional<eval::LanguageEvaluation>& outcome : outcomes)
+    if (outcome) evaluations.push_back(std::move(*outcome));
+  if (evaluations.size() < jobs.size()) {
     std::fprintf(stderr, "stopped after %ld pairs (--max-pairs); %ld remain: rerun the same command to continue\n",
-                 static_cast<long>(evaluated_now), static_cast<long>(remaining));
+                 static_cast<long>(arguments.max_pairs), static_cast<long>(jobs.size() - evaluations.size()));
     return;
   }
 
   io::Json provenance = settings;
-  provenance["date"] = eval::utc_timestamp();
+  provenance.update(io::run_provenance(device));
+  provenance["model"]["weights"] = io::weights_fingerprint(arguments.model_dir, arguments.hash_weights);
   provenance["tasks"] = task_names;
   provenance["languages"] = languages;
   provenance["shots"] = shots;
@@ -247,7 +285,7 @@ void run_eval(const EvalArguments& arguments) {
   if (!arguments.predictions.empty())
     io::write_file_atomically(arguments.predictions, eval::predictions_jsonl(evaluations));
   std::fputs(eval::format_results(results, format).c_str(), stdout);
-  state.remove();
+  state->remove();
 }
 
 }  // namespace
@@ -262,14 +300,16 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--task", arguments->task, "emotion, snli, paws or all")->capture_default_str();
   command->add_option("--langs", arguments->languages, "all, or languages such as en,zh")->capture_default_str();
   command->add_option("--mode", arguments->mode, "scoring: prefix-sum or sequence")->capture_default_str();
+  command->add_option("--labels", arguments->labels,
+                      "how answers are written: english, same-language (the language's own words and "
+                      "demonstrations) or task-agnostic (ox/horse); the last two for emotion only")
+      ->capture_default_str();
   command->add_option("--shots", arguments->shots, "demonstrations per prompt (default: the task's own)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--limit", arguments->limit, "first N items per language (0 = all)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_item_limit_options(command, arguments->items, "per language");
   command->add_option("--eval-split", arguments->eval_splits,
                       "evaluate only the evaluation items of a split file from `data build` (one per task)");
-  command->add_option("--seed", arguments->seed, "seed for breaking exact ties")->capture_default_str();
+  command->add_option("--seed", arguments->seed, "seed for breaking exact ties and drawing the --limit sample")->capture_default_str();
   command->add_option("--seen", arguments->seen, "tuning languages, for seen/unseen averages (e.g. zh,de)");
   command->add_option("--batch-size", arguments->batch_size, "items per forward pass")->capture_default_str();
   command->add_flag("--no-prefix-cache", arguments->no_prefix_cache,
@@ -278,6 +318,8 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--predictions", arguments->predictions, "also write per-item predictions and scores (JSONL)");
   command->add_option("--format", arguments->format, "table on stdout: table, md or csv")->capture_default_str();
   command->add_flag("--restart", arguments->restart, "discard an interrupted run's state instead of resuming it");
+  command->add_flag("--hash-weights", arguments->hash_weights,
+                    "fingerprint the weights by their full content in the provenance (default: headers and sizes)");
   command->add_option("--max-pairs", arguments->max_pairs,
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
@@ -286,6 +328,9 @@ void add_eval_command(CLI::App& app) {
                       "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "left"}));
+  command->add_option("--dist-timeout", arguments->dist_timeout,
+                      "seconds before a silent or dead process is an error (under qtalign launch or torchrun)")
+      ->capture_default_str();
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_eval(*arguments); });

@@ -12,6 +12,7 @@
 #include "model/checkpoint.h"
 #include "model/generate.h"
 #include "model/lora.h"
+#include "model/vocabulary_check.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_data.h"
 
@@ -56,7 +57,12 @@ void run_generate(const GenerateArguments& arguments) {
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   if (!fs::exists(tokenizer_file)) fail_at(tokenizer_file, "no such file (generate needs the model's tokenizer)");
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
-  model::Model model = model::load_model(arguments.model, {compute_dtype(arguments.runtime, device), device});
+  model::LoadOptions load_options;
+  load_options.dtype = compute_dtype(arguments.runtime, device);
+  load_options.device = device;
+  load_options.quantization = quantization_options(arguments.runtime);
+  model::Model model = model::load_model(arguments.model, load_options);
+  model::check_vocabulary(model.config, tokenizer, arguments.model / "config.json", tokenizer_file);
   if (!arguments.adapter.empty()) model::load_lora_adapter(model, arguments.adapter);
 
   std::string text = arguments.prompt;
@@ -71,13 +77,26 @@ void run_generate(const GenerateArguments& arguments) {
   model::GenerationOptions options;
   options.max_new_tokens = arguments.max_new_tokens;
   options.stop_ids = stop_ids(arguments.model, model.config, tokenizer, arguments.chat);
-  model::TextStream stream([&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, true); });
+  // Without the clean-up of spaces: it can rewrite text already shown (" ." -> "."), which a stream cannot take back.
+  model::TextStream stream([&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, true, false); });
   const auto print = [](const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   };
-  model::generate_greedy(model, prompt, options, [&](int64_t id) { print(stream.add(id)); });
+  model::StopReason stop;
+  const std::vector<int64_t> generated =
+      model::generate_greedy(model, prompt, options, [&](int64_t id) { print(stream.add(id)); }, &stop);
   print(stream.finish() + "\n");
+  const int64_t length = static_cast<int64_t>(prompt.size() + generated.size());
+  if (stop == model::StopReason::sliding_window)
+    std::fprintf(stderr,
+                 "generate: stopped after %ld new tokens: the sequence (%ld tokens) filled the model's sliding window "
+                 "of %ld, beyond which qtalign does not run sliding-window attention\n",
+                 static_cast<long>(generated.size()), static_cast<long>(length),
+                 static_cast<long>(*model.config.sliding_window));
+  if (stop == model::StopReason::context_full)
+    std::fprintf(stderr, "generate: stopped after %ld new tokens: the sequence filled the model's context of %ld tokens\n",
+                 static_cast<long>(generated.size()), static_cast<long>(model.config.max_position_embeddings));
 }
 
 }  // namespace

@@ -28,6 +28,15 @@ struct InitModelArguments {
   int64_t vocab_size = 0;
 };
 
+constexpr const char* kDescription = R"(Presets:
+  tiny, tiny-llama, tiny-mistral   hidden 64, 2 layers, 4 heads (2 KV heads): qwen2, llama, mistral;
+                                   the vocabulary comes from --tokenizer or --vocab-size
+  qwen1.5-0.5b, qwen1.5-1.8b, qwen1.5-4b, qwen1.5-14b, mistral-7b, llama-2-7b
+                                   the published models' shapes (config.json of each on the Hugging
+                                   Face hub), vocabulary included
+Weights are drawn and written one shard at a time: a 14B checkpoint (28 GB in bf16) needs a few GB
+of memory, not the whole model.)";
+
 // The files of a Hugging Face tokenizer that travel with a checkpoint.
 constexpr const char* kTokenizerFiles[] = {"tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
                                            "added_tokens.json", "vocab.json",            "merges.txt",
@@ -47,14 +56,8 @@ void copy_tokenizer_files(const fs::path& given, const fs::path& out) {
     if (fs::exists(given / name)) io::write_file_atomically(out / name, io::read_file(given / name));
 }
 
-model::ModelConfig preset_config(const std::string& preset) {
-  if (preset == "tiny") return model::tiny_qwen2_config(0);
-  if (preset == "qwen1.5-0.5b-shape") return model::qwen1_5_0_5b_shape_config();
-  throw Error("--preset: unknown preset '" + preset + "' (expected tiny or qwen1.5-0.5b-shape)");
-}
-
 void run_init_model(const InitModelArguments& arguments) {
-  model::ModelConfig config = preset_config(arguments.preset);
+  model::ModelConfig config = model::preset_config(arguments.preset);
   const at::ScalarType dtype = model::parse_dtype(arguments.dtype);
 
   std::optional<tokenizer::Tokenizer> tokenizer;
@@ -67,21 +70,15 @@ void run_init_model(const InitModelArguments& arguments) {
   // An explicit size wins; otherwise the preset's own (Qwen's padded 151936) or the tokenizer's.
   if (arguments.vocab_size > 0) config.vocab_size = arguments.vocab_size;
   else config.vocab_size = std::max(config.vocab_size, tokenizer_vocab);
-  if (config.vocab_size == 0) throw Error("init-model --preset tiny needs --tokenizer or --vocab-size");
+  if (config.vocab_size == 0)
+    throw Error("init-model --preset " + arguments.preset + " needs --tokenizer or --vocab-size");
   if (config.vocab_size < tokenizer_vocab)
     throw Error(fmt::format("--vocab-size {} is smaller than the tokenizer's {} tokens", config.vocab_size,
                             tokenizer_vocab));
 
-  model::Model model = model::make_random_model(config, arguments.seed, dtype);
-  model::save_model(model, arguments.out, dtype);
+  const int64_t parameters = model::write_random_checkpoint(config, arguments.seed, dtype, arguments.out);
   if (tokenizer) copy_tokenizer_files(arguments.tokenizer, arguments.out);
 
-  int64_t parameters = model.embed_tokens.numel() + model.norm.numel();
-  if (!config.tie_word_embeddings) parameters += model.lm_head.numel();
-  for (const auto& layer : model.layers) parameters += layer.input_layernorm.numel() + layer.post_attention_layernorm.numel();
-  for_each_linear(model, [&](const std::string&, model::Linear& linear) {
-    parameters += linear.weight.numel() + (linear.bias.defined() ? linear.bias.numel() : 0);
-  });
   std::printf("%s: random %s model (%s preset): %ld layers, hidden %ld, vocab %ld, %.1fM parameters, %s%s\n",
               arguments.out.c_str(), config.model_type.c_str(), arguments.preset.c_str(),
               static_cast<long>(config.num_hidden_layers), static_cast<long>(config.hidden_size),
@@ -94,10 +91,10 @@ void run_init_model(const InitModelArguments& arguments) {
 void add_init_model_command(CLI::App& app) {
   auto arguments = std::make_shared<InitModelArguments>();
   CLI::App* command = app.add_subcommand(
-      "init-model", "Write a random-weight qwen2 checkpoint in the Hugging Face layout (config.json, safetensors)");
+      "init-model", "Write a random-weight qwen2, llama or mistral checkpoint in the Hugging Face layout");
+  command->footer(kDescription);
   command->add_option("--out", arguments->out, "checkpoint directory to write")->required();
-  command->add_option("--preset", arguments->preset,
-                      "tiny (hidden 64, 2 layers, GQA) or qwen1.5-0.5b-shape (Qwen1.5-0.5B's shapes, vocab 151936)")
+  command->add_option("--preset", arguments->preset, "architecture and shape (listed below)")
       ->capture_default_str();
   command->add_option("--tokenizer", arguments->tokenizer,
                       "tokenizer directory or tokenizer.json to copy in; sets bos/eos and the default vocabulary size");

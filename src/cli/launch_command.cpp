@@ -1,9 +1,8 @@
 // qtalign launch: start N local processes of a qtalign command torchrun-style (RANK, WORLD_SIZE,
-// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), for data-parallel training.
+// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT): data-parallel training, and evaluation with
+// its work shared among the processes.
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "distributed/process_group.h"
 #include "io/error.h"
 
 namespace qtalign::cli {
@@ -26,31 +26,18 @@ struct LaunchArguments {
 };
 
 constexpr const char* kDescription = R"(Run a qtalign command in N processes on this machine, torchrun-style:
-  qtalign launch -n 2 -- train --model M --data D --out A
-Each process gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and MASTER_PORT.
-The same variables set by hand (or by torchrun) start processes on several machines. When one process
-fails, the others are stopped and launch fails.)";
-
-// A TCP port on the loopback interface that nothing listens on right now.
-int free_loopback_port() {
-  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (socket_fd < 0) throw Error("launch: cannot create a socket to find a free port");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  const bool ok = ::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                  ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(socket_fd);
-  if (!ok) throw Error("launch: cannot find a free port on 127.0.0.1 (pass --master-port)");
-  return ntohs(address.sin_port);
-}
+  qtalign launch -n 2 -- train --model M --data D --out A    (gradients summed over the processes)
+  qtalign launch -n 2 -- eval --model M --out R.json         ((task, language) pairs and items shared)
+The machine's cores are split among the processes unless --threads says otherwise; on CUDA each
+process takes the GPU of its LOCAL_RANK. Each process gets RANK, WORLD_SIZE, LOCAL_RANK,
+LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and MASTER_PORT. The same variables set by hand (or by
+torchrun) start processes on several machines. When one process fails, launch names it, stops the
+others and fails; rerunning the same command resumes where the run stopped.)";
 
 void run_launch(const LaunchArguments& arguments) {
   if (arguments.processes < 1) throw Error("launch: -n must be at least 1");
   if (arguments.command.empty()) throw Error("launch: no qtalign command given after --");
-  const int port = arguments.master_port > 0 ? arguments.master_port : free_loopback_port();
+  const int port = arguments.master_port > 0 ? arguments.master_port : distributed::free_loopback_port();
   std::vector<std::string> argv_strings{"qtalign"};
   argv_strings.insert(argv_strings.end(), arguments.command.begin(), arguments.command.end());
   std::vector<char*> argv;

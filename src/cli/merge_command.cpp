@@ -11,6 +11,7 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/dtype.h"
+#include "model/finite.h"
 #include "model/lora.h"
 
 namespace qtalign::cli {
@@ -42,9 +43,17 @@ void run_merge(const MergeArguments& arguments) {
   const at::ScalarType save_dtype = arguments.save_dtype == "auto" ? disk_dtype : model::parse_dtype(arguments.save_dtype);
   model::LoadOptions load_options;
   load_options.dtype = disk_dtype;
+  // A NaN anywhere would spread through every merged weight it touches into a checkpoint that loads.
+  load_options.check_finite = true;
   model::Model model = model::load_model(arguments.model_dir, load_options);
   const model::LoraConfig lora = model::load_lora_adapter(model, arguments.adapter_dir);
-  const size_t adapted = model::attached_lora(model).size();
+  const std::vector<model::NamedLora> attached = model::attached_lora(model);
+  const std::filesystem::path adapter_weights = arguments.adapter_dir / "adapter_model.safetensors";
+  for (const model::NamedLora& layer : attached) {
+    model::require_finite(layer.weights->a, adapter_weights.string() + ": tensor '" + model::peft_tensor_name(layer.module, 'A') + "'");
+    model::require_finite(layer.weights->b, adapter_weights.string() + ": tensor '" + model::peft_tensor_name(layer.module, 'B') + "'");
+  }
+  const size_t adapted = attached.size();
   model::merge_lora(model);
   model::save_model(model, arguments.out_dir, save_dtype);
   for (const char* name : kCopiedFiles) {

@@ -8,6 +8,7 @@
 #include "analysis/representations.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/item_limit_options.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
@@ -27,31 +28,40 @@ struct PcaArguments {
   std::filesystem::path eval_split;
   std::filesystem::path out;
   std::string task = "emotion";
-  std::string languages = "all";
+  std::string languages = "en,de,fr,hi,th,sw,ms";
+  std::string pairs;
   std::string layers = "all";
   std::string pooling = "mean";
-  std::string prompt = "question";
-  int64_t limit = 100;
+  std::string prompt = "default";
+  ItemLimitOptions items{100, 0};
   int64_t batch_size = 8;
   int64_t resamples = 2000;
   uint64_t seed = 0;
   RuntimeOptions runtime;
 };
 
-constexpr const char* kDescription = R"(Cross-lingual representations per layer (SPEC section 7).
+constexpr const char* kDescription = R"(Cross-lingual representations per layer, as the study measured them.
 
-For the same test items in every language, each prompt's residual stream (0 = embeddings, i = output
-of layer i) is pooled into one vector: the mean over all prompt tokens (the study's choice) or the
-last token (--pooling last). The prompt is the item's question (its language's template without
-demonstrations, what question translation trains on) or the full few-shot prompt (--prompt few-shot).
-Per layer: a 2-D PCA (SVD of the centred vectors of all languages) scattered by language; the
-Pearson correlation of the PC1 coordinates of the same items between every pair of languages; and
-the mean cosine similarity of each language's vector with English's for the same item.
+For the same test items in every language (parallel items: item i is the same in each), each
+prompt's residual stream (0 = embeddings, i = output of layer i) is pooled into one vector: the mean
+over all prompt tokens (the study's choice) or the last token (--pooling last). Prompts (--prompt):
+  study     the study's: the few-shot prompt whose 2 demonstrations answer in the language itself
+            (the default for emotion, the only task with same-language answers)
+  question  the item's question alone, as question translation trains on (the default otherwise)
+  few-shot  the evaluation prompt, demonstrations answered with English labels
+Per layer: a 2-D PCA (SVD of the centred vectors of all languages) scattered by language; for each
+language pair, the Pearson correlation of the items' coordinates on a 1-D PCA fitted to the pair's
+vectors, paired by item (the study's pairs en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw,
+en-ms among the analysed languages, plus --pairs); and the mean cosine similarity of each language's
+vector with English's for the same item. Fewer than 10 items make the correlations meaningless: the
+outputs warn.
 
-Writes into --out: layer_<L>.png/.svg, cosine.png/.svg/.csv, pc1_correlation.csv,
+Writes into --out: layer_<L>.png/.svg, cosine.png/.svg/.csv, pair_correlation.csv,
 representations.md and representations.json. With --compare-adapter the analysis runs twice, as
 base (the model, with --adapter if given) into --out/base and tuned (with the compare adapter instead)
-into --out/tuned, and cosine_comparison.png/.svg/.csv overlays the two.)";
+into --out/tuned; then cosine_comparison.png/.svg/.csv overlays the two, and
+pair_correlation_comparison.md/.csv/.json (one table) and pair_correlation_layer_<L>.png/.svg (one
+figure per layer) set the pair correlations of base and tuned side by side.)";
 
 void run_pca(const PcaArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
@@ -61,11 +71,19 @@ void run_pca(const PcaArguments& arguments) {
   analysis::RepresentationOptions options;
   options.task = protocol.task(arguments.task).name;
   options.languages = data::parse_language_list(protocol, arguments.languages);
-  options.limit = arguments.limit;
+  if (!arguments.pairs.empty()) options.extra_pairs = analysis::parse_language_pairs(protocol, arguments.pairs);
+  options.limit = item_limit(arguments.items, arguments.seed);
   options.batch_size = arguments.batch_size;
+  if (options.batch_size < 1) throw Error("--batch-size must be at least 1");
   options.pooling = analysis::parse_pooling(arguments.pooling);
-  options.prompt = analysis::parse_representation_prompt(arguments.prompt);
-  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device);
+  options.prompt = arguments.prompt == "default"
+                       ? analysis::default_representation_prompt(protocol.task(options.task))
+                       : analysis::parse_representation_prompt(arguments.prompt);
+  if (!arguments.compare_adapter_dir.empty() &&
+      !std::filesystem::is_regular_file(arguments.compare_adapter_dir / "adapter_config.json"))
+    fail_at(arguments.compare_adapter_dir, "is not an adapter directory (no adapter_config.json)");
+  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device,
+                                                             quantization_options(arguments.runtime));
   options.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
   options.bootstrap = {arguments.resamples, arguments.seed, 0.95};
   if (!arguments.eval_split.empty()) {
@@ -83,9 +101,9 @@ void run_pca(const PcaArguments& arguments) {
   const auto base = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "base", false);
   study::use_adapter(loaded, arguments.compare_adapter_dir);
   const auto tuned = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "tuned", false);
-  analysis::write_cosine_comparison(base, tuned, arguments.out / "cosine_comparison");
-  std::printf("%s", io::read_file(arguments.out / "cosine_comparison.csv").c_str());
-  std::fprintf(stderr, "wrote %s/{base,tuned} and %s/cosine_comparison.png/.svg/.csv\n", arguments.out.c_str(),
+  analysis::write_base_tuned_comparison(base, tuned, arguments.out);
+  std::printf("%s", io::read_file(arguments.out / "pair_correlation_comparison.md").c_str());
+  std::fprintf(stderr, "wrote %s/{base,tuned}, the cosine and pair-correlation comparisons beside them\n",
                arguments.out.c_str());
 }
 
@@ -101,17 +119,22 @@ void add_pca_command(CLI::App& app) {
   command->add_option("--task", arguments->task, "emotion, snli or paws")->capture_default_str();
   command->add_option("--langs", arguments->languages, "languages such as en,de,fr,hi, or all (en is always added)")
       ->capture_default_str();
+  command->add_option("--pairs", arguments->pairs,
+                      "language pairs to correlate besides the study's, such as zh-ja,en-ru (languages are added)");
   command->add_option("--layers", arguments->layers, "all, or residual-stream indices such as 0,6,12")
       ->capture_default_str();
   command->add_option("--pooling", arguments->pooling, "mean (over the prompt's tokens) or last")
       ->capture_default_str();
-  command->add_option("--prompt", arguments->prompt, "question or few-shot")->capture_default_str();
-  command->add_option("--limit", arguments->limit, "first N items (0 = all)")->capture_default_str();
+  command->add_option("--prompt", arguments->prompt,
+                      "study (2-shot, same-language answers), question or few-shot; default: study for emotion, "
+                      "else question")
+      ->capture_default_str();
+  add_item_limit_options(command, arguments->items, "(the same in every language)");
   command->add_option("--eval-split", arguments->eval_split,
                       "use only the evaluation items of a split file from `data build`");
   command->add_option("--resamples", arguments->resamples, "bootstrap resamples for the cosine intervals")
       ->capture_default_str();
-  command->add_option("--seed", arguments->seed, "bootstrap seed")->capture_default_str();
+  command->add_option("--seed", arguments->seed, "seed of the item sample and the bootstrap")->capture_default_str();
   command->add_option("--batch-size", arguments->batch_size, "prompts per forward pass")->capture_default_str();
   command->add_option("--out", arguments->out, "output directory")->required();
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");

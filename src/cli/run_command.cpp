@@ -1,100 +1,73 @@
 // qtalign run: the whole study for one model in one command (data, eval, train, eval, compare,
-// lens, PCA, report), resumable; without --model, the demo on a small random model.
+// lens, PCA, report), resumable; without --model, the demo on a small model. With several values
+// for --train-langs, --target, --labels or --shots it runs the grid, as `qtalign study` does.
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/study_arguments.h"
 #include "io/error.h"
+#include "io/output_lock.h"
 #include "study/study.h"
 
 namespace qtalign::cli {
 namespace {
 
-struct RunArguments {
-  study::StudyOptions study;
-  size_t size = 0;
-  RuntimeOptions runtime;
-};
-
-constexpr const char* kDescription = R"(The whole study for one model, in one command (SPEC section 1):
+constexpr const char* kDescription = R"(The whole study for one model, in one command:
   data build -> eval base -> train (LoRA) -> eval tuned -> compare -> logit lens and PCA for base and
   tuned -> report (STUDY_DIR/report.html, self-contained, and report.md).
 Every stage is skipped when its output already exists, so rerunning the same command resumes an
 interrupted study; study.json records the settings (a rerun must use the same), each stage's status,
 time and command.
 
-Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, random weights, Qwen's
-real tokenizer) in STUDY_DIR/model and runs the study on it with small limits, in minutes on a
-laptop. A random model's accuracies are chance-level: real results need a real checkpoint.)";
+Several values for --train-langs, --target, --labels or --shots (e.g. --train-langs zh sw zh,es) make
+a grid, run as `qtalign study` runs it (see qtalign study --help).
 
-// Runs a stage's subcommand in this process, as if typed after `qtalign`.
-void run_subcommand(const std::vector<std::string>& arguments) {
-  CLI::App app{"qtalign"};
-  add_eval_command(app);
-  add_train_command(app);
-  app.require_subcommand(1);
-  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    throw Error(fmt::format("run: the stage command '{}' was refused: {}", arguments.empty() ? "" : arguments.front(),
-                            e.what()));
-  }
-}
+Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
+STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop. Its numbers are
+not the study's: real results need a real checkpoint.)";
 
 template <typename T>
 void unless_given(const CLI::App* command, const char* option, T& field, const T& demo_value) {
   if (command->get_option(option)->count() == 0) field = demo_value;
 }
 
-void run(RunArguments& arguments, const CLI::App* command) {
+void run(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
-  if (command->get_option("--size")->count() > 0) options.size = arguments.size;
-  if (options.model_dir.empty()) {
-    const study::DemoSettings demo;
-    if (!options.size) options.size = demo.size;
-    unless_given(command, "--eval-limit", options.eval_limit, demo.eval_limit);
-    unless_given(command, "--analysis-limit", options.analysis_limit, demo.analysis_limit);
-    unless_given(command, "--epochs", options.epochs, demo.epochs);
-    unless_given(command, "--batch", options.micro_batch, demo.micro_batch);
-    unless_given(command, "--grad-accum", options.grad_accum, demo.grad_accum);
-    unless_given(command, "--cutoff", options.cutoff, demo.cutoff);
-    unless_given(command, "--eval-every", options.eval_every, demo.eval_every);
+  // A second run on the same study directory fails here instead of racing this one for its files.
+  const io::OutputLock lock(options.out);
+  set_interrupt_hint("rerun the same command to resume: the finished stages in " + options.out.string() +
+                     " are kept and skipped");
+  const bool grid = arguments.mixtures.size() > 1 || arguments.targets.size() > 1 || arguments.labels.size() > 1 ||
+                    arguments.shots.size() > 1;
+  if (grid) {
+    arguments.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
+    arguments.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
+    run_study_grid(arguments, command, plan_from_arguments(arguments));
+    return;
   }
-  options.analysis_device = apply_runtime_options(arguments.runtime);
-  options.analysis_dtype = compute_dtype(arguments.runtime, options.analysis_device);
-  options.threads = arguments.runtime.threads;
-  options.device = arguments.runtime.device;
-  options.dtype = arguments.runtime.dtype;
-  study::run_study(options, run_subcommand);
+  resolve_study_options(arguments, command, options.model_dir.empty());
+  const study::Plan plan = plan_from_arguments(arguments);
+  options.train_languages = plan.mixtures.front();
+  options.target = plan.targets.front();
+  options.labels = plan.labels.front();
+  options.shots = plan.shots.front();
+  study::run_study(options, run_study_subcommand);
 }
 
 }  // namespace
 
-void add_run_command(CLI::App& app) {
-  auto arguments = std::make_shared<RunArguments>();
-  study::StudyOptions& options = arguments->study;
-  CLI::App* command = app.add_subcommand("run", kDescription);
+void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
+  study::StudyOptions& options = arguments.study;
   command->add_option("--out", options.out, "the study directory (STUDY_DIR)")->required();
-  command->add_option("--model", options.model_dir, "Hugging Face checkpoint directory (none: the random demo model)");
-  command->add_option("--task", options.task, "task whose questions are translated for tuning")->capture_default_str();
-  command->add_option("--train-langs", options.train_languages, "tuning languages, e.g. zh,de")->capture_default_str();
-  command->add_option("--size", arguments->size,
+  command->add_option("--size", arguments.size,
                       "training examples (default: 10000, or all available outside the evaluation items when fewer; "
                       "demo: 96)");
   command->add_option("--seed", options.seed, "seed of data draws, training, tie breaks, bootstrap")->capture_default_str();
-  command->add_option("--eval-task", options.eval_task, "all, or one of emotion, snli, paws")->capture_default_str();
   command->add_option("--eval-langs", options.eval_languages, "languages to evaluate")->capture_default_str();
   command->add_option("--eval-limit", options.eval_limit, "items per task and language (0 = all; demo: 16)")
-      ->capture_default_str();
-  command->add_option("--analysis-limit", options.analysis_limit, "items per language for the lens and PCA (demo: 24)")
-      ->capture_default_str();
-  command->add_option("--lens-langs", options.lens_languages, "languages for the logit lens (all = all with lens prompts)")
-      ->capture_default_str();
-  command->add_option("--pca-langs", options.pca_languages, "languages for the representations")->capture_default_str();
-  command->add_option("--pca-layers", options.pca_layers, "all, or residual-stream indices such as 0,6,12")
       ->capture_default_str();
   command->add_option("--epochs", options.epochs, "training epochs (demo: 1)")->capture_default_str();
   command->add_option("--batch", options.micro_batch, "examples per micro-batch (demo: 4)")->capture_default_str();
@@ -107,7 +80,109 @@ void add_run_command(CLI::App& app) {
   command->add_option("--data-dir", options.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
-  add_runtime_options(command, arguments->runtime);
+  add_runtime_options(command, arguments.runtime);
+}
+
+void add_evaluation_axes(CLI::App* command, StudyArguments& arguments) {
+  command->add_option("--labels", arguments.labels, "answer types: english, same-language, task-agnostic (several: a grid)")
+      ->capture_default_str();
+  command->add_option("--shots", arguments.shots, "demonstrations per prompt: default (the task's own) or N (several: a grid)")
+      ->capture_default_str();
+}
+
+void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo) {
+  study::StudyOptions& options = arguments.study;
+  if (command->get_option("--size")->count() > 0) options.size = arguments.size;
+  if (demo) {
+    const study::DemoSettings settings;
+    if (!options.size) options.size = settings.size;
+    unless_given(command, "--eval-limit", options.eval_limit, settings.eval_limit);
+    if (command->get_option_no_throw("--analysis-limit"))
+      unless_given(command, "--analysis-limit", options.analysis_limit, settings.analysis_limit);
+    unless_given(command, "--epochs", options.epochs, settings.epochs);
+    unless_given(command, "--batch", options.micro_batch, settings.micro_batch);
+    unless_given(command, "--grad-accum", options.grad_accum, settings.grad_accum);
+    unless_given(command, "--cutoff", options.cutoff, settings.cutoff);
+    unless_given(command, "--eval-every", options.eval_every, settings.eval_every);
+  }
+  options.analysis_device = apply_runtime_options(arguments.runtime);
+  options.analysis_dtype = compute_dtype(arguments.runtime, options.analysis_device);
+  options.threads = arguments.runtime.threads;
+  options.device = arguments.runtime.device;
+  options.dtype = arguments.runtime.dtype;
+  options.quantization = quantization_options(arguments.runtime);
+}
+
+study::Plan plan_from_arguments(const StudyArguments& arguments) {
+  study::Plan plan;
+  plan.models = arguments.models;
+  plan.mixtures = arguments.mixtures;
+  plan.targets = arguments.targets;
+  for (const std::string& task : arguments.tasks) plan.tasks.push_back(study::parse_task_pair(task));
+  plan.labels = arguments.labels;
+  for (const std::string& shots : arguments.shots) {
+    if (shots == "default") {
+      plan.shots.push_back(-1);
+      continue;
+    }
+    size_t end = 0;
+    int count = -1;
+    try {
+      count = std::stoi(shots, &end);
+    } catch (const std::exception&) {
+      end = 0;
+    }
+    if (end != shots.size() || count < 0)
+      throw Error(fmt::format("--shots: '{}' is neither 'default' nor a count of demonstrations", shots));
+    plan.shots.push_back(count);
+  }
+  return plan;
+}
+
+void run_study_subcommand(const std::vector<std::string>& arguments) {
+  CLI::App app{"qtalign"};
+  add_eval_command(app);
+  add_train_command(app);
+  app.require_subcommand(1);
+  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw Error(fmt::format("the stage command '{}' was refused: {}", arguments.empty() ? "" : arguments.front(),
+                            e.what()));
+  }
+}
+
+void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan) {
+  const bool demo = std::all_of(plan.models.begin(), plan.models.end(), [](const std::string& m) { return m == "demo"; });
+  resolve_study_options(arguments, command, demo);
+  study::GridOptions grid;
+  grid.common = arguments.study;
+  grid.plan = std::move(plan);
+  grid.plan_file = arguments.plan_file;
+  study::run_grid(grid, run_study_subcommand);
+}
+
+void add_run_command(CLI::App& app) {
+  auto arguments = std::make_shared<StudyArguments>();
+  study::StudyOptions& options = arguments->study;
+  CLI::App* command = app.add_subcommand("run", kDescription);
+  command->add_option("--model", options.model_dir, "Hugging Face checkpoint directory (none: the demo model)");
+  command->add_option("--task", options.task, "task whose questions are translated for tuning")->capture_default_str();
+  command->add_option("--train-langs", arguments->mixtures, "tuning languages, e.g. zh,de (several mixtures: a grid)")
+      ->capture_default_str();
+  command->add_option("--target", arguments->targets, "translation target of the tuning questions (several: a grid)")
+      ->capture_default_str();
+  command->add_option("--eval-task", options.eval_task, "all, or one of emotion, snli, paws")->capture_default_str();
+  command->add_option("--analysis-limit", options.analysis_limit, "items per language for the lens and PCA (demo: 24)")
+      ->capture_default_str();
+  command->add_option("--lens-langs", options.lens_languages, "languages for the logit lens (all = all with lens prompts)")
+      ->capture_default_str();
+  command->add_option("--pca-langs", options.pca_languages, "languages for the representations")->capture_default_str();
+  command->add_option("--pca-layers", options.pca_layers, "all, or residual-stream indices such as 0,6,12")
+      ->capture_default_str();
+  add_evaluation_axes(command, *arguments);
+  add_shared_study_options(command, *arguments);
   command->callback([arguments, command] { run(*arguments, command); });
 }
 

@@ -3,18 +3,20 @@
 
 #include <cstdio>
 #include <memory>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "distributed/process_group.h"
 #include "data/question_translation.h"
 #include "io/error.h"
+#include "io/output_lock.h"
+#include "io/provenance.h"
 #include "io/progress.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/lora.h"
+#include "model/vocabulary_check.h"
 #include "tokenizer/tokenizer.h"
-#include "train/distributed.h"
 #include "train/trainer.h"
 #include "train/training_data.h"
 
@@ -31,6 +33,7 @@ struct TrainArguments {
   double val_ratio = 0.05;
   std::string prompt_template = "plain";
   double dist_timeout = 300.0;
+  bool hash_weights = false;
   train::TrainingOptions training;
   RuntimeOptions runtime;
 };
@@ -38,7 +41,8 @@ struct TrainArguments {
 constexpr const char* kDescription = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
 with "input" and "target" or "answer"), writing a PEFT adapter directory to --out: adapter_config.json +
 adapter_model.safetensors (the best by validation loss; final/ holds the last one), training_log.jsonl,
-loss.png/.svg and checkpoint.safetensors (resume with --resume).
+loss.png/.svg, checkpoint.safetensors (resume with --resume) and provenance.json (command line,
+versions, hardware, base weights fingerprint, data hash).
 
 Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
   qtalign launch -n 2 -- train --model M --data D --out A                       (one machine)
@@ -46,6 +50,9 @@ Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_A
 Gradients are summed over processes (Gloo on CPU, NCCL on CUDA), data is sharded by rank, only rank
 0 writes; a process that dies or stalls for --dist-timeout seconds makes the others fail. Each process runs --batch x --grad-accum examples per step: the global batch is that times the
 number of processes.)";
+
+// Where the adapter came from, beside it (PEFT's adapter_config.json keeps only its own fields).
+constexpr const char* kProvenanceFile = "provenance.json";
 
 struct PreparedData {
   std::vector<train::TokenizedExample> train_set;
@@ -56,7 +63,10 @@ struct PreparedData {
 
 PreparedData prepare_data(const TrainArguments& arguments, const model::ModelConfig& config, bool report) {
   const std::vector<data::QuestionTranslationExample> examples = data::read_examples(arguments.data_file);
-  const auto tokenizer = tokenizer::Tokenizer::from_file(arguments.model_dir / "tokenizer.json");
+  const std::filesystem::path tokenizer_file = arguments.model_dir / "tokenizer.json";
+  const auto tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
+  model::check_vocabulary(config, tokenizer, arguments.model_dir / "config.json", tokenizer_file);
+  const size_t max_text_bytes = train::text_bytes_for_tokens(tokenizer, arguments.cutoff);
   const std::optional<int64_t> eos = config.eos_token_id ? config.eos_token_id : tokenizer.eos_id();
   const train::PromptTemplate prompt_template = train::parse_prompt_template(arguments.prompt_template);
   const std::vector<int64_t> held_out =
@@ -70,7 +80,7 @@ PreparedData prepare_data(const TrainArguments& arguments, const model::ModelCon
     const bool validation = next_held_out < held_out.size() && held_out[next_held_out] == int64_t(i);
     if (validation) ++next_held_out;
     const train::TextExample text{examples[i].input, examples[i].target};
-    train::TokenizedExample tokenized = train::tokenize_example(tokenizer, prompt_template, text, eos);
+    train::TokenizedExample tokenized = train::tokenize_example(tokenizer, prompt_template, text, eos, max_text_bytes);
     if (train::cut_to_length(tokenized, arguments.cutoff)) ++prepared.truncated;
     if (progress) progress->advance();
     if (tokenized.target_tokens() == 0) {
@@ -86,15 +96,9 @@ PreparedData prepare_data(const TrainArguments& arguments, const model::ModelCon
 }
 
 void run_train(TrainArguments arguments) {
-  const train::DistributedEnv env = train::distributed_env_from_environment();
-  if (arguments.runtime.threads == 0 && env.world_size > 1) {
-    // Processes on one machine share its cores (torchrun sets OMP_NUM_THREADS for the same reason).
-    const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
-    const int sharing = local_world ? std::max(1, std::atoi(local_world)) : env.world_size;
-    arguments.runtime.threads = std::max(1, int(std::thread::hardware_concurrency()) / sharing);
-  }
-  at::Device device = apply_runtime_options(arguments.runtime);
-  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, env.local_rank);
+  const distributed::DistributedEnv env = distributed::distributed_env_from_environment();
+  arguments.runtime.threads = distributed::threads_per_process(env, arguments.runtime.threads);
+  const at::Device device = distributed::device_for_process(env, apply_runtime_options(arguments.runtime));
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
   if (!(arguments.lora_dropout >= 0 && arguments.lora_dropout < 1))
     throw Error(fmt::format("--lora-dropout must be in [0, 1), got {}", arguments.lora_dropout));
@@ -107,9 +111,15 @@ void run_train(TrainArguments arguments) {
   lora.target_modules = model::parse_lora_targets(arguments.targets);
   lora.base_model_name_or_path = arguments.model_dir.string();
 
+  io::check_output_directory(arguments.out_dir);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(arguments.dist_timeout * 1000));
-  const std::unique_ptr<train::ProcessGroup> group = train::ProcessGroup::join(env, device, timeout);
+  const std::unique_ptr<distributed::ProcessGroup> group = distributed::ProcessGroup::join(env, device, timeout);
   const bool report = group->is_main();
+  // Only rank 0 writes, so only it holds the directory.
+  std::optional<io::OutputLock> lock;
+  if (report) lock.emplace(arguments.out_dir);
+  set_interrupt_hint("rerun the same command with --resume to continue from the last checkpoint in " +
+                     arguments.out_dir.string() + " (saved every --save-every steps)");
 
   const model::ModelConfig config = model::read_model_config(arguments.model_dir / "config.json");
   if (config.max_position_embeddings > 0 && arguments.cutoff > config.max_position_embeddings)
@@ -126,10 +136,20 @@ void run_train(TrainArguments arguments) {
   model::LoadOptions load_options;
   load_options.dtype = dtype;
   load_options.device = device;
+  load_options.quantization = quantization_options(arguments.runtime);
   model::Model model = model::load_model(arguments.model_dir, load_options);
   const train::TrainingSummary summary = train::train_lora(model, lora, data.train_set, data.validation_set,
                                                            arguments.training, *group, arguments.out_dir);
   if (report) {
+    io::Json provenance = io::run_provenance(device);
+    provenance["base_model"] = {{"path", std::filesystem::absolute(arguments.model_dir).string()},
+                                {"config_sha1", io::file_sha1(arguments.model_dir / "config.json")},
+                                {"weights", io::weights_fingerprint(arguments.model_dir, arguments.hash_weights)}};
+    provenance["data"] = {{"path", std::filesystem::absolute(arguments.data_file).string()},
+                          {"sha1", io::file_sha1(arguments.data_file)}};
+    provenance["dtype"] = model::dtype_name(dtype);
+    provenance["processes"] = group->world_size();
+    io::write_json_file(arguments.out_dir / kProvenanceFile, provenance);
     std::printf("trained %lld steps: training loss %.4f -> %.4f", static_cast<long long>(summary.steps),
                 summary.first_loss, summary.last_loss);
     if (summary.best_validation_loss)
@@ -177,6 +197,8 @@ void add_train_command(CLI::App& app) {
   command->add_option("--seed", arguments->training.seed, "seed of the adapter init, data order, dropout, split")
       ->capture_default_str();
   command->add_flag("--resume", arguments->training.resume, "continue from the checkpoint in --out");
+  command->add_flag("--hash-weights", arguments->hash_weights,
+                    "fingerprint the base weights by their full content in provenance.json (default: headers and sizes)");
   command->add_option("--dist-timeout", arguments->dist_timeout,
                       "seconds before a silent or dead process is an error (distributed runs)")
       ->capture_default_str();

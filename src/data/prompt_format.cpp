@@ -30,20 +30,6 @@ void scan_template(std::string_view text, const std::string& context, OnText on_
   }
 }
 
-const std::string& demonstrations_for(const TaskProtocol& task, const std::string& language,
-                                      Demonstrations demonstrations) {
-  if (demonstrations == Demonstrations::english_labels) return task.language(language).demonstrations;
-  const LensProtocol& lens = task.lens_protocol();
-  const auto found = lens.demonstrations.find(language);
-  if (found == lens.demonstrations.end()) {
-    std::string available;
-    for (const auto& entry : lens.demonstrations) available += (available.empty() ? "" : ", ") + entry.first;
-    throw Error("task " + task.name + " has no native-label lens demonstrations for '" + language +
-                "' (available: " + available + ")");
-  }
-  return found->second;
-}
-
 std::string item_context(const TaskProtocol& task, const std::string& language, const TaskItem& item) {
   return task.name + "/" + language + " item " + std::to_string(item.index);
 }
@@ -71,19 +57,19 @@ std::string render_template(std::string_view template_text, const std::map<std::
 }
 
 std::string evaluation_prompt(const TaskProtocol& task, const std::string& language, const TaskItem& item,
-                              Demonstrations demonstrations) {
+                              AnswerType answer_type) {
   std::map<std::string, std::string> values = item.fields;
-  values["demonstrations"] = demonstrations_for(task, language, demonstrations);
+  values["demonstrations"] = answer_words(task, language, answer_type).demonstrations;
   return render_template(task.language(language).template_text, values, item_context(task, language, item));
 }
 
 std::string shared_prompt_prefix(const TaskProtocol& task, const std::string& language,
-                                 Demonstrations demonstrations) {
+                                 AnswerType answer_type) {
   const std::string& template_text = task.language(language).template_text;
   const std::string first_field = "{" + task.fields.front() + "}";
   const size_t end = template_text.find(first_field);
   return render_template(std::string_view(template_text).substr(0, end),
-                         {{"demonstrations", demonstrations_for(task, language, demonstrations)}},
+                         {{"demonstrations", answer_words(task, language, answer_type).demonstrations}},
                          task.name + "/" + language + " template");
 }
 

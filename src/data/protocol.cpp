@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 
+#include "data/demonstrations.h"
 #include "data/prompt_format.h"
 #include "io/error.h"
 #include "io/json_file.h"
@@ -167,6 +168,45 @@ LensProtocol read_lens(const ProtocolReader& reader, const Json& json, const Tas
   return lens;
 }
 
+// Same-language answers need the lens words; a forced prefix must begin every word of its language
+// and leave something to score; task-agnostic words cover every label once.
+OutputTypesProtocol read_output_types(const ProtocolReader& reader, const Json& json, const TaskProtocol& task,
+                                      const std::string& where) {
+  if (!json.is_object()) reader.fail(where, "expected a JSON object");
+  OutputTypesProtocol output_types;
+  if (json.contains("same_language")) {
+    const std::string at = where + ".same_language";
+    if (!task.lens) reader.fail(at, "same-language answers need the task's lens block (native_labels, demonstrations)");
+    const Json& same_language = json["same_language"];
+    if (!same_language.is_object()) reader.fail(at, "expected a JSON object");
+    if (same_language.contains("forced_prefix"))
+      output_types.forced_prefixes = reader.string_map_member(same_language, "forced_prefix", at);
+    for (const auto& [code, prefix] : output_types.forced_prefixes) {
+      const std::string prefix_at = at + ".forced_prefix." + code;
+      const auto words = task.lens->native_labels.find(code);
+      if (words == task.lens->native_labels.end()) reader.fail(prefix_at, "language has no lens native_labels");
+      if (prefix.empty()) reader.fail(prefix_at, "empty prefix");
+      for (const auto& [label, word] : words->second)
+        if (word.size() <= prefix.size() || word.compare(0, prefix.size(), prefix) != 0)
+          reader.fail(prefix_at, "'" + prefix + "' is not a proper prefix of the " + label + " word '" + word + "'");
+    }
+  }
+  if (json.contains("task_agnostic")) {
+    const std::string at = where + ".task_agnostic";
+    output_types.task_agnostic_labels = reader.string_map_member(json["task_agnostic"], "labels", at);
+    std::vector<std::string> sorted_labels = task.labels;
+    std::sort(sorted_labels.begin(), sorted_labels.end());
+    if (keys_of(output_types.task_agnostic_labels) != sorted_labels)
+      reader.fail(at + ".labels", "expected one word for each label " + listed(task.labels));
+    std::set<std::string> words;
+    for (const auto& [label, word] : output_types.task_agnostic_labels) {
+      if (word.empty()) reader.fail(at + ".labels." + label, "empty word");
+      if (!words.insert(word).second) reader.fail(at + ".labels", "two labels share the word '" + word + "'");
+    }
+  }
+  return output_types;
+}
+
 TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std::string& name,
                        const std::vector<std::string>& languages) {
   const std::string where = "tasks." + name;
@@ -189,7 +229,17 @@ TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std
   for (const auto& entry : language_block.items())
     if (!task.languages.count(entry.key()))
       reader.fail(where + ".languages." + entry.key(), "not in the top-level languages list");
+  // Prompts show what the block holds, so a block of another size would silently change the shots.
+  for (const auto& [code, language] : task.languages) {
+    const size_t held = answer_line_ends(language.demonstrations, task.labels).size();
+    if (held != static_cast<size_t>(task.shots))
+      reader.fail(where + ".languages." + code + ".demonstrations",
+                  fmt::format("holds {} demonstrations (answer lines ending in a quoted label), but the task's shots is {}",
+                              held, task.shots));
+  }
   if (json.contains("lens")) task.lens = read_lens(reader, json["lens"], task, languages, where + ".lens");
+  if (json.contains("output_types"))
+    task.output_types = read_output_types(reader, json["output_types"], task, where + ".output_types");
   return task;
 }
 

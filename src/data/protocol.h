@@ -25,6 +25,13 @@ struct LensProtocol {
   std::map<std::string, std::string> demonstrations;                        // lang -> native few-shot block
 };
 
+// How the answer may be written besides English labels (prompts.json tasks.<task>.output_types;
+// emotion only). Same-language answers use the lens words and demonstrations.
+struct OutputTypesProtocol {
+  std::map<std::string, std::string> forced_prefixes;       // lang -> prefix every native word of it starts with
+  std::map<std::string, std::string> task_agnostic_labels;  // English label -> word standing for it ("ox")
+};
+
 struct TaskProtocol {
   std::string name;
   int shots = 0;
@@ -32,6 +39,7 @@ struct TaskProtocol {
   std::vector<std::string> fields;                     // item fields the templates use, in template order
   std::map<std::string, LanguageProtocol> languages;   // every language of the protocol
   std::optional<LensProtocol> lens;
+  std::optional<OutputTypesProtocol> output_types;
 
   // The task in `language`; throws Error listing the valid languages.
   const LanguageProtocol& language(const std::string& code) const;

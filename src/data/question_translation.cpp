@@ -10,26 +10,38 @@
 namespace qtalign::data {
 
 std::string question_translation_input(const Protocol& protocol, const std::string& language,
-                                       const std::string& question_x) {
+                                       const std::string& question_x, const std::string& target) {
   const QuestionTranslationProtocol& qt = protocol.question_translation;
-  return render_template(qt.input_template,
-                         {{"question_x", question_x}, {"language_name", qt.language_name(language)}},
-                         protocol.source.string() + ": question_translation.input_template");
+  const std::string context = protocol.source.string() + ": question_translation.input_template";
+  std::string template_text = qt.input_template;
+  if (target != "en") {
+    const std::string& english = qt.language_name("en");
+    const size_t at = template_text.find(english);
+    if (at == std::string::npos || template_text.find(english, at + 1) != std::string::npos)
+      throw Error(fmt::format("{}: names '{}' {} times, so the target {} cannot replace it (it must name it once)",
+                              context, english, at == std::string::npos ? "0" : "several", qt.language_name(target)));
+    template_text.replace(at, english.size(), qt.language_name(target));
+  }
+  return render_template(template_text, {{"question_x", question_x}, {"language_name", qt.language_name(language)}},
+                         context);
 }
 
-std::string question_translation_target(const Protocol& protocol, const std::string& task, const TaskItem& item_en) {
+std::string question_translation_target(const Protocol& protocol, const std::string& task, const TaskItem& item_target,
+                                        const std::string& target) {
   return render_template(protocol.question_translation.target_template,
-                         {{"question_en", question_text(protocol.task(task), "en", item_en)}},
+                         {{"question_en", question_text(protocol.task(task), target, item_target)}},
                          protocol.source.string() + ": question_translation.target_template");
 }
 
 QuestionTranslationExample make_example(const Protocol& protocol, const std::string& task,
                                         const std::string& language, const TaskItem& item_x,
-                                        const TaskItem& item_en) {
+                                        const TaskItem& item_target, const std::string& target) {
   QuestionTranslationExample example;
-  example.input = question_translation_input(protocol, language, question_text(protocol.task(task), language, item_x));
-  example.target = question_translation_target(protocol, task, item_en);
+  example.input =
+      question_translation_input(protocol, language, question_text(protocol.task(task), language, item_x), target);
+  example.target = question_translation_target(protocol, task, item_target, target);
   example.language = language;
+  example.target_language = target;
   example.index = static_cast<int64_t>(item_x.index);
   return example;
 }
@@ -38,21 +50,22 @@ std::vector<QuestionTranslationExample> examples_from_parallel_files(const Proto
                                                                      const std::string& task,
                                                                      const std::string& language,
                                                                      const std::filesystem::path& file_x,
-                                                                     const std::filesystem::path& file_en,
-                                                                     Answers answers) {
+                                                                     const std::filesystem::path& file_target,
+                                                                     Answers answers, const std::string& target) {
   const TaskProtocol& task_protocol = protocol.task(task);
   const std::vector<TaskItem> items_x = read_task_items(file_x, task_protocol, language, answers);
-  const std::vector<TaskItem> items_en = read_task_items(file_en, task_protocol, "en", answers);
-  if (items_x.size() != items_en.size())
-    fail_at(file_x, fmt::format("{} items, but its parallel English file {} has {}", items_x.size(),
-                                file_en.string(), items_en.size()));
+  const std::vector<TaskItem> items_target = read_task_items(file_target, task_protocol, target, answers);
+  if (items_x.size() != items_target.size())
+    fail_at(file_x, fmt::format("{} items, but its parallel {} file {} has {}", items_x.size(),
+                                protocol.question_translation.language_name(target), file_target.string(),
+                                items_target.size()));
   std::vector<QuestionTranslationExample> examples;
   examples.reserve(items_x.size());
   for (size_t i = 0; i < items_x.size(); ++i) {
-    if (answers == Answers::required && items_x[i].label != items_en[i].label)
+    if (answers == Answers::required && items_x[i].label != items_target[i].label)
       fail_at(file_x, fmt::format("item {} is labelled '{}' but item {} of {} is '{}': the files are not parallel",
-                                  i, items_x[i].label, i, file_en.string(), items_en[i].label));
-    examples.push_back(make_example(protocol, task, language, items_x[i], items_en[i]));
+                                  i, items_x[i].label, i, file_target.string(), items_target[i].label));
+    examples.push_back(make_example(protocol, task, language, items_x[i], items_target[i], target));
   }
   return examples;
 }
@@ -72,6 +85,8 @@ std::vector<QuestionTranslationExample> read_examples(const std::filesystem::pat
     example.target = io::required_field<std::string>(record, has_target ? "target" : "answer", file, where);
     example.language = record.contains("language") ? io::required_field<std::string>(record, "language", file, where)
                                                    : language;
+    if (record.contains("target_language"))
+      example.target_language = io::required_field<std::string>(record, "target_language", file, where);
     example.index = record.contains("index") ? io::required_field<int64_t>(record, "index", file, where)
                                              : static_cast<int64_t>(i);
     examples.push_back(std::move(example));
@@ -101,6 +116,7 @@ void write_examples(const std::filesystem::path& file, const std::vector<Questio
     const io::Json record = {{"input", example.input},
                              {"target", example.target},
                              {"language", example.language},
+                             {"target_language", example.target_language},
                              {"index", example.index}};
     writer.write(record.dump(-1, ' ', false, io::Json::error_handler_t::strict));
     writer.write("\n");

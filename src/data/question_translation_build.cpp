@@ -30,7 +30,12 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
   pool.language = language;
   pool.source = options.source;
   if (pool.source == QuestionSource::automatic)
-    pool.source = has_shipped_set(protocol, options.task, language) ? QuestionSource::shipped : QuestionSource::test_sets;
+    pool.source = options.target == "en" && has_shipped_set(protocol, options.task, language) ? QuestionSource::shipped
+                                                                                              : QuestionSource::test_sets;
+  if (pool.source == QuestionSource::shipped && options.target != "en")
+    throw Error(fmt::format("the shipped question-translation sets translate into English only, not {} (use the "
+                            "test or files source)",
+                            protocol.question_translation.language_name(options.target)));
   pool.report.source_kind = pool.source;
   switch (pool.source) {
     case QuestionSource::shipped:
@@ -39,19 +44,20 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
       break;
     case QuestionSource::test_sets: {
       const auto file_x = protocol.test_set_path(options.task, language);
-      const auto file_en = protocol.test_set_path(options.task, "en");
-      pool.examples = examples_from_parallel_files(protocol, options.task, language, file_x, file_en);
+      const auto file_target = protocol.test_set_path(options.task, options.target);
+      pool.examples = examples_from_parallel_files(protocol, options.task, language, file_x, file_target,
+                                                   Answers::required, options.target);
       pool.report.source = protocol.task(options.task).language(language).file + " + " +
-                           protocol.task(options.task).language("en").file;
+                           protocol.task(options.task).language(options.target).file;
       break;
     }
     case QuestionSource::files:
-      if (options.file_x.empty() || options.file_en.empty())
-        throw Error("the 'files' source needs both parallel files (the task file in X and in English)");
+      if (options.file_x.empty() || options.file_target.empty())
+        throw Error("the 'files' source needs both parallel files (the task file in X and in the target language)");
       // User files need not carry answers (question translation uses none).
-      pool.examples = examples_from_parallel_files(protocol, options.task, language, options.file_x, options.file_en,
-                                                   Answers::ignored);
-      pool.report.source = options.file_x.string() + " + " + options.file_en.string();
+      pool.examples = examples_from_parallel_files(protocol, options.task, language, options.file_x,
+                                                   options.file_target, Answers::ignored, options.target);
+      pool.report.source = options.file_x.string() + " + " + options.file_target.string();
       break;
     case QuestionSource::automatic:
       break;
@@ -59,16 +65,18 @@ Pool read_pool(const Protocol& protocol, const BuildOptions& options, const std:
   return pool;
 }
 
-// The split, and the English questions (as targets) of its evaluation items.
+// The split (of the English test set, whatever the target: the sets are parallel), and the target-language
+// questions (as targets) of its evaluation items.
 std::pair<EvaluationSplit, std::unordered_set<std::string>> evaluation_items(const Protocol& protocol,
                                                                              const BuildOptions& options,
                                                                              bool draws_from_test_sets) {
   const std::vector<TaskItem> english_test = read_test_set(protocol, options.task, "en");
+  const std::vector<TaskItem> target_test = read_test_set(protocol, options.task, options.target);
   EvaluationSplit split =
       split_test_set(options.task, english_test, draws_from_test_sets ? options.eval_fraction : 1.0, options.seed);
   std::unordered_set<std::string> targets;
   for (size_t index : split.evaluation_indices)
-    targets.insert(question_translation_target(protocol, options.task, english_test[index]));
+    targets.insert(question_translation_target(protocol, options.task, target_test[index], options.target));
   return {std::move(split), std::move(targets)};
 }
 
@@ -93,9 +101,13 @@ QuestionSource parse_question_source(const std::string& name) {
 BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options) {
   protocol.task(options.task);
   if (options.languages.empty()) throw Error("no tuning language given");
+  protocol.require_language(options.target);
   for (const auto& language : options.languages) {
     protocol.require_language(language);
-    if (language == "en") throw Error("'en' cannot be a tuning language: question translation goes from X into English");
+    if (language == options.target)
+      throw Error(fmt::format("'{}' cannot be a tuning language when it is the target: question translation goes from "
+                              "each source language into {}",
+                              language, protocol.question_translation.language_name(options.target)));
   }
   if (options.source == QuestionSource::files && options.languages.size() != 1)
     throw Error("the 'files' source takes exactly one language (the language of the non-English file)");
@@ -106,6 +118,7 @@ BuildResult build_question_translation_set(const Protocol& protocol, const Build
   for (const auto& language : options.languages) pools.push_back(read_pool(protocol, options, language));
 
   BuildResult result;
+  result.target = options.target;
   if (options.exclude_test) {
     const bool draws_from_test_sets = std::any_of(pools.begin(), pools.end(), [](const Pool& pool) {
       return pool.source == QuestionSource::test_sets;
@@ -157,6 +170,12 @@ BuildResult build_question_translation_set(const Protocol& protocol, const Build
   for (size_t i : order) mixed.push_back(std::move(result.examples[i]));
   result.examples = std::move(mixed);
   return result;
+}
+
+std::vector<std::string> seen_languages(const std::vector<std::string>& sources, const std::string& target) {
+  std::vector<std::string> seen = sources;
+  if (std::find(seen.begin(), seen.end(), target) == seen.end()) seen.push_back(target);
+  return seen;
 }
 
 }  // namespace qtalign::data

@@ -7,7 +7,10 @@
 //              aligned with the English training file; index = position in it.
 //   test_sets: the parallel test sets (X file and English file of the task); index = test item.
 //   files:     two parallel files given by the user (one language).
-//   automatic: shipped where the task has a shipped set for X, test_sets otherwise.
+//   automatic: shipped where the task has a shipped set for X (and the target is English), test_sets otherwise.
+// The target (English by default) is the language every question is translated into; shipped sets
+// translate into English only, test_sets and files into any language (the second file is then the
+// target language's). The target is never also a source.
 // The mixture: `size` examples split evenly over the languages (remainder to the first ones); each
 // language's share is drawn without replacement from its pool with a generator seeded by (seed, X),
 // after repeated English targets in the pool are dropped (first kept); the mixture is then shuffled.
@@ -35,11 +38,12 @@ enum class QuestionSource { automatic, shipped, test_sets, files };
 
 struct BuildOptions {
   std::string task;
-  std::vector<std::string> languages;  // validated codes, not "en"
+  std::vector<std::string> languages;  // validated codes, not the target
+  std::string target = "en";           // the language of the answers (targets)
   size_t size = 10000;                 // 0 = all available
   uint64_t seed = 0;
   QuestionSource source = QuestionSource::automatic;
-  std::filesystem::path file_x, file_en;  // for QuestionSource::files
+  std::filesystem::path file_x, file_target;  // for QuestionSource::files: X and the same items in the target
   bool exclude_test = false;
   double eval_fraction = 0.5;  // share of test items held out when drawing from test sets
 };
@@ -53,6 +57,7 @@ struct LanguageReport {
 };
 
 struct BuildResult {
+  std::string target;  // the target language of every example
   std::vector<QuestionTranslationExample> examples;
   std::optional<EvaluationSplit> evaluation_split;  // set when exclude_test
   std::map<std::string, LanguageReport> languages;
@@ -64,5 +69,9 @@ QuestionSource parse_question_source(const std::string& name);
 // Builds the set; throws Error (naming the language, the pool and its size) when a language's share
 // exceeds what is available, and for every data problem of the files read.
 BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options);
+
+// The languages a model tuned on such a set has seen, as the study counts them: the sources, then the
+// target (once, whatever the order given).
+std::vector<std::string> seen_languages(const std::vector<std::string>& sources, const std::string& target);
 
 }  // namespace qtalign::data

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "data/language_groups.h"
 #include "io/error.h"
 #include "plot/bar_chart.h"
 
@@ -65,6 +66,16 @@ io::Json average_change_to_json(const std::optional<AverageChange>& average) {
   return {{"base", average->base}, {"tuned", average->tuned}, {"delta", average->delta}, {"languages", average->languages}};
 }
 
+io::Json averages_to_json(const AverageChange& all, const std::optional<AverageChange>& seen,
+                          const std::optional<AverageChange>& unseen, const std::vector<GroupChange>& groups) {
+  io::Json group_json = io::Json::object();
+  for (const GroupChange& group : groups) group_json[group.group] = average_change_to_json(group.change);
+  return {{"all", average_change_to_json(all)},
+          {"seen", average_change_to_json(seen)},
+          {"unseen", average_change_to_json(unseen)},
+          {"groups", std::move(group_json)}};
+}
+
 std::string points(double fraction) { return fmt::format("{:.1f}", 100.0 * fraction); }
 std::string signed_points(double fraction) { return fmt::format("{:+.1f}", 100.0 * fraction); }
 
@@ -88,6 +99,19 @@ Comparison compare_results(const EvalResults& base, const EvalResults& tuned, st
     throw Error(fmt::format("{} was scored with mode '{}' but {} with '{}'; compare runs of the same mode",
                             comparison.base_name, base_mode, comparison.tuned_name, tuned_mode));
   comparison.mode = base_mode;
+  const auto quantization = [](const EvalResults& results) {
+    const io::Json& runtime = results.provenance.value("runtime", io::Json::object());
+    return runtime.is_object() ? runtime.value("quantization", std::string("none")) : std::string("none");
+  };
+  if (quantization(base) != quantization(tuned))
+    comparison.warnings.push_back(fmt::format(
+        "{} was evaluated with quantization '{}' but {} with '{}': the deltas include the quantization's effect",
+        comparison.base_name, quantization(base), comparison.tuned_name, quantization(tuned)));
+  comparison.answer_type = answer_type_of(base);
+  if (answer_type_of(tuned) != comparison.answer_type)
+    throw Error(fmt::format("{} wrote its answers as '{}' labels but {} as '{}'; compare runs of the same answer type "
+                            "(eval --labels)",
+                            comparison.base_name, comparison.answer_type, comparison.tuned_name, answer_type_of(tuned)));
   if (seen.empty()) seen = !tuned.seen_languages.empty() ? tuned.seen_languages : base.seen_languages;
   comparison.seen_languages = seen;
 
@@ -116,6 +140,10 @@ Comparison compare_results(const EvalResults& base, const EvalResults& tuned, st
       task.seen = average_change(task.languages, [&](const std::string& code) { return contains(seen, code); });
       task.unseen = average_change(task.languages, [&](const std::string& code) { return !contains(seen, code); });
     }
+    for (const data::LanguageGroup& group : data::study_language_groups())
+      if (auto change = average_change(task.languages,
+                                       [&](const std::string& code) { return contains(group.languages, code); }))
+        task.groups.push_back({group.name, std::move(*change)});
     comparison.tasks.push_back(std::move(task));
   }
   if (comparison.tasks.empty())
@@ -130,6 +158,13 @@ Comparison compare_results(const EvalResults& base, const EvalResults& tuned, st
   comparison.all = *mean_over_tasks(all);
   comparison.seen = mean_over_tasks(seen_averages);
   comparison.unseen = mean_over_tasks(unseen_averages);
+  for (const data::LanguageGroup& group : data::study_language_groups()) {
+    std::vector<const AverageChange*> group_averages;
+    for (const TaskComparison& task : comparison.tasks)
+      for (const GroupChange& change : task.groups)
+        if (change.group == group.name) group_averages.push_back(&change.change);
+    if (auto mean = mean_over_tasks(group_averages)) comparison.groups.push_back({group.name, std::move(*mean)});
+  }
   return comparison;
 }
 
@@ -150,26 +185,23 @@ io::Json comparison_to_json(const Comparison& comparison) {
                      {"improved", task.improved()},
                      {"only_in_base", task.only_in_base},
                      {"only_in_tuned", task.only_in_tuned},
-                     {"averages",
-                      {{"all", average_change_to_json(task.all)},
-                       {"seen", average_change_to_json(task.seen)},
-                       {"unseen", average_change_to_json(task.unseen)}}}});
+                     {"averages", averages_to_json(task.all, task.seen, task.unseen, task.groups)}});
   }
   return {{"format", "qtalign-eval-comparison"},
           {"base", comparison.base_name},
           {"tuned", comparison.tuned_name},
           {"mode", comparison.mode},
+          {"answer_type", comparison.answer_type},
           {"seen_languages", comparison.seen_languages},
+          {"warnings", comparison.warnings},
           {"tasks", std::move(tasks)},
-          {"averages",
-           {{"all", average_change_to_json(comparison.all)},
-            {"seen", average_change_to_json(comparison.seen)},
-            {"unseen", average_change_to_json(comparison.unseen)}}}};
+          {"averages", averages_to_json(comparison.all, comparison.seen, comparison.unseen, comparison.groups)}};
 }
 
 std::string comparison_markdown(const Comparison& comparison) {
-  std::string text = fmt::format("# Accuracy before and after\n\nBase: `{}`  \nTuned: `{}`  \nScoring: {}\n",
-                                 comparison.base_name, comparison.tuned_name, comparison.mode);
+  std::string text =
+      fmt::format("# Accuracy before and after\n\nBase: `{}`  \nTuned: `{}`  \nScoring: {}  \nAnswers: {} labels\n",
+                  comparison.base_name, comparison.tuned_name, comparison.mode, comparison.answer_type);
   if (!comparison.seen_languages.empty()) {
     std::string seen;
     for (const std::string& language : comparison.seen_languages) seen += (seen.empty() ? "" : ", ") + language;
@@ -187,6 +219,7 @@ std::string comparison_markdown(const Comparison& comparison) {
                           points(language.tuned.value), signed_points(language.delta));
     text += average_rows("average", task.all) + average_rows("average seen", task.seen) +
             average_rows("average unseen", task.unseen);
+    for (const GroupChange& group : task.groups) text += average_rows("average " + group.group, group.change);
     const std::vector<std::string> improved = task.improved();
     std::string list;
     for (const std::string& language : improved) list += (list.empty() ? "" : ", ") + language;
@@ -205,6 +238,7 @@ std::string comparison_markdown(const Comparison& comparison) {
     text += "\n## All tasks\n\n| Average | Base (%) | Tuned (%) | Delta (points) |\n|---|---:|---:|---:|\n";
     text += average_rows("average", comparison.all) + average_rows("average seen", comparison.seen) +
             average_rows("average unseen", comparison.unseen);
+    for (const GroupChange& group : comparison.groups) text += average_rows("average " + group.group, group.change);
   }
   return text;
 }

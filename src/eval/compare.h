@@ -29,6 +29,12 @@ struct AverageChange {
   double delta = 0.0;
 };
 
+// The change of one study language block's mean (data/language_groups.h).
+struct GroupChange {
+  std::string group;
+  AverageChange change;
+};
+
 struct TaskComparison {
   std::string task;
   std::vector<LanguageChange> languages;   // languages both files evaluated, in the base file's order
@@ -37,6 +43,7 @@ struct TaskComparison {
   AverageChange all;
   std::optional<AverageChange> seen;       // with a seen-language list and members in the group
   std::optional<AverageChange> unseen;
+  std::vector<GroupChange> groups;         // each language block with a compared language, in block order
 
   // The languages whose accuracy went up.
   std::vector<std::string> improved() const;
@@ -46,16 +53,21 @@ struct Comparison {
   std::string base_name;   // how the files are named in outputs (their paths)
   std::string tuned_name;
   std::string mode;
+  std::string answer_type;  // how both files wrote the answers (eval --labels)
   std::vector<std::string> seen_languages;
   std::vector<TaskComparison> tasks;  // tasks both files evaluated, in the base file's order
   AverageChange all;                  // means of the task averages
   std::optional<AverageChange> seen;
   std::optional<AverageChange> unseen;
+  std::vector<GroupChange> groups;
+  // Differences between the runs that do not stop the comparison but qualify it (e.g. one model
+  // evaluated 4-bit quantized and the other not).
+  std::vector<std::string> warnings;
 };
 
 // Compares the tasks and languages both results evaluated; `seen` (when empty: the tuned file's seen
 // languages, else the base file's) splits the averages. Throws Error when the files used different
-// scoring modes or shots for a shared task, or share no task and language.
+// scoring modes, answer types or shots for a shared task, or share no task and language.
 Comparison compare_results(const EvalResults& base, const EvalResults& tuned, std::vector<std::string> seen,
                            std::string base_name, std::string tuned_name);
 

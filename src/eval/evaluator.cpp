@@ -91,12 +91,15 @@ int64_t LanguageEvaluation::correct() const {
 }
 
 LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
-                             const std::string& language) {
-  const std::string tail = template_tail(task.language(language).template_text);
+                             const std::string& language, data::AnswerType answer_type) {
+  const data::AnswerWords words = data::answer_words(task, language, answer_type);
+  // After separately encoded prefix tokens, the remainder's tokens are its own encoding.
+  const std::string tail = words.forced_prefix.empty() ? template_tail(task.language(language).template_text) : "";
   LabelTokens tokens;
-  for (const std::string& label : task.labels) {
-    tokens.candidates.push_back(prefix_sum_candidates(tokenizer, label));
-    tokens.sequences.push_back(label_sequence_ids(tokenizer, tail, label));
+  tokens.forced_prefix = tokenizer.encode(words.forced_prefix, /*add_special_tokens=*/false);
+  for (const std::string& word : words.scored_words()) {
+    tokens.candidates.push_back(prefix_sum_candidates(tokenizer, word));
+    tokens.sequences.push_back(label_sequence_ids(tokenizer, tail, word));
   }
   return tokens;
 }
@@ -116,17 +119,19 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
   result.language = language;
   result.mode = scoring_mode_name(options.mode);
   result.labels = task.labels;
-  const LabelTokens label_tokens = label_tokens_for(tokenizer, task, language);
+  const LabelTokens label_tokens = label_tokens_for(tokenizer, task, language, options.answer_type);
   size_t longest_label = 0;
   for (const auto& sequence : label_tokens.sequences) longest_label = std::max(longest_label, sequence.size());
 
   const int64_t context_length = model.config.max_position_embeddings;
-  const std::string prefix_text = data::shared_prompt_prefix(task, language);
+  const std::string prefix_text = data::shared_prompt_prefix(task, language, options.answer_type);
   const std::vector<int64_t> prefix_ids =
       options.truncate_left ? tokenizer.encode(prefix_text, /*add_special_tokens=*/true) : std::vector<int64_t>();
   std::vector<std::vector<int64_t>> prompts;
   for (const data::TaskItem& item : items) {
-    std::vector<int64_t> ids = tokenizer.encode(data::evaluation_prompt(task, language, item), /*add_special_tokens=*/true);
+    std::vector<int64_t> ids =
+        tokenizer.encode(data::evaluation_prompt(task, language, item, options.answer_type), /*add_special_tokens=*/true);
+    ids.insert(ids.end(), label_tokens.forced_prefix.begin(), label_tokens.forced_prefix.end());
     const int64_t needed = static_cast<int64_t>(ids.size() + longest_label);
     if (context_length > 0 && needed > context_length) {
       if (!options.truncate_left)

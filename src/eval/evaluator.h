@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/answer_type.h"
 #include "data/protocol.h"
 #include "data/task_items.h"
 #include "eval/scoring.h"
@@ -21,13 +22,14 @@ struct EvaluationOptions {
   bool prefix_cache = true;  // run the shared few-shot prefix once and reuse its KV cache
   uint64_t seed = 0;         // for breaking exact ties
   bool truncate_left = false;  // fit prompts longer than the context by cutting the item's first tokens
+  data::AnswerType answer_type = data::AnswerType::english;  // how answers are written (demonstrations, words)
 };
 
 struct ItemResult {
   size_t index = 0;           // position in the test file
   std::string answer;         // the file's answer value
   std::string label;          // its English label (the gold label)
-  std::string prediction;     // the chosen English label
+  std::string prediction;     // the chosen English label (whatever words the answer type scored)
   std::vector<double> scores; // per label, in the task's order: summed probability (prefix-sum) or log-probability (sequence)
   bool cached = false;        // scored through the shared prefix's KV cache
   int64_t prompt_tokens = 0;  // tokens of the whole prompt
@@ -52,15 +54,19 @@ struct LanguageEvaluation {
 
 // The ids scoring reads for each label of the task, in the task's order.
 struct LabelTokens {
-  std::vector<std::vector<int64_t>> candidates;  // prefix-sum candidate ids
-  std::vector<std::vector<int64_t>> sequences;   // label tokens plus the closing quote, after the prompt
+  std::vector<std::vector<int64_t>> candidates;  // prefix-sum candidate ids of each scored word
+  std::vector<std::vector<int64_t>> sequences;   // scored word tokens plus the closing quote, after the prompt
+  std::vector<int64_t> forced_prefix;            // appended to every prompt, no special tokens (Thai same-language)
 };
 
-// The label tokens of a task in a language (sequences follow the language's template ending).
+// The label tokens of a task in a language under an answer type: for each label the word it is
+// written as (data::answer_words), less a forced prefix. Sequences follow the language's template
+// ending; after a forced prefix (its own tokens) they are the remainder and closing quote encoded alone.
 LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
-                             const std::string& language);
+                             const std::string& language, data::AnswerType answer_type = data::AnswerType::english);
 
-// Evaluates `items` of `task` in `language`, calling on_items_done(count) after each batch. Throws
+// Evaluates `items` of `task` in `language` (prompts and words of options.answer_type, each prompt
+// followed by the forced prefix's tokens), calling on_items_done(count) after each batch. Throws
 // Error naming the item when a prompt (with the longest label) exceeds the model's context, unless
 // truncate_left: then the tokens right after the shared prefix (demonstrations and the template text
 // before the first field) are dropped until it fits, and only a prefix that cannot fit is an error.

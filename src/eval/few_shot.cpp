@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "data/demonstrations.h"
 #include "io/error.h"
 
 namespace qtalign::eval {
@@ -12,26 +13,16 @@ namespace {
 
 constexpr std::string_view kDemonstrationsLine = "{demonstrations}\n";
 
-bool is_answer_line(std::string_view line, const std::vector<std::string>& labels) {
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-  for (const std::string& label : labels) {
-    const std::string quoted = "\"" + label + "\"";
-    if (line.size() >= quoted.size() && line.substr(line.size() - quoted.size()) == quoted) return true;
-  }
-  return false;
-}
-
-// Byte offsets just past each answer line (before its newline) of a few-shot block.
-std::vector<size_t> answer_line_ends(std::string_view block, const std::vector<std::string>& labels) {
-  std::vector<size_t> ends;
-  size_t start = 0;
-  while (start <= block.size()) {
-    size_t end = block.find('\n', start);
-    if (end == std::string_view::npos) end = block.size();
-    if (is_answer_line(block.substr(start, end - start), labels)) ends.push_back(end);
-    start = end + 1;
-  }
-  return ends;
+// `block` cut after its `shots`-th answer line (an answer being one of `labels`, quoted), or emptied
+// for 0 shots; throws Error naming `context` unless the block holds `total` answer lines.
+void cut_block(std::string& block, const std::vector<std::string>& labels, int total, int shots,
+               const std::string& context) {
+  const std::vector<size_t> ends = data::answer_line_ends(block, labels);
+  if (ends.size() != static_cast<size_t>(total))
+    throw Error(fmt::format("{}: the demonstrations hold {} answer lines, not {}, so they cannot be cut to {} shots",
+                            context, ends.size(), total, shots));
+  if (shots == 0) block.clear();
+  else block.resize(ends[static_cast<size_t>(shots) - 1]);
 }
 
 }  // namespace
@@ -45,19 +36,19 @@ data::TaskProtocol with_shots(const data::TaskProtocol& task, int shots) {
   cut.shots = shots;
   for (auto& [language, protocol] : cut.languages) {
     const std::string context = fmt::format("task {} language {}", task.name, language);
-    const std::vector<size_t> ends = answer_line_ends(protocol.demonstrations, task.labels);
-    if (ends.size() != static_cast<size_t>(task.shots))
-      throw Error(fmt::format("{}: the demonstrations hold {} answer lines, not {}, so they cannot be cut to {} shots",
-                              context, ends.size(), task.shots, shots));
-    if (shots > 0) {
-      protocol.demonstrations.resize(ends[static_cast<size_t>(shots) - 1]);
-      continue;
-    }
+    cut_block(protocol.demonstrations, task.labels, task.shots, shots, context);
+    if (shots > 0) continue;
     if (protocol.template_text.compare(0, kDemonstrationsLine.size(), kDemonstrationsLine) != 0)
       throw Error(context + ": the template does not start with \"{demonstrations}\\n\", so 0 shots is undefined");
     protocol.template_text.erase(0, kDemonstrationsLine.size());
-    protocol.demonstrations.clear();
   }
+  // Same-language prompts use the lens blocks, answered with the language's own words.
+  if (cut.lens)
+    for (auto& [language, block] : cut.lens->demonstrations) {
+      std::vector<std::string> words;
+      for (const auto& entry : cut.lens->native_labels.at(language)) words.push_back(entry.second);
+      cut_block(block, words, task.shots, shots, fmt::format("task {} lens demonstrations of {}", task.name, language));
+    }
   return cut;
 }
 

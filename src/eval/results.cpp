@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 
+#include "data/language_groups.h"
 #include "io/error.h"
 
 namespace qtalign::eval {
@@ -44,9 +45,12 @@ io::Json average_to_json(const std::optional<MacroAverage>& average) {
 }
 
 io::Json averages_to_json(const Averages& averages) {
+  io::Json groups = io::Json::object();
+  for (const GroupAverage& group : averages.groups) groups[group.group] = average_to_json(group.average);
   return {{"all", average_to_json(averages.all)},
           {"seen", average_to_json(averages.seen)},
-          {"unseen", average_to_json(averages.unseen)}};
+          {"unseen", average_to_json(averages.unseen)},
+          {"groups", std::move(groups)}};
 }
 
 std::optional<MacroAverage> average_from_json(const io::Json& json, const std::filesystem::path& file,
@@ -66,6 +70,16 @@ Averages averages_from_json(const io::Json& json, const std::filesystem::path& f
   averages.all = *all;
   averages.seen = average_from_json(json.value("seen", io::Json()), file, where + ".seen");
   averages.unseen = average_from_json(json.value("unseen", io::Json()), file, where + ".unseen");
+  const io::Json groups = json.value("groups", io::Json::object());
+  if (!groups.is_object()) fail_at(file, where + ".groups: expected an object");
+  for (const auto& entry : groups.items()) {
+    const bool known = std::any_of(data::study_language_groups().begin(), data::study_language_groups().end(),
+                                   [&](const data::LanguageGroup& group) { return group.name == entry.key(); });
+    if (!known) fail_at(file, where + ".groups." + entry.key() + ": not one of the study's language groups");
+  }
+  for (const data::LanguageGroup& group : data::study_language_groups())
+    if (const auto average = average_from_json(groups.value(group.name, io::Json()), file, where + ".groups." + group.name))
+      averages.groups.push_back({group.name, *average});
   return averages;
 }
 
@@ -93,6 +107,20 @@ Averages overall_averages(const std::vector<TaskResults>& tasks) {
   if (!all.empty()) overall.all.accuracy = mean(all);
   if (overall.seen) overall.seen->accuracy = mean(seen);
   if (overall.unseen) overall.unseen->accuracy = mean(unseen);
+  for (const data::LanguageGroup& group : data::study_language_groups()) {
+    GroupAverage overall_group{group.name, {}};
+    std::vector<double> means;
+    for (const TaskResults& task : tasks)
+      for (const GroupAverage& task_group : task.averages.groups) {
+        if (task_group.group != group.name) continue;
+        means.push_back(task_group.average.accuracy);
+        for (const std::string& language : task_group.average.languages)
+          if (!contains(overall_group.average.languages, language)) overall_group.average.languages.push_back(language);
+      }
+    if (means.empty()) continue;
+    overall_group.average.accuracy = mean(means);
+    overall.groups.push_back(std::move(overall_group));
+  }
   return overall;
 }
 
@@ -110,6 +138,8 @@ std::vector<Row> table_rows(const EvalResults& results, bool fractions) {
     rows.push_back({task, "average", "", "", value(averages.all.accuracy), "", ""});
     if (averages.seen) rows.push_back({task, "average seen", "", "", value(averages.seen->accuracy), "", ""});
     if (averages.unseen) rows.push_back({task, "average unseen", "", "", value(averages.unseen->accuracy), "", ""});
+    for (const GroupAverage& group : averages.groups)
+      rows.push_back({task, "average " + group.group, "", "", value(group.average.accuracy), "", ""});
   };
   for (const TaskResults& task : results.tasks) {
     for (const LanguageAccuracy& language : task.languages) {
@@ -177,6 +207,10 @@ Averages macro_averages(const std::vector<std::string>& languages, const std::ve
     averages.seen = average_of(languages, accuracies, [&](const std::string& code) { return contains(seen, code); });
     averages.unseen = average_of(languages, accuracies, [&](const std::string& code) { return !contains(seen, code); });
   }
+  for (const data::LanguageGroup& group : data::study_language_groups())
+    if (auto average = average_of(languages, accuracies,
+                                  [&](const std::string& code) { return contains(group.languages, code); }))
+      averages.groups.push_back({group.name, std::move(*average)});
   return averages;
 }
 
@@ -290,11 +324,18 @@ EvalResults results_from_json(const io::Json& json, const std::filesystem::path&
 
 EvalResults read_results(const std::filesystem::path& file) { return results_from_json(io::read_json_file(file), file); }
 
+std::string answer_type_of(const EvalResults& results) {
+  if (!results.provenance.is_object()) return "english";
+  return results.provenance.value("answer_type", "english");
+}
+
 io::Json without_volatile_fields(io::Json results) {
   if (results.contains("provenance") && results["provenance"].is_object()) {
     io::Json& provenance = results["provenance"];
     provenance.erase("date");
     provenance.erase("wall_time_s");
+    provenance.erase("command_line");
+    provenance.erase("hardware");
     if (provenance.contains("runtime") && provenance["runtime"].is_object()) provenance["runtime"].erase("threads");
   }
   if (results.contains("tasks") && results["tasks"].is_array())

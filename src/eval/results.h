@@ -35,12 +35,19 @@ struct MacroAverage {
   double accuracy = 0.0;
 };
 
+// The mean over the evaluated members of one of the study's language blocks (data/language_groups.h).
+struct GroupAverage {
+  std::string group;  // "high-resource" | "low-resource"
+  MacroAverage average;
+};
+
 // Averages over all languages, and over those seen / not seen in tuning (absent without a seen list,
-// or when the group is empty).
+// or when the group is empty), and over each language block with an evaluated member.
 struct Averages {
   MacroAverage all;
   std::optional<MacroAverage> seen;
   std::optional<MacroAverage> unseen;
+  std::vector<GroupAverage> groups;  // in the blocks' order
 };
 
 struct TaskResults {
@@ -61,7 +68,8 @@ struct EvalResults {
 // The accuracy of one evaluated language.
 LanguageAccuracy language_accuracy(const LanguageEvaluation& evaluation);
 
-// Averages of per-language accuracies; `seen` splits them into seen and unseen when not empty.
+// Averages of per-language accuracies; `seen` splits them into seen and unseen when not empty; each
+// study language block gets the mean of its members present.
 Averages macro_averages(const std::vector<std::string>& languages, const std::vector<double>& accuracies,
                         const std::vector<std::string>& seen);
 
@@ -79,8 +87,12 @@ EvalResults results_from_json(const io::Json& json, const std::filesystem::path&
 // Reads and validates a results file.
 EvalResults read_results(const std::filesystem::path& file);
 
-// The results JSON without what differs between runs of the same evaluation (the date, wall times and
-// per-language seconds and thread count), for comparing two runs.
+// How the answers of the results were written (provenance "answer_type"; files from before answer
+// types existed used English labels).
+std::string answer_type_of(const EvalResults& results);
+
+// The results JSON without what differs between runs of the same evaluation (the date, wall times,
+// per-language seconds, thread count, the command line and the machine), for comparing two runs.
 io::Json without_volatile_fields(io::Json results);
 
 enum class TableFormat { table, markdown, csv };

@@ -50,6 +50,7 @@ io::Json language_evaluation_to_json(const LanguageEvaluation& evaluation) {
           {"prefix_tokens", evaluation.prefix_tokens},
           {"prefix_fallbacks", evaluation.prefix_fallbacks},
           {"computed_tokens", evaluation.computed_tokens},
+          {"truncated_prompts", evaluation.truncated_prompts},
           {"seconds", evaluation.seconds},
           {"items", std::move(items)}};
 }
@@ -63,6 +64,7 @@ LanguageEvaluation language_evaluation_from_json(const io::Json& json, const std
   evaluation.prefix_tokens = io::required_field<int64_t>(json, "prefix_tokens", file);
   evaluation.prefix_fallbacks = io::required_field<int64_t>(json, "prefix_fallbacks", file);
   evaluation.computed_tokens = io::required_field<int64_t>(json, "computed_tokens", file);
+  evaluation.truncated_prompts = json.value("truncated_prompts", int64_t{0});  // absent in older state files
   evaluation.seconds = io::required_field<double>(json, "seconds", file);
   const io::Json items = io::required_field<io::Json>(json, "items", file);
   if (!items.is_array() || items.empty()) fail_at(file, "items: expected a non-empty array");
@@ -88,9 +90,26 @@ RunState::RunState(const std::filesystem::path& results_file, const io::Json& se
   }
   const io::Json stored = io::read_json_file(settings_file);
   const std::string difference = first_difference(stored, settings);
-  if (!difference.empty())
-    fail_at(directory_, "holds an interrupted run with other settings (" + difference +
-                            "); rerun with --restart to discard it, or choose another --out");
+  if (difference.empty()) return;
+  // A run that ended before finishing any pair (a failed start) leaves nothing worth keeping.
+  if (stored_pairs() == 0) {
+    io::write_json_file(settings_file, settings);
+    return;
+  }
+  fail_at(directory_, fmt::format("holds {} finished pair(s) of an interrupted run with other settings ({}); rerun "
+                                  "with the same settings to resume it, add --restart to discard it, or choose "
+                                  "another --out",
+                                  stored_pairs(), difference));
+}
+
+size_t RunState::stored_pairs() const {
+  size_t pairs = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name != kSettingsFile && name[0] != '.' && entry.path().extension() == ".json") ++pairs;
+  }
+  return pairs;
 }
 
 std::filesystem::path RunState::pair_file(const std::string& task, const std::string& language) const {

@@ -20,8 +20,9 @@ LanguageEvaluation language_evaluation_from_json(const io::Json& json, const std
 class RunState {
  public:
   // Opens <results_file>.state for a run with `settings` (everything that changes results). A fresh
-  // directory records the settings; an existing one must hold the same, else Error names the first
-  // difference (rerun with --restart to discard it).
+  // directory records the settings, and so does one without finished pairs (a failed start); one
+  // with finished pairs must hold the same settings, else Error names the first difference and how
+  // to go on (the same settings, --restart, or another --out).
   RunState(const std::filesystem::path& results_file, const io::Json& settings);
 
   // The stored evaluation of a pair, when one was stored for a test file with this content hash.
@@ -33,6 +34,8 @@ class RunState {
   void remove() const;
 
   const std::filesystem::path& directory() const { return directory_; }
+  // How many finished pairs the directory holds.
+  size_t stored_pairs() const;
 
  private:
   std::filesystem::path pair_file(const std::string& task, const std::string& language) const;

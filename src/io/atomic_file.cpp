@@ -1,15 +1,15 @@
 #include "io/atomic_file.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <random>
 #include <regex>
-#include <sstream>
 
 #include "io/error.h"
 
@@ -87,12 +87,36 @@ void remove_abandoned_temporaries(const std::filesystem::path& directory) {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_at(path, std::filesystem::exists(path) ? "cannot be read" : "no such file");
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) fail_at(path, "read failed");
-  return contents.str();
+  const int fd = open_regular_file(path);
+  std::string contents;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const std::string problem = "read failed: " + errno_text();
+      ::close(fd);
+      fail_at(path, problem);
+    }
+    if (got == 0) break;
+    contents.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return contents;
+}
+
+int open_regular_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail_at(path, errno == ENOENT ? "no such file" : "cannot be read: " + errno_text());
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    const bool directory = S_ISDIR(info.st_mode);
+    ::close(fd);
+    fail_at(path, directory ? "is a directory, not a file" : "not a regular file (a pipe, device or socket)");
+  }
+  // Regular files ignore O_NONBLOCK; cleared anyway so reads behave as on any plain descriptor.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
 }
 
 }  // namespace qtalign::io

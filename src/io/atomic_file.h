@@ -39,7 +39,12 @@ void write_file_atomically(const std::filesystem::path& destination, std::string
 // processes no longer running); a missing directory is fine.
 void remove_abandoned_temporaries(const std::filesystem::path& directory);
 
-// Reads a whole file; throws Error naming the file if it cannot be read.
+// Reads a whole file; throws Error naming the file if it cannot be read or is not a regular file.
 std::string read_file(const std::filesystem::path& path);
+
+// Opens a regular file for reading and returns its descriptor (the caller closes it); throws Error
+// naming the file when it is missing, unreadable or not a regular file (a FIFO, a device such as
+// /dev/urandom, a directory), at once: a FIFO without a writer does not block the open.
+int open_regular_file(const std::filesystem::path& path);
 
 }  // namespace qtalign::io

@@ -51,7 +51,7 @@ Json read_json_file(const std::filesystem::path& path) {
   return parse_or_fail(text, path, 0);
 }
 
-std::vector<Json> read_json_records(const std::filesystem::path& path) {
+std::vector<Json> read_json_records(const std::filesystem::path& path, size_t max_line_bytes) {
   const std::string text = read_file(path);
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) fail_at(path, "file is empty");
@@ -65,6 +65,9 @@ std::vector<Json> read_json_records(const std::filesystem::path& path) {
     while (line_start < text.size()) {
       size_t line_end = text.find('\n', line_start);
       if (line_end == std::string::npos) line_end = text.size();
+      if (line_end - line_start > max_line_bytes)
+        fail_at(path, fmt::format("line {} is {} bytes long, more than the {} a record may take", line_number + 1,
+                                  line_end - line_start, max_line_bytes));
       const std::string line = text.substr(line_start, line_end - line_start);
       if (line.find_first_not_of(" \t\r") != std::string::npos)
         records.push_back(parse_or_fail(line, path, line_number));

@@ -14,8 +14,9 @@ using Json = nlohmann::json;
 Json read_json_file(const std::filesystem::path& path);
 
 // Reads a list of records: a JSON array, or JSONL (one object per non-empty line); throws Error on
-// anything else, naming the file and line.
-std::vector<Json> read_json_records(const std::filesystem::path& path);
+// anything else, naming the file and line, and on a JSONL line longer than max_line_bytes (before
+// parsing it: an absurd line must not cost memory many times its size).
+std::vector<Json> read_json_records(const std::filesystem::path& path, size_t max_line_bytes = size_t(64) << 20);
 
 // Writes JSON (indented, UTF-8) atomically.
 void write_json_file(const std::filesystem::path& path, const Json& value, int indent = 2);

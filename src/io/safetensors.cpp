@@ -187,17 +187,12 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   file->self_ = file;
   file->path_ = path;
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_at(path, errno == ENOENT ? "no such file" : "cannot open: " + errno_text());
+  const int fd = open_regular_file(path);
   struct stat info {};
   if (::fstat(fd, &info) != 0) {
     const std::string problem = "cannot stat: " + errno_text();
     ::close(fd);
     fail_at(path, problem);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
-    fail_at(path, "not a regular file");
   }
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   if (size < 8) {

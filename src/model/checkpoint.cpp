@@ -1,14 +1,18 @@
 #include "model/checkpoint.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <map>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "model/bnb_checkpoint.h"
 
 namespace qtalign::model {
 namespace {
@@ -112,6 +116,52 @@ WeightFiles open_weight_files(const fs::path& directory) {
   fail_at(directory, std::string("no ") + kSingleFile + " or " + kIndexFile);
 }
 
+// How many decoder layers the stored names cover: one more than the highest N of "model.layers.N.".
+int64_t count_stored_layers(const WeightFiles& files) {
+  constexpr std::string_view kPrefix = "model.layers.";
+  int64_t layers = 0;
+  for (const auto& [name, file] : files.by_tensor) {
+    if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    const size_t end = name.find('.', kPrefix.size());
+    const std::string index = name.substr(kPrefix.size(), end - kPrefix.size());
+    if (index.empty() || index.size() > 9 || index.find_first_not_of("0123456789") != std::string::npos) continue;
+    layers = std::max<int64_t>(layers, std::stoll(index) + 1);
+  }
+  return layers;
+}
+
+// Drops a memory-mapped tensor's pages from the resident set once it has been consumed; the file stays
+// mapped (pages a neighbour shares are kept).
+void release_pages(const at::Tensor& mapped) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(mapped.data_ptr());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + mapped.nbytes()) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+// A linear weight [rows, columns] in 4 bits: read as bitsandbytes stored it, or quantized here from the
+// stored floating-point weight, whose pages are released right after.
+QuantizedWeight load_4bit(const WeightFiles& files, const std::string& name, const std::vector<int64_t>& shape,
+                          const LoadOptions& options) {
+  QuantizedWeight weight;
+  if (stored_4bit(files.by_tensor, name)) {
+    weight = read_bnb_4bit(files.by_tensor, name, shape[0], shape[1]);
+  } else {
+    const auto& file = files.by_tensor.at(name);
+    const at::Tensor stored = file->tensor(name);
+    try {
+      weight = quantize_4bit(stored, *options.quantization.type, options.quantization.blocksize, name);
+    } catch (const Error& e) {
+      fail_at(file->path(), e.what());
+    }
+    release_pages(stored);
+  }
+  weight.codes = weight.codes.to(options.device);
+  weight.absmax = weight.absmax.to(options.device);
+  return weight;
+}
+
 // The weight in the compute dtype and device; a view of the mapped file when nothing changes.
 at::Tensor to_compute(const at::Tensor& stored, const LoadOptions& options) {
   if (stored.scalar_type() == options.dtype && options.device.is_cpu()) return stored;
@@ -134,13 +184,36 @@ Model load_model(const fs::path& directory, const LoadOptions& options) {
     fail_at(directory, fs::exists(directory) ? "not a directory" : "no such checkpoint directory");
   Model model;
   model.config = read_model_config(directory / "config.json");
-  model.layers.resize(model.config.num_hidden_layers);
   const WeightFiles files = open_weight_files(directory);
+  // Before anything is sized by the config: a config.json claiming more layers than the weights hold
+  // (say 1e9) must not allocate them.
+  const int64_t stored_layers = count_stored_layers(files);
+  if (model.config.num_hidden_layers > stored_layers)
+    fail_at(directory / "config.json", fmt::format("num_hidden_layers is {}, but {} holds weights for {} layers",
+                                                   model.config.num_hidden_layers, files.listing.string(), stored_layers));
+  model.layers.resize(model.config.num_hidden_layers);
+
+  // Linear weights held in 4 bits: those stored so, and all of them under --quantize.
+  const auto stored_type =
+      read_bnb_quantization_config(io::read_json_file(directory / "config.json"), directory / "config.json");
+  if (stored_type && options.quantization.type && *stored_type != *options.quantization.type)
+    fail_at(directory / "config.json", "the checkpoint is stored " + quant_type_name(*stored_type) +
+                                           "-quantized; it cannot be quantized to " +
+                                           quant_type_name(*options.quantization.type));
+  if (options.quantization.type) check_quant_blocksize(options.quantization.blocksize);
+  std::map<std::string, Linear*> four_bit;  // weight name -> its layer
+  for_each_linear(model, [&](const std::string& module, Linear& linear) {
+    if (options.quantization.type || stored_4bit(files.by_tensor, module + ".weight")) four_bit[module + ".weight"] = &linear;
+  });
 
   // Every check that needs only the headers comes before any conversion work.
   std::set<std::string> expected;
   for_each_weight(model, [&](const std::string& name, at::Tensor&, const std::vector<int64_t>& shape) {
     expected.insert(name);
+    if (stored_4bit(files.by_tensor, name)) {  // read_bnb_4bit checks these entries as it reads them
+      for (const std::string& companion : bnb_companion_names(files.by_tensor, name)) expected.insert(companion);
+      return;
+    }
     const auto found = files.by_tensor.find(name);
     if (found == files.by_tensor.end()) fail_at(files.listing, "missing tensor '" + name + "'");
     const auto& header = found->second->header();
@@ -159,7 +232,15 @@ Model load_model(const fs::path& directory, const LoadOptions& options) {
                                 " model with " + std::to_string(model.config.num_hidden_layers) + " layers)");
 
   std::set<const SafetensorsFile*> viewed;
-  for_each_weight(model, [&](const std::string& name, at::Tensor& slot, const std::vector<int64_t>&) {
+  bool read_stored_4bit = false;
+  for_each_weight(model, [&](const std::string& name, at::Tensor& slot, const std::vector<int64_t>& shape) {
+    if (const auto linear = four_bit.find(name); linear != four_bit.end()) {
+      read_stored_4bit = read_stored_4bit || stored_4bit(files.by_tensor, name);
+      auto weight = std::make_shared<QuantizedWeight>(load_4bit(files, name, shape, options));
+      model.quantization = {weight->type, weight->blocksize, weight->double_quant};
+      linear->second->quantized = std::move(weight);
+      return;
+    }
     const auto& file = files.by_tensor.at(name);
     const at::Tensor stored = file->tensor(name);
     slot = to_compute(stored, options);
@@ -170,33 +251,58 @@ Model load_model(const fs::path& directory, const LoadOptions& options) {
                                                                             : ""));
     if (slot.is_same(stored) && viewed.insert(file.get()).second) model.storage.push_back(file);
   });
+  // Stored 4-bit codes view the mapped files.
+  if (read_stored_4bit)
+    for (const auto& [name, file] : files.by_tensor)
+      if (viewed.insert(file.get()).second) model.storage.push_back(file);
   if (model.config.tie_word_embeddings) model.lm_head = model.embed_tokens;
   return model;
 }
 
 void save_model(const Model& model, const fs::path& directory, at::ScalarType disk_dtype, uint64_t max_shard_bytes) {
-  ModelConfig config = model.config;
-  config.torch_dtype = hugging_face_dtype_name(disk_dtype);
-  if (static_cast<int64_t>(model.layers.size()) != config.num_hidden_layers)
+  if (model.quantization.type)
+    throw Error("cannot save " + directory.string() + ": the model's weights are " +
+                quant_type_name(*model.quantization.type) + "-quantized; save the original checkpoint instead");
+  if (static_cast<int64_t>(model.layers.size()) != model.config.num_hidden_layers)
     throw Error(fmt::format("cannot save {}: the model has {} layers, its config says {}", directory.string(),
-                            model.layers.size(), config.num_hidden_layers));
+                            model.layers.size(), model.config.num_hidden_layers));
+  std::map<std::string, at::Tensor> weights;
+  for_each_weight(model, [&](const std::string& name, const at::Tensor& tensor, const std::vector<int64_t>&) {
+    weights.emplace(name, tensor);
+  });
+  save_weights(model.config, directory, disk_dtype,
+               [&](const std::string& name, const std::vector<int64_t>&) { return weights.at(name); }, max_shard_bytes);
+}
+
+void visit_weights(Model& model,
+                   const std::function<void(const std::string&, at::Tensor&, const std::vector<int64_t>&)>& fn) {
+  for_each_weight(model, fn);
+}
+
+void save_weights(const ModelConfig& model_config, const fs::path& directory, at::ScalarType disk_dtype,
+                  const WeightSource& weight, uint64_t max_shard_bytes) {
+  ModelConfig config = model_config;
+  config.torch_dtype = hugging_face_dtype_name(disk_dtype);
+  Model layout;
+  layout.config = config;
+  layout.layers.resize(static_cast<size_t>(config.num_hidden_layers));
 
   // Shards as transformers cuts them: in order, a new one when the next tensor would overflow.
-  std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
+  using Entry = std::pair<std::string, std::vector<int64_t>>;
+  std::vector<std::vector<Entry>> shards(1);
   uint64_t shard_bytes = 0, total_bytes = 0;
-  for_each_weight(model, [&](const std::string& name, const at::Tensor& tensor, const std::vector<int64_t>& shape) {
-    if (!tensor.defined() || tensor.sizes() != at::IntArrayRef(shape))
-      throw Error(fmt::format("cannot save {}: weight '{}' has shape {}, the config implies {}", directory.string(),
-                              name, tensor.defined() ? shape_text(tensor.sizes()) : "(undefined)", shape_text(shape)));
-    const uint64_t bytes = uint64_t(tensor.numel()) * c10::elementSize(disk_dtype);
+  for_each_weight(layout, [&](const std::string& name, const at::Tensor&, const std::vector<int64_t>& shape) {
+    uint64_t bytes = c10::elementSize(disk_dtype);
+    for (const int64_t size : shape) bytes *= static_cast<uint64_t>(size);
     if (!shards.back().empty() && shard_bytes + bytes > max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
     }
-    shards.back().emplace_back(name, tensor);
+    shards.back().emplace_back(name, shape);
     shard_bytes += bytes;
     total_bytes += bytes;
   });
+  layout.layers.clear();
 
   std::error_code error;
   fs::create_directories(directory, error);
@@ -208,7 +314,11 @@ void save_model(const Model& model, const fs::path& directory, at::ScalarType di
         shards.size() == 1 ? kSingleFile : fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
     // Converted one shard at a time, so saving never holds more than a shard's worth of copies.
     std::vector<std::pair<std::string, at::Tensor>> converted;
-    for (const auto& [name, tensor] : shards[i]) {
+    for (const auto& [name, shape] : shards[i]) {
+      const at::Tensor tensor = weight(name, shape);
+      if (!tensor.defined() || tensor.sizes() != at::IntArrayRef(shape))
+        throw Error(fmt::format("cannot save {}: weight '{}' has shape {}, the config implies {}", directory.string(),
+                                name, tensor.defined() ? shape_text(tensor.sizes()) : "(undefined)", shape_text(shape)));
       converted.emplace_back(name, tensor.to(disk_dtype));
       weight_map[name] = file_name;
     }

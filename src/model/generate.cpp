@@ -6,28 +6,37 @@
 #include <string_view>
 
 #include "io/error.h"
+#include "model/finite.h"
 #include "model/transformer.h"
 
 namespace qtalign::model {
 namespace {
 
-// The longest sequence the forward pass accepts for this model.
-int64_t context_limit(const ModelConfig& config) {
-  int64_t limit = config.max_position_embeddings > 0 ? config.max_position_embeddings : INT64_MAX;
-  if (config.sliding_window) limit = std::min(limit, *config.sliding_window);
-  return limit;
+// The longest sequence the forward pass accepts for this model, and whether the sliding window is
+// what limits it.
+std::pair<int64_t, StopReason> context_limit(const ModelConfig& config) {
+  const int64_t context = config.max_position_embeddings > 0 ? config.max_position_embeddings : INT64_MAX;
+  if (config.sliding_window && *config.sliding_window < context)
+    return {*config.sliding_window, StopReason::sliding_window};
+  return {context, StopReason::context_full};
 }
 
-int64_t greedy_choice(const Model& model, const ForwardOutput& output) {
+int64_t greedy_choice(const Model& model, const ForwardOutput& output, size_t step) {
   const at::Tensor last = output.final_hidden.select(1, output.final_hidden.size(1) - 1);
-  return logits(model, last).argmax(-1).item<int64_t>();
+  const at::Tensor scores = logits(model, last);
+  require_finite(scores, "generate: the logits of new token " + std::to_string(step + 1));
+  return scores.argmax(-1).item<int64_t>();
 }
 
 }  // namespace
 
 std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64_t>& prompt,
-                                     const GenerationOptions& options, const std::function<void(int64_t)>& on_token) {
+                                     const GenerationOptions& options, const std::function<void(int64_t)>& on_token,
+                                     StopReason* stop) {
   if (prompt.empty()) throw Error("generate: the prompt has no tokens");
+  StopReason ignored;
+  StopReason& reason = stop ? *stop : ignored;
+  reason = StopReason::max_new_tokens;
   c10::InferenceMode inference;
   const auto as_batch = [&](const std::vector<int64_t>& ids) {
     return at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())}).to(model.device());
@@ -38,15 +47,21 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
   input.input_ids = as_batch(prompt);
   ForwardOutput output = forward(model, input, forward_options);
 
-  const int64_t limit = context_limit(model.config);
+  const auto [limit, limit_reason] = context_limit(model.config);
   std::vector<int64_t> generated;
   while (static_cast<int64_t>(generated.size()) < options.max_new_tokens) {
-    const int64_t next = greedy_choice(model, output);
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) break;
+    const int64_t next = greedy_choice(model, output, generated.size());
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) {
+      reason = StopReason::stop_id;
+      break;
+    }
     generated.push_back(next);
     if (on_token) on_token(next);
-    const bool full = static_cast<int64_t>(prompt.size() + generated.size()) >= limit;
-    if (full || static_cast<int64_t>(generated.size()) == options.max_new_tokens) break;
+    if (static_cast<int64_t>(generated.size()) == options.max_new_tokens) break;
+    if (static_cast<int64_t>(prompt.size() + generated.size()) >= limit) {
+      reason = limit_reason;
+      break;
+    }
     input.input_ids = as_batch({next});
     input.past = &output.cache;
     output = forward(model, input, forward_options);

@@ -14,12 +14,21 @@ struct GenerationOptions {
   std::vector<int64_t> stop_ids;  // generation ends when the model picks one of these (not returned)
 };
 
+// Why generation ended.
+enum class StopReason {
+  stop_id,         // the model chose a stop id
+  max_new_tokens,  // max_new_tokens were generated
+  context_full,    // the sequence filled max_position_embeddings
+  sliding_window,  // the sequence filled the sliding window (Mistral), before max_position_embeddings
+};
+
 // Greedily continues `prompt` (non-empty; throws Error otherwise), calling on_token for each new id as
 // it is chosen; stops at a stop id, after max_new_tokens, or when the model's context (or sliding
-// window) is full. Returns the new ids.
+// window) is full, storing why in `stop` when given. Throws Error when the logits are not finite.
+// Returns the new ids.
 std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64_t>& prompt,
                                      const GenerationOptions& options,
-                                     const std::function<void(int64_t)>& on_token = {});
+                                     const std::function<void(int64_t)>& on_token = {}, StopReason* stop = nullptr);
 
 // Text of generated ids as they arrive, for streaming. Each id's text is what decoding all ids so far
 // adds to what was already returned, so characters split across tokens come out whole; text ending

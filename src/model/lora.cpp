@@ -145,7 +145,7 @@ void attach_new_lora(Model& model, const LoraConfig& config, uint64_t seed) {
   int attached = 0;
   for_each_linear(model, [&](const std::string& name, Linear& linear) {
     if (!lora_targets_module(config, name)) return;
-    const int64_t out = linear.weight.size(0), in = linear.weight.size(1);
+    const int64_t out = linear.out_features(), in = linear.in_features();
     auto lora = std::make_shared<LoraWeights>();
     const double bound = 1.0 / std::sqrt(double(in));
     lora->a = at::empty({config.r, in}, at::kFloat).uniform_(-bound, bound, generator).to(model.device());
@@ -171,6 +171,10 @@ void detach_lora(Model& model) {
 }
 
 void merge_lora(Model& model) {
+  if (model.quantization.type)
+    throw Error("cannot merge an adapter into a " + quant_type_name(*model.quantization.type) +
+                "-quantized base: the sum would be rounded to 4 bits again; merge into the original "
+                "(unquantized) checkpoint instead");
   at::NoGradGuard no_grad;
   for_each_linear(model, [](const std::string&, Linear& linear) {
     if (!linear.lora) return;
@@ -311,13 +315,13 @@ LoraConfig load_lora_adapter(Model& model, const std::filesystem::path& director
     if (layer == targeted.end())
       fail_at(weights_file, fmt::format("tensor '{}' is for module '{}', which target_modules in {} does not cover",
                                         record.name, module, config_file.filename().string()));
-    const at::Tensor& weight = layer->second->weight;
-    const std::vector<int64_t> expected = matrix == 'A' ? std::vector<int64_t>{config.r, weight.size(1)}
-                                                        : std::vector<int64_t>{weight.size(0), config.r};
+    const Linear& base = *layer->second;
+    const std::vector<int64_t> expected = matrix == 'A' ? std::vector<int64_t>{config.r, base.in_features()}
+                                                        : std::vector<int64_t>{base.out_features(), config.r};
     if (record.shape != expected)
       fail_at(weights_file, fmt::format("tensor '{}' has shape {}, expected {} (r = {}, layer weight {})", record.name,
                                         shape_text(record.shape), shape_text(expected), config.r,
-                                        shape_text(weight.sizes())));
+                                        shape_text({base.out_features(), base.in_features()})));
     if (!at::isFloatingType(record.dtype))
       fail_at(weights_file, fmt::format("tensor '{}' is not a floating-point tensor", record.name));
     auto& slot = loaded[module];

@@ -58,6 +58,7 @@ void detach_lora(Model& model);
 
 // Adds each attached adapter into its base weight (W += scale * B A, computed in fp32, stored in
 // W's dtype) and detaches it; the model then computes what it computed with the adapter attached.
+// Throws Error for a 4-bit quantized model (its weights cannot hold the sum).
 void merge_lora(Model& model);
 
 // The PEFT tensor name of a module's A or B matrix: "base_model.model.<module>.lora_A.weight".

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/quantization.h"
 
 namespace qtalign::model {
 
@@ -18,11 +19,16 @@ struct LoraWeights {
   double dropout = 0.0;
 };
 
-// One linear layer: y = x W^T + bias (+ LoRA when attached).
+// One linear layer: y = x W^T + bias (+ LoRA when attached). W is either dense (`weight`) or 4-bit
+// quantized (`quantized`, then `weight` is undefined); the forward pass takes either.
 struct Linear {
   at::Tensor weight;          // [out, in]
+  std::shared_ptr<const QuantizedWeight> quantized;
   at::Tensor bias;            // [out] or undefined
   std::shared_ptr<LoraWeights> lora;  // null unless an adapter is attached
+
+  int64_t out_features() const { return quantized ? quantized->rows : weight.size(0); }
+  int64_t in_features() const { return quantized ? quantized->columns : weight.size(1); }
 };
 
 struct DecoderLayer {
@@ -40,6 +46,8 @@ struct Model {
   at::Tensor lm_head;       // [vocab, hidden]; the same tensor as embed_tokens when tied
   // Keeps memory-mapped checkpoint files alive for tensors that view them.
   std::vector<std::shared_ptr<const void>> storage;
+  // How the decoder's linear weights were quantized (type empty = dense), for provenance and checks.
+  QuantizationOptions quantization;
 
   at::ScalarType dtype() const { return embed_tokens.scalar_type(); }
   at::Device device() const { return embed_tokens.device(); }

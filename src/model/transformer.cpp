@@ -19,9 +19,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * normalized.to(x.scalar_type());
 }
 
-// x W^T + b, plus the LoRA update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
+// x W^T + b (W dense, or 4-bit and dequantized in x's dtype as bitsandbytes computes), plus the LoRA
+// update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
 at::Tensor linear(const Linear& layer, const at::Tensor& x, bool training) {
-  at::Tensor y = at::linear(x, layer.weight, layer.bias);
+  at::Tensor y = layer.quantized ? quantized_linear(x, *layer.quantized, layer.bias)
+                                 : at::linear(x, layer.weight, layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());

@@ -80,8 +80,9 @@ void draw_heat_strip(cairo_t* cr, const Axes& axes, const HeatStrip& strip) {
   std::vector<std::size_t> order(strip.x.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return strip.x[a] < strip.x[b]; });
-  const auto [low, high] = std::minmax_element(strip.values.begin(), strip.values.end());
-  const double span = *high - *low;
+  const auto [data_low, data_high] = std::minmax_element(strip.values.begin(), strip.values.end());
+  const double low = strip.scale_min.value_or(*data_low), high = strip.scale_max.value_or(*data_high);
+  const double span = high - low;
   const Rect& row = axes.strip();
   cairo_save(cr);
   cairo_rectangle(cr, row.left, row.top, row.width, row.height);
@@ -94,7 +95,7 @@ void draw_heat_strip(cairo_t* cr, const Axes& axes, const HeatStrip& strip) {
                                             : (x - previous) / 2.0;
     double half_right = std::isnan(next) ? half_left : (next - x) / 2.0;
     if (std::isnan(previous)) half_left = half_right;
-    const double t = span > 0.0 ? (strip.values[order[k]] - *low) / span : 0.5;
+    const double t = span > 0.0 ? std::clamp((strip.values[order[k]] - low) / span, 0.0, 1.0) : 0.5;
     const Color color = sequential_color(t);
     cairo_set_source_rgb(cr, color.red, color.green, color.blue);
     // Half a pixel of overlap hides seams between neighbouring cells.
@@ -111,8 +112,8 @@ void draw_heat_strip(cairo_t* cr, const Axes& axes, const HeatStrip& strip) {
   // The colour scale: "min [gradient] max" beside the strip.
   const Rect& side = axes.strip_side();
   const TextStyle scale_style{11.0, false, Color{0.3, 0.3, 0.3}};
-  const std::string low_text = fmt::format("{:.3g}", *low);
-  const std::string high_text = fmt::format("{:.3g}", *high);
+  const std::string low_text = fmt::format("{:.3g}", low);
+  const std::string high_text = fmt::format("{:.3g}", high);
   const double low_width = text_width(cr, low_text, scale_style);
   const double gradient_left = side.left + low_width + 6.0;
   const double gradient_width =

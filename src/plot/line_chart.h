@@ -26,6 +26,10 @@ struct HeatStrip {
   std::string label;
   std::vector<double> x;
   std::vector<double> values;
+  // The values the scale's ends stand for; the data's own range when unset (which makes tiny
+  // differences look large, so quantities with a natural range should give it).
+  std::optional<double> scale_min;
+  std::optional<double> scale_max;
 };
 
 struct LineChart {

@@ -17,10 +17,12 @@ struct LoadedModel {
   io::Json provenance;
 };
 
-// Loads <model_dir> (config.json, weights, tokenizer.json) and attaches the PEFT adapter in
-// `adapter_dir` unless it is empty; throws Error naming the file for anything missing or malformed.
+// Loads <model_dir> (config.json, weights, tokenizer.json), its linear weights quantized as asked, and
+// attaches the PEFT adapter in `adapter_dir` unless it is empty; throws Error naming the file for
+// anything missing or malformed.
 LoadedModel load_model_for_analysis(const std::filesystem::path& model_dir, const std::filesystem::path& adapter_dir,
-                                    at::ScalarType dtype, at::Device device);
+                                    at::ScalarType dtype, at::Device device,
+                                    const model::QuantizationOptions& quantization);
 
 // Replaces the attached adapter (if any) by the one in `adapter_dir` (none when empty) and updates
 // the provenance; lets one loaded base model serve the base and tuned analyses in turn.

@@ -11,8 +11,10 @@
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
+#include "study/demo_model.h"
 #include "io/error.h"
 #include "io/json_file.h"
+#include "io/provenance.h"
 
 namespace qtalign::study {
 namespace {
@@ -22,11 +24,6 @@ using Kind = ReportBlock::Kind;
 
 // Scatter plots shown per variant in the HTML page (evenly spaced layers, first and last included).
 constexpr size_t kScatterLayersShown = 6;
-
-constexpr const char* kDemoNotice =
-    "Demo run: this model has random weights (Qwen2 architecture with Qwen's real tokenizer). Its accuracies are "
-    "chance-level by construction and its lens and PCA figures show no learned structure; the numbers below only "
-    "show that every stage of the study runs. Real results need a real checkpoint: qtalign run --model DIR.";
 
 ReportBlock paragraph(std::string text) { return {Kind::paragraph, std::move(text), {}, {}, {}}; }
 ReportBlock notice(std::string text) { return {Kind::notice, std::move(text), {}, {}, {}}; }
@@ -68,7 +65,9 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
                                const std::optional<eval::EvalResults>& base) {
   ReportSection section{"Overview", {}};
   const io::Json settings = study.value("settings", io::Json::object());
-  if (study.value("demo", false)) section.blocks.push_back(notice(kDemoNotice));
+  if (study.value("demo", false))
+    section.blocks.push_back(
+        notice("Demo run. " + demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
   const io::Json build = study.value("stages", io::Json::object()).value("data: question-translation training set", io::Json::object());
   std::string text = fmt::format(
       "Question-translation tuning on the {} task's questions in {} (inputs in those languages, the same questions in "
@@ -160,44 +159,68 @@ ReportSection training_section(const fs::path& dir) {
   return section;
 }
 
+// The entry of `language` in a lens summary.json, if any.
+const io::Json* lens_entry(const io::Json& summary, const std::string& language) {
+  for (const io::Json& entry : summary)
+    if (entry.at("language") == language) return &entry;
+  return nullptr;
+}
+
 ReportSection lens_section(const fs::path& dir) {
   ReportSection section{"Logit lens", {}};
   section.blocks.push_back(paragraph(
-      "At every layer the residual stream at the answer position (the prompt ends right after the opening quote) is "
-      "read through the final norm and the unembedding. Prompts use demonstrations answered in the language itself, "
-      "so a model that 'thinks in English' puts mass on English label tokens in middle layers before the native "
-      "ones win at the top. Lines: mean over items; per-language charts show 95% bootstrap bands and entropy."));
+      "As in the study (after Wendler et al. 2024): at every layer the residual stream at the answer position (the "
+      "prompt ends right after the opening quote) is read through the final norm and the unembedding. Prompts use "
+      "demonstrations answered in the test language itself. Per layer: the probability of the correct answer written "
+      "in English (the latent answer), of the correct answer in the test language, of all possible answers in the "
+      "test language and in English (each answer: the prefix-sum candidate tokens of its word), and the entropy. A "
+      "model that works through English shows the latent answer rising in the middle layers before the test-language "
+      "answer wins at the top. Items whose English and test-language answers share a candidate token are left out "
+      "(counted below). Lines: mean over items with 95% bootstrap bands; entropy on the fixed scale 0..ln(vocabulary)."));
+  section.blocks.push_back(figures(dir, {{fs::path("lens/base/overview_latent.png"), "Base: latent English answer"},
+                                         {fs::path("lens/tuned/overview_latent.png"), "Tuned: latent English answer"}}));
+  section.blocks.push_back(
+      figures(dir, {{fs::path("lens/base/overview_native.png"), "Base: correct answer in the test language"},
+                    {fs::path("lens/tuned/overview_native.png"), "Tuned: correct answer in the test language"}}));
   const std::optional<io::Json> base = read_if_present(dir / "lens" / "base" / "summary.json");
   const std::optional<io::Json> tuned = read_if_present(dir / "lens" / "tuned" / "summary.json");
-  section.blocks.push_back(figures(dir, {{fs::path("lens/base/overview_english.png"), "Base: English-label mass"},
-                                         {fs::path("lens/tuned/overview_english.png"), "Tuned: English-label mass"}}));
-  section.blocks.push_back(figures(dir, {{fs::path("lens/base/overview_native.png"), "Base: native-label mass"},
-                                         {fs::path("lens/tuned/overview_native.png"), "Tuned: native-label mass"}}));
   if (!base || !tuned) {
     section.blocks.push_back(paragraph("The lens table needs both the base and the tuned lens (not run yet)."));
     return section;
   }
-  ReportTable table{{"language", "items", "English-label mass: base", "tuned", "native-label mass: base", "tuned",
-                     "entropy (nats): base", "tuned"},
+  ReportTable table{{"language", "items", "dropped (shared tokens)", "latent English answer, peak (layer): base",
+                     "tuned", "correct answer in language, last layer: base", "tuned", "entropy (nats), last layer: base",
+                     "tuned"},
                     {},
-                    "At the last layer (the model's own output distribution)."};
+                    "Peak: the layer where the mean probability of the correct English answer is highest. Last layer: "
+                    "the model's own output distribution."};
   std::vector<ReportBlock> per_language;
   for (const io::Json& entry : *base) {
     const std::string language = entry.at("language").get<std::string>();
-    const auto other = std::find_if(tuned->begin(), tuned->end(),
-                                    [&](const io::Json& e) { return e.at("language") == language; });
-    if (other == tuned->end()) continue;
+    const io::Json* other = lens_entry(*tuned, language);
+    if (!other) continue;
+    const std::string items = json_text(entry.at("items")), dropped = json_text(entry.at("dropped_overlap"));
+    if (!entry.contains("last_layer") || !other->contains("last_layer")) {
+      table.rows.push_back({language, items, dropped, "every item dropped", "", "", "", "", ""});
+      continue;
+    }
     const io::Json& b = entry.at("last_layer");
     const io::Json& t = other->at("last_layer");
-    table.rows.push_back({language, json_text(entry.at("items")), number(b.at("english_mass").get<double>()),
-                          number(t.at("english_mass").get<double>()), number(b.at("native_mass").get<double>()),
-                          number(t.at("native_mass").get<double>()), fmt::format("{:.3f}", b.at("entropy").get<double>()),
+    const auto peak = [](const io::Json& e) {
+      const io::Json& p = e.at("peak_correct_english");
+      return fmt::format("{} ({})", number(p.at("mean").get<double>()), json_text(p.at("layer")));
+    };
+    table.rows.push_back({language, items, dropped, peak(entry), peak(*other),
+                          number(b.at("correct_native").get<double>()), number(t.at("correct_native").get<double>()),
+                          fmt::format("{:.3f}", b.at("entropy").get<double>()),
                           fmt::format("{:.3f}", t.at("entropy").get<double>())});
+    per_language.push_back(figures(dir, {{fs::path("lens/comparison") / (language + ".png"),
+                                          language + ": base (dashed) vs tuned (solid)"}}));
     per_language.push_back(figures(dir, {{fs::path("lens/base") / (language + ".png"), language + ", base"},
                                          {fs::path("lens/tuned") / (language + ".png"), language + ", tuned"}}));
   }
   section.blocks.push_back(table_block(std::move(table)));
-  section.blocks.push_back(details("Per-language lens charts (base | tuned)", std::move(per_language)));
+  section.blocks.push_back(details("Per-language lens charts (base vs tuned; base | tuned)", std::move(per_language)));
   return section;
 }
 
@@ -219,30 +242,75 @@ std::vector<size_t> shown_layers(size_t count) {
   return shown;
 }
 
+std::string prompt_description(analysis::RepresentationPrompt prompt) {
+  switch (prompt) {
+    case analysis::RepresentationPrompt::study: return "the study's prompt (2-shot, demonstrations answered in the language itself)";
+    case analysis::RepresentationPrompt::question: return "the question alone";
+    case analysis::RepresentationPrompt::few_shot: return "the few-shot evaluation prompt (English labels)";
+  }
+  return analysis::representation_prompt_name(prompt);
+}
+
 ReportSection representation_section(const fs::path& dir) {
   ReportSection section{"Representations", {}};
   const auto base = read_representations(dir / "pca" / "base" / "representations.json");
   const auto tuned = read_representations(dir / "pca" / "tuned" / "representations.json");
   if (base)
     section.blocks.push_back(paragraph(fmt::format(
-        "Per layer, each item's {} prompt is {}-pooled into one vector, for the same {} items in {} languages. The "
-        "cosine similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
-        "whether languages cluster apart or mix; the PC1 correlation with English (same items) shows whether the "
-        "main axis of variation is shared.",
-        analysis::representation_prompt_name(base->prompt), analysis::pooling_name(base->pooling),
-        base->item_indices.size(), base->languages.size())));
-  section.blocks.push_back(figures(dir, {{fs::path("pca/cosine_comparison.png"),
-                                          "Mean cosine similarity to English per layer: base (dashed) vs tuned (solid)"}}));
-  if (!base || !tuned || base->languages != tuned->languages || base->layers.size() != tuned->layers.size()) {
+        "As in the study: per layer, each item's prompt ({}) is {}-pooled over its tokens into one vector, for the "
+        "same {} items ({}) in {} languages. For each language pair, a 1-D PCA is fitted to both languages' vectors "
+        "and the items' coordinates are correlated (Pearson r, paired by parallel item); the study's claim is that "
+        "tuning raises this correlation for low-resource languages with the high-resource ones. The cosine "
+        "similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
+        "whether languages cluster apart or mix.",
+        prompt_description(base->prompt), analysis::pooling_name(base->pooling), base->item_indices.size(),
+        base->item_pick, base->languages.size())));
+  if (!base || !tuned || base->languages != tuned->languages || base->pairs != tuned->pairs ||
+      base->layers.size() != tuned->layers.size()) {
+    section.blocks.push_back(figures(dir, {{fs::path("pca/cosine_comparison.png"),
+                                            "Mean cosine similarity to English per layer: base (dashed) vs tuned (solid)"}}));
     section.blocks.push_back(paragraph("The representation tables need both the base and the tuned analysis (not run yet)."));
     return section;
   }
+  if (base->item_indices.size() < analysis::kMinimumPairedItems)
+    section.blocks.push_back(notice(fmt::format(
+        "Only {} paired items (fewer than {}): the correlations below are too noisy to mean anything.",
+        base->item_indices.size(), analysis::kMinimumPairedItems)));
+  const std::vector<size_t> shown = shown_layers(base->layers.size());
+  if (!base->pairs.empty()) {
+    ReportTable correlations{{"pair"}, {}, "Pearson r of the items' 1-D PCA coordinates, base -> tuned (delta), at evenly "
+                                           "spaced layers; every layer is in pca/pair_correlation_comparison.md."};
+    for (size_t index : shown) correlations.header.push_back(fmt::format("layer {}", base->layers[index].layer));
+    for (size_t p = 0; p < base->pairs.size(); ++p) {
+      std::vector<std::string> row{base->pairs[p].first + "-" + base->pairs[p].second};
+      for (size_t index : shown) {
+        const std::optional<double>& before = base->layers[index].pair_correlation[p];
+        const std::optional<double>& after = tuned->layers[index].pair_correlation[p];
+        row.push_back(before && after ? fmt::format("{:.2f} -> {:.2f} ({:+.2f})", *before, *after, *after - *before)
+                                      : std::string("n/a"));
+      }
+      correlations.rows.push_back(std::move(row));
+    }
+    section.blocks.push_back(table_block(std::move(correlations)));
+    std::vector<ReportFigure> bars;
+    for (size_t index : shown)
+      bars.push_back({fs::path("pca") / fmt::format("pair_correlation_layer_{:02d}.png", base->layers[index].layer),
+                      fmt::format("Layer {}: pair correlations, base vs tuned", base->layers[index].layer)});
+    section.blocks.push_back(figures(dir, {bars.back()}));
+    bars.pop_back();
+    std::vector<ReportBlock> rows;
+    for (size_t i = 0; i < bars.size(); i += 2)
+      rows.push_back(figures(dir, std::vector<ReportFigure>(bars.begin() + i, bars.begin() + std::min(bars.size(), i + 2))));
+    section.blocks.push_back(details("Pair correlations at the other layers shown (base vs tuned)", std::move(rows)));
+  }
+  section.blocks.push_back(figures(dir, {{fs::path("pca/cosine_comparison.png"),
+                                          "Mean cosine similarity to English per layer: base (dashed) vs tuned (solid)"}}));
   const analysis::LayerAnalysis& base_last = base->layers.back();
   const analysis::LayerAnalysis& tuned_last = tuned->layers.back();
   const size_t reference = static_cast<size_t>(
       std::find(base->languages.begin(), base->languages.end(), base->reference_language) - base->languages.begin());
   ReportTable table{{"language", "cosine to en, last layer: base", "tuned", "delta", "mean over layers: base", "tuned",
-                     "delta", "PC1 r with en, last layer: base", "tuned"},
+                     "delta"},
                     {},
                     fmt::format("Last layer = layer {}; means over the {} analysed layers.", base_last.layer,
                                 base->layers.size())};
@@ -251,24 +319,19 @@ ReportSection representation_section(const fs::path& dir) {
     for (const analysis::LayerAnalysis& layer : result.layers) total += layer.cosine_to_reference[language].value;
     return total / static_cast<double>(result.layers.size());
   };
-  const auto correlation = [&](const analysis::LayerAnalysis& layer, size_t language) {
-    const std::optional<double>& r = layer.pc1_correlation[language][reference];
-    return r ? fmt::format("{:.3f}", *r) : std::string("n/a");
-  };
   for (size_t l = 0; l < base->languages.size(); ++l) {
     if (l == reference) continue;
     const double before = base_last.cosine_to_reference[l].value, after = tuned_last.cosine_to_reference[l].value;
     const double mean_before = layer_mean(*base, l), mean_after = layer_mean(*tuned, l);
     table.rows.push_back({base->languages[l], fmt::format("{:.3f}", before), fmt::format("{:.3f}", after),
                           signed_number(after - before), fmt::format("{:.3f}", mean_before),
-                          fmt::format("{:.3f}", mean_after), signed_number(mean_after - mean_before),
-                          correlation(base_last, l), correlation(tuned_last, l)});
+                          fmt::format("{:.3f}", mean_after), signed_number(mean_after - mean_before)});
   }
   section.blocks.push_back(table_block(std::move(table)));
   section.blocks.push_back(figures(dir, {{fs::path("pca/base/cosine.png"), "Base: cosine to English per layer"},
                                          {fs::path("pca/tuned/cosine.png"), "Tuned: cosine to English per layer"}}));
   std::vector<ReportBlock> scatters;
-  for (size_t index : shown_layers(base->layers.size())) {
+  for (size_t index : shown) {
     const std::string stem = fmt::format("layer_{:02d}.png", base->layers[index].layer);
     scatters.push_back(figures(dir, {{fs::path("pca/base") / stem, fmt::format("Base, layer {}", base->layers[index].layer)},
                                      {fs::path("pca/tuned") / stem, fmt::format("Tuned, layer {}", base->layers[index].layer)}}));
@@ -294,6 +357,22 @@ ReportSection provenance_section(const io::Json& study, const std::optional<eval
     const io::Json runtime = p.value("runtime", io::Json::object());
     sources.rows.push_back({"compute", fmt::format("{} on {}", json_text(runtime.value("dtype", io::Json("?"))),
                                                    json_text(runtime.value("device", io::Json("?"))))});
+    // What io::run_provenance recorded for the base evaluation.
+    const io::Json weights = model.value("weights", io::Json::object());
+    sources.rows.push_back({"model weights fingerprint", fmt::format("{} ({})", json_text(weights.value("sha1", io::Json("?"))),
+                                                                     json_text(weights.value("method", io::Json("?"))))});
+    const io::Json software = p.value("software", io::Json::object());
+    sources.rows.push_back({"software", fmt::format("qtalign {}, libtorch {}, BLAS {}",
+                                                    json_text(software.value("qtalign", io::Json("?"))),
+                                                    json_text(software.value("libtorch", io::Json("?"))),
+                                                    json_text(software.value("blas", io::Json("?"))))});
+    const io::Json hardware = p.value("hardware", io::Json::object());
+    sources.rows.push_back({"hardware", fmt::format("{}, {} threads{}", json_text(hardware.value("cpu", io::Json("?"))),
+                                                    json_text(hardware.value("threads", io::Json("?"))),
+                                                    hardware.contains("gpu") ? ", GPU " + json_text(hardware["gpu"]) : "")});
+    std::string command;
+    for (const io::Json& word : p.value("command_line", io::Json::array())) command += (command.empty() ? "" : " ") + json_text(word);
+    sources.rows.push_back({"base evaluation command", command.empty() ? "?" : command});
   }
   if (tuned && tuned->provenance.contains("adapter") && tuned->provenance["adapter"].is_object()) {
     const io::Json& adapter = tuned->provenance["adapter"];
@@ -303,7 +382,7 @@ ReportSection provenance_section(const io::Json& study, const std::optional<eval
   const io::Json data = study.value("data", io::Json::object());
   sources.rows.push_back({"benchmark data", json_text(data.value("dir", io::Json("?")))});
   sources.rows.push_back({"prompts.json sha1", json_text(data.value("prompts_sha1", io::Json("?")))});
-  sources.rows.push_back({"qtalign", QTALIGN_VERSION});
+  sources.rows.push_back({"qtalign (this report)", io::qtalign_version()});
   sources.rows.push_back({"study finished", json_text(study.value("finished", io::Json("not yet")))});
   section.blocks.push_back(table_block(std::move(sources)));
 
@@ -312,12 +391,7 @@ ReportSection provenance_section(const io::Json& study, const std::optional<eval
   for (const auto& [key, value] : recorded_settings.items()) settings.rows.push_back({key, json_text(value)});
   section.blocks.push_back(table_block(std::move(settings)));
 
-  ReportTable stages{{"stage", "status", "seconds", "command"}, {}, "Stages as last run (skipped = output already there)."};
-  const io::Json recorded_stages = study.value("stages", io::Json::object());
-  for (const auto& [name, stage] : recorded_stages.items())
-    stages.rows.push_back({name, json_text(stage.value("status", io::Json("?"))),
-                           fmt::format("{:.1f}", stage.value("seconds", 0.0)),
-                           json_text(stage.value("command", io::Json("")))});
+  ReportTable stages = stage_table(study);
   section.blocks.push_back(table_block(std::move(stages)));
   return section;
 }
@@ -357,10 +431,17 @@ bool numeric_cell(const std::string& cell) {
                            ((cell[0] == '+' || cell[0] == '-') && cell.size() > 1));
 }
 
+// A cell written **like this** (the best value of its column in the study's tables) is shown in bold,
+// as Markdown shows it.
 std::string html_cell(const std::string& cell, const char* tag) {
+  const bool bold = cell.size() > 4 && cell.rfind("**", 0) == 0 && cell.find("**", 2) != std::string::npos;
+  const std::string text = bold ? cell.substr(2, cell.find("**", 2) - 2) + cell.substr(cell.find("**", 2) + 2) : cell;
   std::string classes;
-  if (numeric_cell(cell)) classes = cell[0] == '+' ? "num up" : cell[0] == '-' ? "num down" : "num";
-  return fmt::format("<{0}{1}>{2}</{0}>", tag, classes.empty() ? "" : " class=\"" + classes + "\"", html_escape(cell));
+  if (numeric_cell(text)) classes = text[0] == '+' ? "num up" : text[0] == '-' ? "num down" : "num";
+  const std::string body = bold ? "<strong>" + html_escape(cell.substr(2, cell.find("**", 2) - 2)) + "</strong>" +
+                                      html_escape(cell.substr(cell.find("**", 2) + 2))
+                                : html_escape(text);
+  return fmt::format("<{0}{1}>{2}</{0}>", tag, classes.empty() ? "" : " class=\"" + classes + "\"", body);
 }
 
 void render_html_block(const ReportBlock& block, const fs::path& dir, std::string& html) {
@@ -460,6 +541,20 @@ details { margin: 12px 0; } summary { cursor: pointer; font-weight: 600; }
 )";
 
 }  // namespace
+
+ReportTable stage_table(const io::Json& study) {
+  ReportTable stages{{"stage", "status", "seconds", "command"}, {}, "Stages in pipeline order (skipped = output already there)."};
+  // study.json keeps stages in an object (no order): each records its position.
+  std::vector<std::pair<int64_t, std::vector<std::string>>> ordered;
+  const io::Json recorded = study.value("stages", io::Json::object());
+  for (const auto& [name, stage] : recorded.items())
+    ordered.push_back({stage.value("order", int64_t{0}),
+                       {name, json_text(stage.value("status", io::Json("?"))),
+                        fmt::format("{:.1f}", stage.value("seconds", 0.0)), json_text(stage.value("command", io::Json("")))}});
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& row : ordered) stages.rows.push_back(std::move(row.second));
+  return stages;
+}
 
 ReportDocument build_study_report(const fs::path& study_dir) {
   const io::Json study = read_if_present(study_dir / "study.json").value_or(io::Json::object());

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "io/json_file.h"
+
 namespace qtalign::study {
 
 struct ReportTable {
@@ -40,6 +42,9 @@ struct ReportDocument {
   std::string title;
   std::vector<ReportSection> sections;
 };
+
+// The stages recorded in a study.json, in the order they first ran.
+ReportTable stage_table(const io::Json& study);
 
 // Gathers the report from a study directory; sections whose stage has not produced its outputs say so.
 // Throws Error naming the file when an output is malformed.

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "eval/provenance.h"
+#include "io/provenance.h"
 
 namespace qtalign::study {
 
@@ -17,7 +17,7 @@ analysis::RepresentationResult run_representation_pipeline(const LoadedModel& lo
   analysis::RepresentationResult result = analysis::run_representations(loaded.model, loaded.tokenizer, protocol, options);
   result.provenance = loaded.provenance;
   result.provenance["data"] = {{"dir", std::filesystem::absolute(protocol.data_dir).string()},
-                               {"prompts_sha1", eval::file_sha1(protocol.source)}};
+                               {"prompts_sha1", io::file_sha1(protocol.source)}};
   analysis::write_representation_outputs(result, directory);
   return result;
 }

@@ -3,28 +3,31 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
 #include "analysis/logit_lens.h"
 #include "analysis/representations.h"
+#include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
 #include "data/question_translation.h"
 #include "data/question_translation_build.h"
 #include "eval/compare.h"
-#include "eval/provenance.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/progress.h"
+#include "io/provenance.h"
 #include "study/demo_model.h"
 #include "study/lens_pipeline.h"
 #include "study/loaded_model.h"
 #include "study/report.h"
 #include "study/representation_pipeline.h"
+#include "study/stages.h"
 
 namespace qtalign::study {
 namespace {
@@ -35,10 +38,11 @@ using Clock = std::chrono::steady_clock;
 // The study of the paper: 10k question-translation examples.
 constexpr size_t kDefaultSize = 10000;
 
-constexpr const char* kDemoNotice =
-    "This is the demo: the model has random weights (Qwen2 architecture, Qwen's real tokenizer), so its\n"
-    "accuracies are chance-level and its lens and PCA figures show no learned structure. The study's\n"
-    "machinery is real; real results need a real checkpoint: qtalign run --model DIR ...\n";
+// The banner before and after a demo study.
+std::string demo_notice() {
+  return "This is the demo. " + demo_model_description() +
+         "\nThe study's machinery is real; real results need a real checkpoint: qtalign run --model DIR ...\n";
+}
 
 struct Paths {
   fs::path root, model, data, train_set, split, eval, base_results, tuned_results, adapter, training_summary,
@@ -71,87 +75,13 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return joined;
 }
 
-std::string quoted_command(const std::vector<std::string>& arguments) {
-  std::string line = "qtalign";
-  for (const std::string& argument : arguments)
-    line += argument.find_first_of(" \"'$") == std::string::npos ? " " + argument : " '" + argument + "'";
-  return line;
-}
-
-// study.json: the settings a resumed study must share, and a log of the stages.
-class StudyRecord {
- public:
-  StudyRecord(fs::path file, const io::Json& settings) : file_(std::move(file)) {
-    if (fs::exists(file_)) {
-      record_ = io::read_json_file(file_);
-      const io::Json recorded = io::required_field<io::Json>(record_, "settings", file_);
-      std::vector<std::string> differences;
-      for (const auto& [key, value] : settings.items())
-        if (!recorded.contains(key) || recorded[key] != value)
-          differences.push_back(fmt::format("{} (was {}, now {})", key, recorded.contains(key) ? recorded[key].dump() : "unset",
-                                            value.dump()));
-      if (!differences.empty())
-        fail_at(file_, "holds a study with other settings: " + join(differences, "; ") +
-                           ". Resume it with the same options, or use another --out");
-    } else {
-      record_ = {{"format", "qtalign-study"}, {"settings", settings}, {"stages", io::Json::object()}};
-    }
-    record_["stages"] = record_.value("stages", io::Json::object());
-  }
-
-  void set(const std::string& key, io::Json value) {
-    record_[key] = std::move(value);
-    save();
-  }
-
-  void stage(const std::string& name, const std::string& status, double seconds, io::Json details = io::Json::object()) {
-    details["status"] = status;
-    details["seconds"] = seconds;
-    details["finished"] = eval::utc_timestamp();
-    if (status == "skipped" && record_["stages"].contains(name)) {
-      record_["stages"][name]["last_check"] = details;
-    } else {
-      record_["stages"][name] = std::move(details);
-    }
-    save();
-  }
-
- private:
-  void save() const { io::write_json_file(file_, record_); }
-  fs::path file_;
-  io::Json record_;
-};
-
-class StageRunner {
- public:
-  StageRunner(StudyRecord& record, int total) : record_(record), total_(total) {}
-
-  // Runs `work` unless `done` already exists; `work` returns details for study.json.
-  template <typename Work>
-  void run(const std::string& name, const fs::path& done, Work&& work) {
-    ++index_;
-    if (fs::exists(done)) {
-      std::fprintf(stderr, "\n[%d/%d] %s: skipped, already done (%s)\n", index_, total_, name.c_str(), done.c_str());
-      record_.stage(name, "skipped", 0.0);
-      return;
-    }
-    std::fprintf(stderr, "\n[%d/%d] %s\n", index_, total_, name.c_str());
-    const auto start = Clock::now();
-    io::Json details = work();
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    std::fflush(stdout);  // a stage's tables (stdout) come before its closing line (stderr)
-    std::fprintf(stderr, "[%d/%d] %s: done in %s\n", index_, total_, name.c_str(), io::format_duration(seconds).c_str());
-    record_.stage(name, "done", seconds, std::move(details));
-  }
-
- private:
-  StudyRecord& record_;
-  int total_;
-  int index_ = 0;
-};
-
 std::vector<std::string> runtime_arguments(const StudyOptions& options) {
-  return {"--threads", std::to_string(options.threads), "--device", options.device, "--dtype", options.dtype};
+  std::vector<std::string> arguments = {"--threads", std::to_string(options.threads), "--device", options.device,
+                                        "--dtype", options.dtype};
+  if (options.quantization.type)
+    arguments.insert(arguments.end(), {"--quantize", model::quant_type_name(*options.quantization.type),
+                                       "--quant-blocksize", std::to_string(options.quantization.blocksize)});
+  return arguments;
 }
 
 io::Json run_logged(const SubcommandRunner& run_subcommand, std::vector<std::string> arguments,
@@ -168,6 +98,7 @@ io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& 
   data::BuildOptions build;
   build.task = options.task;
   build.languages = languages;
+  build.target = options.target;
   build.seed = options.seed;
   build.exclude_test = true;
   build.size = options.size.value_or(0);
@@ -181,6 +112,15 @@ io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& 
                  "data: %s has %zu question-translation examples for %s outside the evaluation items (fewer than the "
                  "study's %zu): using all of them\n",
                  options.task.c_str(), result.examples.size(), join(languages, ",").c_str(), kDefaultSize);
+  for (const fs::path& file : options.held_out_splits) {
+    const data::EvaluationSplit held_out = data::read_evaluation_split(file);
+    if (held_out.task != options.task) continue;
+    for (size_t index : result.evaluation_split->training_indices)
+      if (std::binary_search(held_out.evaluation_indices.begin(), held_out.evaluation_indices.end(), index))
+        fail_at(file, fmt::format("evaluates {} item {}, which the training set of {} may draw from (another seed or "
+                                  "evaluation fraction?)",
+                                  options.task, index, paths.root.string()));
+  }
   io::Json report = io::Json::object();
   for (const auto& [language, counts] : result.languages) {
     std::fprintf(stderr, "data: %s: %zu drawn of %zu available from %s (%zu evaluation items excluded)\n",
@@ -197,29 +137,14 @@ io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& 
           {"evaluation_items", result.evaluation_split->evaluation_indices.size()}};
 }
 
-std::vector<std::string> eval_arguments(const StudyOptions& options, const fs::path& model_dir, const Paths& paths,
-                                        const data::Protocol& protocol, bool tuned) {
-  std::vector<std::string> arguments = {"eval", "--model", model_dir.string(), "--task", options.eval_task,
-                                        "--langs", options.eval_languages, "--seen", options.train_languages,
-                                        "--seed", std::to_string(options.seed), "--format", "md",
-                                        "--out", (tuned ? paths.tuned_results : paths.base_results).string()};
-  if (tuned) arguments.insert(arguments.end(), {"--adapter", paths.adapter.string()});
-  if (options.eval_limit > 0) arguments.insert(arguments.end(), {"--limit", std::to_string(options.eval_limit)});
-  // The split covers the tuning task; eval refuses a split of a task it does not evaluate.
-  if (options.eval_task == "all" || protocol.task(options.eval_task).name == options.task)
-    arguments.insert(arguments.end(), {"--eval-split", paths.split.string()});
-  return arguments;
-}
-
-io::Json evaluate(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
-                  const Paths& paths, const data::Protocol& protocol, bool tuned) {
-  io::Json details = run_logged(run_subcommand, eval_arguments(options, model_dir, paths, protocol, tuned), options);
-  const fs::path results_file = tuned ? paths.tuned_results : paths.base_results;
-  const eval::EvalResults results = eval::read_results(results_file);
-  io::write_file_atomically(fs::path(results_file).replace_extension(".md"),
-                            eval::format_results(results, eval::TableFormat::markdown));
-  details["average_accuracy"] = results.averages.all.accuracy;
-  return details;
+// The evaluation of a single study: the tuning task's split restricts the items of that task (eval
+// refuses a split of a task it does not evaluate).
+EvaluationRun study_evaluation(const StudyOptions& options, const data::Protocol& protocol, const Paths& paths,
+                               const std::vector<std::string>& seen, bool tuned) {
+  EvaluationRun run{options.eval_task, options.labels, options.shots, seen, {},
+                    tuned ? paths.tuned_results : paths.base_results};
+  if (options.eval_task == "all" || protocol.task(options.eval_task).name == options.task) run.splits = {paths.split};
+  return run;
 }
 
 io::Json train(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
@@ -248,12 +173,11 @@ io::Json train(const SubcommandRunner& run_subcommand, const StudyOptions& optio
   return summary;
 }
 
-io::Json compare(const StudyOptions& options, const Paths& paths, const data::Protocol& protocol) {
+io::Json compare(const std::vector<std::string>& seen, const Paths& paths) {
   const eval::EvalResults base = eval::read_results(paths.base_results);
   const eval::EvalResults tuned = eval::read_results(paths.tuned_results);
   const eval::Comparison comparison =
-      eval::compare_results(base, tuned, data::parse_language_list(protocol, options.train_languages),
-                            "eval/base.json", "eval/tuned.json");
+      eval::compare_results(base, tuned, seen, "eval/base.json", "eval/tuned.json");
   io::write_file_atomically(paths.compare / "compare.md", eval::comparison_markdown(comparison));
   eval::write_comparison_charts(comparison, paths.compare / "compare");
   io::write_json_file(paths.compare / "compare.json", eval::comparison_to_json(comparison));
@@ -272,13 +196,14 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   std::optional<LoadedModel> loaded;
   if (lens_pending || pca_pending) {
     std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
-    loaded.emplace(load_model_for_analysis(model_dir, {}, options.analysis_dtype, options.analysis_device));
+    loaded.emplace(load_model_for_analysis(model_dir, {}, options.analysis_dtype, options.analysis_device,
+                                           options.quantization));
   }
   const data::EvaluationSplit split = data::read_evaluation_split(paths.split);
 
   analysis::LensOptions lens;
   lens.task = "emotion";  // the task with native-label lens prompts
-  lens.limit = options.analysis_limit;
+  lens.limit = {static_cast<size_t>(options.analysis_limit), data::ItemPick::balanced, options.seed};
   lens.bootstrap.seed = options.seed;
   if (split.task == lens.task) lens.item_indices = split.evaluation_indices;
   const std::vector<std::string> lens_languages = options.lens_languages == "all"
@@ -286,18 +211,18 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
                                                       : data::parse_language_list(protocol, options.lens_languages);
 
   analysis::RepresentationOptions representations;
-  representations.task = options.task;
+  representations.task = lens.task;  // the study's PCA prompt: emotion with same-language labels
   representations.languages = data::parse_language_list(protocol, options.pca_languages);
-  representations.limit = options.analysis_limit;
-  representations.item_indices = split.evaluation_indices;
+  representations.limit = {static_cast<size_t>(options.analysis_limit), data::ItemPick::balanced, options.seed};
+  if (split.task == representations.task) representations.item_indices = split.evaluation_indices;
   representations.bootstrap = {2000, options.seed, 0.95};
 
   std::optional<analysis::RepresentationResult> base_representations, tuned_representations;
   const auto run_variant = [&](const std::string& variant, const fs::path& lens_dir, const fs::path& pca_dir,
                                std::optional<analysis::RepresentationResult>& result) {
     stages.run("logit lens (" + variant + ")", lens_dir / "summary.json", [&] {
-      run_lens_pipeline(*loaded, protocol, lens_languages, lens, lens_dir, true);
-      return io::Json{{"languages", lens_languages}, {"items_per_language_limit", lens.limit}};
+      run_lens_pipeline(*loaded, protocol, lens_languages, lens, lens_dir, true, variant);
+      return io::Json{{"languages", lens_languages}, {"items_per_language_limit", lens.limit.count}};
     });
     stages.run("representations (" + variant + ")", pca_dir / "representations.json", [&] {
       representations.layers = analysis::parse_layer_list(options.pca_layers, loaded->model.config.num_hidden_layers);
@@ -308,12 +233,17 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   run_variant("base", paths.lens_base, paths.pca_base, base_representations);
   if (loaded) use_adapter(*loaded, paths.adapter);
   run_variant("tuned", paths.lens_tuned, paths.pca_tuned, tuned_representations);
+  stages.run("logit lens: base vs tuned", paths.lens_base.parent_path() / "comparison" / "comparison.json", [&] {
+    write_lens_comparison(paths.lens_base, paths.lens_tuned, lens_languages, paths.lens_base.parent_path() / "comparison");
+    return io::Json::object();
+  });
   stages.run("representations: base vs tuned", paths.cosine_comparison.string() + ".csv", [&] {
     const auto read = [](const fs::path& file) {
       return analysis::representation_result_from_json(io::read_json_file(file), file);
     };
-    analysis::write_cosine_comparison(read(paths.pca_base / "representations.json"),
-                                      read(paths.pca_tuned / "representations.json"), paths.cosine_comparison);
+    analysis::write_base_tuned_comparison(read(paths.pca_base / "representations.json"),
+                                          read(paths.pca_tuned / "representations.json"),
+                                          paths.cosine_comparison.parent_path());
     return io::Json::object();
   });
 }
@@ -322,6 +252,10 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
   return {{"model", options.model_dir.empty() ? io::Json("demo") : io::Json(fs::absolute(options.model_dir).string())},
           {"task", options.task},
           {"train_languages", train_languages},
+          {"target", options.target},
+          {"labels", options.labels},
+          {"shots", options.shots < 0 ? io::Json("default") : io::Json(options.shots)},
+          {"analyses", options.analyses},
           {"size", options.size ? io::Json(*options.size) : io::Json("default")},
           {"seed", options.seed},
           {"eval_task", options.eval_task},
@@ -337,62 +271,149 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
           {"lr", options.lr},
           {"cutoff", options.cutoff},
           {"eval_every", options.eval_every},
-          {"dtype", options.dtype}};
+          {"dtype", options.dtype},
+          {"quantization", model::describe_quantization(options.quantization)}};
 }
+
+// The languages the configuration saw in tuning: its sources and its target.
+std::vector<std::string> seen_languages(const data::Protocol& protocol, const StudyOptions& options) {
+  std::vector<std::string> seen = data::parse_language_list(protocol, options.train_languages);
+  if (std::find(seen.begin(), seen.end(), options.target) == seen.end()) seen.push_back(options.target);
+  return seen;
+}
+
+// What run_study and run_configuration share: the settings check, the record, and the stages that make
+// and use the configuration's adapter.
+class Configuration {
+ public:
+  Configuration(const StudyOptions& options, fs::path model_dir, int stages)
+      : options_(options),
+        paths_(options.out),
+        model_dir_(std::move(model_dir)),
+        protocol_(data::load_protocol(data::resolve_data_dir(options.data_dir))),
+        train_languages_(data::parse_language_list(protocol_, options.train_languages)),
+        record_((validate(), fs::create_directories(paths_.root), paths_.record), settings_json(options, train_languages_)),
+        stages_(record_, stages) {
+    record_.set("data", {{"dir", fs::absolute(protocol_.data_dir).string()},
+                         {"prompts_sha1", io::file_sha1(protocol_.source)}});
+  }
+
+  void build_data() {
+    stages_.run("data: question-translation training set", paths_.train_set,
+                [&] { return build_training_set(protocol_, options_, train_languages_, paths_); });
+  }
+  void train(const SubcommandRunner& run_subcommand) {
+    stages_.run("train: LoRA on question translation", paths_.training_summary,
+                [&] { return study::train(run_subcommand, options_, model_dir_, paths_); });
+  }
+  void evaluate(const std::string& name, const SubcommandRunner& run_subcommand, const EvaluationRun& run, bool tuned) {
+    stages_.run(name, run.results, [&] {
+      return evaluate_model(run_subcommand, options_, model_dir_, tuned ? paths_.adapter : fs::path(), run);
+    });
+  }
+
+  const StudyOptions& options_;
+  const Paths paths_;
+  const fs::path model_dir_;
+  const data::Protocol protocol_;
+  const std::vector<std::string> train_languages_;
+  StudyRecord record_;
+  StageRunner stages_;
+
+ private:
+  // Everything checked before any work.
+  void validate() const {
+    if (options_.out.empty()) throw Error("run: --out is required");
+    for (const std::string& language : train_languages_)
+      if (language == options_.target)
+        throw Error(fmt::format("--train-langs: {} is the translation target, not a tuning language", language));
+    protocol_.require_language(options_.target);
+    protocol_.task(options_.task);
+    if (options_.eval_task != "all") protocol_.task(options_.eval_task);
+    data::parse_language_list(protocol_, options_.eval_languages);
+    data::parse_answer_type(options_.labels);
+    if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
+      fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
+  }
+};
 
 }  // namespace
 
+fs::path predictions_file(const fs::path& results) {
+  return fs::path(results).replace_extension(".predictions.jsonl");
+}
+
+io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
+                        const fs::path& adapter, const EvaluationRun& run) {
+  std::vector<std::string> arguments = {"eval", "--model", model_dir.string(), "--task", run.task, "--langs",
+                                        options.eval_languages, "--seed", std::to_string(options.seed),
+                                        "--format", "md", "--out", run.results.string(),
+                                        "--predictions", predictions_file(run.results).string()};
+  if (!run.seen.empty()) arguments.insert(arguments.end(), {"--seen", join(run.seen, ",")});
+  if (!adapter.empty()) arguments.insert(arguments.end(), {"--adapter", adapter.string()});
+  if (options.eval_limit > 0) arguments.insert(arguments.end(), {"--limit", std::to_string(options.eval_limit)});
+  if (run.labels != "english") arguments.insert(arguments.end(), {"--labels", run.labels});
+  if (run.shots >= 0) arguments.insert(arguments.end(), {"--shots", std::to_string(run.shots)});
+  for (const fs::path& split : run.splits) arguments.insert(arguments.end(), {"--eval-split", split.string()});
+  fs::create_directories(fs::absolute(run.results).parent_path());
+  io::Json details = run_logged(run_subcommand, arguments, options);
+  const eval::EvalResults results = eval::read_results(run.results);
+  io::write_file_atomically(fs::path(run.results).replace_extension(".md"),
+                            eval::format_results(results, eval::TableFormat::markdown));
+  details["average_accuracy"] = results.averages.all.accuracy;
+  return details;
+}
+
+void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs::path& directory) {
+  stages.run("demo model (briefly trained on English snli and paws, Qwen tokenizer)", directory / "config.json", [&] {
+    write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed, options.data_dir);
+    const model::ModelConfig config = demo_model_config();
+    return io::Json{{"path", directory.string()},
+                    {"hidden_size", config.hidden_size},
+                    {"layers", config.num_hidden_layers},
+                    {"vocab_size", config.vocab_size}};
+  });
+}
+
+void run_configuration(const StudyOptions& options, const fs::path& model_dir, const std::vector<EvaluationRun>& tuned,
+                       const SubcommandRunner& run_subcommand) {
+  Configuration configuration(options, model_dir, 2 + static_cast<int>(tuned.size()));
+  configuration.record_.set("model", fs::absolute(model_dir).string());
+  configuration.build_data();
+  configuration.train(run_subcommand);
+  for (const EvaluationRun& run : tuned)
+    configuration.evaluate(fmt::format("eval: tuned model ({}, {} labels, {} shots)", run.task, run.labels,
+                                       run.shots < 0 ? std::string("default") : std::to_string(run.shots)),
+                           run_subcommand, run, true);
+}
+
 void run_study(const StudyOptions& options, const SubcommandRunner& run_subcommand) {
-  if (options.out.empty()) throw Error("run: --out is required");
   const auto start = Clock::now();
-  const Paths paths(options.out);
   const bool demo = options.model_dir.empty();
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.data_dir));
-  const std::vector<std::string> train_languages = data::parse_language_list(protocol, options.train_languages);
-  for (const std::string& language : train_languages)
-    if (language == "en") throw Error("--train-langs: English is the translation target, not a tuning language");
-  protocol.task(options.task);
-  if (options.eval_task != "all") protocol.task(options.eval_task);
-  data::parse_language_list(protocol, options.eval_languages);
-  if (!demo && !fs::is_regular_file(options.model_dir / "config.json"))
-    fail_at(options.model_dir, "is not a Hugging Face checkpoint directory (no config.json)");
-  if (demo) std::fprintf(stderr, "%s", kDemoNotice);
+  const int total = (options.analyses ? 12 : 6) + (demo ? 1 : 0);
+  Configuration study(options, demo ? Paths(options.out).model : options.model_dir, total);
+  const Paths& paths = study.paths_;
+  const data::Protocol& protocol = study.protocol_;
+  if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
+  study.record_.set("demo", demo);
 
-  fs::create_directories(paths.root);
-  StudyRecord record(paths.record, settings_json(options, train_languages));
-  record.set("data", {{"dir", fs::absolute(protocol.data_dir).string()}, {"prompts_sha1", eval::file_sha1(protocol.source)}});
-  record.set("demo", demo);
-  const fs::path model_dir = demo ? paths.model : options.model_dir;
+  if (demo) demo_model_stage(study.stages_, options, paths.model);
+  study.build_data();
+  const std::vector<std::string> seen = seen_languages(protocol, options);
+  study.evaluate("eval: base model", run_subcommand, study_evaluation(options, protocol, paths, seen, false), false);
+  study.train(run_subcommand);
+  study.evaluate("eval: tuned model", run_subcommand, study_evaluation(options, protocol, paths, seen, true), true);
+  study.stages_.run("compare: base vs tuned", paths.compare / "compare.json",
+                    [&] { return compare(seen, paths); });
+  if (options.analyses) analyse(options, study.model_dir_, paths, protocol, study.stages_);
 
-  StageRunner stages(record, 11 + (demo ? 1 : 0));
-  if (demo)
-    stages.run("demo model (random weights, Qwen tokenizer)", paths.model / "config.json", [&] {
-      write_demo_checkpoint(paths.model, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed);
-      const model::ModelConfig config = demo_model_config();
-      return io::Json{{"path", paths.model.string()},
-                      {"hidden_size", config.hidden_size},
-                      {"layers", config.num_hidden_layers},
-                      {"vocab_size", config.vocab_size}};
-    });
-  stages.run("data: question-translation training set", paths.train_set,
-             [&] { return build_training_set(protocol, options, train_languages, paths); });
-  stages.run("eval: base model", paths.base_results,
-             [&] { return evaluate(run_subcommand, options, model_dir, paths, protocol, false); });
-  stages.run("train: LoRA on question translation", paths.training_summary,
-             [&] { return train(run_subcommand, options, model_dir, paths); });
-  stages.run("eval: tuned model", paths.tuned_results,
-             [&] { return evaluate(run_subcommand, options, model_dir, paths, protocol, true); });
-  stages.run("compare: base vs tuned", paths.compare / "compare.json",
-             [&] { return compare(options, paths, protocol); });
-  analyse(options, model_dir, paths, protocol, stages);
-
-  std::fprintf(stderr, "\n[%d/%d] report\n", 11 + (demo ? 1 : 0), 11 + (demo ? 1 : 0));
-  record.set("finished", eval::utc_timestamp());
-  record.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
+  std::fprintf(stderr, "\n[%d/%d] report\n", total, total);
+  study.record_.set("finished", io::utc_timestamp());
+  study.record_.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
   write_study_report(paths.root);
   std::fprintf(stderr, "\nstudy complete: %s (and report.md), %s\n", (paths.root / "report.html").c_str(),
                io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
-  if (demo) std::fprintf(stderr, "%s", kDemoNotice);
+  if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
 }
 
 }  // namespace qtalign::study

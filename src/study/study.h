@@ -24,11 +24,10 @@
 #include <string>
 #include <vector>
 
-namespace qtalign::study {
+#include "model/quantization.h"
+#include "study/stages.h"
 
-// Runs one qtalign subcommand in this process, e.g. {"eval", "--model", "M", ...}; the command-line
-// layer supplies it for the stages whose pipelines are only reachable through their subcommands.
-using SubcommandRunner = std::function<void(const std::vector<std::string>& arguments)>;
+namespace qtalign::study {
 
 struct StudyOptions {
   std::filesystem::path out;                 // the study directory
@@ -37,6 +36,9 @@ struct StudyOptions {
   std::filesystem::path data_dir;            // benchmark data (empty: the default)
   std::string task = "emotion";              // the task whose questions are translated for tuning
   std::string train_languages = "zh,de";
+  std::string target = "en";                 // the translation target of the training questions
+  std::string labels = "english";            // answer type of the evaluations
+  int shots = -1;                            // demonstrations per prompt (-1: the task's own)
   std::optional<size_t> size;                // training examples (unset: 10000, or all when fewer)
   uint64_t seed = 0;
   std::string eval_task = "all";             // all, or one task
@@ -46,6 +48,10 @@ struct StudyOptions {
   std::string lens_languages = "all";        // all = every language with lens prompts
   std::string pca_languages = "all";
   std::string pca_layers = "all";
+  bool analyses = true;                      // logit lens and representations, base and tuned
+  // Evaluation splits whose evaluation items no training example may come from (a grid fixes them for
+  // all its configurations); the configuration's own split is always respected.
+  std::vector<std::filesystem::path> held_out_splits;
   // Training (qtalign train's options).
   int64_t epochs = 3;
   int64_t micro_batch = 4;
@@ -58,6 +64,7 @@ struct StudyOptions {
   int threads = 0;
   std::string device = "cpu";
   std::string dtype = "auto";
+  model::QuantizationOptions quantization;  // --quantize / --quant-blocksize
   at::Device analysis_device = at::kCPU;
   at::ScalarType analysis_dtype = at::kFloat;
 };
@@ -75,7 +82,39 @@ struct DemoSettings {
   int64_t eval_every = 0;
 };
 
-// Runs (or resumes) the study; throws Error when the directory holds a study with other settings.
+// One evaluation of a model: which task (or all), answer type and shots, on which items, into which file.
+struct EvaluationRun {
+  std::string task = "all";
+  std::string labels = "english";
+  int shots = -1;
+  std::vector<std::string> seen;                  // tuning languages and target, for the averages
+  std::vector<std::filesystem::path> splits;      // evaluation-split files restricting the items
+  std::filesystem::path results;                  // results JSON; predictions_file(results) beside it
+};
+
+// Where an evaluation's per-item predictions go: <results stem>.predictions.jsonl.
+std::filesystem::path predictions_file(const std::filesystem::path& results);
+
+// Evaluates `model_dir` (with `adapter` when not empty) through `qtalign eval` (which resumes an
+// interrupted evaluation), writes the Markdown table beside the results; returns details for study.json.
+io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptions& options,
+                        const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
+                        const EvaluationRun& run);
+
+// Writes the demo checkpoint into `directory` as a stage of `stages`.
+void demo_model_stage(StageRunner& stages, const StudyOptions& options, const std::filesystem::path& directory);
+
+// The settings and paths of one configuration of a grid, run in options.out: data build -> train ->
+// the tuned model's evaluations (`tuned`, whose results files lie in options.out), each a resumable
+// stage recorded in options.out/study.json. The base model's evaluations are the caller's. Throws
+// Error when the directory holds another configuration, or a training example comes from an item
+// that held_out_splits evaluate.
+void run_configuration(const StudyOptions& options, const std::filesystem::path& model_dir,
+                       const std::vector<EvaluationRun>& tuned, const SubcommandRunner& run_subcommand);
+
+// Runs (or resumes) the whole study for one configuration (run_configuration's stages with the base
+// evaluation, the comparison, the analyses and the report); throws Error when the directory holds a
+// study with other settings.
 void run_study(const StudyOptions& options, const SubcommandRunner& run_subcommand);
 
 }  // namespace qtalign::study

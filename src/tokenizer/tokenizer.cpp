@@ -37,6 +37,26 @@ std::optional<int64_t> config_token_id(const Json& config, const char* key, cons
   return id;
 }
 
+// transformers' clean_up_tokenization: the spaces a word-level detokenizer once left before
+// punctuation and English contractions, removed one pattern after the other.
+std::string clean_up_tokenization_spaces(std::string text) {
+  static const std::pair<std::string_view, std::string_view> kReplacements[] = {
+      {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : kReplacements) {
+    std::string out;
+    size_t copied = 0;
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, copied)) {
+      out.append(text, copied, at - copied).append(to);
+      copied = at + from.size();
+    }
+    if (copied == 0) continue;
+    out.append(text, copied, std::string::npos);
+    text = std::move(out);
+  }
+  return text;
+}
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -48,6 +68,7 @@ struct Tokenizer::Impl {
   Decoder decoder;
   std::optional<int64_t> bos_id;
   std::optional<int64_t> eos_id;
+  bool clean_up_spaces = true;
 
   std::optional<int64_t> token_to_id(std::string_view token) const {
     if (const AddedToken* added_token = added.find_content(token)) return added_token->id;
@@ -101,7 +122,8 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
                                           PostProcessor::from_json(field("post_processor"), tokenizer_json),
                                           Decoder::from_json(field("decoder"), tokenizer_json),
                                           std::nullopt,
-                                          std::nullopt});
+                                          std::nullopt,
+                                          true});
 
   // Roles of special tokens are not in tokenizer.json; transformers reads them from the
   // tokenizer_config.json beside it.
@@ -113,6 +135,10 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
     auto lookup = [&view](std::string_view token) { return view.token_to_id(token); };
     impl->bos_id = config_token_id(config, "bos_token", config_file, lookup);
     impl->eos_id = config_token_id(config, "eos_token", config_file, lookup);
+    if (auto clean_up = config.find("clean_up_tokenization_spaces"); clean_up != config.end() && !clean_up->is_null()) {
+      if (!clean_up->is_boolean()) fail_at(config_file, "'clean_up_tokenization_spaces' must be true or false");
+      impl->clean_up_spaces = clean_up->get<bool>();
+    }
   }
   return Tokenizer(std::move(impl));
 }
@@ -134,7 +160,8 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_special_t
   return add_special_tokens ? impl_->post_processor.add_special_tokens(ids) : ids;
 }
 
-std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const {
+std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens,
+                              std::optional<bool> clean_up_spaces) const {
   // Ids without a token are skipped, as Hugging Face does (models often have padded embeddings).
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
@@ -145,7 +172,8 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special
       tokens.push_back(*token);
     }
   }
-  return impl_->decoder.decode(std::move(tokens));
+  std::string text = impl_->decoder.decode(std::move(tokens));
+  return clean_up_spaces.value_or(impl_->clean_up_spaces) ? clean_up_tokenization_spaces(std::move(text)) : text;
 }
 
 const std::string& Tokenizer::id_to_token(int64_t id) const {

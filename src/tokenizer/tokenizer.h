@@ -23,8 +23,12 @@ class Tokenizer {
   // Token ids of `text` (which must be valid UTF-8; throws Error otherwise). With add_special_tokens
   // the post-processor's tokens (e.g. Llama 2's <s>) are added, as Hugging Face does by default.
   std::vector<int64_t> encode(std::string_view text, bool add_special_tokens = false) const;
-  // Text of token ids, through the decoder; special tokens are dropped when asked.
-  std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
+  // Text of token ids, through the decoder; special tokens are dropped when asked. The spaces
+  // transformers' clean-up removes (" ." " ," " n't" " 's" ...) are removed when `clean_up_spaces`
+  // says so, or by default when tokenizer_config.json's clean_up_tokenization_spaces does (true
+  // when it is absent, as in transformers.js).
+  std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false,
+                     std::optional<bool> clean_up_spaces = std::nullopt) const;
 
   // The vocabulary entry (as stored in tokenizer.json) of an id, and the id of an entry.
   const std::string& id_to_token(int64_t id) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/transformer.h"
+#include "train/chunked_cross_entropy.h"
 
 namespace qtalign::train {
 
@@ -72,8 +73,7 @@ at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, boo
   options.training = training;
   const model::ForwardOutput output = model::forward(model, {batch.input_ids, batch.attention_mask}, options);
   const at::Tensor hidden = output.final_hidden.reshape({-1, output.final_hidden.size(-1)});
-  const at::Tensor logits = model::logits(model, hidden.index_select(0, batch.loss_positions));
-  return at::cross_entropy_loss(logits, batch.loss_targets, {}, at::Reduction::Sum);
+  return chunked_cross_entropy_sum(hidden.index_select(0, batch.loss_positions), model.lm_head, batch.loss_targets);
 }
 
 }  // namespace qtalign::train

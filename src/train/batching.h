@@ -48,7 +48,8 @@ Batch collate_batch(const std::vector<TokenizedExample>& examples, const std::ve
                     at::Device device);
 
 // The summed (not averaged) fp32 cross-entropy of the batch's target tokens; `training` turns on
-// LoRA dropout. Logits are computed only at the positions that predict a target.
+// LoRA dropout. Logits are computed only at the positions that predict a target, a few rows at a
+// time (chunked_cross_entropy_sum).
 at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training);
 
 }  // namespace qtalign::train

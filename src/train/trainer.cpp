@@ -71,6 +71,7 @@ io::Json run_settings(const model::Model& model, const model::LoraConfig& lora, 
       {"eval_every", options.eval_every},
       {"lora", model::lora_config_to_json(lora)},
       {"model_dtype", model::dtype_name(model.dtype())},
+      {"model_quantization", model::describe_quantization(model.quantization)},
       {"train_examples", train_set.size()},
       {"validation_examples", validation_set.size()},
       {"data_digest", data_digest(train_set, validation_set)},
@@ -108,7 +109,7 @@ void restore_adapter(const model::Model& model, const std::vector<std::pair<std:
 }
 
 // Sums every parameter's gradient over the group in one collective.
-void all_reduce_gradients(const std::vector<at::Tensor>& parameters, ProcessGroup& group) {
+void all_reduce_gradients(const std::vector<at::Tensor>& parameters, distributed::ProcessGroup& group) {
   if (group.world_size() == 1) return;
   std::vector<at::Tensor> flat;
   for (const at::Tensor& parameter : parameters)
@@ -166,7 +167,7 @@ std::filesystem::path training_checkpoint_path(const std::filesystem::path& outp
 }
 
 double validation_loss(const model::Model& model, const std::vector<TokenizedExample>& examples, int64_t micro_batch,
-                       ProcessGroup& group) {
+                       distributed::ProcessGroup& group) {
   at::NoGradGuard no_grad;
   std::vector<int64_t> order(examples.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
@@ -196,13 +197,15 @@ double validation_loss(const model::Model& model, const std::vector<TokenizedExa
 TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
                            const std::vector<TokenizedExample>& train_set,
                            const std::vector<TokenizedExample>& validation_set, const TrainingOptions& options,
-                           ProcessGroup& group, const std::filesystem::path& output_dir) {
+                           distributed::ProcessGroup& group, const std::filesystem::path& output_dir) {
   check_options(options);
   if (train_set.empty()) throw Error("no training examples");
   const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum,
                            group.world_size(), options.seed};
   const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
   const int64_t warmup_steps = warmup_steps_for_ratio(options.warmup_ratio, total_steps);
+  check_training_can_learn(static_cast<int64_t>(train_set.size()), options.micro_batch, group.world_size(), lora.alpha,
+                           options.lr, warmup_steps, total_steps);
   const bool writer = group.is_main();
   const std::filesystem::path checkpoint_file = training_checkpoint_path(output_dir);
 

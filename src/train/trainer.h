@@ -22,7 +22,7 @@
 #include "model/lora.h"
 #include "model/model.h"
 #include "train/adamw.h"
-#include "train/distributed.h"
+#include "distributed/process_group.h"
 #include "train/training_data.h"
 
 namespace qtalign::train {
@@ -61,11 +61,11 @@ std::filesystem::path training_checkpoint_path(const std::filesystem::path& outp
 TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
                            const std::vector<TokenizedExample>& train_set,
                            const std::vector<TokenizedExample>& validation_set, const TrainingOptions& options,
-                           ProcessGroup& group, const std::filesystem::path& output_dir);
+                           distributed::ProcessGroup& group, const std::filesystem::path& output_dir);
 
 // The mean cross-entropy per target token over `examples`, in micro-batches of `micro_batch`,
 // sharded over the group (every rank gets the same value); dropout off, no gradients.
 double validation_loss(const model::Model& model, const std::vector<TokenizedExample>& examples,
-                       int64_t micro_batch, ProcessGroup& group);
+                       int64_t micro_batch, distributed::ProcessGroup& group);
 
 }  // namespace qtalign::train

@@ -39,9 +39,22 @@ struct TokenizedExample {
 std::pair<std::string, std::string> apply_prompt_template(PromptTemplate prompt_template, const TextExample& example);
 
 // Tokenizes the prompt and the target separately (no token spans the boundary) and appends
-// `eos_id` after a plain target when given.
+// `eos_id` after a plain target when given. With max_text_bytes > 0 each text is first cut to that
+// many bytes (at a character boundary), so that a huge text costs memory by the cutoff, not by its size.
 TokenizedExample tokenize_example(const tokenizer::Tokenizer& tokenizer, PromptTemplate prompt_template,
-                                  const TextExample& example, std::optional<int64_t> eos_id);
+                                  const TextExample& example, std::optional<int64_t> eos_id,
+                                  size_t max_text_bytes = 0);
+
+// Bytes of text that surely yield more than `cutoff` tokens when there are that many: no token
+// covers more bytes than its vocabulary entry holds, with a factor of 2 for normalizers that
+// shorten text. Texts cut to it tokenize to the same first `cutoff` tokens as uncut.
+size_t text_bytes_for_tokens(const tokenizer::Tokenizer& tokenizer, int64_t cutoff);
+
+// Refuses, before training, a run that cannot change the adapter, naming the numbers: fewer training
+// examples than one micro-batch per process (--batch x processes), a LoRA scale of zero (alpha 0),
+// or a learning-rate schedule that is 0 at every step (one step, all of it warmup).
+void check_training_can_learn(int64_t train_examples, int64_t micro_batch, int64_t processes, double lora_alpha,
+                              double peak_lr, int64_t warmup_steps, int64_t total_steps);
 
 // Keeps the first `cutoff` tokens; returns whether any were cut.
 bool cut_to_length(TokenizedExample& example, int64_t cutoff);

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
+#include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/json_file.h"
 #include "model/prompt_batches.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
@@ -48,7 +51,7 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
   };
   std::vector<at::Tensor> vectors;
   for (const Points& points : languages) vectors.push_back(matrix(points));
-  const LayerAnalysis analysis = analyse_layer(4, vectors, 0, {2000, 1, 0.95});
+  const LayerAnalysis analysis = analyse_layer(4, vectors, 0, {{0, 1}, {0, 2}, {1, 2}}, {2000, 1, 0.95});
 
   // The 2x2 covariance of all 12 points and its eigen-decomposition in closed form.
   double mean_x = 0, mean_y = 0;
@@ -89,11 +92,32 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
       // PC2 is orthogonal to PC1; its sign is fixed by the same rule, so compare magnitudes.
       EXPECT_NEAR(std::abs(analysis.pc2[l][i]), std::abs(-(x - mean_x) * uy + (y - mean_y) * ux), 1e-6);
     }
-  for (size_t a = 0; a < 3; ++a)
-    for (size_t b = 0; b < 3; ++b) {
-      ASSERT_TRUE(analysis.pc1_correlation[a][b].has_value());
-      EXPECT_NEAR(*analysis.pc1_correlation[a][b], pearson(expected_pc1[a], expected_pc1[b]), 1e-6);
-    }
+  // Each pair's correlation: a 1-D PCA of the pair's 8 points, in closed form the same way.
+  const std::pair<size_t, size_t> pairs[] = {{0, 1}, {0, 2}, {1, 2}};
+  ASSERT_EQ(analysis.pair_correlation.size(), 3u);
+  for (size_t p = 0; p < 3; ++p) {
+    const auto [a, b] = pairs[p];
+    double px = 0, py = 0;
+    for (size_t l : {a, b})
+      for (auto [x, y] : languages[l]) {
+        px += x / 8;
+        py += y / 8;
+      }
+    double cxx = 0, cxy = 0, cyy = 0;
+    for (size_t l : {a, b})
+      for (auto [x, y] : languages[l]) {
+        cxx += (x - px) * (x - px);
+        cxy += (x - px) * (y - py);
+        cyy += (y - py) * (y - py);
+      }
+    const double top = (cxx + cyy) / 2 + std::sqrt((cxx - cyy) * (cxx - cyy) / 4 + cxy * cxy);
+    const double vx = cxy, vy = top - cxx;
+    std::vector<double> first, second;
+    for (auto [x, y] : languages[a]) first.push_back((x - px) * vx + (y - py) * vy);
+    for (auto [x, y] : languages[b]) second.push_back((x - px) * vx + (y - py) * vy);
+    ASSERT_TRUE(analysis.pair_correlation[p].has_value()) << p;
+    EXPECT_NEAR(*analysis.pair_correlation[p], pearson(first, second), 1e-9) << p;
+  }
 
   for (size_t l = 0; l < 3; ++l) {
     double mean_cosine = 0;
@@ -111,15 +135,18 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
 
 TEST(Representations, IdenticalVectorsGiveNoPcaButStillACosine) {
   const at::Tensor same = matrix({{1, 2}, {1, 2}, {1, 2}});
-  const LayerAnalysis analysis = analyse_layer(0, {same, same}, 0, {100, 0, 0.95});
+  const LayerAnalysis analysis = analyse_layer(0, {same, same}, 0, {{0, 1}}, {100, 0, 0.95});
   EXPECT_FALSE(analysis.has_pca);
-  EXPECT_FALSE(analysis.pc1_correlation[0][1].has_value());
+  ASSERT_EQ(analysis.pair_correlation.size(), 1u);
+  EXPECT_FALSE(analysis.pair_correlation[0].has_value());
   EXPECT_NEAR(analysis.cosine_to_reference[1].value, 1.0, 1e-12);
 }
 
 TEST(Representations, RejectsMismatchedShapes) {
-  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}})}, 0, {}), Error);
-  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}})}, 0, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}})}, 0, {}, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}})}, 0, {}, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}, {0, 1}})}, 0, {{0, 2}}, {}), Error);
+  EXPECT_THROW(pca_1d_correlation(matrix({{1, 2}}), matrix({{1, 2}})), Error);
 }
 
 TEST(Representations, PoolingOverAPaddedBatchMatchesEachPromptAlone) {
@@ -159,27 +186,75 @@ TEST(Representations, ResultRoundTripsThroughJsonAndComparisonChecksCoverage) {
   result.task = "emotion";
   result.languages = {"en", "de"};
   result.reference_language = "en";
+  result.pairs = {{"en", "de"}};
   result.item_indices = {0, 1, 2};
+  result.item_pick = "all";
   result.layers.push_back(analyse_layer(1, {matrix({{1, 2}, {3, 1}, {0, 1}}), matrix({{2, 2}, {2, 0}, {1, 1}})}, 0,
-                                        {200, 0, 0.9}));
+                                        {{0, 1}}, {200, 0, 0.9}));
   const RepresentationResult back = representation_result_from_json(representation_result_to_json(result), "r.json");
   EXPECT_EQ(back.languages, result.languages);
   ASSERT_EQ(back.layers.size(), 1u);
   EXPECT_EQ(back.layers[0].pc1, result.layers[0].pc1);
-  EXPECT_EQ(back.layers[0].pc1_correlation, result.layers[0].pc1_correlation);
+  EXPECT_EQ(back.layers[0].pair_correlation, result.layers[0].pair_correlation);
+  EXPECT_EQ(back.pairs, result.pairs);
   EXPECT_DOUBLE_EQ(back.layers[0].cosine_to_reference[1].value, result.layers[0].cosine_to_reference[1].value);
 
   testing::TempDir dir;
   write_representation_outputs(result, dir.path());
   for (const char* name : {"layer_01.png", "layer_01.svg", "cosine.png", "cosine.svg", "cosine.csv",
-                           "pc1_correlation.csv", "representations.md", "representations.json"})
+                           "pair_correlation.csv", "representations.md", "representations.json"})
     EXPECT_TRUE(std::filesystem::exists(dir / name)) << name;
+  // Three items: the outputs warn that the correlations mean nothing.
+  EXPECT_NE(io::read_file(dir / "representations.md").find("fewer than 10"), std::string::npos);
   RepresentationResult other = result;
   other.item_indices = {0, 1, 5};
-  EXPECT_THROW(write_cosine_comparison(result, other, dir / "compare"), Error);
-  write_cosine_comparison(result, back, dir / "compare");
-  EXPECT_TRUE(std::filesystem::exists(dir / "compare.png"));
+  EXPECT_THROW(write_base_tuned_comparison(result, other, dir / "compare"), Error);
+  write_base_tuned_comparison(result, back, dir / "compare");
+  for (const char* name : {"cosine_comparison.png", "cosine_comparison.csv", "pair_correlation_comparison.md",
+                           "pair_correlation_comparison.csv", "pair_correlation_comparison.json",
+                           "pair_correlation_layer_01.png", "pair_correlation_layer_01.svg"})
+    EXPECT_TRUE(std::filesystem::exists(dir / "compare" / name)) << name;
+  const io::Json table = io::read_json_file(dir / "compare" / "pair_correlation_comparison.json");
+  ASSERT_EQ(table["rows"].size(), 1u);
+  EXPECT_EQ(table["rows"][0]["pair"], "en-de");
+  EXPECT_DOUBLE_EQ(table["rows"][0]["delta"].get<double>(), 0.0);
+  EXPECT_FALSE(table["paired_items_warning"].is_null());
   EXPECT_THROW(representation_result_from_json(io::Json{{"kind", "other"}}, "x.json"), Error);
+}
+
+// numpy's 1-D PCA and Pearson r (tests/analysis/pca_correlation_reference.py) on the same vectors.
+TEST(Representations, PairCorrelationMatchesNumpy) {
+  testing::TempDir dir;
+  io::Json cases = io::Json::array();
+  std::vector<std::pair<at::Tensor, at::Tensor>> inputs;
+  at::manual_seed(17);
+  for (auto [items, hidden, shared] : {std::tuple{12, 16, 0.9}, std::tuple{40, 8, 0.3}, std::tuple{7, 32, 0.0}}) {
+    // b shares part of a's item-to-item variation, so r lies anywhere in [-1, 1].
+    const at::Tensor a = at::randn({items, hidden}, at::kDouble);
+    const at::Tensor b = shared * a.flip(1) + at::randn({items, hidden}, at::kDouble) + 0.5;
+    inputs.emplace_back(a, b);
+    const auto rows = [](const at::Tensor& m) {
+      std::vector<std::vector<double>> out(m.size(0));
+      for (int64_t i = 0; i < m.size(0); ++i)
+        for (int64_t j = 0; j < m.size(1); ++j) out[i].push_back(m[i][j].item<double>());
+      return out;
+    };
+    cases.push_back({{"a", rows(a)}, {"b", rows(b)}});
+  }
+  io::write_json_file(dir / "cases.json", cases);
+  const testing::CommandResult run = testing::run_command(
+      testing::python() + " " + testing::shell_quote((testing::source_dir() / "tests/analysis/pca_correlation_reference.py").string()) +
+      " " + testing::shell_quote((dir / "cases.json").string()) + " " + testing::shell_quote((dir / "golden.json").string()) +
+      " 2>&1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const io::Json golden = io::read_json_file(dir / "golden.json");
+  ASSERT_EQ(golden.size(), inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::optional<double> r = pca_1d_correlation(inputs[i].first.to(at::kFloat), inputs[i].second.to(at::kFloat));
+    ASSERT_TRUE(r.has_value());
+    // Both sides work in float64 on the same float32 values (hidden states are float32).
+    EXPECT_NEAR(*r, golden[i].get<double>(), 1e-9) << "case " << i;
+  }
 }
 
 }  // namespace

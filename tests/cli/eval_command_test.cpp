@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "eval/eval_test_support.h"
-#include "eval/provenance.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "io/provenance.h"
 #include "model/lora.h"
 #include "support/test_support.h"
 
@@ -71,7 +71,7 @@ TEST_F(EvalCommand, WritesResultsWithProvenanceAccuracyAndAverages) {
   const io::Json& provenance = results["provenance"];
   EXPECT_EQ(provenance["qtalign_version"], QTALIGN_VERSION);
   EXPECT_EQ(provenance["model"]["path"], std::filesystem::weakly_canonical(file("model")).string());
-  EXPECT_EQ(provenance["model"]["config_sha1"], eval::file_sha1(file("model/config.json")));
+  EXPECT_EQ(provenance["model"]["config_sha1"], io::file_sha1(file("model/config.json")));
   EXPECT_EQ(provenance["model"]["model_type"], "qwen2");
   EXPECT_TRUE(provenance["adapter"].is_null());
   EXPECT_EQ(provenance["mode"], "prefix-sum");
@@ -80,10 +80,10 @@ TEST_F(EvalCommand, WritesResultsWithProvenanceAccuracyAndAverages) {
   EXPECT_EQ(provenance["limit"], 10);
   EXPECT_EQ(provenance["tasks"], io::Json::array({"emotion", "paws", "snli"}));
   EXPECT_EQ(provenance["languages"], io::Json::array({"en", "zh"}));
-  EXPECT_EQ(provenance["data"]["prompts_sha1"], eval::file_sha1(testing::shared_data_dir() / "prompts.json"));
+  EXPECT_EQ(provenance["data"]["prompts_sha1"], io::file_sha1(testing::shared_data_dir() / "prompts.json"));
   ASSERT_EQ(provenance["data"]["files"].size(), 6u);
   EXPECT_EQ(provenance["data"]["files"]["snli/snli_zh600_test.json"],
-            eval::file_sha1(testing::shared_data_dir() / "snli/snli_zh600_test.json"));
+            io::file_sha1(testing::shared_data_dir() / "snli/snli_zh600_test.json"));
   EXPECT_EQ(provenance["runtime"]["device"], "cpu");
   EXPECT_EQ(provenance["runtime"]["dtype"], "fp32");
   EXPECT_EQ(provenance["runtime"]["threads"], 2);
@@ -235,7 +235,7 @@ TEST_F(EvalCommand, PromptsLongerThanTheContextAreNamedOrCutFromTheLeft) {
   model.config.max_position_embeddings = 195;
   testing::write_tiny_checkpoint(model, file("short-context"));
   const std::string common = "--model " + path("short-context") +
-                             " --dtype fp32 --threads 2 --task snli --langs en --limit 3 --data-dir " +
+                             " --dtype fp32 --threads 2 --task snli --langs en --first 3 --data-dir " +
                              shell_quote(testing::shared_data_dir().string());
   const std::string binary = shell_quote(testing::qtalign_binary().string());
   const testing::CommandResult refused =
@@ -264,7 +264,7 @@ TEST_F(EvalCommand, AdapterRunAndComparison) {
   ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
   const io::Json tuned_results = io::read_json_file(file("tuned/results.json"));
   EXPECT_EQ(tuned_results["provenance"]["adapter"]["weights_sha1"],
-            eval::file_sha1(file("adapter/adapter_model.safetensors")));
+            io::file_sha1(file("adapter/adapter_model.safetensors")));
 
   const testing::CommandResult compare = testing::run_command(
       shell_quote(testing::qtalign_binary().string()) + " compare " + path("base/results.json") + " " +
@@ -289,6 +289,42 @@ TEST_F(EvalCommand, AdapterRunAndComparison) {
       EXPECT_NEAR(row["delta"].get<double>(), after - before, 1e-12);
       EXPECT_EQ(row["improved"], after > before);
     }
+}
+
+TEST_F(EvalCommand, AnswerTypesAndZeroShotsAreRecordedAndNotComparedAcross) {
+  ASSERT_EQ(baseline().exit_code, 0) << baseline().output;
+  const testing::CommandResult same = eval("--task emotion --langs en,zh --limit 10 --seen zh --batch-size 4 --labels "
+                                           "same-language --out " + path("same/results.json"));
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  const io::Json same_results = io::read_json_file(file("same/results.json"));
+  EXPECT_EQ(same_results["provenance"]["answer_type"], "same-language");
+  EXPECT_EQ(io::read_json_file(file("base/results.json"))["provenance"]["answer_type"], "english");
+  EXPECT_NE(same.output.find("average high-resource"), std::string::npos) << same.output;
+
+  const testing::CommandResult compare = testing::run_command(
+      shell_quote(testing::qtalign_binary().string()) + " compare " + path("base/results.json") + " " +
+      path("same/results.json") + " --out " + path("mixed/cmp") + " 2>&1");
+  EXPECT_EQ(compare.exit_code, 1);
+  EXPECT_NE(compare.output.find("wrote its answers as 'english' labels but"), std::string::npos) << compare.output;
+  EXPECT_FALSE(std::filesystem::exists(file("mixed/cmp.json")));
+
+  const testing::CommandResult zero =
+      eval("--task emotion --langs th --limit 2 --shots 0 --labels task-agnostic --out " + path("zero/results.json"));
+  ASSERT_EQ(zero.exit_code, 0) << zero.output;
+  const io::Json zero_results = io::read_json_file(file("zero/results.json"));
+  EXPECT_EQ(zero_results["provenance"]["shots"], (io::Json{{"emotion", 0}}));
+  EXPECT_EQ(zero_results["tasks"][0]["shots"], 0);
+  EXPECT_EQ(zero_results["provenance"]["answer_type"], "task-agnostic");
+
+  // Tasks without such answers are refused before any work.
+  const testing::CommandResult refused = eval("--task all --langs en --labels same-language --out " + path("bad/same.json"));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("answer type same-language is not available for paws/en"), std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(file("bad/same.json")));
+  const testing::CommandResult unknown = eval("--labels native --out " + path("bad/native.json"));
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.output.find("unknown answer type 'native'"), std::string::npos) << unknown.output;
 }
 
 TEST_F(EvalCommand, BadInputEndsInOneLineAndExitCodeOne) {

@@ -1,6 +1,11 @@
 // End to end: `qtalign generate` on a tiny checkpoint with the real Qwen tokenizer prints the decoded
 // greedy continuation that generate_greedy (checked against the reference in tests/model) computes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <functional>
+#include <limits>
+#include <thread>
 
 #include "io/atomic_file.h"
 #include "model/checkpoint.h"
@@ -97,6 +102,79 @@ TEST_F(GenerateCommand, ReportsBadInputsInOneLine) {
   const auto too_long = generate("--prompt " + shell_quote(long_prompt), /*with_stderr=*/true);
   EXPECT_EQ(too_long.exit_code, 1);
   EXPECT_NE(too_long.output.find("exceeds the model's context of 4096 tokens"), std::string::npos) << too_long.output;
+}
+
+// A checkpoint directory beside the shared one, made of `config` with random weights and Qwen's tokenizer.
+fs::path checkpoint_with(const testing::TempDir& temp, const std::string& name, const model::ModelConfig& config,
+                         const std::function<void(model::Model&)>& edit = {}) {
+  model::Model model = model::make_random_model(config, 3);
+  if (edit) edit(model);
+  model::save_model(model, temp / name, at::kFloat);
+  io::write_file_atomically(temp / name / "tokenizer.json", io::read_file(kQwenTokenizerDir / "tokenizer.json"));
+  return temp / name;
+}
+
+testing::CommandResult generate_on(const fs::path& model, const std::string& arguments, int threads = 1) {
+  return testing::run_command("timeout 60 " + shell_quote(testing::qtalign_binary().string()) + " generate --model " +
+                              shell_quote(model.string()) + " --dtype fp32 --threads " + std::to_string(threads) + " " +
+                              arguments);
+}
+
+TEST(GenerateGuards, SaysWhenTheSlidingWindowEndsGeneration) {
+  testing::TempDir temp;
+  model::ModelConfig config = model::preset_config("tiny-mistral");
+  config.vocab_size = 151936;
+  config.sliding_window = 8;
+  const fs::path model = checkpoint_with(temp, "mistral", config);
+  const auto result = generate_on(model, "--prompt " + shell_quote("Hello there") + " --max-new-tokens 30");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("filled the model's sliding window of 8, beyond which qtalign does not run "
+                               "sliding-window attention"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST(GenerateGuards, RefusesATokenizerLargerThanTheModelNamingBothFiles) {
+  testing::TempDir temp;
+  const fs::path model = checkpoint_with(temp, "small", model::tiny_qwen2_config(1000));
+  const auto result = generate_on(model, "--prompt hi");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + (model / "config.json").string() + " and " +
+                               (model / "tokenizer.json").string() + " do not belong together: the tokenizer has ids up "
+                               "to 151668, but the model's vocab_size is 1000 (the model has no embedding for ids 1000 "
+                               "and above)\n");
+}
+
+TEST(GenerateGuards, StopsOnNonFiniteLogits) {
+  testing::TempDir temp;
+  const fs::path model = checkpoint_with(temp, "nan", model::tiny_qwen2_config(151936), [](model::Model& m) {
+    m.layers[1].post_attention_layernorm[3] = std::numeric_limits<float>::infinity();
+  });
+  const auto result = generate_on(model, "--prompt hi");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("qtalign: error: generate: the logits of new token 1: "), std::string::npos)
+      << result.output;
+}
+
+TEST(GenerateGuards, RefusesAFifoAsConfigAtOnceAndCapsThreads) {
+  testing::TempDir temp;
+  const fs::path model = checkpoint_with(temp, "fifo", model::tiny_qwen2_config(151936));
+  fs::remove(model / "config.json");
+  ASSERT_EQ(::mkfifo((model / "config.json").c_str(), 0644), 0);
+  // Opening a FIFO without a writer would block: `timeout` ends such a hang with 124.
+  const auto fifo = generate_on(model, "--prompt hi");
+  EXPECT_EQ(fifo.exit_code, 1) << fifo.output;
+  EXPECT_EQ(fifo.output, "qtalign: error: " + (model / "config.json").string() +
+                             ": not a regular file (a pipe, device or socket)\n");
+
+  const fs::path plain = checkpoint_with(temp, "plain", model::tiny_qwen2_config(151936));
+  const auto many = generate_on(plain, "--prompt hi --max-new-tokens 2", 100000);
+  EXPECT_EQ(many.exit_code, 0) << many.output;
+  const std::string hardware = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_NE(many.output.find("qtalign: warning: --threads 100000 is more than the " + hardware +
+                             " hardware threads; using " + hardware),
+            std::string::npos)
+      << many.output;
 }
 
 }  // namespace

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
+#include <regex>
+#include <sstream>
 #include <vector>
 
 #include "support/test_support.h"
@@ -18,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::shell_quote;
 
-size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+using testing::line_count;
 
 testing::CommandResult qtalign(const std::string& arguments) {
   return testing::run_command(shell_quote(testing::qtalign_binary().string()) + " " + arguments);
@@ -103,6 +106,60 @@ TEST(CommandLine, HelpAndVersionSucceed) {
   const testing::CommandResult help = qtalign("eval --help");
   EXPECT_EQ(help.exit_code, 0) << help.output;
   EXPECT_NE(help.output.find("--truncate"), std::string::npos) << help.output;
+}
+
+TEST(CommandLine, NegativeValuesForUnsignedOptionsAreErrors) {
+  // CLI11 alone would wrap -1 into 18446744073709551615.
+  expect_usage_errors({{"train --model m --data d --out OUT --seed -1", "--seed"},
+                       {"init-model --out OUT --seed -1", "--seed"},
+                       {"eval --model m --out OUT/r.json --seed -1", "--seed"},
+                       {"data build --task snli --langs zh --size -1 --out OUT/t.jsonl", "--size"}});
+}
+
+TEST(CommandLine, TopLevelHelpListsEachCommandOnOneLine) {
+  const testing::CommandResult help = qtalign("--help");
+  ASSERT_EQ(help.exit_code, 0) << help.output;
+  const size_t start = help.output.find("Subcommands:\n");
+  ASSERT_NE(start, std::string::npos) << help.output;
+  std::vector<std::string> lines;
+  std::istringstream listing(help.output.substr(start + 13));
+  for (std::string line; std::getline(listing, line);)
+    if (!line.empty()) lines.push_back(line);
+  const std::vector<std::string> commands = {"data", "eval", "compare", "train",    "merge",      "launch",
+                                             "lens", "pca",  "run",     "generate", "init-model", "study"};
+  for (const std::string& command : commands)
+    EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                            [&](const std::string& line) { return line.rfind("  " + command + " ", 0) == 0; }),
+              1)
+        << command << " in:\n" << help.output;
+  // Nothing else: every line names a command (a description's second line would not).
+  for (const std::string& line : lines)
+    EXPECT_TRUE(std::any_of(commands.begin(), commands.end(),
+                            [&](const std::string& command) { return line.rfind("  " + command + " ", 0) == 0; }))
+        << "a continuation line: " << line;
+}
+
+TEST(CommandLine, HelpTextsCiteOnlyDocumentsInTheRepository) {
+  const std::regex document(R"(\b([A-Z][A-Z_a-z]*\.md)\b|\bSPEC\b|\b[Ss]ection \d)");
+  std::vector<std::string> subcommands(std::begin(kSubcommands), std::end(kSubcommands));
+  subcommands.push_back("");
+  for (const std::string& subcommand : subcommands) {
+    const testing::CommandResult help = qtalign(subcommand + " --help");
+    ASSERT_EQ(help.exit_code, 0) << subcommand << ": " << help.output;
+    for (std::sregex_iterator match(help.output.begin(), help.output.end(), document), end; match != end; ++match) {
+      const std::string cited = (*match)[1].matched ? (*match)[1].str() : "";
+      EXPECT_TRUE(!cited.empty() && fs::exists(testing::source_dir() / cited))
+          << "`qtalign " << subcommand << " --help` cites '" << match->str() << "', which is not in the repository";
+    }
+  }
+}
+
+TEST(CommandLine, RunRefusesAnOutThatIsAFileAtOnce) {
+  testing::TempDir temp;
+  { std::ofstream(temp / "taken") << "x"; }
+  const testing::CommandResult result = qtalign("run --out " + shell_quote((temp / "taken").string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + (temp / "taken").string() + ": exists and is not a directory\n");
 }
 
 }  // namespace

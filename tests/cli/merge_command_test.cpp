@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include "io/atomic_file.h"
@@ -34,7 +36,7 @@ std::vector<std::string> hidden_files(const fs::path& directory) {
   return names;
 }
 
-size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+using testing::line_count;
 
 class MergeCommand : public ::testing::Test {
  protected:
@@ -130,6 +132,41 @@ TEST_F(MergeCommand, UnwritableDestinationIsAOneLineErrorNamingIt) {
   EXPECT_NE(result.output.find("qtalign: error: " + file("plain/config.json/merged").string()), std::string::npos)
       << result.output;
   EXPECT_NE(result.output.find("Not a directory"), std::string::npos) << result.output;
+}
+
+TEST_F(MergeCommand, RefusesNonFiniteWeightsNamingTheTensor) {
+  ASSERT_EQ(plain().exit_code, 0) << plain().output;
+  // An adapter whose B matrix on layer 1's v_proj holds a NaN.
+  model::Model model = model::load_model(file("model"));
+  model::LoraConfig lora;
+  lora.target_modules = model::parse_lora_targets("q_proj,v_proj");
+  model::attach_new_lora(model, lora, 4);
+  for (const model::NamedLora& adapter : model::attached_lora(model))
+    if (adapter.module == "model.layers.1.self_attn.v_proj") adapter.weights->b[0][0] = std::nan("");
+  model::save_lora_adapter(model, lora, file("nan-adapter"));
+  testing::CommandResult result = testing::run_command(
+      testing::shell_quote(testing::qtalign_binary().string()) + " merge --model " +
+      testing::shell_quote(file("model").string()) + " --adapter " + testing::shell_quote(file("nan-adapter").string()) +
+      " --out " + testing::shell_quote(file("nan-merged").string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + file("nan-adapter/adapter_model.safetensors").string() +
+                               ": tensor 'base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight': 1 of " +
+                               std::to_string(8 * 32) + " values are NaN or infinite (the weights hold them, or the "
+                               "computation overflowed)\n");
+  EXPECT_FALSE(fs::exists(file("nan-merged/model.safetensors")));
+
+  // A base model with an infinite norm weight.
+  model::Model base = model::make_random_model(model::tiny_qwen2_config(512), 11);
+  base.norm[5] = std::numeric_limits<float>::infinity();
+  model::save_model(base, file("inf-model"), at::kFloat);
+  result = testing::run_command(testing::shell_quote(testing::qtalign_binary().string()) + " merge --model " +
+                                testing::shell_quote(file("inf-model").string()) + " --adapter " +
+                                testing::shell_quote(file("adapter").string()) + " --out " +
+                                testing::shell_quote(file("inf-merged").string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + file("inf-model/model.safetensors").string() +
+                               ": tensor 'model.norm.weight' contains NaN or infinite values\n");
+  EXPECT_FALSE(fs::exists(file("inf-merged/model.safetensors")));
 }
 
 }  // namespace

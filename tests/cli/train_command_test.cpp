@@ -3,9 +3,7 @@
 // run ends with, two processes against one, a dead rank, and the merged checkpoint's logits.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,8 +13,11 @@
 #include <thread>
 
 #include "data/question_translation.h"
+#include "distributed/process_group.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "io/output_lock.h"
+#include "io/provenance.h"
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "model/lora.h"
@@ -119,18 +120,6 @@ bool wait_for_log(const fs::path& file, size_t lines, Background& process) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
-}
-
-int free_port() {
-  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(socket_fd);
-  return ntohs(address.sin_port);
 }
 
 class TrainCommand : public ::testing::Test {
@@ -285,7 +274,7 @@ TEST_F(TrainCommand, TwoProcessesMatchOneWithTheSameGlobalBatch) {
 }
 
 TEST_F(TrainCommand, ADeadRankStopsTheOthers) {
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(distributed::free_loopback_port());
   std::vector<std::string> arguments = train_arguments("dead", 2, 1);
   arguments.insert(arguments.end(), {"--dist-timeout", "60"});
   auto environment = [&](int rank) {
@@ -299,6 +288,7 @@ TEST_F(TrainCommand, ADeadRankStopsTheOthers) {
   EXPECT_EQ(rank0.wait(120), 1) << io::read_file(file("rank0.out"));
   const std::string output = io::read_file(file("rank0.out"));
   EXPECT_NE(output.find("qtalign: error: rank 0 of 2:"), std::string::npos) << output;
+  EXPECT_NE(output.find("rank 1 died or stopped answering"), std::string::npos) << output;
 }
 
 TEST_F(TrainCommand, RejectsBadArguments) {
@@ -356,6 +346,95 @@ TEST_F(TrainCommand, MergedCheckpointComputesBasePlusAdapter) {
                                                  "--out", file("merged-bad").string()});
   EXPECT_EQ(wrong_rank.exit_code, 1);
   EXPECT_NE(wrong_rank.output.find("adapter_model.safetensors: tensor"), std::string::npos) << wrong_rank.output;
+}
+
+TEST_F(TrainCommand, RefusesRunsThatCannotLearnBeforeTraining) {
+  std::vector<data::QuestionTranslationExample> examples =
+      data::read_examples(testing::shared_data_dir() / "snli/snli_zh10k_train_question.json");
+  examples.resize(1);
+  data::write_examples(file("one.jsonl"), examples);
+  const auto with = [&](std::vector<std::string> arguments, const std::string& option, const std::string& value) {
+    const auto at = std::find(arguments.begin(), arguments.end(), option);
+    if (at == arguments.end()) arguments.insert(arguments.end(), {option, value});
+    else *(at + 1) = value;
+    return arguments;
+  };
+  const auto expect_refusal = [&](const std::vector<std::string>& arguments, const std::string& problem) {
+    const testing::CommandResult result = run(arguments);
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_NE(result.output.find("qtalign: error: " + problem), std::string::npos) << result.output;
+    EXPECT_FALSE(fs::exists(file("refused/adapter_model.safetensors")));
+    EXPECT_FALSE(fs::exists(file("refused/training_log.jsonl")));
+  };
+  // One example, --batch 2.
+  expect_refusal(with(train_arguments("refused", 2, 1), "--data", file("one.jsonl").string()),
+                 "1 training example(s) are fewer than one micro-batch per process (--batch 2 x 1 process(es) = 2)");
+  // --val-ratio 0.9 holds out 22 of the 24 examples.
+  expect_refusal(with(train_arguments("refused", 4, 1), "--val-ratio", "0.9"),
+                 "2 training example(s) are fewer than one micro-batch per process (--batch 4 x 1 process(es) = 4)");
+  expect_refusal(with(train_arguments("refused", 2, 1), "--lora-alpha", "0"), "--lora-alpha 0 gives the adapter a scale");
+  // 19 training examples in one micro-batch of 19 for one epoch: a single step, all warmup.
+  expect_refusal(with(with(train_arguments("refused", 19, 1), "--epochs", "1"), "--warmup-ratio", "0.1"),
+                 "the learning rate is 0 at every one of the 1 step(s)");
+  // Three processes over two examples (each process needs its own).
+  examples = data::read_examples(testing::shared_data_dir() / "snli/snli_zh10k_train_question.json");
+  examples.resize(2);
+  data::write_examples(file("two.jsonl"), examples);
+  std::vector<std::string> launch = with(with(train_arguments("refused", 1, 1), "--data", file("two.jsonl").string()),
+                                         "--val-ratio", "0");
+  launch.erase(launch.begin());
+  launch.insert(launch.begin(), {testing::qtalign_binary().string(), "launch", "-n", "3", "--"});
+  const testing::CommandResult result = run(launch);
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("2 training example(s) are fewer than one micro-batch per process (--batch 1 x 3 "
+                               "process(es) = 3)"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST_F(TrainCommand, AnOutThatIsAFileOrBusyIsAOneLineErrorAtStart) {
+  io::write_file_atomically(file("a-file"), "x");
+  testing::CommandResult result = run(train_arguments("a-file", 2, 1));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + file("a-file").string() + ": exists and is not a directory\n");
+  result = run(train_arguments("a-file/adapter", 2, 1));
+  EXPECT_EQ(result.output, "qtalign: error: " + file("a-file/adapter").string() + ": " + file("a-file").string() +
+                               " is not a directory\n");
+  // Another run holding the directory: this one fails at once instead of racing it.
+  const io::OutputLock other(file("busy"));
+  result = run(train_arguments("busy", 2, 1));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.output, "qtalign: error: " + file("busy").string() +
+                               ": another qtalign run is writing to this directory (pid " + std::to_string(::getpid()) +
+                               "); wait for it to end or choose another --out\n");
+  EXPECT_FALSE(fs::exists(file("busy/training_log.jsonl")));
+}
+
+TEST_F(TrainCommand, RecordsItsProvenanceBesideTheAdapter) {
+  ASSERT_EQ(plain_->exit_code, 0) << plain_->output;
+  const io::Json provenance = io::read_json_file(file("plain/provenance.json"));
+  std::vector<std::string> expected = train_arguments("plain", 2, 2);
+  EXPECT_EQ(provenance["command_line"], io::Json(expected));
+  EXPECT_EQ(provenance["software"]["qtalign"], io::qtalign_version());
+  EXPECT_EQ(provenance["software"]["libtorch"], "1.13.0");
+  EXPECT_EQ(provenance["hardware"]["threads"], 1);
+  EXPECT_EQ(provenance["base_model"]["weights"], io::weights_fingerprint(file("model"), false));
+  EXPECT_EQ(provenance["data"]["sha1"], io::file_sha1(file("train.jsonl")));
+  EXPECT_FALSE(fs::exists(file("plain/.qtalign.lock")));
+}
+
+TEST_F(TrainCommand, CtrlCSaysHowToResume) {
+  std::vector<std::string> arguments = train_arguments("interrupted", 2, 1);
+  *(std::find(arguments.begin(), arguments.end(), "--epochs") + 1) = "1000";  // still running when interrupted
+  Background process(arguments, {}, file("interrupted.out"));
+  ASSERT_TRUE(wait_for_log(file("interrupted/training_log.jsonl"), 1, process)) << io::read_file(file("interrupted.out"));
+  ::kill(process.pid, SIGINT);
+  EXPECT_EQ(process.wait(60), 128 + SIGINT);
+  const std::string output = io::read_file(file("interrupted.out"));
+  EXPECT_NE(output.find("qtalign: interrupted; rerun the same command with --resume to continue from the last "
+                        "checkpoint in " + file("interrupted").string()),
+            std::string::npos)
+      << output;
 }
 
 }  // namespace

@@ -114,22 +114,27 @@ TEST_F(PromptFormatTest, SharedPrefixEndsBeforeTheFirstItemField) {
   EXPECT_EQ(shared_prompt_prefix(protocol.task("paws"), "de"), demonstrations("paws", "de") + "\nSatz 1: ");
 }
 
-TEST_F(PromptFormatTest, LensPromptsUseNativeDemonstrations) {
+TEST_F(PromptFormatTest, SameLanguagePromptsUseTheLensDemonstrations) {
   const Json lens = fixtures::raw_json("prompts.json")["tasks"]["emotion"]["lens"];
   const Json raw = fixtures::raw_json("emotion/emotion_zh500_test.json");
   const std::vector<TaskItem> items = read_test_set(protocol, "emotion", "zh");
   const std::string expected = lens["demonstrations"]["zh"].get<std::string>() + "\n" + raw[5]["input"].get<std::string>() + "\n情感: \"";
-  EXPECT_EQ(evaluation_prompt(protocol.task("emotion"), "zh", items[5], Demonstrations::native_labels), expected);
+  EXPECT_EQ(evaluation_prompt(protocol.task("emotion"), "zh", items[5], AnswerType::same_language), expected);
   EXPECT_TRUE(contains(expected, "情感: \"积极\""));
+  EXPECT_EQ(shared_prompt_prefix(protocol.task("emotion"), "zh", AnswerType::same_language),
+            lens["demonstrations"]["zh"].get<std::string>() + "\n");
 
+  // A language whose lens demonstrations are missing is refused by name.
+  TaskProtocol without_german = protocol.task("emotion");
+  without_german.lens->demonstrations.erase("de");
   const std::vector<TaskItem> german = read_test_set(protocol, "emotion", "de");
-  const std::string missing = error_of(
-      [&] { evaluation_prompt(protocol.task("emotion"), "de", german[0], Demonstrations::native_labels); });
-  EXPECT_TRUE(contains(missing, "no native-label lens demonstrations for 'de'")) << missing;
+  const std::string missing =
+      error_of([&] { evaluation_prompt(without_german, "de", german[0], AnswerType::same_language); });
+  EXPECT_TRUE(contains(missing, "answer type same-language is not available for emotion/de")) << missing;
   EXPECT_TRUE(contains(missing, "zh")) << missing;
   const std::vector<TaskItem> snli = read_test_set(protocol, "snli", "en");
-  EXPECT_TRUE(contains(error_of([&] { evaluation_prompt(protocol.task("snli"), "en", snli[0], Demonstrations::native_labels); }),
-                       "no logit-lens"));
+  EXPECT_TRUE(contains(error_of([&] { evaluation_prompt(protocol.task("snli"), "en", snli[0], AnswerType::same_language); }),
+                       "no tasks.snli.output_types"));
 }
 
 TEST(RenderTemplate, FillsPlaceholdersOnceAndRejectsUnknownOnes) {

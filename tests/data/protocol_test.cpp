@@ -34,11 +34,15 @@ TEST(Protocol, ReadsTheStudyProtocol) {
   EXPECT_EQ(protocol.task("snli").language("bn").answer_map.at("ধারণ করে"), "entailment");
   EXPECT_EQ(protocol.task("snli").language("no").answer_map.at("nøytral"), "contradiction");
   EXPECT_EQ(protocol.task("snli").language("no").answer_map.at("motsigelse"), "neutral");
-  // The lens block belongs to emotion only, with native demonstrations for 16 languages.
+  // The lens block belongs to emotion only, with native words and demonstrations for every language
+  // prompts.json lists there (all 20 today).
   ASSERT_TRUE(protocol.task("emotion").lens.has_value());
   EXPECT_FALSE(protocol.task("snli").lens.has_value());
-  EXPECT_EQ(protocol.task("emotion").lens->native_labels.size(), 20u);
-  EXPECT_EQ(protocol.task("emotion").lens->demonstrations.size(), 16u);
+  const Json raw_lens = fixtures::raw_json("prompts.json")["tasks"]["emotion"]["lens"];
+  EXPECT_EQ(protocol.task("emotion").lens->native_labels.size(), raw_lens["native_labels"].size());
+  EXPECT_EQ(protocol.task("emotion").lens->demonstrations.size(), raw_lens["demonstrations"].size());
+  for (const auto& [code, block] : raw_lens["demonstrations"].items())
+    EXPECT_EQ(protocol.task("emotion").lens->demonstrations.at(code), block.get<std::string>()) << code;
   EXPECT_EQ(protocol.task("emotion").lens->native_labels.at("zh").at("positive"), "积极");
   // Question translation.
   const auto& qt = protocol.question_translation;
@@ -145,6 +149,18 @@ TEST(Protocol, InvalidJsonNamesTheFile) {
   io::write_file_atomically(dir / "prompts.json", "{\"languages\": [\"en\",");
   const std::string message = error_of([&] { load_protocol(dir.path()); });
   EXPECT_TRUE(contains(message, (dir / "prompts.json").string() + ": invalid JSON")) << message;
+}
+
+TEST(Protocol, ShotsMustCountTheDemonstrationsEachLanguageHolds) {
+  // The shipped snli blocks hold 6 demonstrations each.
+  EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["snli"]["shots"] = 5; }),
+                       "tasks.snli.languages.bg.demonstrations: holds 6 demonstrations (answer lines ending in a "
+                       "quoted label), but the task's shots is 5"));
+  EXPECT_TRUE(contains(load_error([](Json& p) {
+                         std::string& block = p["tasks"]["paws"]["languages"]["de"]["demonstrations"].get_ref<std::string&>();
+                         block = block.substr(0, block.rfind('\n'));  // drops the last answer line
+                       }),
+                       "tasks.paws.languages.de.demonstrations: holds 3 demonstrations"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <unordered_set>
 
@@ -154,7 +155,7 @@ TEST_F(BuildTest, ExcludeTestDropsTestQuestionsFromUserFiles) {
   options.size = 0;
   options.source = QuestionSource::files;
   options.file_x = dir / "fr.json";
-  options.file_en = dir / "en.json";
+  options.file_target = dir / "en.json";
   options.exclude_test = true;
   const BuildResult result = build_question_translation_set(protocol, options);
   EXPECT_EQ(result.languages.at("fr").excluded, 2u);
@@ -164,6 +165,70 @@ TEST_F(BuildTest, ExcludeTestDropsTestQuestionsFromUserFiles) {
   EXPECT_EQ(indices, (std::set<int64_t>{0, 1, 2}));
   options.exclude_test = false;
   EXPECT_EQ(build_question_translation_set(protocol, options).examples.size(), 5u);
+}
+
+// The study's zh/es => Italian setting: questions from the parallel test sets, the instruction naming
+// Italian, the Italian question as the answer; built here by hand from the raw files.
+TEST_F(BuildTest, TargetLanguageExamplesEqualHandBuiltOnes) {
+  BuildOptions options;
+  options.task = "snli";
+  options.languages = {"zh"};
+  options.target = "it";
+  options.size = 0;
+  const BuildResult result = build_question_translation_set(protocol, options);
+  EXPECT_EQ(result.target, "it");
+  EXPECT_EQ(result.languages.at("zh").source_kind, QuestionSource::test_sets);  // zh's shipped set is into English
+  const Json zh = fixtures::raw_json("snli/snli_zh600_test.json");
+  const Json it = fixtures::raw_json("snli/snli_it600_test.json");
+  ASSERT_EQ(result.examples.size(), zh.size());
+  std::set<int64_t> indices;
+  for (const QuestionTranslationExample& example : result.examples) {
+    const size_t i = static_cast<size_t>(example.index);
+    ASSERT_TRUE(indices.insert(example.index).second);
+    ASSERT_EQ(example.input, "前提: " + zh[i]["premise"].get<std::string>() + "\n假设: " +
+                                 zh[i]["hypothesis"].get<std::string>() +
+                                 "\n答案: \"\nTranslate the input from Chinese to Italian:\n");
+    ASSERT_EQ(example.target, "Premessa: " + it[i]["premise"].get<std::string>() + "\nIpotesi: " +
+                                  it[i]["hypothesis"].get<std::string>() + "\nRisposta: \"");
+    ASSERT_EQ(example.language, "zh");
+    ASSERT_EQ(example.target_language, "it");
+  }
+
+  // A mixture into Italian keeps the evaluation items out by their Italian questions too.
+  options.languages = {"zh", "es"};
+  options.size = 100;
+  options.exclude_test = true;
+  const BuildResult mixture = build_question_translation_set(protocol, options);
+  EXPECT_EQ(count_languages(mixture.examples), (std::map<std::string, size_t>{{"es", 50}, {"zh", 50}}));
+  ASSERT_TRUE(mixture.evaluation_split.has_value());
+  const auto& evaluation = mixture.evaluation_split->evaluation_indices;
+  for (const QuestionTranslationExample& example : mixture.examples) {
+    EXPECT_FALSE(std::binary_search(evaluation.begin(), evaluation.end(), static_cast<size_t>(example.index)));
+    EXPECT_TRUE(contains(example.input, "to Italian:\n"));
+  }
+}
+
+TEST_F(BuildTest, TargetLanguageRequestsAreChecked) {
+  BuildOptions options;
+  options.task = "snli";
+  options.languages = {"zh", "it"};
+  options.target = "it";
+  const std::string same = error_of([&] { build_question_translation_set(protocol, options); });
+  EXPECT_TRUE(contains(same, "'it' cannot be a tuning language when it is the target")) << same;
+  options.languages = {"zh"};
+  options.source = QuestionSource::shipped;
+  const std::string shipped = error_of([&] { build_question_translation_set(protocol, options); });
+  EXPECT_TRUE(contains(shipped, "translate into English only, not Italian")) << shipped;
+  options.source = QuestionSource::automatic;
+  options.target = "xx";
+  EXPECT_TRUE(contains(error_of([&] { build_question_translation_set(protocol, options); }), "unknown language 'xx'"));
+}
+
+TEST(SeenLanguages, AreTheSourcesThenTheTarget) {
+  EXPECT_EQ(seen_languages({"zh", "es"}, "it"), (std::vector<std::string>{"zh", "es", "it"}));
+  EXPECT_EQ(seen_languages({"en", "ja"}, "zh"), (std::vector<std::string>{"en", "ja", "zh"}));
+  EXPECT_EQ(seen_languages({"zh", "de"}, "en"), (std::vector<std::string>{"zh", "de", "en"}));
+  EXPECT_EQ(seen_languages({"zh", "en"}, "en"), (std::vector<std::string>{"zh", "en"}));
 }
 
 TEST_F(BuildTest, BadRequestsAreRejected) {

@@ -117,7 +117,8 @@ TEST_F(QuestionTranslationTest, WrittenExamplesReadBackAndAreJsonLines) {
   const std::string text = io::read_file(dir / "out" / "train.jsonl");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
   const Json first = Json::parse(text.substr(0, text.find('\n')));
-  EXPECT_EQ(first, (Json{{"input", "问题\n\""}, {"target", "question\n\""}, {"language", "zh"}, {"index", 3}}));
+  EXPECT_EQ(first, (Json{{"input", "问题\n\""}, {"target", "question\n\""}, {"language", "zh"}, {"target_language", "en"},
+                         {"index", 3}}));
   const auto back = read_examples(dir / "out" / "train.jsonl");
   ASSERT_EQ(back.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {

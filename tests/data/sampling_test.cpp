@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <set>
+
+#include "data/protocol.h"
+#include "io/error.h"
+#include "support/test_support.h"
 
 namespace qtalign::data {
 namespace {
@@ -92,6 +97,74 @@ TEST(Sampling, SeededGeneratorsDependOnSeedAndStreamName) {
   EXPECT_EQ(first, b());
   EXPECT_NE(first, c());
   EXPECT_NE(first, d());
+}
+
+std::vector<TaskItem> labelled_items(const std::vector<std::string>& labels) {
+  std::vector<TaskItem> items;
+  for (size_t i = 0; i < labels.size(); ++i) items.push_back({i, {}, labels[i], labels[i]});
+  return items;
+}
+
+std::map<std::string, size_t> label_counts(const std::vector<TaskItem>& items, const std::vector<size_t>& picked) {
+  std::map<std::string, size_t> counts;
+  for (size_t index : picked) ++counts[items[index].label];
+  return counts;
+}
+
+TEST(PickTestItems, BalancedSampleHasEqualLabelCountsAndIsSeeded) {
+  // 90 items whose labels come in runs (a first-N pick would be all "a"), skewed 60/20/10.
+  std::vector<std::string> labels(60, "a");
+  labels.insert(labels.end(), 20, "b");
+  labels.insert(labels.end(), 10, "c");
+  const std::vector<TaskItem> items = labelled_items(labels);
+  const std::vector<size_t> picked = pick_test_items(items, {}, {12, ItemPick::balanced, 3}, "t");
+  EXPECT_EQ(label_counts(items, picked), (std::map<std::string, size_t>{{"a", 4}, {"b", 4}, {"c", 4}}));
+  EXPECT_TRUE(std::is_sorted(picked.begin(), picked.end()));
+  EXPECT_EQ(std::set<size_t>(picked.begin(), picked.end()).size(), 12u);
+  EXPECT_EQ(picked, pick_test_items(items, {}, {12, ItemPick::balanced, 3}, "t"));
+  EXPECT_NE(picked, pick_test_items(items, {}, {12, ItemPick::balanced, 4}, "t"));
+  // Remainders go to the first labels by name; a label short of its share leaves the rest to the others.
+  EXPECT_EQ(label_counts(items, pick_test_items(items, {}, {14, ItemPick::balanced, 0}, "t")),
+            (std::map<std::string, size_t>{{"a", 5}, {"b", 5}, {"c", 4}}));
+  EXPECT_EQ(label_counts(items, pick_test_items(items, {}, {50, ItemPick::balanced, 0}, "t")),
+            (std::map<std::string, size_t>{{"a", 20}, {"b", 20}, {"c", 10}}));
+  // Every item of the labels is drawn sometime: the sample is not a fixed block.
+  std::set<size_t> ever;
+  for (uint64_t seed = 0; seed < 200; ++seed)
+    for (size_t index : pick_test_items(items, {}, {12, ItemPick::balanced, seed}, "t")) ever.insert(index);
+  EXPECT_EQ(ever.size(), 90u);
+}
+
+std::string error_of_pick(const std::vector<TaskItem>& items, const std::vector<size_t>& candidates) {
+  return testing::error_of([&] { pick_test_items(items, candidates, {1, ItemPick::balanced, 0}, "t"); });
+}
+
+TEST(PickTestItems, FirstAllCandidatesAndErrors) {
+  const std::vector<TaskItem> items = labelled_items({"a", "a", "b", "b", "a", "b"});
+  EXPECT_EQ(pick_test_items(items, {}, {3, ItemPick::first, 0}, "t"), (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(pick_test_items(items, {}, {0, ItemPick::balanced, 0}, "t"), (std::vector<size_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(pick_test_items(items, {5, 1, 3}, {9, ItemPick::balanced, 0}, "t"), (std::vector<size_t>{1, 3, 5}));
+  const std::vector<size_t> among = pick_test_items(items, {0, 1, 2, 4, 5}, {2, ItemPick::balanced, 0}, "t");
+  EXPECT_EQ(label_counts(items, among), (std::map<std::string, size_t>{{"a", 1}, {"b", 1}}));
+  EXPECT_EQ(std::find(among.begin(), among.end(), 3u), among.end());  // not a candidate
+  EXPECT_NE(error_of_pick(items, {6}).find("item index 6 is out of range"), std::string::npos);
+  EXPECT_NE(error_of_pick(items, {1, 1}).find("requested twice"), std::string::npos);
+  EXPECT_THROW(pick_test_items({}, {}, {2, ItemPick::balanced, 0}, "t"), Error);
+}
+
+TEST(PickTestItems, ParallelTestSetsGiveTheSameItemsInEveryLanguage) {
+  const Protocol protocol = load_protocol(testing::shared_data_dir());
+  for (const char* task : {"emotion", "snli"}) {
+    const std::vector<TaskItem> english = read_test_set(protocol, task, "en");
+    const std::vector<size_t> picked = pick_test_items(english, {}, {30, ItemPick::balanced, 11}, task);
+    const std::map<std::string, size_t> counts = label_counts(english, picked);
+    ASSERT_EQ(counts.size(), protocol.task(task).labels.size()) << task;
+    for (const auto& [label, count] : counts) EXPECT_EQ(count, 30 / counts.size()) << task << " " << label;
+    for (const std::string& language : protocol.languages)
+      EXPECT_EQ(pick_test_items(read_test_set(protocol, task, language), {}, {30, ItemPick::balanced, 11}, task),
+                picked)
+          << task << "/" << language;
+  }
 }
 
 }  // namespace

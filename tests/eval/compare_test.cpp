@@ -71,6 +71,55 @@ TEST(Compare, RefusesDifferentModesShotsOrNothingInCommon) {
   EXPECT_THROW(compare_results(base, results("prefix-sum", {{"zh", 10}}), {}, "b", "t"), Error);
 }
 
+TEST(Compare, RefusesDifferentAnswerTypes) {
+  const EvalResults english = results("prefix-sum", {{"en", 10}});
+  EvalResults same_language = english;
+  same_language.provenance["answer_type"] = "same-language";
+  const std::string message =
+      testing::error_of([&] { compare_results(english, same_language, {}, "base.json", "tuned.json"); });
+  EXPECT_NE(message.find("base.json wrote its answers as 'english' labels but tuned.json as 'same-language'"),
+            std::string::npos)
+      << message;
+  EvalResults task_agnostic = english;
+  task_agnostic.provenance["answer_type"] = "task-agnostic";
+  EXPECT_THROW(compare_results(same_language, task_agnostic, {}, "b", "t"), Error);
+  // The same answer type compares, and is named in the outputs.
+  const Comparison comparison = compare_results(same_language, same_language, {}, "b", "t");
+  EXPECT_EQ(comparison.answer_type, "same-language");
+  EXPECT_EQ(comparison_to_json(comparison)["answer_type"], "same-language");
+  EXPECT_NE(comparison_markdown(comparison).find("Answers: same-language labels"), std::string::npos);
+  // Files from before answer types were recorded used English labels.
+  EXPECT_EQ(compare_results(english, english, {}, "b", "t").answer_type, "english");
+}
+
+TEST(Compare, LanguageBlockMeansAreHandComputed) {
+  // Twentieths: base en 14 zh 10 th 8 sw 6; tuned en 16 zh 12 th 7 sw 10.
+  const EvalResults base = results("prefix-sum", {{"en", 14}, {"zh", 10}, {"th", 8}, {"sw", 6}});
+  const EvalResults tuned = results("prefix-sum", {{"en", 16}, {"zh", 12}, {"th", 7}, {"sw", 10}});
+  const Comparison comparison = compare_results(base, tuned, {}, "b", "t");
+  const TaskComparison& paws = comparison.tasks[0];
+  ASSERT_EQ(paws.groups.size(), 2u);
+  EXPECT_EQ(paws.groups[0].group, "high-resource");
+  EXPECT_NEAR(paws.groups[0].change.base, (0.70 + 0.50) / 2, 1e-12);
+  EXPECT_NEAR(paws.groups[0].change.tuned, (0.80 + 0.60) / 2, 1e-12);
+  EXPECT_NEAR(paws.groups[0].change.delta, 0.10, 1e-12);
+  EXPECT_EQ(paws.groups[1].group, "low-resource");
+  EXPECT_NEAR(paws.groups[1].change.base, (0.40 + 0.30) / 2, 1e-12);
+  EXPECT_NEAR(paws.groups[1].change.delta, ((0.35 + 0.50) - (0.40 + 0.30)) / 2, 1e-12);
+  ASSERT_EQ(comparison.groups.size(), 2u);
+  EXPECT_NEAR(comparison.groups[1].change.delta, 0.075, 1e-12);
+  const io::Json json = comparison_to_json(comparison);
+  EXPECT_NEAR(json["averages"]["groups"]["low-resource"]["delta"].get<double>(), 0.075, 1e-12);
+  EXPECT_NEAR(json["tasks"][0]["averages"]["groups"]["high-resource"]["tuned"].get<double>(), 0.70, 1e-12);
+  const std::string markdown = comparison_markdown(comparison);
+  EXPECT_NE(markdown.find("| **average high-resource** (2 languages) | **60.0** | **70.0** | **+10.0** |"),
+            std::string::npos)
+      << markdown;
+  EXPECT_NE(markdown.find("| **average low-resource** (2 languages) | **35.0** | **42.5** | **+7.5** |"),
+            std::string::npos)
+      << markdown;
+}
+
 TEST(Compare, MarkdownJsonAndCharts) {
   const EvalResults base = results("prefix-sum", {{"en", 14}, {"zh", 10}});
   const EvalResults tuned = results("prefix-sum", {{"en", 13}, {"zh", 15}});

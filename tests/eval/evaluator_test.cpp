@@ -34,7 +34,18 @@ class Evaluator : public ::testing::Test {
   // from the softmax at its last position, sequence from the prompt followed by each label's tokens.
   static std::vector<double> reference_scores(const data::TaskProtocol& task, const std::string& language,
                                               const data::TaskItem& item, ScoringMode mode) {
-    const std::vector<int64_t> prompt = tokenizer().encode(data::evaluation_prompt(task, language, item), true);
+    const std::string& template_text = task.language(language).template_text;
+    std::vector<std::vector<int64_t>> continuations;
+    for (const std::string& label : task.labels)
+      continuations.push_back(
+          label_sequence_ids(tokenizer(), template_text.substr(template_text.rfind('}') + 1), label));
+    return reference_scores(tokenizer().encode(data::evaluation_prompt(task, language, item), true), task.labels,
+                            continuations, mode);
+  }
+
+  // The same for given prompt ids, words scored by prefix-sum and token continuations scored by sequence.
+  static std::vector<double> reference_scores(const std::vector<int64_t>& prompt, const std::vector<std::string>& words,
+                                              const std::vector<std::vector<int64_t>>& continuations, ScoringMode mode) {
     const int64_t last_prompt_position = static_cast<int64_t>(prompt.size()) - 1;
     // Log-probabilities of the next token at positions last_prompt_position onwards of `ids`.
     const auto next_token_log_probs = [&](const std::vector<int64_t>& ids) {
@@ -46,17 +57,14 @@ class Evaluator : public ::testing::Test {
     std::vector<double> scores;
     if (mode == ScoringMode::prefix_sum) {
       const at::Tensor probabilities = next_token_log_probs(prompt)[0].exp();
-      for (const std::string& label : task.labels) {
+      for (const std::string& word : words) {
         double sum = 0.0;
-        for (const int64_t id : prefix_sum_candidates(tokenizer(), label)) sum += probabilities[id].item<double>();
+        for (const int64_t id : prefix_sum_candidates(tokenizer(), word)) sum += probabilities[id].item<double>();
         scores.push_back(sum);
       }
       return scores;
     }
-    const std::string& template_text = task.language(language).template_text;
-    for (const std::string& label : task.labels) {
-      const std::vector<int64_t> continuation =
-          label_sequence_ids(tokenizer(), template_text.substr(template_text.rfind('}') + 1), label);
+    for (const std::vector<int64_t>& continuation : continuations) {
       std::vector<int64_t> ids = prompt;
       ids.insert(ids.end(), continuation.begin(), continuation.end());
       const at::Tensor log_probs = next_token_log_probs(ids);
@@ -229,11 +237,70 @@ TEST_F(Evaluator, TruncateLeftCutsTheItemAfterThePrefix) {
   }
 }
 
+// Same-language Thai (prompts.json forced_prefix "เชิง"): the prompt text, then the prefix's own tokens
+// without special tokens, and the remainders บวก / ลบ scored; predictions stay English labels.
+TEST_F(Evaluator, ThaiSameLanguageAppendsTheForcedPrefixAndScoresTheRemainders) {
+  const data::TaskProtocol& task = protocol().task("emotion");
+  const std::vector<data::TaskItem> items = first_items("emotion", "th", 3);
+  const std::vector<int64_t> prefix = tokenizer().encode("เชิง", /*add_special_tokens=*/false);
+  ASSERT_FALSE(prefix.empty());
+  const std::vector<std::string> remainders = {"บวก", "ลบ"};  // positive, negative
+  std::vector<std::vector<int64_t>> continuations;
+  for (const std::string& remainder : remainders) continuations.push_back(tokenizer().encode(remainder + "\"", false));
+  const LabelTokens tokens = label_tokens_for(tokenizer(), task, "th", data::AnswerType::same_language);
+  EXPECT_EQ(tokens.forced_prefix, prefix);
+  EXPECT_EQ(tokens.sequences, continuations);
+  EXPECT_EQ(tokens.candidates[1], prefix_sum_candidates(tokenizer(), "ลบ"));
+  for (const ScoringMode mode : {ScoringMode::prefix_sum, ScoringMode::sequence}) {
+    SCOPED_TRACE(scoring_mode_name(mode));
+    EvaluationOptions options;
+    options.mode = mode;
+    options.batch_size = 2;
+    options.answer_type = data::AnswerType::same_language;
+    const LanguageEvaluation result = evaluate_language(model(), tokenizer(), task, "th", items, options);
+    EXPECT_EQ(result.labels, task.labels);
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::vector<int64_t> prompt =
+          tokenizer().encode(data::evaluation_prompt(task, "th", items[i], data::AnswerType::same_language), true);
+      prompt.insert(prompt.end(), prefix.begin(), prefix.end());
+      EXPECT_EQ(result.items[i].prompt_tokens, static_cast<int64_t>(prompt.size()));
+      const std::vector<double> expected = reference_scores(prompt, remainders, continuations, mode);
+      ASSERT_EQ(result.items[i].scores.size(), 2u);
+      for (size_t label = 0; label < 2; ++label)
+        EXPECT_NEAR(result.items[i].scores[label], expected[label], mode == ScoringMode::prefix_sum ? 1e-5 : 1e-3)
+            << "item " << i;
+      EXPECT_EQ(result.items[i].prediction, expected[0] >= expected[1] ? "positive" : "negative");
+    }
+  }
+}
+
+// Task-agnostic answers: the rewritten demonstrations and "ox"/"horse" scored, English labels predicted.
+TEST_F(Evaluator, TaskAgnosticScoresTheStandInWords) {
+  const data::TaskProtocol& task = protocol().task("emotion");
+  const std::vector<data::TaskItem> items = first_items("emotion", "zh", 2);
+  EvaluationOptions options;
+  options.answer_type = data::AnswerType::task_agnostic;
+  const LanguageEvaluation result = evaluate_language(model(), tokenizer(), task, "zh", items, options);
+  const std::string& template_text = task.language("zh").template_text;
+  const std::string tail = template_text.substr(template_text.rfind('}') + 1);
+  const std::vector<std::vector<int64_t>> continuations = {label_sequence_ids(tokenizer(), tail, "ox"),
+                                                           label_sequence_ids(tokenizer(), tail, "horse")};
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string prompt = data::evaluation_prompt(task, "zh", items[i], data::AnswerType::task_agnostic);
+    ASSERT_NE(prompt.find("情感: \"ox\""), std::string::npos);
+    const std::vector<double> expected =
+        reference_scores(tokenizer().encode(prompt, true), {"ox", "horse"}, continuations, ScoringMode::prefix_sum);
+    EXPECT_NEAR(result.items[i].scores[0], expected[0], 1e-5);
+    EXPECT_NEAR(result.items[i].scores[1], expected[1], 1e-5);
+    EXPECT_EQ(result.items[i].prediction, expected[0] >= expected[1] ? "positive" : "negative");
+  }
+}
+
 // Sequence scoring reads each label's tokens after the prompt from the template's ending alone; on the
 // real prompts of every language that equals encoding the prompt and the label together.
 TEST_F(Evaluator, LabelSequencesContinueEveryRealPrompt) {
-  const auto llama2 = tokenizer::Tokenizer::from_file(testing::llama2_tokenizer_file());
-  for (const tokenizer::Tokenizer* tokenizer : {&Evaluator::tokenizer(), &llama2}) {
+  const auto mistral = tokenizer::Tokenizer::from_file(testing::mistral_tokenizer_file());
+  for (const tokenizer::Tokenizer* tokenizer : {&Evaluator::tokenizer(), &mistral}) {
     for (const std::string& task_name : protocol().task_names()) {
       const data::TaskProtocol& task = protocol().task(task_name);
       for (const std::string& language : protocol().languages) {

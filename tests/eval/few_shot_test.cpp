@@ -85,6 +85,42 @@ TEST_F(FewShot, ZeroShotsIsTheBareQuestion) {
   }
 }
 
+// --shots 0: the prompt is the item alone, exactly as the template formats it, under every answer type.
+TEST_F(FewShot, ZeroShotPromptsAreTheItemAloneBuiltByHand) {
+  const data::TaskProtocol zero_snli = with_shots(protocol().task("snli"), 0);
+  const std::vector<data::TaskItem> snli = data::read_test_set(protocol(), "snli", "zh");
+  const std::string expected_snli = "前提: " + snli[5].fields.at("premise") + "\n假设: " + snli[5].fields.at("hypothesis") +
+                                    "\n答案: \"";
+  EXPECT_EQ(data::evaluation_prompt(zero_snli, "zh", snli[5]), expected_snli);
+  EXPECT_EQ(zero_snli.shots, 0);
+
+  const data::TaskProtocol zero_emotion = with_shots(protocol().task("emotion"), 0);
+  for (const data::AnswerType type :
+       {data::AnswerType::english, data::AnswerType::same_language, data::AnswerType::task_agnostic}) {
+    const std::vector<data::TaskItem> th = data::read_test_set(protocol(), "emotion", "th");
+    EXPECT_EQ(data::evaluation_prompt(zero_emotion, "th", th[0], type), th[0].fields.at("input") + "\nอารมณ์: \"");
+    const std::vector<data::TaskItem> en = data::read_test_set(protocol(), "emotion", "en");
+    EXPECT_EQ(data::evaluation_prompt(zero_emotion, "en", en[1], type), en[1].fields.at("input") + "\nEmotion: \"");
+    // The shared prefix of a zero-shot prompt is empty: the item starts it.
+    EXPECT_EQ(data::shared_prompt_prefix(zero_emotion, "en", type), "");
+  }
+  // Thai still forces its prefix (appended as tokens when scoring).
+  EXPECT_EQ(data::answer_words(zero_emotion, "th", data::AnswerType::same_language).forced_prefix, "เชิง");
+}
+
+// Same-language prompts use the lens blocks, cut after their k-th native answer.
+TEST_F(FewShot, CutsTheSameLanguageBlocksAfterTheirNativeAnswers) {
+  const data::TaskProtocol one = with_shots(protocol().task("emotion"), 1);
+  const std::string zh = data::answer_words(one, "zh", data::AnswerType::same_language).demonstrations;
+  EXPECT_EQ(zh, "一开始有点慢，但一旦植入式笑话开始，它就会起飞。\n情感: \"积极\"");
+  const std::string th = data::answer_words(one, "th", data::AnswerType::same_language).demonstrations;
+  EXPECT_EQ(answer_lines(th, {"เชิงบวก", "เชิงลบ"}), 1);
+  EXPECT_EQ(th.substr(th.size() - std::string("\"เชิงบวก\"").size()), "\"เชิงบวก\"");
+  // Task-agnostic follows the cut English block.
+  EXPECT_EQ(data::answer_words(one, "en", data::AnswerType::task_agnostic).demonstrations,
+            "It starts off a bit slow, but once the product placement jokes start it takes off.\nEmotion: \"ox\"             ");
+}
+
 TEST_F(FewShot, RejectsShotCountsOutsideTheProtocol) {
   const data::TaskProtocol& emotion = protocol().task("emotion");
   EXPECT_THROW(with_shots(emotion, 3), Error);

@@ -18,8 +18,8 @@ const tokenizer::Tokenizer& qwen() {
   return tokenizer;
 }
 
-const tokenizer::Tokenizer& llama2() {
-  static const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(testing::llama2_tokenizer_file());
+const tokenizer::Tokenizer& mistral() {
+  static const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(testing::mistral_tokenizer_file());
   return tokenizer;
 }
 
@@ -37,22 +37,22 @@ TEST(PrefixSumCandidates, QwenLabelsOfEveryTask) {
   EXPECT_EQ(prefix_sum_candidates(qwen(), "different"), (Ids{67, 8579, 13490, 63650, 87464}));
 }
 
-TEST(PrefixSumCandidates, Llama2LabelsUsePlainAndWordStartEntries) {
+TEST(PrefixSumCandidates, MistralLabelsUsePlainAndWordStartEntries) {
   // positive: p 28720, po 2345, pos 1065; ▁p 284, ▁po 1627, ▁pos 977, ▁posit 14139, ▁positive 5278.
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "positive"), (Ids{284, 977, 1065, 1627, 2345, 5278, 14139, 28720}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "negative"), (Ids{307, 435, 485, 3444, 7087, 12415, 23238, 28711}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "entailment"), (Ids{269, 308, 317, 481, 936, 11849, 28706}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "neutral"),
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "positive"), (Ids{284, 977, 1065, 1627, 2345, 5278, 14139, 28720}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "negative"), (Ids{307, 435, 485, 3444, 7087, 12415, 23238, 28711}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "entailment"), (Ids{269, 308, 317, 481, 936, 11849, 28706}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "neutral"),
             (Ids{307, 435, 485, 8950, 14214, 21194, 23806, 25296, 28711}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "contradiction"),
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "contradiction"),
             (Ids{277, 379, 514, 679, 1001, 1115, 1399, 4188, 11387, 11693, 15235, 28717}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "same"), (Ids{268, 637, 1348, 3820, 4545, 15084, 21317, 28713}));
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "different"), (Ids{281, 890, 1025, 1299, 1581, 2800, 5605, 11836, 28715}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "same"), (Ids{268, 637, 1348, 3820, 4545, 15084, 21317, 28713}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "different"), (Ids{281, 890, 1025, 1299, 1581, 2800, 5605, 11836, 28715}));
 }
 
 TEST(PrefixSumCandidates, NonAsciiLabelAddsTheByteFallbackTokenOfItsFirstByte) {
   // 中 is an entry (28991); 中 starts with byte 0xE4, whose fallback token <0xE4> is 231.
-  EXPECT_EQ(prefix_sum_candidates(llama2(), "中性"), (Ids{231, 28991}));
+  EXPECT_EQ(prefix_sum_candidates(mistral(), "中性"), (Ids{231, 28991}));
   // Qwen has no byte-fallback tokens; 中 and 中性 both encode starting with 15946.
   EXPECT_EQ(prefix_sum_candidates(qwen(), "中性"), (Ids{15946}));
 }
@@ -67,9 +67,9 @@ TEST(LabelSequenceIds, FollowThePromptEnding) {
   // -> [..., 306, 604, 478, 1]; the Chinese ending "\n答案: \"" then "neutral\"" -> [59568, 1].
   EXPECT_EQ(label_sequence_ids(qwen(), "\nAnswer: \"", "entailment"), (Ids{306, 604, 478, 1}));
   EXPECT_EQ(label_sequence_ids(qwen(), "\n答案: \"", "neutral"), (Ids{59568, 1}));
-  // Llama 2: "ent" "ail" "ment" "\"" -> [308, 614, 466, 28739]; "neut" "ral" "\"" -> [23806, 1650, 28739].
-  EXPECT_EQ(label_sequence_ids(llama2(), "\nAnswer: \"", "entailment"), (Ids{308, 614, 466, 28739}));
-  EXPECT_EQ(label_sequence_ids(llama2(), "\n答案: \"", "neutral"), (Ids{23806, 1650, 28739}));
+  // Mistral: "ent" "ail" "ment" "\"" -> [308, 614, 466, 28739]; "neut" "ral" "\"" -> [23806, 1650, 28739].
+  EXPECT_EQ(label_sequence_ids(mistral(), "\nAnswer: \"", "entailment"), (Ids{308, 614, 466, 28739}));
+  EXPECT_EQ(label_sequence_ids(mistral(), "\n答案: \"", "neutral"), (Ids{23806, 1650, 28739}));
 }
 
 }  // namespace

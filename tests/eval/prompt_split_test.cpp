@@ -38,7 +38,7 @@ void expect_prefix_serves_real_prompts(const tokenizer::Tokenizer& tokenizer, bo
       SCOPED_TRACE(task_name + "/" + language);
       const std::vector<int64_t> prefix = cacheable_prefix_ids(tokenizer, data::shared_prompt_prefix(task, language));
       ASSERT_GT(prefix.size(), 20u);
-      EXPECT_EQ(prefix.front() == 1, starts_with_bos);  // Llama 2's <s> belongs to the prefix
+      EXPECT_EQ(prefix.front() == 1, starts_with_bos);  // Mistral's <s> belongs to the prefix
       const std::vector<data::TaskItem> items = data::read_test_set(protocol, task_name, language);
       std::vector<std::vector<int64_t>> prompts;
       for (size_t i = 0; i < 8; ++i)
@@ -58,13 +58,13 @@ TEST(CacheablePrefix, ServesRealQwenPrompts) {
   expect_prefix_serves_real_prompts(tokenizer::Tokenizer::from_file(testing::qwen_tokenizer_file()), false);
 }
 
-TEST(CacheablePrefix, ServesRealLlama2PromptsWithBos) {
-  expect_prefix_serves_real_prompts(tokenizer::Tokenizer::from_file(testing::llama2_tokenizer_file()), true);
+TEST(CacheablePrefix, ServesRealMistralPromptsWithBos) {
+  expect_prefix_serves_real_prompts(tokenizer::Tokenizer::from_file(testing::mistral_tokenizer_file()), true);
 }
 
 TEST(CacheablePrefix, KeepsSpecialTokensOfAnEmptyPrefix) {
-  const auto llama2 = tokenizer::Tokenizer::from_file(testing::llama2_tokenizer_file());
-  EXPECT_EQ(cacheable_prefix_ids(llama2, ""), (Ids{1}));
+  const auto mistral = tokenizer::Tokenizer::from_file(testing::mistral_tokenizer_file());
+  EXPECT_EQ(cacheable_prefix_ids(mistral, ""), (Ids{1}));
   const auto qwen = tokenizer::Tokenizer::from_file(testing::qwen_tokenizer_file());
   EXPECT_TRUE(cacheable_prefix_ids(qwen, "").empty());
 }

@@ -68,6 +68,48 @@ TEST(Results, MacroAveragesSplitSeenAndUnseen) {
   EXPECT_THROW(macro_averages({"en"}, {}, {}), Error);
 }
 
+// The study's blocks: en zh de fr es it nl ja ru sv (high-resource), sl pl bg no ms is hi th sw bn.
+TEST(Results, LanguageBlockMeansAreHandComputed) {
+  const Averages averages =
+      macro_averages({"en", "th", "zh", "sw", "ja", "bn"}, {0.9, 0.4, 0.8, 0.3, 0.6, 0.5}, {"zh", "sw"});
+  ASSERT_EQ(averages.groups.size(), 2u);
+  EXPECT_EQ(averages.groups[0].group, "high-resource");
+  EXPECT_EQ(averages.groups[0].average.languages, (std::vector<std::string>{"en", "zh", "ja"}));
+  EXPECT_NEAR(averages.groups[0].average.accuracy, (0.9 + 0.8 + 0.6) / 3, 1e-12);
+  EXPECT_EQ(averages.groups[1].group, "low-resource");
+  EXPECT_EQ(averages.groups[1].average.languages, (std::vector<std::string>{"th", "sw", "bn"}));
+  EXPECT_NEAR(averages.groups[1].average.accuracy, (0.4 + 0.3 + 0.5) / 3, 1e-12);
+  // A block with no evaluated language has no mean.
+  const Averages only_high = macro_averages({"de", "fr"}, {0.5, 0.7}, {});
+  ASSERT_EQ(only_high.groups.size(), 1u);
+  EXPECT_EQ(only_high.groups[0].group, "high-resource");
+  EXPECT_NEAR(only_high.groups[0].average.accuracy, 0.6, 1e-12);
+
+  // Across tasks: the mean of each task's block mean (emotion: en .7 zh .5 de .9 -> .7; paws: en .6 zh .4 -> .5).
+  const EvalResults results = example_results();
+  ASSERT_EQ(results.averages.groups.size(), 1u);
+  EXPECT_NEAR(results.averages.groups[0].average.accuracy, (0.7 + 0.5) / 2, 1e-12);
+  std::vector<LanguageEvaluation> mixed = {evaluation("snli", "en", 8, 10), evaluation("snli", "hi", 3, 10),
+                                           evaluation("snli", "is", 4, 10), evaluation("snli", "it", 6, 10)};
+  const EvalResults blocks = summarize_results({{"mode", "prefix-sum"}}, mixed, {{"snli", 6}}, {});
+  ASSERT_EQ(blocks.tasks[0].averages.groups.size(), 2u);
+  EXPECT_NEAR(blocks.tasks[0].averages.groups[0].average.accuracy, 0.7, 1e-12);
+  EXPECT_NEAR(blocks.tasks[0].averages.groups[1].average.accuracy, 0.35, 1e-12);
+
+  // JSON carries them by block name, the tables show them beside all/seen/unseen.
+  const io::Json json = results_to_json(blocks);
+  EXPECT_NEAR(json["averages"]["groups"]["low-resource"]["accuracy"].get<double>(), 0.35, 1e-12);
+  EXPECT_EQ(json["tasks"][0]["averages"]["groups"]["high-resource"]["languages"], io::Json::array({"en", "it"}));
+  EXPECT_EQ(results_to_json(results_from_json(json, "r.json")), json);
+  io::Json unknown = json;
+  unknown["averages"]["groups"]["mid-resource"] = unknown["averages"]["groups"]["low-resource"];
+  EXPECT_THROW(results_from_json(unknown, "r.json"), Error);
+  const std::string table = format_results(blocks, TableFormat::table);
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average high-resource +70\.0%\n"))) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average low-resource +35\.0%\n"))) << table;
+  EXPECT_NE(format_results(blocks, TableFormat::csv).find("\nsnli,average low-resource,,,0.3500,,,\n"), std::string::npos);
+}
+
 TEST(Results, SummaryGroupsByTaskAndAveragesAcrossTasks) {
   const EvalResults results = example_results();
   ASSERT_EQ(results.tasks.size(), 2u);

@@ -1,6 +1,7 @@
 #include "io/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +74,21 @@ TEST(AtomicFile, AnAbortedWriteKeepsThePreviousFileAndAnUnwritablePathIsNamed) {
               std::string::npos)
         << error.what();
   }
+}
+
+TEST(ReadFile, RefusesAFifoADeviceAndADirectoryAtOnce) {
+  testing::TempDir temp;
+  const fs::path fifo = temp / "config.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  // With no writer, opening the FIFO for reading would block forever; the refusal must come first.
+  EXPECT_EQ(testing::error_of([&] { read_file(fifo); }),
+            fifo.string() + ": not a regular file (a pipe, device or socket)");
+  EXPECT_EQ(testing::error_of([&] { read_file("/dev/urandom"); }),
+            "/dev/urandom: not a regular file (a pipe, device or socket)");
+  EXPECT_EQ(testing::error_of([&] { read_file(temp.path()); }), temp.path().string() + ": is a directory, not a file");
+  EXPECT_EQ(testing::error_of([&] { read_file(temp / "missing"); }), (temp / "missing").string() + ": no such file");
+  write_file_atomically(temp / "plain", std::string(100000, 'q'));
+  EXPECT_EQ(read_file(temp / "plain"), std::string(100000, 'q'));
 }
 
 }  // namespace

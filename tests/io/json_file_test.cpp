@@ -11,16 +11,8 @@
 namespace qtalign::io {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(JsonFile, InvalidJsonNamesFileLineAndColumn) {
   TempDir dir;
@@ -50,6 +42,16 @@ TEST(JsonFile, ReadsArraysAndJsonLinesAlike) {
 }
 
 // nlohmann reports numbers beyond double's range as out_of_range, not parse_error (found by data_fuzz).
+TEST(JsonFile, RefusesAnAbsurdlyLongLineBeforeParsingIt) {
+  testing::TempDir temp;
+  const std::string long_line = "{\"input\": \"" + std::string(200, 'a') + "\"}";
+  write_file_atomically(temp / "d.jsonl", "{\"input\": \"b\"}\n" + long_line + "\n");
+  EXPECT_EQ(error_of([&] { read_json_records(temp / "d.jsonl", 100); }),
+            (temp / "d.jsonl").string() + ": line 2 is " + std::to_string(long_line.size()) +
+                " bytes long, more than the 100 a record may take");
+  EXPECT_EQ(read_json_records(temp / "d.jsonl").size(), 2u);  // the default allows 64 MiB
+}
+
 TEST(JsonFile, NumberBeyondDoubleRangeIsAnErrorWithItsPlace) {
   TempDir dir;
   write_file_atomically(dir / "big.json", "{\n \"a\": [1, 2e400]\n}\n");

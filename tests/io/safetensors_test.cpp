@@ -1,6 +1,7 @@
 #include "io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <functional>
@@ -12,16 +13,8 @@
 namespace qtalign::io {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string le64(uint64_t value) {
   std::string bytes(8, '\0');
@@ -214,6 +207,14 @@ TEST(Safetensors, WriterRefusesDuplicateNamesAndLeavesNothingBehind) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
   EXPECT_EQ(safetensors_dtype_name(at::kBFloat16), "BF16");
   EXPECT_NE(error_of([] { safetensors_dtype_name(at::kComplexFloat); }).find("cannot store"), std::string::npos);
+}
+
+TEST(Safetensors, RefusesAFifoAtOnce) {
+  testing::TempDir temp;
+  const std::filesystem::path fifo = temp / "model.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_EQ(testing::error_of([&] { SafetensorsFile::open(fifo); }),
+            fifo.string() + ": not a regular file (a pipe, device or socket)");
 }
 
 }  // namespace

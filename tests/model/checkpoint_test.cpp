@@ -283,5 +283,12 @@ TEST_F(BrokenCheckpoint, OverflowToInfinityOnConversionWhenChecked) {
   expect_load_error(weights(), "contains NaN or infinite values (after conversion to Half)", {at::kHalf, at::kCPU, true});
 }
 
+TEST_F(BrokenCheckpoint, ABillionLayersAreRefusedBeforeAnythingIsAllocated) {
+  // Allocating 1e9 empty layers alone would take about 500 GB; the weights hold 2.
+  edit_config([](io::Json& config) { config["num_hidden_layers"] = 1000000000; });
+  expect_load_error(dir / "config.json",
+                    "num_hidden_layers is 1000000000, but " + weights().string() + " holds weights for 2 layers");
+}
+
 }  // namespace
 }  // namespace qtalign::model

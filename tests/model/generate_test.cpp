@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/utf8.h"
@@ -68,11 +70,34 @@ TEST_F(GreedyGeneration, StopsAtAStopTokenAtMaxNewTokensAndAtTheContextLength) {
   EXPECT_EQ(generate_greedy(model_, prompt_, {12, {999, expected_[stop_at]}}),
             std::vector<int64_t>(expected_.begin(), expected_.begin() + stop_at));
 
-  EXPECT_EQ(generate_greedy(model_, prompt_, {4, {}}), std::vector<int64_t>(expected_.begin(), expected_.begin() + 4));
+  StopReason stop;
+  EXPECT_EQ(generate_greedy(model_, prompt_, {4, {}}, {}, &stop),
+            std::vector<int64_t>(expected_.begin(), expected_.begin() + 4));
+  EXPECT_EQ(stop, StopReason::max_new_tokens);
   model_.config.max_position_embeddings = 8;  // room for 3 new tokens after the 5-token prompt
-  EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}), std::vector<int64_t>(expected_.begin(), expected_.begin() + 3));
+  EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}, {}, &stop),
+            std::vector<int64_t>(expected_.begin(), expected_.begin() + 3));
+  EXPECT_EQ(stop, StopReason::context_full);
+  // A sliding window (Mistral) shorter than the context is where generation stops, and says so.
+  model_.config.max_position_embeddings = 100;
+  model_.config.sliding_window = 9;
+  EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}, {}, &stop),
+            std::vector<int64_t>(expected_.begin(), expected_.begin() + 4));
+  EXPECT_EQ(stop, StopReason::sliding_window);
+  model_.config.sliding_window.reset();
+  model_.config.max_position_embeddings = 8;
   EXPECT_THROW(generate_greedy(model_, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {2, {}}), Error);
   EXPECT_THROW(generate_greedy(model_, {}, {2, {}}), Error);
+}
+
+TEST_F(GreedyGeneration, StopsOnNonFiniteLogits) {
+  model_.norm = model_.norm.clone();
+  model_.norm[0] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<int64_t> streamed;
+  const std::string message =
+      testing::error_of([&] { generate_greedy(model_, prompt_, {12, {}}, [&](int64_t id) { streamed.push_back(id); }); });
+  EXPECT_EQ(message.rfind("generate: the logits of new token 1: ", 0), 0u) << message;
+  EXPECT_TRUE(streamed.empty());
 }
 
 // A byte-level decode as tokenizers do it: each id is one byte; invalid or incomplete UTF-8 from the

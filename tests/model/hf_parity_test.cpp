@@ -135,12 +135,12 @@ std::vector<std::string> make_argv(std::vector<std::string> head, const std::vec
 }
 
 // One checkpoint with its inputs and the reference's outputs on them (fp32 and bf16 compute).
-struct Prepared {
+struct ParityRun {
   testing::TempDir dir;
   Inputs inputs;
   testing::CommandResult reference_run;
 
-  explicit Prepared(const CheckpointSpec& spec) : inputs(make_inputs(spec.vocab_size, 100 + spec.vocab_size)) {
+  explicit ParityRun(const CheckpointSpec& spec) : inputs(make_inputs(spec.vocab_size, 100 + spec.vocab_size)) {
     Json jobs = Json::array();
     if (spec.config)
       save_model(with_informative_scale(make_random_model(*spec.config, 4)), checkpoint(), spec.disk_dtype,
@@ -212,7 +212,7 @@ using HuggingFaceParity = ::testing::TestWithParam<CheckpointSpec>;
 // (importing torch) is the slowest part.
 TEST_P(HuggingFaceParity, MatchesTheReference) {
   const CheckpointSpec& spec = GetParam();
-  const Prepared prepared(spec);
+  const ParityRun prepared(spec);
   ASSERT_EQ(prepared.reference_run.exit_code, 0) << prepared.reference_run.output;
   const Inputs& inputs = prepared.inputs;
   const Model model = load_model(prepared.checkpoint(), {at::kFloat});

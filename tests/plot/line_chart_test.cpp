@@ -163,6 +163,32 @@ TEST(LineChart, HeatStripRunsFromTheLowColourToTheHighColourAlongX) {
   EXPECT_GT(testing::median(highest.ys), lowest_line);
 }
 
+TEST(LineChart, HeatStripWithAFixedScaleDoesNotMagnifyTinyDifferences) {
+  testing::TempDir dir;
+  LineChart chart = three_levels();
+  // Values 5.00 .. 5.10 on the scale 0 .. 10: every cell sits near the middle colour; on their own range
+  // they would span the whole colour map.
+  HeatStrip strip{"entropy", {}, {}, 0.0, 10.0};
+  for (int x = 0; x <= 10; ++x) {
+    strip.x.push_back(x);
+    strip.values.push_back(5.0 + 0.01 * x);
+  }
+  chart.heat_strip = strip;
+  write_line_chart(chart, dir / "fixed");
+  const Image fixed = testing::read_png(dir / "fixed.png");
+  EXPECT_GT(testing::pixels_of(fixed, sequential_color(0.5), 6).size(), 1000u);
+  // Only the scale's gradient shows the map's ends: no cell of either end colour (a cell is > 200 px).
+  EXPECT_LT(testing::pixels_of(fixed, sequential_color(0.0)).size(), 150u);
+  EXPECT_LT(testing::pixels_of(fixed, sequential_color(1.0)).size(), 150u);
+  strip.scale_min.reset();
+  strip.scale_max.reset();
+  chart.heat_strip = strip;
+  write_line_chart(chart, dir / "own");
+  const Image own = testing::read_png(dir / "own.png");
+  EXPECT_GT(testing::pixels_of(own, sequential_color(0.0)).size(), 200u);
+  EXPECT_GT(testing::pixels_of(own, sequential_color(1.0)).size(), 200u);
+}
+
 TEST(LineChart, ManySeriesGetDistinctDefaultColours) {
   testing::TempDir dir;
   LineChart chart;

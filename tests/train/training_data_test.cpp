@@ -66,5 +66,47 @@ TEST(TrainingData, HoldsOutAValidationShare) {
   EXPECT_THROW(validation_indices(10, -0.1, 1), Error);
 }
 
+TEST(TrainingData, CutsHugeTextsBeforeTokenizingToTheSameFirstTokens) {
+  const auto tokenizer = tokenizer::Tokenizer::from_file(qwen_tokenizer_file());
+  const int64_t cutoff = 40;
+  const size_t budget = text_bytes_for_tokens(tokenizer, cutoff);
+  // At least two bytes per token of the cutoff, and bounded by the cutoff rather than the text.
+  EXPECT_GE(budget, static_cast<size_t>(2 * cutoff));
+  EXPECT_LT(budget, size_t(1) << 20);
+  std::string sentence = "前提: 一个男孩在笑，旁边的狗也在叫。The quick brown fox jumps over the lazy dog. ";
+  std::string huge;
+  while (huge.size() < 8 * budget) huge += sentence;
+  const TextExample example{huge, huge};
+  TokenizedExample cut = tokenize_example(tokenizer, PromptTemplate::plain, example, 151643, budget);
+  TokenizedExample whole = tokenize_example(tokenizer, PromptTemplate::plain, example, 151643);
+  EXPECT_LT(cut.input_ids.size(), whole.input_ids.size());
+  ASSERT_TRUE(cut_to_length(cut, cutoff));
+  ASSERT_TRUE(cut_to_length(whole, cutoff));
+  EXPECT_EQ(cut.input_ids, whole.input_ids);
+  EXPECT_EQ(cut.prompt_length, whole.prompt_length);
+  // A cut never splits a UTF-8 character: every byte budget works.
+  for (size_t bytes : {size_t(7), size_t(8), size_t(9)})
+    EXPECT_NO_THROW(tokenize_example(tokenizer, PromptTemplate::plain, {"前提前提前提", "x"}, 151643, bytes)) << bytes;
+}
+
+TEST(TrainingData, RefusesRunsThatCannotLearnNamingTheNumbers) {
+  // 3 examples, --batch 4 on one process.
+  EXPECT_EQ(testing::error_of([] { check_training_can_learn(3, 4, 1, 16, 1e-4, 0, 1); }),
+            "3 training example(s) are fewer than one micro-batch per process (--batch 4 x 1 process(es) = 4): use "
+            "more data, a smaller --val-ratio, --batch or fewer processes");
+  // launch -n 64 over 38 examples with --batch 1.
+  EXPECT_NE(testing::error_of([] { check_training_can_learn(38, 1, 64, 16, 1e-4, 0, 1); })
+                .find("38 training example(s) are fewer than one micro-batch per process (--batch 1 x 64 process(es) = 64)"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([] { check_training_can_learn(8, 4, 1, 0, 1e-4, 0, 2); }).find("--lora-alpha 0 gives"),
+            std::string::npos);
+  // One step, and it is warmup: lr = peak * 0 / 1.
+  EXPECT_EQ(testing::error_of([] { check_training_can_learn(8, 4, 1, 16, 1e-4, 1, 1); }),
+            "the learning rate is 0 at every one of the 1 step(s) (1 of them warmup, which starts at 0): nothing "
+            "would be learned; use more data or --epochs, or a lower --warmup-ratio");
+  EXPECT_NO_THROW(check_training_can_learn(8, 4, 1, 16, 1e-4, 1, 2));  // the second step learns
+  EXPECT_NO_THROW(check_training_can_learn(4, 4, 1, 16, 1e-4, 0, 1));
+}
+
 }  // namespace
 }  // namespace qtalign::train

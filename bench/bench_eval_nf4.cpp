@@ -1,0 +1,126 @@
+// Few-shot evaluation of a checkpoint on disk with dense weights and with 4-bit (NF4) weights, in one
+// run, with real benchmark prompts and the Qwen tokenizer: for each mode, the load time, items/s of
+// eval::evaluate_language and the peak resident set (VmHWM, reset before the mode's load, so it
+// covers loading and evaluating) plus, at the end, the whole process's VmHWM. Dense weights in the
+// compute dtype stay memory-mapped; NF4 quantizes each linear weight while loading and releases its
+// pages. Make the checkpoint with bench/random_checkpoint.py (see BENCHMARKS.md).
+//
+// Usage: bench_eval_nf4 --model DIR [--modes bf16,nf4] [--task snli] [--lang en] [--items 16]
+//                       [--batch-size 8] [--threads N]
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "benchmark_setup.h"
+#include "data/data_dir.h"
+#include "data/protocol.h"
+#include "data/task_items.h"
+#include "eval/evaluator.h"
+#include "model/checkpoint.h"
+
+namespace {
+
+using namespace qtalign;
+using Clock = std::chrono::steady_clock;
+
+struct Arguments {
+  std::string model;
+  std::vector<std::string> modes = {"bf16", "nf4"};
+  std::string task = "snli";
+  std::string language = "en";
+  int64_t items = 16;
+  int64_t batch_size = 8;
+  int threads = 0;
+};
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> parts;
+  std::stringstream stream(list);
+  for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+Arguments parse_arguments(int argc, char** argv) {
+  if (argc % 2 == 0) throw std::runtime_error("options come in pairs: --name value");
+  Arguments arguments;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string name = argv[i], value = argv[i + 1];
+    if (name == "--model") arguments.model = value;
+    else if (name == "--modes") arguments.modes = split(value);
+    else if (name == "--task") arguments.task = value;
+    else if (name == "--lang") arguments.language = value;
+    else if (name == "--items") arguments.items = std::stoll(value);
+    else if (name == "--batch-size") arguments.batch_size = std::stoll(value);
+    else if (name == "--threads") arguments.threads = std::stoi(value);
+    else throw std::runtime_error("unknown option " + name);
+  }
+  if (arguments.model.empty()) throw std::runtime_error("--model DIR is required");
+  return arguments;
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double gib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
+
+// The load options of a mode: "bf16" / "fp32" dense, "nf4" / "fp4" 4-bit with bf16 compute.
+model::LoadOptions load_options(const std::string& mode) {
+  model::LoadOptions options;
+  options.dtype = mode == "fp32" ? at::kFloat : at::kBFloat16;
+  if (mode == "nf4" || mode == "fp4") options.quantization.type = model::parse_quant_type(mode);
+  else if (mode != "bf16" && mode != "fp32") throw std::runtime_error("unknown mode " + mode);
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Arguments arguments = parse_arguments(argc, argv);
+  const int threads = bench::use_threads(arguments.threads);
+  const c10::InferenceMode inference;
+
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
+  const data::TaskProtocol& task = protocol.task(arguments.task);
+  const std::vector<data::TaskItem> items =
+      bench::first_test_items(protocol, arguments.task, arguments.language, arguments.items);
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
+  std::printf("bench_eval_nf4: %s, %s/%s, %ld items, batch %ld, %d threads\n", arguments.model.c_str(),
+              arguments.task.c_str(), arguments.language.c_str(), static_cast<long>(arguments.items),
+              static_cast<long>(arguments.batch_size), threads);
+
+  eval::EvaluationOptions options;
+  options.batch_size = arguments.batch_size;
+  std::vector<double> rates;
+  for (const std::string& mode : arguments.modes) {
+    bench::reset_peak_rss();
+    const int64_t rss_before = bench::status_bytes("VmRSS");
+    const auto load_start = Clock::now();
+    double rate = 0.0;
+    {
+      const model::Model model = model::load_model(arguments.model, load_options(mode));
+      const double load_seconds = seconds_since(load_start);
+      const int64_t rss_loaded = bench::status_bytes("VmRSS");
+      const auto start = Clock::now();
+      const eval::LanguageEvaluation result =
+          eval::evaluate_language(model, tokenizer, task, arguments.language, items, options);
+      const double seconds = seconds_since(start);
+      rate = static_cast<double>(result.items.size()) / seconds;
+      std::printf("%-5s load %6.1f s (RSS %.2f GiB)  eval %ld items in %6.1f s = %.3f items/s (%ld tokens)  "
+                  "peak RSS %.2f GiB (before load %.2f GiB)\n",
+                  mode.c_str(), load_seconds, gib(rss_loaded), static_cast<long>(result.items.size()), seconds, rate,
+                  static_cast<long>(result.computed_tokens), gib(bench::status_bytes("VmHWM")), gib(rss_before));
+    }
+    rates.push_back(rate);
+  }
+  for (size_t i = 1; i < rates.size(); ++i)
+    std::printf("%s / %s items/s = %.2f\n", arguments.modes[i].c_str(), arguments.modes[0].c_str(), rates[i] / rates[0]);
+  return 0;
+} catch (const std::exception& error) {
+  std::fprintf(stderr, "bench_eval_nf4: %s\n", error.what());
+  return 1;
+}

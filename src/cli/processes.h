@@ -1,0 +1,23 @@
+#pragma once
+// One process's share of a command started torchrun-style (qtalign launch, torchrun, or RANK,
+// WORLD_SIZE, MASTER_ADDR and MASTER_PORT set by hand on several machines).
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "cli/common.h"
+#include "distributed/process_group.h"
+
+namespace qtalign::cli {
+
+struct ProcessRuntime {
+  std::unique_ptr<distributed::ProcessGroup> group;  // a group of one without the variables
+  at::Device device = at::kCPU;
+};
+
+// Applies the runtime options with the machine's cores split among the processes on it (when all
+// cores were asked for) and CUDA on the GPU of LOCAL_RANK, then joins the process group, waiting at
+// most timeout_seconds for the others.
+ProcessRuntime join_processes(RuntimeOptions options, double timeout_seconds);
+
+}  // namespace qtalign::cli

@@ -1,0 +1,231 @@
+#include "model/quantization.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "io/error.h"
+
+namespace qtalign::model {
+namespace {
+
+// bitsandbytes' get_4bit_type("nf4"): the quantiles of N(0, 1) normalised to [-1, 1], with an exact 0.
+constexpr std::array<float, 16> kNf4 = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
+    -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
+    0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+    0.7229568362236023f, 1.0f};
+
+// bitsandbytes' get_4bit_type("fp4"): sign bit, then the magnitudes 0, 0.0625, 8, 12, 4, 6, 2, 3,
+// all divided by 12.
+constexpr std::array<float, 16> kFp4 = {
+    0.0f, 0.0625f / 12, 8.0f / 12, 12.0f / 12, 4.0f / 12, 6.0f / 12, 2.0f / 12, 3.0f / 12,
+    -0.0f, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12, -3.0f / 12};
+
+// dQuantizeNF4: the thresholds are the midpoints between neighbouring NF4 codes, as float literals.
+uint8_t quantize_nf4(float x) {
+  if (x > 0.03979014977812767f) {
+    if (x > 0.3893125355243683f) {
+      if (x > 0.6427869200706482f) return x > 0.8614784181118011f ? 15 : 14;
+      return x > 0.5016634166240692f ? 13 : 12;
+    }
+    if (x > 0.2035212516784668f) return x > 0.2920137718319893f ? 11 : 10;
+    return x > 0.1202552504837513f ? 9 : 8;
+  }
+  if (x > -0.33967943489551544f) {
+    if (x > -0.13791173323988914f) return x > -0.045525018125772476f ? 7 : 6;
+    return x > -0.23460740596055984f ? 5 : 4;
+  }
+  if (x > -0.6106329262256622f) return x > -0.4599952697753906f ? 3 : 2;
+  return x > -0.8480964004993439f ? 1 : 0;
+}
+
+// dQuantizeFP4: the sign goes to bit 3 (only for x < 0, so -0 and NaN get 0); the magnitude
+// thresholds are bitsandbytes' own (midpoints of the FP4 magnitudes / 12, rounded as it writes them).
+uint8_t quantize_fp4(float x) {
+  const uint8_t sign = x < 0 ? 0b1000 : 0;
+  x = std::fabs(x);
+  if (x > 0.29166667f) {
+    if (x > 0.583333f) return sign + (x > 0.8333333f ? 0b0011 : 0b0010);
+    return sign + (x > 0.4166667f ? 0b0101 : 0b0100);
+  }
+  if (x > 0.0859375f) return sign + (x > 0.20833333f ? 0b0111 : 0b0110);
+  return sign + (x > 0.00260417f ? 0b0001 : 0b0000);
+}
+
+template <typename T>
+void quantize_blocks(const T* values, int64_t count, QuantType type, int64_t blocksize, uint8_t* codes, float* absmax,
+                     std::atomic<bool>& non_finite) {
+  const int64_t blocks = (count + blocksize - 1) / blocksize;
+  at::parallel_for(0, blocks, 16, [&](int64_t first, int64_t last) {
+    for (int64_t block = first; block < last; ++block) {
+      const int64_t begin = block * blocksize, end = std::min(count, begin + blocksize);
+      float largest = 0.0f;
+      for (int64_t i = begin; i < end; ++i) {
+        const float value = static_cast<float>(values[i]);
+        if (!std::isfinite(value)) non_finite = true;
+        largest = std::max(largest, std::fabs(value));
+      }
+      absmax[block] = largest;
+      // The kernel multiplies by the reciprocal (not divides); an all-zero block scales 0 by inf.
+      const float reciprocal = 1.0f / largest;
+      // Past the end the kernel quantizes zeros: with an odd count the last low nibble is 0's code.
+      const auto scaled = [&](int64_t i) { return (i < end ? static_cast<float>(values[i]) : 0.0f) * reciprocal; };
+      for (int64_t i = begin; i < end; i += 2)
+        codes[i / 2] = static_cast<uint8_t>(quantize_scaled_value(type, scaled(i)) << 4 |
+                                            quantize_scaled_value(type, scaled(i + 1)));
+    }
+  });
+}
+
+template <typename T>
+void dequantize_blocks(const QuantizedWeight& weight, T* out) {
+  const std::array<float, 16>& book = code_book(weight.type);
+  const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
+  const float* absmax = weight.absmax.data_ptr<float>();
+  const int64_t count = weight.numel(), blocksize = weight.blocksize;
+  const int64_t blocks = (count + blocksize - 1) / blocksize;
+  at::parallel_for(0, blocks, 64, [&](int64_t first, int64_t last) {
+    for (int64_t block = first; block < last; ++block) {
+      // The block's 16 possible outputs, each code * absmax in fp32 rounded once to T.
+      std::array<T, 16> table;
+      for (size_t c = 0; c < 16; ++c) table[c] = static_cast<T>(book[c] * absmax[block]);
+      const int64_t begin = block * blocksize, end = std::min(count, begin + blocksize);
+      int64_t i = begin;
+      for (; i + 1 < end; i += 2) {
+        const uint8_t byte = codes[i / 2];
+        out[i] = table[byte >> 4];
+        out[i + 1] = table[byte & 0x0F];
+      }
+      if (i < end) out[i] = table[codes[i / 2] >> 4];
+    }
+  });
+}
+
+// The same on any device with tensor operations (CUDA), value for value.
+at::Tensor dequantize_with_tensor_ops(const QuantizedWeight& weight, at::ScalarType dtype) {
+  const auto& book = code_book(weight.type);
+  const at::Tensor table = at::tensor(at::ArrayRef<float>(book.data(), book.size())).to(weight.codes.device());
+  const at::Tensor indices = at::stack({weight.codes.bitwise_right_shift(4), weight.codes.bitwise_and(0x0F)}, 1)
+                                 .flatten()
+                                 .narrow(0, 0, weight.numel())
+                                 .to(at::kLong);
+  const at::Tensor scales = weight.absmax.repeat_interleave(weight.blocksize).narrow(0, 0, weight.numel());
+  return (table.index_select(0, indices) * scales).to(dtype).view({weight.rows, weight.columns});
+}
+
+// A dense copy of the weight in `dtype`, written into a per-thread buffer that the next call reuses:
+// a CPU forward pass then holds one layer's dense weight at a time and allocates nothing per layer.
+at::Tensor dequantize_into_buffer(const QuantizedWeight& weight, at::ScalarType dtype) {
+  if (!weight.codes.device().is_cpu()) return dequantize_with_tensor_ops(weight, dtype);
+  thread_local at::Tensor buffer;
+  if (!buffer.defined() || buffer.scalar_type() != dtype || buffer.numel() < weight.numel())
+    buffer = at::empty({weight.numel()}, at::TensorOptions().dtype(dtype));
+  at::Tensor dense = buffer.narrow(0, 0, weight.numel()).view({weight.rows, weight.columns});
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit",
+                                  [&] { dequantize_blocks<scalar_t>(weight, dense.data_ptr<scalar_t>()); });
+  return dense;
+}
+
+// y = x W^T with W frozen and quantized: backward recomputes W rather than saving it, as
+// bitsandbytes' MatMul4Bit does, so training keeps only the 4-bit weights. The weight travels as its
+// tensors and sizes, which is what the autograd context can hold.
+struct QuantizedLinear : torch::autograd::Function<QuantizedLinear> {
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& x, const at::Tensor& codes,
+                            const at::Tensor& absmax, int64_t type, int64_t blocksize, int64_t rows, int64_t columns) {
+    const QuantizedWeight weight = rebuild(codes, absmax, type, blocksize, rows, columns);
+    context->saved_data["codes"] = codes;
+    context->saved_data["absmax"] = absmax;
+    context->saved_data["sizes"] = std::vector<int64_t>{type, blocksize, rows, columns};
+    return at::linear(x, dequantize_into_buffer(weight, x.scalar_type()));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list gradients) {
+    const std::vector<int64_t> sizes = context->saved_data["sizes"].toIntVector();
+    const QuantizedWeight weight = rebuild(context->saved_data["codes"].toTensor(),
+                                           context->saved_data["absmax"].toTensor(), sizes[0], sizes[1], sizes[2], sizes[3]);
+    const at::Tensor& gradient = gradients[0];
+    const at::Tensor input_gradient = at::matmul(gradient, dequantize_into_buffer(weight, gradient.scalar_type()));
+    return {input_gradient, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+
+  static QuantizedWeight rebuild(const at::Tensor& codes, const at::Tensor& absmax, int64_t type, int64_t blocksize,
+                                 int64_t rows, int64_t columns) {
+    QuantizedWeight weight;
+    weight.type = static_cast<QuantType>(type);
+    weight.blocksize = blocksize;
+    weight.rows = rows;
+    weight.columns = columns;
+    weight.codes = codes;
+    weight.absmax = absmax;
+    return weight;
+  }
+};
+
+}  // namespace
+
+std::string quant_type_name(QuantType type) { return type == QuantType::nf4 ? "nf4" : "fp4"; }
+
+QuantType parse_quant_type(const std::string& name) {
+  if (name == "nf4") return QuantType::nf4;
+  if (name == "fp4") return QuantType::fp4;
+  throw Error("unknown 4-bit quantization type '" + name + "' (expected nf4 or fp4)");
+}
+
+void check_quant_blocksize(int64_t blocksize) {
+  if (blocksize < 32 || blocksize > 4096 || (blocksize & (blocksize - 1)) != 0)
+    throw Error(fmt::format("quantization block size {} is not one bitsandbytes supports (32, 64, 128, ..., 4096)",
+                            blocksize));
+}
+
+std::string describe_quantization(const QuantizationOptions& options) {
+  if (!options.type) return "none";
+  return fmt::format("{} (blocksize {}{})", quant_type_name(*options.type), options.blocksize,
+                     options.double_quant ? ", double quant" : "");
+}
+
+const std::array<float, 16>& code_book(QuantType type) { return type == QuantType::nf4 ? kNf4 : kFp4; }
+
+uint8_t quantize_scaled_value(QuantType type, float scaled) {
+  return type == QuantType::nf4 ? quantize_nf4(scaled) : quantize_fp4(scaled);
+}
+
+QuantizedWeight quantize_4bit(const at::Tensor& weight, QuantType type, int64_t blocksize, const std::string& name) {
+  check_quant_blocksize(blocksize);
+  if (weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()) || !weight.device().is_cpu())
+    throw Error("cannot quantize '" + name + "': 4-bit quantization takes a floating-point CPU matrix");
+  QuantizedWeight quantized;
+  quantized.type = type;
+  quantized.blocksize = blocksize;
+  quantized.rows = weight.size(0);
+  quantized.columns = weight.size(1);
+  const at::Tensor values = weight.contiguous();
+  const int64_t count = quantized.numel();
+  quantized.codes = at::empty({(count + 1) / 2}, at::kByte);
+  quantized.absmax = at::empty({(count + blocksize - 1) / blocksize}, at::kFloat);
+  std::atomic<bool> non_finite{false};
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, values.scalar_type(), "quantize_4bit", [&] {
+    quantize_blocks<scalar_t>(values.data_ptr<scalar_t>(), count, type, blocksize, quantized.codes.data_ptr<uint8_t>(),
+                              quantized.absmax.data_ptr<float>(), non_finite);
+  });
+  if (non_finite) throw Error("tensor '" + name + "' contains NaN or infinite values and cannot be quantized");
+  return quantized;
+}
+
+at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype) {
+  return dequantize_into_buffer(weight, dtype).clone();
+}
+
+at::Tensor quantized_linear(const at::Tensor& x, const QuantizedWeight& weight, const at::Tensor& bias) {
+  // The bias stays outside the autograd function: it may be undefined, which the function's inputs cannot.
+  const at::Tensor y = QuantizedLinear::apply(x, weight.codes, weight.absmax, static_cast<int64_t>(weight.type),
+                                              weight.blocksize, weight.rows, weight.columns);
+  return bias.defined() ? y + bias : y;
+}
+
+}  // namespace qtalign::model

@@ -1,0 +1,17 @@
+#pragma once
+// A tokenizer and a model must agree on the ids: every id the tokenizer can produce, and every
+// special id config.json names, needs a row of the embedding and of the output layer. Checked when
+// the two are loaded, by every command, instead of failing later inside an index operation.
+#include <filesystem>
+
+#include "model/config.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qtalign::model {
+
+// Throws Error naming config.json and tokenizer.json when the tokenizer's ids reach vocab_size or
+// config.json's bos_token_id / eos_token_id (or the tokenizer's own) lie outside the vocabulary.
+void check_vocabulary(const ModelConfig& config, const tokenizer::Tokenizer& tokenizer,
+                      const std::filesystem::path& config_json, const std::filesystem::path& tokenizer_json);
+
+}  // namespace qtalign::model

@@ -1,0 +1,194 @@
+#include "study/plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "data/answer_type.h"
+#include "io/error.h"
+
+namespace qtalign::study {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string joined;
+  for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
+  return joined;
+}
+
+std::string shots_name(int shots) { return shots < 0 ? "default" : std::to_string(shots); }
+
+std::vector<std::string> string_list(const io::Json& json, const char* key, const fs::path& file) {
+  const io::Json& value = json.at(key);
+  if (!value.is_array() || value.empty())
+    fail_at(file, fmt::format("\"{}\" must be a non-empty array of strings", key));
+  std::vector<std::string> list;
+  for (const io::Json& entry : value) {
+    if (!entry.is_string()) fail_at(file, fmt::format("\"{}\" must be a non-empty array of strings", key));
+    list.push_back(entry.get<std::string>());
+  }
+  return list;
+}
+
+}  // namespace
+
+std::string model_id(const std::string& model) {
+  if (model == "demo") return model;
+  const fs::path path = fs::path(model).lexically_normal();
+  const std::string name = (path.has_filename() ? path.filename() : path.parent_path().filename()).string();
+  return name.empty() ? "model" : name;
+}
+
+TaskPair parse_task_pair(const std::string& text) {
+  const size_t colon = text.find(':');
+  TaskPair pair{text.substr(0, colon), colon == std::string::npos ? text.substr(0, colon) : text.substr(colon + 1)};
+  if (pair.tune.empty() || pair.eval.empty() || pair.eval.find(':') != std::string::npos || pair.tune == "all")
+    throw Error(fmt::format("task '{}': expected TASK (tune and evaluate it) or TUNE:EVAL such as snli:emotion "
+                            "(EVAL may be all)",
+                            text));
+  return pair;
+}
+
+void validate_plan(const Plan& plan, const data::Protocol& protocol) {
+  const auto require = [](const auto& axis, const char* name) {
+    if (axis.empty()) throw Error(fmt::format("study plan: no {} given", name));
+  };
+  require(plan.models, "models");
+  require(plan.mixtures, "tuning mixtures (--train-langs)");
+  require(plan.targets, "targets");
+  require(plan.tasks, "tasks");
+  require(plan.labels, "answer types (--labels)");
+  require(plan.shots, "shots");
+  for (const TaskPair& pair : plan.tasks) {
+    protocol.task(pair.tune);
+    if (pair.eval != "all") protocol.task(pair.eval);
+  }
+  for (const std::string& labels : plan.labels) data::parse_answer_type(labels);
+  for (int shots : plan.shots)
+    if (shots < -1) throw Error(fmt::format("study plan: shots {} is negative", shots));
+  for (const std::string& target : plan.targets) protocol.require_language(target);
+  for (const std::string& mixture : plan.mixtures) {
+    const std::vector<std::string> sources = data::parse_language_list(protocol, mixture);
+    if (mixture == "all") throw Error("study plan: a tuning mixture must name its languages, not 'all'");
+    for (const std::string& target : plan.targets)
+      if (std::find(sources.begin(), sources.end(), target) != sources.end())
+        throw Error(fmt::format("study plan: mixture {} contains its target {}: a language is not translated into "
+                                "itself",
+                                mixture, target));
+  }
+  std::set<std::string> ids;
+  for (const std::string& model : plan.models)
+    if (!ids.insert(model_id(model)).second)
+      throw Error(fmt::format("study plan: two models are named {} (the checkpoint directory's name names its rows "
+                              "and folders)",
+                              model_id(model)));
+}
+
+std::vector<Configuration> plan_configurations(const Plan& plan, const data::Protocol& protocol) {
+  std::vector<Configuration> configurations;
+  std::set<std::string> tune_tasks_seen;
+  for (const std::string& model : plan.models)
+    for (const TaskPair& pair : plan.tasks) {
+      if (!tune_tasks_seen.insert(model + "\n" + pair.tune).second) continue;  // one adapter serves every eval task
+      for (const std::string& target : plan.targets)
+        for (const std::string& mixture : plan.mixtures) {
+          Configuration configuration;
+          configuration.model = model;
+          configuration.model_id = model_id(model);
+          configuration.sources = data::parse_language_list(protocol, mixture);
+          configuration.target = target;
+          configuration.task = pair.tune;
+          configuration.id = fmt::format("{}.{}_to_{}.{}", configuration.model_id, join(configuration.sources, "-"),
+                                         target, pair.tune);
+          configuration.label = join(configuration.sources, "/") + " => " + target;
+          configurations.push_back(std::move(configuration));
+        }
+    }
+  return configurations;
+}
+
+std::vector<EvaluationSetting> evaluation_settings(const Plan& plan, const std::string& tune_task) {
+  std::vector<EvaluationSetting> settings;
+  for (const TaskPair& pair : plan.tasks) {
+    if (pair.tune != tune_task) continue;
+    for (const std::string& labels : plan.labels)
+      for (int shots : plan.shots) {
+        EvaluationSetting setting{pair.eval, labels, shots,
+                                  fmt::format("{}.{}.{}-shots", pair.eval, labels, shots_name(shots))};
+        if (std::none_of(settings.begin(), settings.end(), [&](const auto& s) { return s.id == setting.id; }))
+          settings.push_back(std::move(setting));
+      }
+  }
+  return settings;
+}
+
+std::vector<EvaluationSetting> all_evaluation_settings(const Plan& plan) {
+  std::vector<EvaluationSetting> settings;
+  for (const TaskPair& pair : plan.tasks)
+    for (EvaluationSetting& setting : evaluation_settings(plan, pair.tune))
+      if (std::none_of(settings.begin(), settings.end(), [&](const auto& s) { return s.id == setting.id; }))
+        settings.push_back(std::move(setting));
+  return settings;
+}
+
+io::Json plan_to_json(const Plan& plan) {
+  io::Json tasks = io::Json::array(), shots = io::Json::array();
+  for (const TaskPair& pair : plan.tasks) tasks.push_back(pair.tune == pair.eval ? pair.tune : pair.tune + ":" + pair.eval);
+  for (int count : plan.shots) shots.push_back(count < 0 ? io::Json("default") : io::Json(count));
+  return {{"models", plan.models}, {"train_languages", plan.mixtures}, {"targets", plan.targets},
+          {"tasks", tasks},        {"labels", plan.labels},            {"shots", shots}};
+}
+
+Plan plan_from_json(const io::Json& json, const fs::path& file, const Plan& defaults) {
+  if (!json.is_object()) fail_at(file, "a study plan must be a JSON object");
+  static const std::set<std::string> kKeys = {"models", "train_languages", "targets", "tasks", "labels", "shots",
+                                              "settings"};
+  for (const auto& [key, value] : json.items())
+    if (!kKeys.count(key))
+      fail_at(file, fmt::format("unknown key \"{}\" (a plan has models, train_languages, targets, tasks, labels, "
+                                "shots, settings)",
+                                key));
+  Plan plan = defaults;
+  if (json.contains("models")) plan.models = string_list(json, "models", file);
+  if (json.contains("train_languages")) plan.mixtures = string_list(json, "train_languages", file);
+  if (json.contains("targets")) plan.targets = string_list(json, "targets", file);
+  if (json.contains("labels")) plan.labels = string_list(json, "labels", file);
+  if (json.contains("tasks")) {
+    plan.tasks.clear();
+    for (const std::string& entry : string_list(json, "tasks", file)) {
+      try {
+        plan.tasks.push_back(parse_task_pair(entry));
+      } catch (const Error& e) {
+        fail_at(file, e.what());
+      }
+    }
+  }
+  if (json.contains("shots")) {
+    const io::Json& value = json["shots"];
+    if (!value.is_array() || value.empty()) fail_at(file, "\"shots\" must be a non-empty array");
+    plan.shots.clear();
+    for (const io::Json& entry : value) {
+      if (entry == "default") plan.shots.push_back(-1);
+      else if (entry.is_number_integer() && entry.get<int>() >= 0) plan.shots.push_back(entry.get<int>());
+      else fail_at(file, "\"shots\" entries are \"default\" or a count >= 0, not " + entry.dump());
+    }
+  }
+  return plan;
+}
+
+std::string plan_summary(const Plan& plan, const data::Protocol& protocol) {
+  const size_t configurations = plan_configurations(plan, protocol).size();
+  size_t tuned_evaluations = 0;
+  for (const Configuration& configuration : plan_configurations(plan, protocol))
+    tuned_evaluations += evaluation_settings(plan, configuration.task).size();
+  return fmt::format("{} model(s) x {} mixture(s) x {} target(s) x {} task pair(s) x {} answer type(s) x {} shot "
+                     "setting(s): {} adapters to train, {} base and {} tuned evaluations",
+                     plan.models.size(), plan.mixtures.size(), plan.targets.size(), plan.tasks.size(),
+                     plan.labels.size(), plan.shots.size(), configurations,
+                     all_evaluation_settings(plan).size() * plan.models.size(), tuned_evaluations);
+}
+
+}  // namespace qtalign::study

@@ -1,0 +1,56 @@
+#pragma once
+// The study's tables for people and papers: a grid table rendered as Markdown, CSV and LaTeX
+// (booktabs). Columns are the evaluated languages in the paper's order in its two blocks
+// (high-resource, then the others), then the block means and the all / seen / unseen means; the best
+// value of each column is marked (bold), and tuned accuracies whose change from the base is
+// significant (exact McNemar, Holm-corrected) carry a dagger.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "study/grid_table.h"
+
+namespace qtalign::study {
+
+struct TableCell {
+  std::optional<double> value;  // a share in [0, 1] (shown in percent); absent: not applicable
+  bool best = false;
+  bool significant = false;
+};
+
+struct NumberTable {
+  std::string caption;
+  std::vector<std::string> blocks;             // the column groups' titles
+  std::vector<std::vector<std::string>> columns;  // the columns of each block
+  std::vector<std::string> row_labels;
+  std::vector<std::vector<TableCell>> cells;   // [row][column over all blocks]
+
+  // Every column, block after block.
+  std::vector<std::string> all_columns() const;
+};
+
+// The accuracy of each row per language, with the averages; significance daggers on tuned cells.
+NumberTable accuracy_table(const GridTable& table);
+
+// The agreement with English of each row per non-English language, with the averages.
+NumberTable agreement_table(const GridTable& table);
+
+// Marks each column's largest value (every tied one).
+void mark_best(NumberTable& table);
+
+// A cell as Markdown: the percentage with one decimal ("–" without a value), **bold** when best, a
+// dagger when significant.
+std::string cell_markdown(const TableCell& cell);
+
+// Markdown: a caption line, the table (values in percent, one decimal; best in bold; dagger marks).
+std::string table_markdown(const NumberTable& table);
+
+// CSV, long form: one line per row and column (row,block,column,value,best,significant), values as
+// shares with full precision, so that nothing is lost to formatting.
+std::string table_csv(const NumberTable& table);
+
+// A LaTeX table (booktabs; \usepackage{booktabs}): block headers with \cmidrule, best in \textbf,
+// significance as ^{\dagger}.
+std::string table_latex(const NumberTable& table);
+
+}  // namespace qtalign::study

@@ -1,0 +1,93 @@
+#include "model/random_model.h"
+
+#include <gtest/gtest.h>
+
+#include "io/error.h"
+#include "io/json_file.h"
+#include "model/checkpoint.h"
+#include "support/test_support.h"
+
+namespace qtalign::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PublishedShape {
+  const char* preset;
+  const char* model_type;
+  int64_t vocab, hidden, intermediate, layers, heads, kv_heads;
+  bool tied;
+};
+
+TEST(Presets, HaveThePublishedShapes) {
+  // From each model's config.json on the Hugging Face hub.
+  const PublishedShape shapes[] = {
+      {"qwen1.5-0.5b", "qwen2", 151936, 1024, 2816, 24, 16, 16, true},
+      {"qwen1.5-1.8b", "qwen2", 151936, 2048, 5504, 24, 16, 16, false},
+      {"qwen1.5-4b", "qwen2", 151936, 2560, 6912, 40, 20, 20, false},
+      {"qwen1.5-14b", "qwen2", 152064, 5120, 13696, 40, 40, 40, false},
+      {"mistral-7b", "mistral", 32000, 4096, 14336, 32, 32, 8, false},
+      {"llama-2-7b", "llama", 32000, 4096, 11008, 32, 32, 32, false},
+  };
+  for (const PublishedShape& shape : shapes) {
+    SCOPED_TRACE(shape.preset);
+    const ModelConfig config = preset_config(shape.preset);
+    EXPECT_EQ(config.model_type, shape.model_type);
+    EXPECT_EQ(config.vocab_size, shape.vocab);
+    EXPECT_EQ(config.hidden_size, shape.hidden);
+    EXPECT_EQ(config.intermediate_size, shape.intermediate);
+    EXPECT_EQ(config.num_hidden_layers, shape.layers);
+    EXPECT_EQ(config.num_attention_heads, shape.heads);
+    EXPECT_EQ(config.num_key_value_heads, shape.kv_heads);
+    EXPECT_EQ(config.head_dim * config.num_attention_heads, config.hidden_size);
+    EXPECT_EQ(config.tie_word_embeddings, shape.tied);
+    EXPECT_EQ(config.attention_bias, config.model_type == "qwen2");
+    // Each preset survives config.json as transformers reads it back.
+    const ModelConfig reread = model_config_from_json(model_config_to_json(config), "config.json");
+    EXPECT_EQ(reread.num_key_value_heads, config.num_key_value_heads);
+  }
+  EXPECT_EQ(preset_config("mistral-7b").sliding_window, 4096);
+  EXPECT_EQ(preset_config("tiny-mistral").sliding_window, 4096);
+  EXPECT_EQ(preset_config("tiny-llama").model_type, "llama");
+  EXPECT_EQ(preset_config("tiny").vocab_size, 0);
+  EXPECT_NE(testing::error_of([] { preset_config("gpt5"); }).find("unknown preset 'gpt5' (expected one of: tiny, "),
+            std::string::npos);
+}
+
+TEST(WriteRandomCheckpoint, WritesWhatMakeRandomModelDrawsShardByShard) {
+  testing::TempDir temp;
+  ModelConfig config = preset_config("tiny-llama");
+  config.vocab_size = 300;
+  config.tie_word_embeddings = false;
+  // Shards of at most 100 kB: the 300 x 64 fp32 embeddings alone take 76.8 kB.
+  const int64_t parameters = write_random_checkpoint(config, 5, at::kFloat, temp / "m", 100000);
+  EXPECT_TRUE(fs::exists(temp / "m/model.safetensors.index.json"));
+  size_t shards = 0;
+  for (const auto& entry : fs::directory_iterator(temp / "m"))
+    shards += entry.path().filename().string().rfind("model-", 0) == 0;
+  // About 520 kB of weights (each layer 183 kB) in shards of at most 100 kB, one tensor never split.
+  EXPECT_GE(shards, 6u);
+  const Model expected = make_random_model(config, 5);
+  const Model loaded = load_model(temp / "m");
+  int64_t counted = expected.embed_tokens.numel() + expected.lm_head.numel() + expected.norm.numel();
+  for (size_t i = 0; i < expected.layers.size(); ++i) {
+    const DecoderLayer& a = expected.layers[i];
+    const DecoderLayer& b = loaded.layers[i];
+    EXPECT_TRUE(at::equal(a.q_proj.weight, b.q_proj.weight)) << i;
+    EXPECT_TRUE(at::equal(a.down_proj.weight, b.down_proj.weight)) << i;
+    EXPECT_TRUE(at::equal(a.post_attention_layernorm, b.post_attention_layernorm)) << i;
+    counted += a.input_layernorm.numel() + a.post_attention_layernorm.numel();
+    for (const Linear* linear : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &a.gate_proj, &a.up_proj, &a.down_proj})
+      counted += linear->weight.numel();
+  }
+  EXPECT_TRUE(at::equal(expected.embed_tokens, loaded.embed_tokens));
+  EXPECT_TRUE(at::equal(expected.lm_head, loaded.lm_head));
+  EXPECT_EQ(parameters, counted);
+  // Norm weights scatter around 1, the rest around 0.
+  EXPECT_NEAR(expected.norm.mean().item<double>(), 1.0, 0.05);
+  EXPECT_NEAR(expected.embed_tokens.mean().item<double>(), 0.0, 0.005);
+  EXPECT_EQ(loaded.config.model_type, "llama");
+}
+
+}  // namespace
+}  // namespace qtalign::model
