@@ -2,8 +2,9 @@
 // The demo checkpoint `qtalign run` makes when no model is given: a small Qwen2-architecture model
 // paired with Qwen's real tokenizer, so the whole study runs in minutes on a laptop. It starts from
 // random weights and is then trained for about a minute on the shipped English training sets (snli,
-// paws) to answer their questions, so its accuracies differ from chance and between languages. It is
-// still a toy made on this machine: its numbers show the machinery, never the study's results.
+// paws) to answer their questions (meant to make its accuracies differ from chance and between
+// languages; the current settings do not get there yet). It is a toy made on this machine: its
+// numbers show the machinery, never the study's results.
 #include <cstdint>
 #include <filesystem>
 #include <string>
