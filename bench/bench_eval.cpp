@@ -24,10 +24,7 @@
 #include <vector>
 
 #include "benchmark_setup.h"
-#include "data/data_dir.h"
 #include "data/prompt_format.h"
-#include "data/protocol.h"
-#include "data/task_items.h"
 #include "eval/evaluator.h"
 #include "eval/label_tokens.h"
 #include "eval/scoring.h"
@@ -137,14 +134,13 @@ struct FlopModel {
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
-  const int threads = bench::use_threads(arguments.threads);
   const c10::InferenceMode inference;
-
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
-  const data::TaskProtocol& task = protocol.task(arguments.task);
-  const std::vector<data::TaskItem> items = bench::first_test_items(
-      protocol, arguments.task, arguments.language, std::max(arguments.items, arguments.naive_items));
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
+  const bench::EvaluationSetup setup = bench::evaluation_setup(arguments.threads, arguments.task, arguments.language,
+                                                               std::max(arguments.items, arguments.naive_items));
+  const int threads = setup.threads;
+  const data::TaskProtocol& task = setup.task();
+  const std::vector<data::TaskItem>& items = setup.items;
+  const tokenizer::Tokenizer& tokenizer = setup.tokenizer;
   const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
   const FlopModel flops(config);
   const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);

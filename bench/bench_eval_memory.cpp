@@ -17,9 +17,6 @@
 #include <vector>
 
 #include "benchmark_setup.h"
-#include "data/data_dir.h"
-#include "data/protocol.h"
-#include "data/task_items.h"
 #include "eval/evaluator.h"
 #include "model/random_model.h"
 
@@ -72,14 +69,13 @@ double gib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
-  const int threads = bench::use_threads(arguments.threads);
   const c10::InferenceMode inference;
-
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
-  const data::TaskProtocol& task = protocol.task(arguments.task);
-  const std::vector<data::TaskItem> items =
-      bench::first_test_items(protocol, arguments.task, arguments.language, arguments.items);
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
+  const bench::EvaluationSetup setup =
+      bench::evaluation_setup(arguments.threads, arguments.task, arguments.language, arguments.items);
+  const int threads = setup.threads;
+  const data::TaskProtocol& task = setup.task();
+  const std::vector<data::TaskItem>& items = setup.items;
+  const tokenizer::Tokenizer& tokenizer = setup.tokenizer;
 
   const model::ModelConfig config = model::qwen1_5_1_8b_shape_config();
   std::printf("bench_eval_memory: %s/%s, %ld items, batch %ld, Qwen1.5-1.8B shape (random bf16 weights), %d threads\n",

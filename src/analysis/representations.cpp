@@ -8,11 +8,12 @@
 #include <sstream>
 
 #include "analysis/pca.h"
+#include "analysis/shared_batches.h"
 #include "data/prompt_format.h"
 #include "data/task_items.h"
+#include "distributed/tensor_message.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
-#include "io/progress.h"
 #include "model/finite.h"
 #include "model/prompt_batches.h"
 #include "model/transformer.h"
@@ -76,32 +77,36 @@ std::vector<std::vector<std::vector<int64_t>>> tokenized_prompts(const tokenizer
   return prompts;
 }
 
-// [layer][language] vectors [items, hidden] of every language's prompts.
-std::vector<std::vector<at::Tensor>> collect_vectors(const model::Model& model,
+// [layer][language] vectors [items, hidden] of every language's prompts, on rank 0 (empty on the
+// others): the batches are shared over `group`, and each batch's pooled states travel to rank 0 bit
+// for bit.
+std::vector<std::vector<at::Tensor>> collect_vectors(distributed::ProcessGroup& group, const model::Model& model,
                                                      const std::vector<std::vector<std::vector<int64_t>>>& all_prompts,
                                                      const RepresentationOptions& options,
                                                      const RepresentationResult& result,
                                                      const std::vector<int64_t>& layers) {
-  std::vector<std::vector<at::Tensor>> vectors(layers.size());
-  io::Progress progress(fmt::format("representations {}", result.task),
-                        static_cast<int64_t>(result.languages.size() * result.item_indices.size()), "prompts");
-  for (size_t l = 0; l < result.languages.size(); ++l) {
-    const std::string& language = result.languages[l];
-    const std::vector<std::vector<int64_t>>& prompts = all_prompts[l];
-    std::vector<at::Tensor> pooled(layers.size());
-    for (size_t l = 0; l < layers.size(); ++l)
-      pooled[l] = at::empty({static_cast<int64_t>(prompts.size()), model.config.hidden_size}, at::kFloat);
-    for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, options.batch_size)) {
-      const std::vector<at::Tensor> states =
-          pooled_hidden_states(model, batch.input_ids, batch.attention_mask, layers, options.pooling);
-      const at::Tensor rows = at::tensor(std::vector<int64_t>(batch.prompt_indices.begin(), batch.prompt_indices.end()),
-                                         at::TensorOptions().dtype(at::kLong));
-      for (size_t l = 0; l < layers.size(); ++l) pooled[l].index_copy_(0, rows, states[l]);
-      progress.advance(static_cast<int64_t>(batch.prompt_indices.size()), language);
-    }
-    for (size_t l = 0; l < layers.size(); ++l) vectors[l].push_back(pooled[l]);
-  }
-  progress.finish();
+  std::vector<std::vector<at::Tensor>> vectors(group.is_main() ? layers.size() : 0);  // filled as batches arrive
+  for (std::vector<at::Tensor>& layer : vectors)
+    for (const std::vector<std::vector<int64_t>>& prompts : all_prompts)
+      layer.push_back(at::empty({static_cast<int64_t>(prompts.size()), model.config.hidden_size}, at::kFloat));
+  const auto work = [&](size_t, const model::PromptBatch& batch) {
+    distributed::TensorMessage message;
+    message.tensors = pooled_hidden_states(model, batch.input_ids, batch.attention_mask, layers, options.pooling);
+    return distributed::encode_tensor_message(message);
+  };
+  const auto on_result = [&](size_t l, size_t b, const model::PromptBatch& batch, const std::string& bytes) {
+    const std::string origin =
+        fmt::format("representations {}/{}, batch {} (sent by a rank)", result.task, result.languages[l], b);
+    const distributed::TensorMessage message = distributed::decode_tensor_message(bytes, origin);
+    if (message.tensors.size() != layers.size())
+      throw Error(fmt::format("{}: {} layers of states, not {}", origin, message.tensors.size(), layers.size()));
+    const at::Tensor rows = at::tensor(std::vector<int64_t>(batch.prompt_indices.begin(), batch.prompt_indices.end()),
+                                       at::TensorOptions().dtype(at::kLong));
+    for (size_t layer = 0; layer < layers.size(); ++layer)
+      vectors[layer][l].index_copy_(0, rows, message.tensors[layer]);
+  };
+  run_shared_batches(group, all_prompts, result.languages, options.batch_size, "representations " + result.task, work,
+                     on_result);
   return vectors;
 }
 
@@ -430,8 +435,10 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
   return analysis;
 }
 
-RepresentationResult run_representations(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                                         const data::Protocol& protocol, const RepresentationOptions& options) {
+std::optional<RepresentationResult> run_representations(distributed::ProcessGroup& group, const model::Model& model,
+                                                        const tokenizer::Tokenizer& tokenizer,
+                                                        const data::Protocol& protocol,
+                                                        const RepresentationOptions& options) {
   const data::TaskProtocol& task = protocol.task(options.task);
   protocol.require_language(options.reference_language);
   RepresentationResult result;
@@ -468,7 +475,7 @@ RepresentationResult run_representations(const model::Model& model, const tokeni
                                               options.item_indices, options.limit, task.name);
   if (result.item_indices.size() < 2)
     throw Error(fmt::format("representations: {} item(s) picked; at least two are needed", result.item_indices.size()));
-  if (result.item_indices.size() < kMinimumPairedItems)
+  if (result.item_indices.size() < kMinimumPairedItems && group.is_main())
     std::fprintf(stderr, "warning: representations: %s\n", too_few_items_note(result.item_indices.size()).c_str());
 
   const std::vector<int64_t> layers =
@@ -477,7 +484,8 @@ RepresentationResult run_representations(const model::Model& model, const tokeni
     if (layer < 0 || layer > model.config.num_hidden_layers)
       throw Error(fmt::format("layer {} is outside 0..{}", layer, model.config.num_hidden_layers));
   const auto prompts = tokenized_prompts(tokenizer, protocol, options, result);
-  const auto vectors = collect_vectors(model, prompts, options, result, layers);
+  const auto vectors = collect_vectors(group, model, prompts, options, result, layers);
+  if (!group.is_main()) return std::nullopt;
   for (size_t l = 0; l < layers.size(); ++l)
     result.layers.push_back(analyse_layer(layers[l], vectors[l], 0, pair_indices, options.bootstrap));
   return result;

@@ -16,6 +16,7 @@
 #include "analysis/bootstrap_settings.h"
 #include "data/protocol.h"
 #include "data/sampling.h"
+#include "distributed/process_group.h"
 #include "io/json_file.h"
 #include "model/model.h"
 #include "stats/statistics.h"
@@ -129,9 +130,14 @@ struct RepresentationResult {
 
 // Pools the same items' prompts in every language at the chosen layers and analyses each layer;
 // shows progress. Checks the task, languages, pairs, prompt and test sets before any forward pass,
-// and warns on stderr when fewer than kMinimumPairedItems items are paired.
-RepresentationResult run_representations(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
-                                         const data::Protocol& protocol, const RepresentationOptions& options);
+// and warns on stderr when fewer than kMinimumPairedItems items are paired. The batches are shared
+// over `group` (analysis/shared_batches.h) and rank 0 analyses the gathered vectors: it returns
+// the result one process computes, the other ranks nothing. Collective failures (a rank died or
+// stalled) throw Error naming the rank.
+std::optional<RepresentationResult> run_representations(distributed::ProcessGroup& group, const model::Model& model,
+                                                        const tokenizer::Tokenizer& tokenizer,
+                                                        const data::Protocol& protocol,
+                                                        const RepresentationOptions& options);
 
 // The result as JSON, and back (throws Error naming the file for anything missing or inconsistent).
 io::Json representation_result_to_json(const RepresentationResult& result);

@@ -10,6 +10,7 @@
 
 #include "io/error.h"
 #include "model/dtype.h"
+#include "model/vocabulary_check.h"
 
 namespace qtalign::cli {
 namespace {
@@ -41,6 +42,9 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
   command->add_option("--quant-blocksize", options.quant_blocksize, "values per absmax block with --quantize")
       ->check(CLI::IsMember({32, 64, 128, 256, 512, 1024, 2048, 4096}))
       ->capture_default_str();
+  command->add_flag("--double-quant", options.double_quant,
+                    "with --quantize, 8-bit quantize the absmax values too, as bitsandbytes' "
+                    "bnb_4bit_use_double_quant does");
 }
 
 at::Device apply_runtime_options(const RuntimeOptions& options) {
@@ -73,9 +77,25 @@ at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device) {
 model::QuantizationOptions quantization_options(const RuntimeOptions& options) {
   model::QuantizationOptions quantization;
   quantization.blocksize = options.quant_blocksize;
-  if (options.quantize == "none") return quantization;
+  if (options.quantize == "none") {
+    if (options.double_quant)
+      throw Error("--double-quant needs --quantize nf4 or fp4 (it quantizes their absmax values)");
+    return quantization;
+  }
   quantization.type = model::parse_quant_type(options.quantize);
+  quantization.double_quant = options.double_quant;
   return quantization;
+}
+
+ModelWithTokenizer load_model_with_tokenizer(const std::filesystem::path& model_dir,
+                                             const std::filesystem::path& tokenizer_file,
+                                             const std::filesystem::path& adapter_dir,
+                                             const model::LoadOptions& options) {
+  tokenizer::Tokenizer tokenizer = model::read_checked_tokenizer(model_dir / "config.json", tokenizer_file);
+  if (!adapter_dir.empty()) model::read_lora_config(adapter_dir / "adapter_config.json");
+  ModelWithTokenizer loaded{model::load_model(model_dir, options), std::move(tokenizer), std::nullopt};
+  if (!adapter_dir.empty()) loaded.adapter = model::load_lora_adapter(loaded.model, adapter_dir);
+  return loaded;
 }
 
 void report_interruptions() {

@@ -3,9 +3,14 @@
 #include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+#include <optional>
 #include <string>
 
+#include "model/checkpoint.h"
+#include "model/lora.h"
 #include "model/quantization.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qtalign::cli {
 
@@ -15,9 +20,10 @@ struct RuntimeOptions {
   std::string dtype = "auto";  // auto | fp32 | bf16 | fp16
   std::string quantize = "none";  // none | nf4 | fp4: the decoder's linear weights in 4 bits
   int64_t quant_blocksize = 64;
+  bool double_quant = false;  // the absmax values 8-bit quantized too (needs --quantize)
 };
 
-// Adds --threads, --device, --dtype, --quantize and --quant-blocksize to a subcommand.
+// Adds --threads, --device, --dtype, --quantize, --quant-blocksize and --double-quant to a subcommand.
 void add_runtime_options(CLI::App* command, RuntimeOptions& options);
 
 // Sets libtorch's thread count (Debian's build starts with one; more threads than the hardware has
@@ -27,8 +33,25 @@ at::Device apply_runtime_options(const RuntimeOptions& options);
 // The compute dtype the options ask for on `device` ("auto" = bf16 where fast, else fp32).
 at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device);
 
-// The 4-bit quantization --quantize and --quant-blocksize ask for; throws Error for bad values.
+// The 4-bit quantization --quantize, --quant-blocksize and --double-quant ask for; throws Error for bad
+// values and for --double-quant without --quantize.
 model::QuantizationOptions quantization_options(const RuntimeOptions& options);
+
+// A checkpoint loaded for a command, with its tokenizer and the adapter attached to it (if any).
+struct ModelWithTokenizer {
+  model::Model model;
+  tokenizer::Tokenizer tokenizer;
+  std::optional<model::LoraConfig> adapter;
+};
+
+// Loads the model in `model_dir` with `tokenizer_file` and the PEFT adapter in `adapter_dir` (none when
+// empty). The cheap inputs come first: config.json, the tokenizer (checked against config.json) and
+// adapter_config.json are read and checked before the weights, so a wrong path fails at once, not
+// after minutes of loading a large model. Throws Error naming the file that is missing or wrong.
+ModelWithTokenizer load_model_with_tokenizer(const std::filesystem::path& model_dir,
+                                             const std::filesystem::path& tokenizer_file,
+                                             const std::filesystem::path& adapter_dir,
+                                             const model::LoadOptions& options);
 
 // Makes Ctrl-C (SIGINT) and SIGTERM end the program with one line: that it was interrupted, and the
 // hint set for the running command (what was kept and how to resume). main calls it once.

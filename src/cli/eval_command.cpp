@@ -32,7 +32,6 @@
 #include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/lora.h"
-#include "model/vocabulary_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qtalign::cli {
@@ -61,11 +60,13 @@ struct EvalArguments {
   bool restart = false;
   bool hash_weights = false;
   int64_t max_pairs = 0;
+  int64_t max_items = 0;
+  int64_t save_every = 100;
   double dist_timeout = 300.0;
   RuntimeOptions runtime;
 };
 
-constexpr const char* kDescription = R"(Each prompt is the language's demonstrations from prompts.json followed by the test item in the
+constexpr const char* kEvalDescription = R"(Each prompt is the language's demonstrations from prompts.json followed by the test item in the
 language's template, ending right after the opening quote of the answer. Scoring:
   prefix-sum  the study's rule (prompts.json "scoring"): next-token probability summed over each
               label's candidate tokens; the largest sum wins, exact ties broken by --seed.
@@ -82,9 +83,11 @@ the prefix's tokens are appended to the prompt and the remainders are scored. ta
 English labels either way, so accuracies and agreement compare across answer types.
 --shots 0: the prompt is the item alone, in the language's template, without demonstrations.
 
-Finished (task, language) pairs are kept in <out>.state/ as they complete; rerunning the same
-command after an interruption evaluates only the rest. The results JSON (with provenance, per-language
-accuracy, 95% Wilson intervals and macro averages) goes to --out, a table to stdout.)";
+Finished (task, language) pairs, and the finished pieces of --save-every items of the pairs in
+flight, are kept in <out>.state/ as they complete; rerunning the same command after an interruption
+evaluates only the rest and writes the files an uninterrupted run writes. The results JSON (with
+provenance, per-language accuracy, 95% Wilson intervals and macro averages) goes to --out, a table
+to stdout.)";
 
 // The absolute path without "." and ".." (how provenance names files).
 std::string canonical_path(const std::filesystem::path& path) {
@@ -97,18 +100,6 @@ std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items, c
                                      const data::ItemLimit& limit, const std::string& context) {
   if (split && split->evaluation_indices.empty()) return {};
   return data::pick_test_items(items, split ? split->evaluation_indices : std::vector<size_t>(), limit, context);
-}
-
-std::vector<size_t> item_indices(const eval::LanguageEvaluation& evaluation) {
-  std::vector<size_t> indices;
-  for (const eval::ItemResult& item : evaluation.items) indices.push_back(item.index);
-  return indices;
-}
-
-std::vector<size_t> selected_of(const eval::PairJob& job) {
-  std::vector<size_t> indices;
-  for (const data::TaskItem& item : job.items) indices.push_back(item.index);
-  return indices;
 }
 
 io::Json adapter_provenance(const std::filesystem::path& directory, const model::LoraConfig& config) {
@@ -162,14 +153,13 @@ void run_eval(const EvalArguments& arguments) {
   load_options.dtype = dtype;
   load_options.device = device;
   load_options.quantization = quantization_options(arguments.runtime);
-  model::Model model = model::load_model(arguments.model_dir, load_options);
-  io::Json adapter = nullptr;
-  if (!arguments.adapter_dir.empty())
-    adapter = adapter_provenance(arguments.adapter_dir, model::load_lora_adapter(model, arguments.adapter_dir));
   const std::filesystem::path tokenizer_file =
       arguments.tokenizer_file.empty() ? arguments.model_dir / "tokenizer.json" : arguments.tokenizer_file;
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
-  model::check_vocabulary(model.config, tokenizer, arguments.model_dir / "config.json", tokenizer_file);
+  const ModelWithTokenizer loaded =
+      load_model_with_tokenizer(arguments.model_dir, tokenizer_file, arguments.adapter_dir, load_options);
+  const model::Model& model = loaded.model;
+  const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
+  const io::Json adapter = loaded.adapter ? adapter_provenance(arguments.adapter_dir, *loaded.adapter) : io::Json();
 
   eval::EvaluationOptions options;
   options.mode = mode;
@@ -201,7 +191,8 @@ void run_eval(const EvalArguments& arguments) {
       {"prompts_sha1", io::file_sha1(protocol.source)},
       {"runtime", {{"device", device.str()}, {"dtype", model::dtype_name(dtype)},
                    {"quantization", model::describe_quantization(model.quantization)},
-                   {"batch_size", arguments.batch_size}, {"prefix_cache", options.prefix_cache}}}};
+                   {"batch_size", arguments.batch_size}, {"prefix_cache", options.prefix_cache},
+                   {"save_every", arguments.save_every}}}};
   // Only rank 0 writes: the state, the results and what a killed run left behind (temporaries beside
   // the outputs, never partial outputs).
   std::optional<eval::RunState> state;
@@ -213,8 +204,8 @@ void run_eval(const EvalArguments& arguments) {
       if (!output.empty()) io::remove_abandoned_temporaries(std::filesystem::absolute(output).parent_path());
     if (arguments.restart) std::filesystem::remove_all(eval::state_directory_for(arguments.out));
     state.emplace(arguments.out, settings);
-    set_interrupt_hint("rerun the same command to resume: finished (task, language) pairs are kept in " +
-                       state->directory().string());
+    set_interrupt_hint("rerun the same command to resume: finished (task, language) pairs, and the finished "
+                       "pieces of the others, are kept in " + state->directory().string());
   }
 
   std::vector<eval::PairJob> jobs;
@@ -236,13 +227,6 @@ void run_eval(const EvalArguments& arguments) {
       jobs.push_back(std::move(job));
     }
   }
-  const auto stored = [&](const eval::PairJob& job) {
-    std::optional<eval::LanguageEvaluation> evaluation = state->load(job.task->name, job.language, job.file_hash);
-    if (!evaluation || item_indices(*evaluation) != selected_of(job)) return std::optional<eval::LanguageEvaluation>();
-    std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", job.task->name.c_str(), job.language.c_str(),
-                 state->directory().c_str(), static_cast<long>(evaluation->correct()), evaluation->items.size());
-    return evaluation;
-  };
   const auto finished = [&](const eval::PairJob& job, const eval::LanguageEvaluation& evaluation) {
     const std::string pair = job.task->name + "/" + job.language;
     if (evaluation.prefix_fallbacks > 0)
@@ -252,17 +236,25 @@ void run_eval(const EvalArguments& arguments) {
       std::fprintf(stderr, "%s: %ld of %zu prompts cut from the left to fit the context of %ld tokens\n", pair.c_str(),
                    static_cast<long>(evaluation.truncated_prompts), job.items.size(),
                    static_cast<long>(model.config.max_position_embeddings));
-    state->store(evaluation, job.file_hash);
   };
-  std::vector<std::optional<eval::LanguageEvaluation>> outcomes =
-      eval::evaluate_pairs(group, model, tokenizer, jobs, options, arguments.max_pairs, stored, finished);
+  eval::PairSchedule schedule;
+  schedule.piece_items = arguments.save_every;
+  schedule.max_pairs = arguments.max_pairs;
+  schedule.max_items = arguments.max_items;
+  std::vector<std::optional<eval::LanguageEvaluation>> outcomes = eval::evaluate_pairs(
+      group, model, tokenizer, jobs, options, schedule, state ? &*state : nullptr, finished);
   if (!group.is_main()) return;
   std::vector<eval::LanguageEvaluation> evaluations;
   for (std::optional<eval::LanguageEvaluation>& outcome : outcomes)
     if (outcome) evaluations.push_back(std::move(*outcome));
   if (evaluations.size() < jobs.size()) {
-    std::fprintf(stderr, "stopped after %ld pairs (--max-pairs); %ld remain: rerun the same command to continue\n",
-                 static_cast<long>(arguments.max_pairs), static_cast<long>(jobs.size() - evaluations.size()));
+    std::vector<std::string> limits;
+    if (arguments.max_pairs > 0) limits.push_back(fmt::format("{} pairs (--max-pairs)", arguments.max_pairs));
+    if (arguments.max_items > 0) limits.push_back(fmt::format("{} items (--max-items)", arguments.max_items));
+    std::fputs(fmt::format("stopped after {}; {} remain: rerun the same command to continue\n",
+                           fmt::join(limits, " or "), jobs.size() - evaluations.size())
+                   .c_str(),
+               stderr);
     return;
   }
 
@@ -293,7 +285,7 @@ void run_eval(const EvalArguments& arguments) {
 void add_eval_command(CLI::App& app) {
   auto arguments = std::make_shared<EvalArguments>();
   CLI::App* command = app.add_subcommand("eval", "Few-shot accuracy with constrained decoding over tasks and languages");
-  command->footer(kDescription);
+  command->footer(kEvalDescription);
   command->add_option("--model", arguments->model_dir, "Hugging Face checkpoint directory")->required();
   command->add_option("--adapter", arguments->adapter_dir, "PEFT LoRA adapter directory to attach");
   command->add_option("--tokenizer", arguments->tokenizer_file, "tokenizer.json (default: the model's)");
@@ -324,13 +316,21 @@ void add_eval_command(CLI::App& app) {
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--max-items", arguments->max_items,
+                      "evaluate about N items (whole --save-every pieces), then stop; rerun to continue (0 = no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--save-every", arguments->save_every,
+                      "evaluate and keep each pair in pieces of N items, so an interruption loses at most the pieces "
+                      "in flight (0 = whole pairs); pieces are batched on their own, so a resumed run must use the "
+                      "same N")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--truncate", arguments->truncate,
                       "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "left"}));
-  command->add_option("--dist-timeout", arguments->dist_timeout,
-                      "seconds before a silent or dead process is an error (under qtalign launch or torchrun)")
-      ->capture_default_str();
+  add_dist_timeout_option(command, arguments->dist_timeout);
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_eval(*arguments); });

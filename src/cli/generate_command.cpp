@@ -11,8 +11,6 @@
 #include "io/json_file.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
-#include "model/lora.h"
-#include "model/vocabulary_check.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_data.h"
 
@@ -56,14 +54,14 @@ void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   if (!fs::exists(tokenizer_file)) fail_at(tokenizer_file, "no such file (generate needs the model's tokenizer)");
-  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
   model::LoadOptions load_options;
   load_options.dtype = compute_dtype(arguments.runtime, device);
   load_options.device = device;
   load_options.quantization = quantization_options(arguments.runtime);
-  model::Model model = model::load_model(arguments.model, load_options);
-  model::check_vocabulary(model.config, tokenizer, arguments.model / "config.json", tokenizer_file);
-  if (!arguments.adapter.empty()) model::load_lora_adapter(model, arguments.adapter);
+  const ModelWithTokenizer loaded =
+      load_model_with_tokenizer(arguments.model, tokenizer_file, arguments.adapter, load_options);
+  const model::Model& model = loaded.model;
+  const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 
   std::string text = arguments.prompt;
   if (arguments.chat) {

@@ -28,7 +28,7 @@ struct InitModelArguments {
   int64_t vocab_size = 0;
 };
 
-constexpr const char* kDescription = R"(Presets:
+constexpr const char* kInitModelDescription = R"(Presets:
   tiny, tiny-llama, tiny-mistral   hidden 64, 2 layers, 4 heads (2 KV heads): qwen2, llama, mistral;
                                    the vocabulary comes from --tokenizer or --vocab-size
   qwen1.5-0.5b, qwen1.5-1.8b, qwen1.5-4b, qwen1.5-14b, mistral-7b, llama-2-7b
@@ -92,7 +92,7 @@ void add_init_model_command(CLI::App& app) {
   auto arguments = std::make_shared<InitModelArguments>();
   CLI::App* command = app.add_subcommand(
       "init-model", "Write a random-weight qwen2, llama or mistral checkpoint in the Hugging Face layout");
-  command->footer(kDescription);
+  command->footer(kInitModelDescription);
   command->add_option("--out", arguments->out, "checkpoint directory to write")->required();
   command->add_option("--preset", arguments->preset, "architecture and shape (listed below)")
       ->capture_default_str();

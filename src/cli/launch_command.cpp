@@ -25,9 +25,10 @@ struct LaunchArguments {
   std::vector<std::string> command;
 };
 
-constexpr const char* kDescription = R"(Run a qtalign command in N processes on this machine, torchrun-style:
+constexpr const char* kLaunchDescription = R"(Run a qtalign command in N processes on this machine, torchrun-style:
   qtalign launch -n 2 -- train --model M --data D --out A    (gradients summed over the processes)
   qtalign launch -n 2 -- eval --model M --out R.json         ((task, language) pairs and items shared)
+  qtalign launch -n 2 -- lens --model M --out L              (prompt batches shared; also pca)
 The machine's cores are split among the processes unless --threads says otherwise; on CUDA each
 process takes the GPU of its LOCAL_RANK. Each process gets RANK, WORLD_SIZE, LOCAL_RANK,
 LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and MASTER_PORT. The same variables set by hand (or by
@@ -91,7 +92,7 @@ void run_launch(const LaunchArguments& arguments) {
 
 void add_launch_command(CLI::App& app) {
   auto arguments = std::make_shared<LaunchArguments>();
-  CLI::App* command = app.add_subcommand("launch", kDescription);
+  CLI::App* command = app.add_subcommand("launch", kLaunchDescription);
   command->add_option("-n,--nproc", arguments->processes, "number of processes")->capture_default_str();
   command->add_option("--master-port", arguments->master_port, "rendezvous port on 127.0.0.1 (0 = a free one)")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/item_limit_options.h"
+#include "cli/processes.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/answer_type.h"
@@ -36,6 +37,7 @@ struct LensArguments {
   int64_t resamples = 10000;
   double confidence = 0.95;
   uint64_t seed = 0;
+  double dist_timeout = 300.0;
   bool resume = false;
   RuntimeOptions runtime;
 };
@@ -62,7 +64,9 @@ tuned (with the compare adapter) into --out/tuned, and --out/comparison holds pe
 both (base dashed, tuned solid) and comparison.md.)";
 
 void run_lens(const LensArguments& arguments) {
-  const at::Device device = apply_runtime_options(arguments.runtime);
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  distributed::ProcessGroup& group = *processes.group;
+  const at::Device device = processes.device;
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
   analysis::LensOptions options;
@@ -95,15 +99,18 @@ void run_lens(const LensArguments& arguments) {
       study::plan_lens(loaded.tokenizer, protocol, languages, options);
 
   if (arguments.compare_adapter_dir.empty()) {
-    study::run_lens_pipeline(loaded, protocol, plans, options, arguments.out, arguments.resume, "");
+    study::run_lens_pipeline(group, loaded, protocol, plans, options, arguments.out, arguments.resume, "");
+    if (!group.is_main()) return;
     std::printf("%s", io::read_file(arguments.out / "summary.md").c_str());
     std::fprintf(stderr, "wrote the lens of %zu languages to %s\n", languages.size(), arguments.out.c_str());
     return;
   }
-  study::run_lens_pipeline(loaded, protocol, plans, options, arguments.out / "base", arguments.resume, "base");
+  study::run_lens_pipeline(group, loaded, protocol, plans, options, arguments.out / "base", arguments.resume, "base");
   study::use_adapter(loaded, arguments.compare_adapter_dir);
-  study::run_lens_pipeline(loaded, protocol, plans, options, arguments.out / "tuned", arguments.resume, "tuned");
-  study::write_lens_comparison(arguments.out / "base", arguments.out / "tuned", languages, arguments.out / "comparison");
+  study::run_lens_pipeline(group, loaded, protocol, plans, options, arguments.out / "tuned", arguments.resume, "tuned");
+  if (!group.is_main()) return;
+  study::write_lens_comparison(arguments.out / "base", arguments.out / "tuned", languages,
+                               arguments.out / "comparison");
   std::printf("%s", io::read_file(arguments.out / "comparison" / "comparison.md").c_str());
   std::fprintf(stderr, "wrote %s/{base,tuned,comparison}\n", arguments.out.c_str());
 }
@@ -136,6 +143,7 @@ void add_lens_command(CLI::App& app) {
   command->add_flag("--resume", arguments->resume, "keep languages whose <lang>.json is already in --out");
   command->add_option("--out", arguments->out, "output directory")->required();
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_dist_timeout_option(command, arguments->dist_timeout);
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_lens(*arguments); });
 }

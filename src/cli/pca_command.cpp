@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/item_limit_options.h"
+#include "cli/processes.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
@@ -37,10 +38,11 @@ struct PcaArguments {
   int64_t batch_size = 8;
   int64_t resamples = 2000;
   uint64_t seed = 0;
+  double dist_timeout = 300.0;
   RuntimeOptions runtime;
 };
 
-constexpr const char* kDescription = R"(Cross-lingual representations per layer, as the study measured them.
+constexpr const char* kPcaDescription = R"(Cross-lingual representations per layer, as the study measured them.
 
 For the same test items in every language (parallel items: item i is the same in each), each
 prompt's residual stream (0 = embeddings, i = output of layer i) is pooled into one vector: the mean
@@ -64,7 +66,9 @@ pair_correlation_comparison.md/.csv/.json (one table) and pair_correlation_layer
 figure per layer) set the pair correlations of base and tuned side by side.)";
 
 void run_pca(const PcaArguments& arguments) {
-  const at::Device device = apply_runtime_options(arguments.runtime);
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  distributed::ProcessGroup& group = *processes.group;
+  const at::Device device = processes.device;
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
   // Options are checked before the model loads, so a typo fails at once.
@@ -94,14 +98,17 @@ void run_pca(const PcaArguments& arguments) {
   }
 
   if (arguments.compare_adapter_dir.empty()) {
-    study::run_representation_pipeline(loaded, protocol, options, arguments.out, false);
-    std::printf("%s", io::read_file(arguments.out / "representations.md").c_str());
+    study::run_representation_pipeline(group, loaded, protocol, options, arguments.out, false);
+    if (group.is_main()) std::printf("%s", io::read_file(arguments.out / "representations.md").c_str());
     return;
   }
-  const auto base = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "base", false);
+  const auto base =
+      study::run_representation_pipeline(group, loaded, protocol, options, arguments.out / "base", false);
   study::use_adapter(loaded, arguments.compare_adapter_dir);
-  const auto tuned = study::run_representation_pipeline(loaded, protocol, options, arguments.out / "tuned", false);
-  analysis::write_base_tuned_comparison(base, tuned, arguments.out);
+  const auto tuned =
+      study::run_representation_pipeline(group, loaded, protocol, options, arguments.out / "tuned", false);
+  if (!group.is_main()) return;
+  analysis::write_base_tuned_comparison(*base, *tuned, arguments.out);
   std::printf("%s", io::read_file(arguments.out / "pair_correlation_comparison.md").c_str());
   std::fprintf(stderr, "wrote %s/{base,tuned}, the cosine and pair-correlation comparisons beside them\n",
                arguments.out.c_str());
@@ -111,7 +118,7 @@ void run_pca(const PcaArguments& arguments) {
 
 void add_pca_command(CLI::App& app) {
   auto arguments = std::make_shared<PcaArguments>();
-  CLI::App* command = app.add_subcommand("pca", kDescription);
+  CLI::App* command = app.add_subcommand("pca", kPcaDescription);
   command->add_option("--model", arguments->model_dir, "Hugging Face checkpoint directory")->required();
   command->add_option("--adapter", arguments->adapter_dir, "PEFT LoRA adapter directory to attach");
   command->add_option("--compare-adapter", arguments->compare_adapter_dir,
@@ -138,6 +145,7 @@ void add_pca_command(CLI::App& app) {
   command->add_option("--batch-size", arguments->batch_size, "prompts per forward pass")->capture_default_str();
   command->add_option("--out", arguments->out, "output directory")->required();
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_dist_timeout_option(command, arguments->dist_timeout);
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_pca(*arguments); });
 }

@@ -2,6 +2,7 @@
 // One process's share of a command started torchrun-style (qtalign launch, torchrun, or RANK,
 // WORLD_SIZE, MASTER_ADDR and MASTER_PORT set by hand on several machines).
 #include <ATen/ATen.h>
+#include <CLI/CLI.hpp>
 
 #include <memory>
 
@@ -19,5 +20,8 @@ struct ProcessRuntime {
 // cores were asked for) and CUDA on the GPU of LOCAL_RANK, then joins the process group, waiting at
 // most timeout_seconds for the others.
 ProcessRuntime join_processes(RuntimeOptions options, double timeout_seconds);
+
+// Adds --dist-timeout (seconds) to a subcommand whose work join_processes shares.
+void add_dist_timeout_option(CLI::App* command, double& timeout_seconds);
 
 }  // namespace qtalign::cli

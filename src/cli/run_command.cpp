@@ -15,7 +15,7 @@
 namespace qtalign::cli {
 namespace {
 
-constexpr const char* kDescription = R"(The whole study for one model, in one command:
+constexpr const char* kRunDescription = R"(The whole study for one model, in one command:
   data build -> eval base -> train (LoRA) -> eval tuned -> compare -> logit lens and PCA for base and
   tuned -> report (STUDY_DIR/report.html, self-contained, and report.md).
 Every stage is skipped when its output already exists, so rerunning the same command resumes an
@@ -34,7 +34,7 @@ void unless_given(const CLI::App* command, const char* option, T& field, const T
   if (command->get_option(option)->count() == 0) field = demo_value;
 }
 
-void run(StudyArguments& arguments, const CLI::App* command) {
+void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
   // A second run on the same study directory fails here instead of racing this one for its files.
   const io::OutputLock lock(options.out);
@@ -80,6 +80,10 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
   command->add_option("--data-dir", options.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
+  command->add_option("--demo-examples", options.demo_examples,
+                      "labelled English items per task the demo model is trained on (fewer: a faster, weaker demo)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   add_runtime_options(command, arguments.runtime);
 }
 
@@ -166,7 +170,7 @@ void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::P
 void add_run_command(CLI::App& app) {
   auto arguments = std::make_shared<StudyArguments>();
   study::StudyOptions& options = arguments->study;
-  CLI::App* command = app.add_subcommand("run", kDescription);
+  CLI::App* command = app.add_subcommand("run", kRunDescription);
   command->add_option("--model", options.model_dir, "Hugging Face checkpoint directory (none: the demo model)");
   command->add_option("--task", options.task, "task whose questions are translated for tuning")->capture_default_str();
   command->add_option("--train-langs", arguments->mixtures, "tuning languages, e.g. zh,de (several mixtures: a grid)")
@@ -183,7 +187,7 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   add_evaluation_axes(command, *arguments);
   add_shared_study_options(command, *arguments);
-  command->callback([arguments, command] { run(*arguments, command); });
+  command->callback([arguments, command] { run_whole_study(*arguments, command); });
 }
 
 }  // namespace qtalign::cli

@@ -14,7 +14,7 @@
 namespace qtalign::cli {
 namespace {
 
-constexpr const char* kDescription = R"(The study's grid in one command: every configuration (model x tuning mixture x target x
+constexpr const char* kStudyDescription = R"(The study's grid in one command: every configuration (model x tuning mixture x target x
 tuning task) is LoRA-tuned on question translation in STUDY_DIR/configurations/<id>/ and evaluated
 under every evaluation setting of its tuning task (evaluation task x answer type x shots); the base
 model is evaluated once per model and setting and shared. Then STUDY_DIR/tables/ holds the study's
@@ -70,7 +70,7 @@ void apply_plan_settings(const io::Json& settings, const std::filesystem::path& 
   }
 }
 
-void run(StudyArguments& arguments, CLI::App* command) {
+void run_planned_study(StudyArguments& arguments, CLI::App* command) {
   study::Plan defaults = plan_from_arguments(arguments);
   if (!arguments.plan_file.empty()) {
     const io::Json file = io::read_json_file(arguments.plan_file);
@@ -97,7 +97,7 @@ void add_study_command(CLI::App& app) {
   arguments->models = {"demo"};
   arguments->tasks = {"snli"};
   CLI::App* command = app.add_subcommand("study", "The study's whole grid of settings, its tables and report");
-  command->footer(kDescription);
+  command->footer(kStudyDescription);
   command->add_option("--plan", arguments->plan_file, "a JSON plan file (axes and shared settings)")
       ->check(CLI::ExistingFile);
   command->add_option("--models", arguments->models, "checkpoint directories, or demo")->capture_default_str();
@@ -107,7 +107,7 @@ void add_study_command(CLI::App& app) {
   command->add_option("--tasks", arguments->tasks, "TASK or TUNE:EVAL, e.g. snli snli:emotion")->capture_default_str();
   add_evaluation_axes(command, *arguments);
   add_shared_study_options(command, *arguments);
-  command->callback([arguments, command] { run(*arguments, command); });
+  command->callback([arguments, command] { run_planned_study(*arguments, command); });
 }
 
 }  // namespace qtalign::cli

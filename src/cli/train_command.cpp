@@ -38,7 +38,7 @@ struct TrainArguments {
   RuntimeOptions runtime;
 };
 
-constexpr const char* kDescription = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
+constexpr const char* kTrainDescription = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
 with "input" and "target" or "answer"), writing a PEFT adapter directory to --out: adapter_config.json +
 adapter_model.safetensors (the best by validation loss; final/ holds the last one), training_log.jsonl,
 loss.png/.svg, checkpoint.safetensors (resume with --resume) and provenance.json (command line,
@@ -164,7 +164,7 @@ void run_train(TrainArguments arguments) {
 void add_train_command(CLI::App& app) {
   auto arguments = std::make_shared<TrainArguments>();
   arguments->runtime.dtype = "auto";
-  CLI::App* command = app.add_subcommand("train", kDescription);
+  CLI::App* command = app.add_subcommand("train", kTrainDescription);
   command->add_option("--model", arguments->model_dir, "base model checkpoint directory")->required();
   command->add_option("--data", arguments->data_file, "training examples (JSON array or JSONL)")->required();
   command->add_option("--out", arguments->out_dir, "output adapter directory")->required();

@@ -1,5 +1,5 @@
 #pragma once
-// Work shared over a process group (evaluation pairs, analysis languages): units with estimated costs
+// Work shared over a process group (evaluation pieces, analysis prompt batches): units with estimated costs
 // are assigned to ranks deterministically, run in rounds of one unit per rank, and after each round
 // every finished unit's result travels to every rank, so rank 0 can store progress as it goes and a
 // rerun resumes from what it stored. A group of one runs the units in order, with no collectives.

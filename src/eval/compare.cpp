@@ -11,10 +11,6 @@
 namespace qtalign::eval {
 namespace {
 
-bool contains(const std::vector<std::string>& list, const std::string& value) {
-  return std::find(list.begin(), list.end(), value) != list.end();
-}
-
 const LanguageAccuracy* find_language(const TaskResults& task, const std::string& language) {
   for (const LanguageAccuracy& candidate : task.languages)
     if (candidate.language == language) return &candidate;
@@ -123,6 +119,7 @@ Comparison compare_results(const EvalResults& base, const EvalResults& tuned, st
                               base_task.shots, comparison.tuned_name, tuned_task->shots));
     TaskComparison task;
     task.task = base_task.task;
+    task.labels = base_task.labels;
     for (const LanguageAccuracy& before : base_task.languages) {
       const LanguageAccuracy* after = find_language(*tuned_task, before.language);
       if (!after) {
@@ -243,30 +240,36 @@ std::string comparison_markdown(const Comparison& comparison) {
   return text;
 }
 
+plot::BarChart comparison_chart(const Comparison& comparison, const TaskComparison& task) {
+  plot::BarChart chart;
+  chart.title = fmt::format("{}: accuracy before and after tuning ({})", task.task, comparison.mode);
+  chart.x_label = "language";
+  chart.y_label = "accuracy";
+  chart.y_min = 0.0;
+  chart.y_max = 1.0;
+  plot::BarGroup base{"base", {}, {}, {}, std::nullopt};
+  plot::BarGroup tuned{"tuned", {}, {}, {}, std::nullopt};
+  for (const LanguageChange& language : task.languages) {
+    chart.categories.push_back(language.language);
+    base.values.push_back(language.base.value);
+    base.lower.push_back(language.base.lower);
+    base.upper.push_back(language.base.upper);
+    tuned.values.push_back(language.tuned.value);
+    tuned.lower.push_back(language.tuned.lower);
+    tuned.upper.push_back(language.tuned.upper);
+  }
+  chart.groups = {std::move(base), std::move(tuned)};
+  if (!task.labels.empty())
+    chart.reference_lines.push_back({1.0 / static_cast<double>(task.labels.size()), "chance"});
+  return chart;
+}
+
 std::vector<std::filesystem::path> write_comparison_charts(const Comparison& comparison,
                                                            const std::filesystem::path& stem) {
   std::vector<std::filesystem::path> written;
   for (const TaskComparison& task : comparison.tasks) {
-    plot::BarChart chart;
-    chart.title = fmt::format("{}: accuracy before and after tuning ({})", task.task, comparison.mode);
-    chart.x_label = "language";
-    chart.y_label = "accuracy";
-    chart.y_min = 0.0;
-    chart.y_max = 1.0;
-    plot::BarGroup base{"base", {}, {}, {}, std::nullopt};
-    plot::BarGroup tuned{"tuned", {}, {}, {}, std::nullopt};
-    for (const LanguageChange& language : task.languages) {
-      chart.categories.push_back(language.language);
-      base.values.push_back(language.base.value);
-      base.lower.push_back(language.base.lower);
-      base.upper.push_back(language.base.upper);
-      tuned.values.push_back(language.tuned.value);
-      tuned.lower.push_back(language.tuned.lower);
-      tuned.upper.push_back(language.tuned.upper);
-    }
-    chart.groups = {std::move(base), std::move(tuned)};
     const std::filesystem::path task_stem = stem.parent_path() / (stem.filename().string() + "_" + task.task);
-    plot::write_bar_chart(chart, task_stem);
+    plot::write_bar_chart(comparison_chart(comparison, task), task_stem);
     written.push_back(task_stem);
   }
   return written;

@@ -8,6 +8,7 @@
 
 #include "eval/results.h"
 #include "io/json_file.h"
+#include "plot/bar_chart.h"
 #include "stats/statistics.h"
 
 namespace qtalign::eval {
@@ -37,6 +38,7 @@ struct GroupChange {
 
 struct TaskComparison {
   std::string task;
+  std::vector<std::string> labels;         // the task's labels: chance accuracy is one over their number
   std::vector<LanguageChange> languages;   // languages both files evaluated, in the base file's order
   std::vector<std::string> only_in_base;   // evaluated by one file only (left out of the comparison)
   std::vector<std::string> only_in_tuned;
@@ -76,6 +78,10 @@ io::Json comparison_to_json(const Comparison& comparison);
 
 // Markdown: per task a table of languages (base, tuned, delta), the averages and the improved languages.
 std::string comparison_markdown(const Comparison& comparison);
+
+// The bar chart of one task of a comparison: base and tuned accuracy per language with 95% intervals,
+// and a dashed line at chance (one over the number of labels).
+plot::BarChart comparison_chart(const Comparison& comparison, const TaskComparison& task);
 
 // Writes one grouped bar chart per task (base and tuned accuracy per language, with 95% intervals) as
 // <stem>_<task>.png and .svg; returns the stems written.

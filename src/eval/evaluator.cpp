@@ -108,40 +108,50 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
                                      const data::TaskProtocol& task, const std::string& language,
                                      const std::vector<data::TaskItem>& items, const EvaluationOptions& options,
                                      const std::function<void(int64_t)>& on_items_done) {
+  return LanguageEvaluator(model, tokenizer, task, language, options).evaluate(items, on_items_done);
+}
+
+LanguageEvaluator::LanguageEvaluator(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                                     const data::TaskProtocol& task, std::string language, EvaluationOptions options)
+    : model_(model), tokenizer_(tokenizer), task_(task), language_(std::move(language)), options_(options) {
+  if (options_.batch_size < 1) throw Error("batch size must be at least 1");
+  label_tokens_ = label_tokens_for(tokenizer_, task_, language_, options_.answer_type);
+  for (const auto& sequence : label_tokens_.sequences) longest_label_ = std::max(longest_label_, sequence.size());
+  const std::string prefix_text = data::shared_prompt_prefix(task_, language_, options_.answer_type);
+  if (options_.truncate_left) truncation_prefix_ = tokenizer_.encode(prefix_text, /*add_special_tokens=*/true);
+  if (options_.prefix_cache) cached_prefix_ = cacheable_prefix_ids(tokenizer_, prefix_text);
+}
+
+LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>& items,
+                                               const std::function<void(int64_t)>& on_items_done) {
   const auto start = std::chrono::steady_clock::now();
   const c10::InferenceMode inference;
-  const std::string context = task.name + "/" + language;
+  const std::string context = task_.name + "/" + language_;
   if (items.empty()) throw Error(context + ": no items to evaluate");
-  if (options.batch_size < 1) throw Error("batch size must be at least 1");
 
   LanguageEvaluation result;
-  result.task = task.name;
-  result.language = language;
-  result.mode = scoring_mode_name(options.mode);
-  result.labels = task.labels;
-  const LabelTokens label_tokens = label_tokens_for(tokenizer, task, language, options.answer_type);
-  size_t longest_label = 0;
-  for (const auto& sequence : label_tokens.sequences) longest_label = std::max(longest_label, sequence.size());
+  result.task = task_.name;
+  result.language = language_;
+  result.mode = scoring_mode_name(options_.mode);
+  result.labels = task_.labels;
 
-  const int64_t context_length = model.config.max_position_embeddings;
-  const std::string prefix_text = data::shared_prompt_prefix(task, language, options.answer_type);
-  const std::vector<int64_t> prefix_ids =
-      options.truncate_left ? tokenizer.encode(prefix_text, /*add_special_tokens=*/true) : std::vector<int64_t>();
+  const int64_t context_length = model_.config.max_position_embeddings;
   std::vector<std::vector<int64_t>> prompts;
   for (const data::TaskItem& item : items) {
     std::vector<int64_t> ids =
-        tokenizer.encode(data::evaluation_prompt(task, language, item, options.answer_type), /*add_special_tokens=*/true);
-    ids.insert(ids.end(), label_tokens.forced_prefix.begin(), label_tokens.forced_prefix.end());
-    const int64_t needed = static_cast<int64_t>(ids.size() + longest_label);
+        tokenizer_.encode(data::evaluation_prompt(task_, language_, item, options_.answer_type), /*add_special_tokens=*/true);
+    ids.insert(ids.end(), label_tokens_.forced_prefix.begin(), label_tokens_.forced_prefix.end());
+    const int64_t needed = static_cast<int64_t>(ids.size() + longest_label_);
     if (context_length > 0 && needed > context_length) {
-      if (!options.truncate_left)
+      if (!options_.truncate_left)
         throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
                                 "context of {}",
                                 context, item.index, needed, context_length));
       // The ids the prompt shares with the prefix's own encoding are kept (all of them unless BPE
       // merges the prefix's last token with the item text); the item's tokens after them are cut.
       const size_t kept = static_cast<size_t>(
-          std::mismatch(prefix_ids.begin(), prefix_ids.end(), ids.begin(), ids.end()).first - prefix_ids.begin());
+          std::mismatch(truncation_prefix_.begin(), truncation_prefix_.end(), ids.begin(), ids.end()).first -
+          truncation_prefix_.begin());
       const size_t excess = static_cast<size_t>(needed - context_length);
       if (ids.size() - kept <= excess)
         throw Error(fmt::format("{} item {}: even cut to one token after the {} tokens of the demonstrations, the "
@@ -152,21 +162,21 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
     }
     prompts.push_back(std::move(ids));
   }
-  const std::vector<int64_t> prefix =
-      options.prefix_cache ? cacheable_prefix_ids(tokenizer, prefix_text)
-                           : std::vector<int64_t>();
-  const PromptSplit split = split_prompts(prefix, prompts);
+  const PromptSplit split = split_prompts(cached_prefix_, prompts);
   result.prefix_fallbacks = split.fallbacks();
 
-  model::KVCache prefix_cache;
   if (std::find(split.cached.begin(), split.cached.end(), true) != split.cached.end()) {
-    const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
-    model::ForwardOptions keep_cache;
-    keep_cache.return_cache = true;
-    prefix_cache = model::forward(model, {prefix_ids, at::Tensor(), nullptr}, keep_cache).cache;
+    // Runs after the first reuse the cache the first one made: the same ids give the same keys and values.
+    if (!prefix_cache_) {
+      const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
+      model::ForwardOptions keep_cache;
+      keep_cache.return_cache = true;
+      prefix_cache_ = model::forward(model_, {prefix_ids, at::Tensor(), nullptr}, keep_cache).cache;
+    }
     result.prefix_tokens = static_cast<int64_t>(split.prefix.size());
     result.computed_tokens += result.prefix_tokens;
   }
+  const model::KVCache* prefix_cache = prefix_cache_ ? &*prefix_cache_ : nullptr;
 
   result.items.resize(items.size());
   for (const bool cached_group : {true, false}) {
@@ -178,27 +188,27 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
       continuations.push_back(split.continuations[i]);
     }
     if (members.empty()) continue;
-    for (const model::PromptBatch& batch : model::make_prompt_batches(continuations, options.batch_size)) {
-      const model::ForwardInput input{batch.input_ids, batch.attention_mask, cached_group ? &prefix_cache : nullptr};
+    for (const model::PromptBatch& batch : model::make_prompt_batches(continuations, options_.batch_size)) {
+      const model::ForwardInput input{batch.input_ids, batch.attention_mask, cached_group ? prefix_cache : nullptr};
       model::ForwardOptions forward_options;
-      forward_options.return_cache = options.mode == ScoringMode::sequence;
-      const model::ForwardOutput output = model::forward(model, input, forward_options);
+      forward_options.return_cache = options_.mode == ScoringMode::sequence;
+      const model::ForwardOutput output = model::forward(model_, input, forward_options);
       const at::Tensor last = model::last_real_positions(batch.attention_mask);
-      const at::Tensor next_token_logits = model::logits(model, gather_rows(output.final_hidden, last));
+      const at::Tensor next_token_logits = model::logits(model_, gather_rows(output.final_hidden, last));
       result.computed_tokens += batch.attention_mask.sum().item<int64_t>();
 
       const int64_t rows = static_cast<int64_t>(batch.prompt_indices.size());
       std::vector<std::vector<double>> scores(static_cast<size_t>(rows));
-      if (options.mode == ScoringMode::prefix_sum) {
-        const at::Tensor sums = prefix_sum_scores(at::softmax(next_token_logits, -1), label_tokens.candidates);
+      if (options_.mode == ScoringMode::prefix_sum) {
+        const at::Tensor sums = prefix_sum_scores(at::softmax(next_token_logits, -1), label_tokens_.candidates);
         auto values = sums.accessor<double, 2>();
         for (int64_t row = 0; row < rows; ++row)
           for (int64_t label = 0; label < sums.size(1); ++label) scores[row].push_back(values[row][label]);
       } else {
         const at::Tensor log_probs = at::log_softmax(next_token_logits, -1);
         for (int64_t row = 0; row < rows; ++row) {
-          scores[row] = sequence_scores(model, cache_row(output.cache, row), log_probs[row], label_tokens.sequences);
-          for (const auto& sequence : label_tokens.sequences)
+          scores[row] = sequence_scores(model_, cache_row(output.cache, row), log_probs[row], label_tokens_.sequences);
+          for (const auto& sequence : label_tokens_.sequences)
             result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
         }
       }
@@ -211,8 +221,8 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
         scored.answer = item.answer;
         scored.label = item.label;
         scored.scores = std::move(scores[row]);
-        std::mt19937_64 generator = tie_break_generator(options.seed, task.name, language, item.index);
-        scored.prediction = task.labels[choose_label(scored.scores, generator)];
+        std::mt19937_64 generator = tie_break_generator(options_.seed, task_.name, language_, item.index);
+        scored.prediction = task_.labels[choose_label(scored.scores, generator)];
         scored.cached = cached_group;
         scored.prompt_tokens = static_cast<int64_t>(prompts[position].size());
       }

@@ -4,6 +4,7 @@
 // by length, and each item scored in the chosen mode.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "data/task_items.h"
 #include "eval/scoring.h"
 #include "model/model.h"
+#include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qtalign::eval {
@@ -74,5 +76,32 @@ LanguageEvaluation evaluate_language(const model::Model& model, const tokenizer:
                                      const data::TaskProtocol& task, const std::string& language,
                                      const std::vector<data::TaskItem>& items, const EvaluationOptions& options,
                                      const std::function<void(int64_t)>& on_items_done = {});
+
+// Evaluates runs of one task's items in one language, preparing what the runs share once: the label
+// tokens and, at the first run that uses it, the shared prefix's KV cache. Each run's evaluation is the
+// one evaluate_language gives for its items alone (its prefix counted as run), so join_pieces of the
+// runs of consecutive items equals one evaluation of them all, while the prefix runs only once.
+class LanguageEvaluator {
+ public:
+  // Throws Error for a batch size below 1. The model, tokenizer and task must outlive the evaluator.
+  LanguageEvaluator(const model::Model& model, const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
+                    std::string language, EvaluationOptions options);
+
+  // Evaluates `items` as evaluate_language does, calling on_items_done(count) after each batch.
+  LanguageEvaluation evaluate(const std::vector<data::TaskItem>& items,
+                              const std::function<void(int64_t)>& on_items_done = {});
+
+ private:
+  const model::Model& model_;
+  const tokenizer::Tokenizer& tokenizer_;
+  const data::TaskProtocol& task_;
+  std::string language_;
+  EvaluationOptions options_;
+  LabelTokens label_tokens_;
+  size_t longest_label_ = 0;
+  std::vector<int64_t> truncation_prefix_;  // the prefix's own encoding, kept whole by truncate_left
+  std::vector<int64_t> cached_prefix_;      // the ids the KV cache holds (empty without the cache)
+  std::optional<model::KVCache> prefix_cache_;
+};
 
 }  // namespace qtalign::eval

@@ -34,10 +34,6 @@ std::optional<MacroAverage> average_of(const std::vector<std::string>& languages
   return average;
 }
 
-bool contains(const std::vector<std::string>& list, const std::string& value) {
-  return std::find(list.begin(), list.end(), value) != list.end();
-}
-
 // The languages and accuracies of every average's members.
 io::Json average_to_json(const std::optional<MacroAverage>& average) {
   if (!average) return nullptr;
@@ -183,6 +179,10 @@ std::string aligned_table(const std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
 
 LanguageAccuracy language_accuracy(const LanguageEvaluation& evaluation) {
   LanguageAccuracy accuracy;

@@ -65,6 +65,9 @@ struct EvalResults {
   Averages averages;                       // means of the task averages
 };
 
+// Whether `list` holds `value` (a language in a list of languages, say).
+bool contains(const std::vector<std::string>& list, const std::string& value);
+
 // The accuracy of one evaluated language.
 LanguageAccuracy language_accuracy(const LanguageEvaluation& evaluation);
 

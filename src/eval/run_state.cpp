@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "io/atomic_file.h"
 #include "io/error.h"
 
@@ -9,6 +11,9 @@ namespace qtalign::eval {
 namespace {
 
 constexpr const char* kSettingsFile = "run.json";
+constexpr const char* kPieceMark = ".items-";  // in piece files' names: <task>.<language>.items-<begin>-<end>.json
+
+bool is_piece(const std::string& name) { return name.find(kPieceMark) != std::string::npos; }
 
 io::Json item_to_json(const ItemResult& item) {
   return {{"index", item.index},   {"answer", item.answer}, {"label", item.label}, {"prediction", item.prediction},
@@ -91,25 +96,44 @@ RunState::RunState(const std::filesystem::path& results_file, const io::Json& se
   const io::Json stored = io::read_json_file(settings_file);
   const std::string difference = first_difference(stored, settings);
   if (difference.empty()) return;
-  // A run that ended before finishing any pair (a failed start) leaves nothing worth keeping.
-  if (stored_pairs() == 0) {
+  // A run that ended before finishing any pair or piece (a failed start) leaves nothing worth keeping.
+  const size_t pairs = stored_pairs(), pieces = stored_pieces();
+  if (pairs == 0 && pieces == 0) {
     io::write_json_file(settings_file, settings);
     return;
   }
-  fail_at(directory_, fmt::format("holds {} finished pair(s) of an interrupted run with other settings ({}); rerun "
-                                  "with the same settings to resume it, add --restart to discard it, or choose "
-                                  "another --out",
-                                  stored_pairs(), difference));
+  std::string held = pairs > 0 ? fmt::format("{} finished pair(s)", pairs) : "";
+  if (pieces > 0) held += fmt::format("{}{} finished piece(s) of unfinished pairs", pairs > 0 ? " and " : "", pieces);
+  fail_at(directory_, fmt::format("holds {} of an interrupted run with other settings ({}); rerun with the same "
+                                  "settings to resume it, add --restart to discard it, or choose another --out",
+                                  held, difference));
 }
 
-size_t RunState::stored_pairs() const {
-  size_t pairs = 0;
+std::vector<std::string> RunState::stored_names() const {
+  std::vector<std::string> names;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name != kSettingsFile && name[0] != '.' && entry.path().extension() == ".json") ++pairs;
+    std::string name = entry.path().filename().string();
+    // Besides the stored evaluations: the settings, and temporaries of killed writers (".<name>.tmp-...").
+    if (name != kSettingsFile && name[0] != '.' && entry.path().extension() == ".json")
+      names.push_back(std::move(name));
   }
-  return pairs;
+  return names;
+}
+
+size_t RunState::stored_pairs() const { return stored_names().size() - stored_pieces(); }
+
+size_t RunState::stored_pieces() const {
+  const std::vector<std::string> names = stored_names();
+  return static_cast<size_t>(std::count_if(names.begin(), names.end(), is_piece));
+}
+
+std::vector<std::filesystem::path> RunState::piece_files(const std::string& task, const std::string& language) const {
+  const std::string start = task + "." + language + kPieceMark;
+  std::vector<std::filesystem::path> files;
+  for (const std::string& name : stored_names())
+    if (name.rfind(start, 0) == 0) files.push_back(directory_ / name);
+  return files;
 }
 
 std::filesystem::path RunState::pair_file(const std::string& task, const std::string& language) const {
@@ -128,9 +152,41 @@ std::optional<LanguageEvaluation> RunState::load(const std::string& task, const 
   return evaluation;
 }
 
+std::vector<PairPiece> RunState::load_pieces(const std::string& task, const std::string& language,
+                                             const std::string& test_file_hash) const {
+  std::vector<PairPiece> pieces;
+  for (const std::filesystem::path& file : piece_files(task, language)) {
+    const io::Json stored = io::read_json_file(file);
+    if (io::required_field<std::string>(stored, "test_file_sha1", file) != test_file_hash) continue;
+    PairPiece piece{io::required_field<size_t>(stored, "begin", file),
+                    language_evaluation_from_json(io::required_field<io::Json>(stored, "evaluation", file), file)};
+    if (piece.evaluation.task != task || piece.evaluation.language != language)
+      fail_at(file, fmt::format("holds {}/{}, not {}/{}", piece.evaluation.task, piece.evaluation.language, task,
+                                language));
+    pieces.push_back(std::move(piece));
+  }
+  std::sort(pieces.begin(), pieces.end(), [](const PairPiece& a, const PairPiece& b) { return a.begin < b.begin; });
+  return pieces;
+}
+
 void RunState::store(const LanguageEvaluation& evaluation, const std::string& test_file_hash) const {
   io::write_json_file(pair_file(evaluation.task, evaluation.language),
                       {{"test_file_sha1", test_file_hash}, {"evaluation", language_evaluation_to_json(evaluation)}});
+  // The pair file supersedes its pieces; one left by a kill here is never read while the pair file exists.
+  for (const std::filesystem::path& file : piece_files(evaluation.task, evaluation.language)) {
+    std::error_code error;
+    std::filesystem::remove(file, error);
+    if (error) fail_at(file, "cannot remove the piece of a finished pair: " + error.message());
+  }
+}
+
+void RunState::store_piece(const PairPiece& piece, const std::string& test_file_hash) const {
+  const LanguageEvaluation& evaluation = piece.evaluation;
+  io::write_json_file(directory_ / fmt::format("{}.{}{}{}-{}.json", evaluation.task, evaluation.language, kPieceMark,
+                                               piece.begin, piece.end()),
+                      {{"test_file_sha1", test_file_hash},
+                       {"begin", piece.begin},
+                       {"evaluation", language_evaluation_to_json(evaluation)}});
 }
 
 void RunState::remove() const {

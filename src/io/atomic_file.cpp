@@ -12,11 +12,10 @@
 #include <regex>
 
 #include "io/error.h"
+#include "io/system_error.h"
 
 namespace qtalign::io {
 namespace {
-
-std::string errno_text() { return std::strerror(errno); }
 
 std::filesystem::path temporary_name_for(const std::filesystem::path& destination) {
   std::random_device entropy;

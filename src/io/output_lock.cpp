@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io/error.h"
+#include "io/system_error.h"
 
 namespace qtalign::io {
 namespace {
@@ -17,8 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kLockFile = ".qtalign.lock";
-
-std::string errno_text() { return std::strerror(errno); }
 
 // The pid a lock file records (0 when unreadable).
 long holder_of(int fd) {

@@ -97,14 +97,16 @@ std::string safetensors_header_bytes(const fs::path& file) {
 
 // SHA-1 of the concatenated SHA-1s of the file's 64 MiB chunks: every byte counts, memory stays bounded.
 std::string chunked_sha1(const fs::path& file) {
-  constexpr size_t kChunk = size_t(64) << 20;
+  constexpr uintmax_t kChunk = uintmax_t(64) << 20;
   std::ifstream in(file, std::ios::binary);
   if (!in) fail_at(file, "cannot be read");
-  std::string chunk(kChunk, '\0'), digests;
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(kChunk));
+  // The buffer is no larger than the file: a small file does not pay for a 64 MiB allocation.
+  std::string chunk(static_cast<size_t>(std::min(fs::file_size(file), kChunk)), '\0'), digests;
+  while (!chunk.empty()) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     const auto got = static_cast<size_t>(in.gcount());
-    if (got > 0) digests += sha1_of(chunk.substr(0, got));
+    if (got > 0) digests += sha1_of(got == chunk.size() ? chunk : chunk.substr(0, got));
+    if (got < chunk.size()) break;
   }
   if (in.bad()) fail_at(file, "read failed");
   return sha1_of(digests);

@@ -13,6 +13,7 @@
 
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/system_error.h"
 
 namespace qtalign::io {
 namespace {
@@ -32,12 +33,6 @@ constexpr DtypeName kDtypes[] = {
     {"I64", at::kLong},   {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},
     {"U8", at::kByte},    {"BOOL", at::kBool},
 };
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 uint64_t read_le64(const char* bytes) {
   uint64_t value = 0;
@@ -113,9 +108,13 @@ std::map<std::string, std::string> parse_metadata(const nlohmann::json& metadata
   return result;
 }
 
-std::string errno_text() { return std::strerror(errno); }
-
 }  // namespace
+
+std::string shape_text(at::IntArrayRef shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
 
 SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t file_size,
                                            const std::filesystem::path& file) {

@@ -37,6 +37,9 @@ struct SafetensorsHeader {
 SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t file_size,
                                            const std::filesystem::path& file);
 
+// A tensor shape as error messages show it: "[2, 3]", "[]" for a scalar.
+std::string shape_text(at::IntArrayRef shape);
+
 // A memory-mapped safetensors file.
 class SafetensorsFile {
  public:

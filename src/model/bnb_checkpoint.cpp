@@ -57,21 +57,6 @@ T state_field(const io::Json& state, const std::string& key, const std::string& 
   }
 }
 
-// bitsandbytes' dequantize_blockwise of the 8-bit absmax codes, then + offset, all in fp32.
-at::Tensor dequantize_nested_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax,
-                                    const at::Tensor& nested_code, int64_t nested_blocksize, float offset) {
-  at::Tensor absmax = at::empty({codes.numel()}, at::kFloat);
-  const uint8_t* q = codes.data_ptr<uint8_t>();
-  const float* scale = nested_absmax.contiguous().data_ptr<float>();
-  const float* code = nested_code.contiguous().data_ptr<float>();
-  float* out = absmax.data_ptr<float>();
-  for (int64_t i = 0; i < codes.numel(); ++i) {
-    const float value = code[q[i]] * scale[i / nested_blocksize];
-    out[i] = value + offset;
-  }
-  return absmax;
-}
-
 }  // namespace
 
 std::optional<QuantType> read_bnb_quantization_config(const io::Json& config, const std::filesystem::path& file) {
@@ -154,7 +139,7 @@ QuantizedWeight read_bnb_4bit(const TensorFiles& files, const std::string& weigh
   const at::Tensor nested_absmax = entry(files, weight_name, weight_name + ".nested_absmax", at::kFloat,
                                          (blocks + nested_blocksize - 1) / nested_blocksize);
   const at::Tensor nested_code = entry(files, weight_name, weight_name + ".nested_quant_map", at::kFloat, 256);
-  weight.absmax = dequantize_nested_absmax(absmax_codes.contiguous(), nested_absmax, nested_code, nested_blocksize, offset);
+  weight.absmax = dequantize_nested_absmax(absmax_codes, nested_absmax, nested_code, nested_blocksize, offset);
   weight.double_quant = true;
   return weight;
 }

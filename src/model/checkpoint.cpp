@@ -63,10 +63,6 @@ bool ignored_when_loading(const std::string& name, const ModelConfig& config) {
   return config.tie_word_embeddings && name == "lm_head.weight";
 }
 
-std::string shape_text(at::IntArrayRef shape) {
-  return "[" + fmt::format("{}", fmt::join(shape.begin(), shape.end(), ", ")) + "]";
-}
-
 // Where each stored tensor lives.
 struct WeightFiles {
   std::map<std::string, std::shared_ptr<SafetensorsFile>> by_tensor;
@@ -141,7 +137,7 @@ void release_pages(const at::Tensor& mapped) {
 }
 
 // A linear weight [rows, columns] in 4 bits: read as bitsandbytes stored it, or quantized here from the
-// stored floating-point weight, whose pages are released right after.
+// stored floating-point weight (its absmax double-quantized when asked), whose pages are released right after.
 QuantizedWeight load_4bit(const WeightFiles& files, const std::string& name, const std::vector<int64_t>& shape,
                           const LoadOptions& options) {
   QuantizedWeight weight;
@@ -152,6 +148,7 @@ QuantizedWeight load_4bit(const WeightFiles& files, const std::string& name, con
     const at::Tensor stored = file->tensor(name);
     try {
       weight = quantize_4bit(stored, *options.quantization.type, options.quantization.blocksize, name);
+      if (options.quantization.double_quant) double_quantize_absmax(weight);
     } catch (const Error& e) {
       fail_at(file->path(), e.what());
     }
@@ -220,8 +217,8 @@ Model load_model(const fs::path& directory, const LoadOptions& options) {
     const auto record = std::find_if(header.tensors.begin(), header.tensors.end(),
                                      [&](const io::TensorRecord& r) { return r.name == name; });
     if (record->shape != shape)
-      fail_at(found->second->path(), "tensor '" + name + "' has shape " + shape_text(record->shape) +
-                                         " but config.json implies " + shape_text(shape));
+      fail_at(found->second->path(), "tensor '" + name + "' has shape " + io::shape_text(record->shape) +
+                                         " but config.json implies " + io::shape_text(shape));
     if (!at::isFloatingType(record->dtype))
       fail_at(found->second->path(), "tensor '" + name + "' has dtype " + io::safetensors_dtype_name(record->dtype) +
                                          "; weights must be floating point");
@@ -318,7 +315,7 @@ void save_weights(const ModelConfig& model_config, const fs::path& directory, at
       const at::Tensor tensor = weight(name, shape);
       if (!tensor.defined() || tensor.sizes() != at::IntArrayRef(shape))
         throw Error(fmt::format("cannot save {}: weight '{}' has shape {}, the config implies {}", directory.string(),
-                                name, tensor.defined() ? shape_text(tensor.sizes()) : "(undefined)", shape_text(shape)));
+                                name, tensor.defined() ? io::shape_text(tensor.sizes()) : "(undefined)", io::shape_text(shape)));
       converted.emplace_back(name, tensor.to(disk_dtype));
       weight_map[name] = file_name;
     }

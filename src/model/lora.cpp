@@ -30,8 +30,6 @@ void for_each_linear_const(const Model& model, Fn&& fn) {
   for_each_linear(const_cast<Model&>(model), [&](const std::string& name, const Linear& linear) { fn(name, linear); });
 }
 
-std::string shape_text(at::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-
 // A PEFT tensor name split into its module and matrix ('A' or 'B'); PEFT also accepts the
 // adapter name ("default") before ".weight" in files some versions wrote. Plain string work: names
 // come from the file, and std::regex recurses once per character (a long name overflowed the stack).
@@ -320,8 +318,8 @@ LoraConfig load_lora_adapter(Model& model, const std::filesystem::path& director
                                                         : std::vector<int64_t>{base.out_features(), config.r};
     if (record.shape != expected)
       fail_at(weights_file, fmt::format("tensor '{}' has shape {}, expected {} (r = {}, layer weight {})", record.name,
-                                        shape_text(record.shape), shape_text(expected), config.r,
-                                        shape_text({base.out_features(), base.in_features()})));
+                                        io::shape_text(record.shape), io::shape_text(expected), config.r,
+                                        io::shape_text({base.out_features(), base.in_features()})));
     if (!at::isFloatingType(record.dtype))
       fail_at(weights_file, fmt::format("tensor '{}' is not a floating-point tensor", record.name));
     auto& slot = loaded[module];

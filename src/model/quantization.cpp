@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <vector>
 
 #include "io/error.h"
 
@@ -167,6 +169,19 @@ struct QuantizedLinear : torch::autograd::Function<QuantizedLinear> {
   }
 };
 
+// The mean of a float32 vector as torch computes it on the CPU for up to kChunk values, where its sum
+// runs on one thread; longer vectors are summed chunk by chunk in order, so that the result never
+// depends on the thread count (bitsandbytes itself sums on the GPU, in yet another order).
+float mean_of(const at::Tensor& values) {
+  constexpr int64_t kChunk = 16384;
+  const int64_t count = values.numel();
+  if (count <= kChunk) return values.mean().item<float>();
+  float sum = 0.0f;
+  for (int64_t begin = 0; begin < count; begin += kChunk)
+    sum += values.narrow(0, begin, std::min(kChunk, count - begin)).sum().item<float>();
+  return sum / static_cast<float>(count);
+}
+
 }  // namespace
 
 std::string quant_type_name(QuantType type) { return type == QuantType::nf4 ? "nf4" : "fp4"; }
@@ -215,6 +230,94 @@ QuantizedWeight quantize_4bit(const at::Tensor& weight, QuantType type, int64_t 
   });
   if (non_finite) throw Error("tensor '" + name + "' contains NaN or infinite values and cannot be quantized");
   return quantized;
+}
+
+const std::array<float, 256>& dynamic_code_map() {
+  // Built with the tensor operations bitsandbytes builds it with (a float32 linspace, its midpoints,
+  // times a double scale), so every entry is the float32 value bitsandbytes gets.
+  static const std::array<float, 256> map = [] {
+    constexpr double kScales[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+    std::vector<float> values;
+    for (int exponent = 0; exponent < 7; ++exponent) {
+      const at::Tensor boundaries = at::linspace(0.1, 1.0, (int64_t{1} << exponent) + 1, at::kFloat);
+      const int64_t bins = boundaries.numel() - 1;
+      const at::Tensor means = (boundaries.narrow(0, 0, bins) + boundaries.narrow(0, 1, bins)) / 2.0;
+      for (const double sign : {1.0, -1.0}) {
+        const at::Tensor scaled = (means * (sign * kScales[exponent])).contiguous();
+        values.insert(values.end(), scaled.data_ptr<float>(), scaled.data_ptr<float>() + scaled.numel());
+      }
+    }
+    values.push_back(0.0f);
+    values.push_back(1.0f);
+    std::sort(values.begin(), values.end());
+    std::array<float, 256> sorted{};
+    std::copy(values.begin(), values.end(), sorted.begin());
+    return sorted;
+  }();
+  return map;
+}
+
+uint8_t quantize_dynamic_value(float x) {
+  const std::array<float, 256>& code = dynamic_code_map();
+  // The kernel's search: the first odd entry 2k + 1 (k < 127) that x does not exceed, 255 when x exceeds
+  // them all; written with `x > entry` as the kernel compares, so NaN goes down to the bottom.
+  int low = 0, high = 127;
+  while (low < high) {
+    const int middle = (low + high) / 2;
+    if (x > code[2 * middle + 1]) low = middle + 1;
+    else high = middle;
+  }
+  const int upper = 2 * low + 1, even = upper - 1;
+  if (x > code[even]) return static_cast<uint8_t>(x > (code[upper] + code[even]) * 0.5f ? upper : even);
+  // Below the bottom entry the kernel compares with code[0] itself, which keeps 0.
+  const int lower = even == 0 ? 0 : even - 1;
+  return static_cast<uint8_t>(x < (code[lower] + code[even]) * 0.5f ? lower : even);
+}
+
+NestedAbsmax quantize_nested_absmax(const at::Tensor& absmax) {
+  if (absmax.dim() != 1 || absmax.scalar_type() != at::kFloat || !absmax.device().is_cpu())
+    throw Error("double quantization takes a float32 CPU vector of absmax values");
+  const at::Tensor values = absmax.contiguous();
+  NestedAbsmax nested;
+  nested.offset = mean_of(values);
+  const int64_t count = values.numel(), blocks = (count + kNestedBlocksize - 1) / kNestedBlocksize;
+  nested.codes = at::empty({count}, at::kByte);
+  nested.absmax = at::empty({blocks}, at::kFloat);
+  const float* in = values.data_ptr<float>();
+  uint8_t* codes = nested.codes.data_ptr<uint8_t>();
+  float* scales = nested.absmax.data_ptr<float>();
+  std::vector<float> centred(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) centred[i] = in[i] - nested.offset;
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t begin = block * kNestedBlocksize, end = std::min(count, begin + kNestedBlocksize);
+    float largest = 0.0f;
+    for (int64_t i = begin; i < end; ++i) largest = std::max(largest, std::fabs(centred[i]));
+    scales[block] = largest;
+    // As for the 4-bit codes: times the reciprocal; a block all at the offset scales 0 by inf.
+    const float reciprocal = 1.0f / largest;
+    for (int64_t i = begin; i < end; ++i) codes[i] = quantize_dynamic_value(centred[i] * reciprocal);
+  }
+  return nested;
+}
+
+at::Tensor dequantize_nested_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax,
+                                    const at::Tensor& code_map, int64_t nested_blocksize, float offset) {
+  const int64_t count = codes.numel();
+  // Each value's block by index (a stored nested_blocksize may be huge: nothing is sized by it).
+  const at::Tensor blocks = at::arange(count, at::kLong).div(nested_blocksize, "floor");
+  // Two tensor operations, so the product is rounded before the offset is added (never fused).
+  const at::Tensor products = code_map.index_select(0, codes.reshape({count}).to(at::kLong)) *
+                              nested_absmax.reshape({-1}).index_select(0, blocks);
+  return products + offset;
+}
+
+void double_quantize_absmax(QuantizedWeight& weight) {
+  const NestedAbsmax nested = quantize_nested_absmax(weight.absmax);
+  const std::array<float, 256>& map = dynamic_code_map();
+  weight.absmax = dequantize_nested_absmax(nested.codes, nested.absmax,
+                                           at::tensor(at::ArrayRef<float>(map.data(), map.size())), kNestedBlocksize,
+                                           nested.offset);
+  weight.double_quant = true;
 }
 
 at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "io/error.h"
 #include "model/checkpoint.h"
 
@@ -23,89 +25,56 @@ struct RandomTensors {
   }
 };
 
-struct Preset {
+// A preset: an architecture and its shape, one row of kPresets. attention_bias follows the type (qwen2
+// only) and head_dim is hidden_size / heads, as in every model here.
+struct PresetShape {
   const char* name;
-  ModelConfig (*config)();
+  const char* model_type;
+  int64_t vocab_size, hidden_size, intermediate_size, layers, heads, kv_heads, max_positions;
+  double rms_norm_eps, rope_theta;
+  bool tied;
+  std::optional<int64_t> sliding_window, bos_token_id, eos_token_id;
+  const char* torch_dtype;
 };
 
-ModelConfig tiny_architecture(const char* model_type) {
-  ModelConfig config = tiny_qwen2_config(0);
-  config.model_type = model_type;
-  config.attention_bias = config.model_type == "qwen2";
-  if (config.model_type == "mistral") config.sliding_window = 4096;
-  return config;
-}
+// The published shapes are those of each model's config.json on the Hugging Face hub (Qwen/Qwen1.5-*,
+// mistralai/Mistral-7B-v0.1, meta-llama/Llama-2-7b-hf); Qwen's bos/eos are left to the tokenizer that
+// init-model copies in. The tiny ones are small test models of each architecture, vocabulary to be set.
+const PresetShape kPresets[] = {
+    // name         type       vocab   hidden inter  layers heads kv positions eps   rope tied   window bos eos dtype
+    {"tiny",         "qwen2",   0,      64,    176,   2,     4,    2,  4096,  1e-6, 1e6, true,  {},   {}, {}, "float32"},
+    {"tiny-llama",   "llama",   0,      64,    176,   2,     4,    2,  4096,  1e-6, 1e6, true,  {},   {}, {}, "float32"},
+    {"tiny-mistral", "mistral", 0,      64,    176,   2,     4,    2,  4096,  1e-6, 1e6, true,  4096, {}, {}, "float32"},
+    {"qwen1.5-0.5b", "qwen2",   151936, 1024,  2816,  24,    16,   16, 32768, 1e-6, 1e6, true,  {},   {}, {}, "bfloat16"},
+    {"qwen1.5-1.8b", "qwen2",   151936, 2048,  5504,  24,    16,   16, 32768, 1e-6, 1e6, false, {},   {}, {}, "bfloat16"},
+    {"qwen1.5-4b",   "qwen2",   151936, 2560,  6912,  40,    20,   20, 32768, 1e-6, 5e6, false, {},   {}, {}, "bfloat16"},
+    {"qwen1.5-14b",  "qwen2",   152064, 5120,  13696, 40,    40,   40, 32768, 1e-6, 1e6, false, {},   {}, {}, "bfloat16"},
+    {"mistral-7b",   "mistral", 32000,  4096,  14336, 32,    32,   8,  32768, 1e-5, 1e4, false, 4096, 1,  2,  "bfloat16"},
+    {"llama-2-7b",   "llama",   32000,  4096,  11008, 32,    32,   32, 4096,  1e-5, 1e4, false, {},   1,  2,  "float16"},
+};
 
-// Published configs (config.json of each model on the Hugging Face hub).
-ModelConfig qwen1_5_4b() {
-  ModelConfig config = qwen1_5_1_8b_shape_config();
-  config.hidden_size = 2560;
-  config.intermediate_size = 6912;
-  config.num_hidden_layers = 40;
-  config.num_attention_heads = 20;
-  config.num_key_value_heads = 20;
-  config.rope_theta = 5000000.0;
-  return config;
-}
-
-ModelConfig qwen1_5_14b() {
-  ModelConfig config = qwen1_5_1_8b_shape_config();
-  config.vocab_size = 152064;
-  config.hidden_size = 5120;
-  config.intermediate_size = 13696;
-  config.num_hidden_layers = 40;
-  config.num_attention_heads = 40;
-  config.num_key_value_heads = 40;
-  return config;
-}
-
-ModelConfig llama_7b_family(const char* model_type) {
+// The config.json fields of a preset row.
+ModelConfig config_of(const PresetShape& shape) {
   ModelConfig config;
-  config.model_type = model_type;
-  config.vocab_size = 32000;
-  config.hidden_size = 4096;
-  config.num_hidden_layers = 32;
-  config.num_attention_heads = 32;
-  config.head_dim = 128;
-  config.rms_norm_eps = 1e-5;
-  config.rope_theta = 10000.0;
-  config.tie_word_embeddings = false;
-  config.attention_bias = false;
-  config.bos_token_id = 1;
-  config.eos_token_id = 2;
-  config.torch_dtype = "bfloat16";
+  config.model_type = shape.model_type;
+  config.vocab_size = shape.vocab_size;
+  config.hidden_size = shape.hidden_size;
+  config.intermediate_size = shape.intermediate_size;
+  config.num_hidden_layers = shape.layers;
+  config.num_attention_heads = shape.heads;
+  config.num_key_value_heads = shape.kv_heads;
+  config.head_dim = shape.hidden_size / shape.heads;
+  config.max_position_embeddings = shape.max_positions;
+  config.rms_norm_eps = shape.rms_norm_eps;
+  config.rope_theta = shape.rope_theta;
+  config.tie_word_embeddings = shape.tied;
+  config.attention_bias = config.model_type == "qwen2";
+  config.sliding_window = shape.sliding_window;
+  config.bos_token_id = shape.bos_token_id;
+  config.eos_token_id = shape.eos_token_id;
+  config.torch_dtype = shape.torch_dtype;
   return config;
 }
-
-ModelConfig mistral_7b() {
-  ModelConfig config = llama_7b_family("mistral");
-  config.intermediate_size = 14336;
-  config.num_key_value_heads = 8;
-  config.max_position_embeddings = 32768;
-  config.sliding_window = 4096;
-  return config;
-}
-
-ModelConfig llama_2_7b() {
-  ModelConfig config = llama_7b_family("llama");
-  config.intermediate_size = 11008;
-  config.num_key_value_heads = 32;
-  config.max_position_embeddings = 4096;
-  config.torch_dtype = "float16";
-  return config;
-}
-
-constexpr Preset kPresets[] = {
-    {"tiny", [] { return tiny_architecture("qwen2"); }},
-    {"tiny-llama", [] { return tiny_architecture("llama"); }},
-    {"tiny-mistral", [] { return tiny_architecture("mistral"); }},
-    {"qwen1.5-0.5b", qwen1_5_0_5b_shape_config},
-    {"qwen1.5-1.8b", qwen1_5_1_8b_shape_config},
-    {"qwen1.5-4b", qwen1_5_4b},
-    {"qwen1.5-14b", qwen1_5_14b},
-    {"mistral-7b", mistral_7b},
-    {"llama-2-7b", llama_2_7b},
-};
 
 }  // namespace
 
@@ -137,61 +106,24 @@ int64_t write_random_checkpoint(const ModelConfig& config, uint64_t seed, at::Sc
 }
 
 ModelConfig tiny_qwen2_config(int64_t vocab_size) {
-  ModelConfig config;
-  config.model_type = "qwen2";
+  ModelConfig config = preset_config("tiny");
   config.vocab_size = vocab_size;
-  config.hidden_size = 64;
-  config.intermediate_size = 176;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.head_dim = 16;
-  config.max_position_embeddings = 4096;
-  config.rms_norm_eps = 1e-6;
-  config.rope_theta = 1000000.0;
-  config.tie_word_embeddings = true;
-  config.attention_bias = true;
-  config.torch_dtype = "float32";
   return config;
 }
 
-ModelConfig qwen1_5_0_5b_shape_config() {
-  ModelConfig config;
-  config.model_type = "qwen2";
-  config.vocab_size = 151936;
-  config.hidden_size = 1024;
-  config.intermediate_size = 2816;
-  config.num_hidden_layers = 24;
-  config.num_attention_heads = 16;
-  config.num_key_value_heads = 16;
-  config.head_dim = 64;
-  config.max_position_embeddings = 32768;
-  config.rms_norm_eps = 1e-6;
-  config.rope_theta = 1000000.0;
-  config.tie_word_embeddings = true;
-  config.attention_bias = true;
-  config.torch_dtype = "bfloat16";
-  return config;
-}
+ModelConfig qwen1_5_0_5b_shape_config() { return preset_config("qwen1.5-0.5b"); }
 
-ModelConfig qwen1_5_1_8b_shape_config() {
-  ModelConfig config = qwen1_5_0_5b_shape_config();
-  config.hidden_size = 2048;
-  config.intermediate_size = 5504;
-  config.head_dim = 128;
-  config.tie_word_embeddings = false;
-  return config;
-}
+ModelConfig qwen1_5_1_8b_shape_config() { return preset_config("qwen1.5-1.8b"); }
 
 ModelConfig preset_config(const std::string& name) {
-  for (const Preset& preset : kPresets)
-    if (name == preset.name) return preset.config();
+  for (const PresetShape& preset : kPresets)
+    if (name == preset.name) return config_of(preset);
   throw Error(fmt::format("unknown preset '{}' (expected one of: {})", name, fmt::join(preset_names(), ", ")));
 }
 
 std::vector<std::string> preset_names() {
   std::vector<std::string> names;
-  for (const Preset& preset : kPresets) names.push_back(preset.name);
+  for (const PresetShape& preset : kPresets) names.push_back(preset.name);
   return names;
 }
 

@@ -26,4 +26,12 @@ void check_vocabulary(const ModelConfig& config, const tokenizer::Tokenizer& tok
   check("the tokenizer's eos token id", tokenizer.eos_id(), tokenizer_json);
 }
 
+tokenizer::Tokenizer read_checked_tokenizer(const std::filesystem::path& config_json,
+                                            const std::filesystem::path& tokenizer_json) {
+  const ModelConfig config = read_model_config(config_json);
+  tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_json);
+  check_vocabulary(config, tokenizer, config_json, tokenizer_json);
+  return tokenizer;
+}
+
 }  // namespace qtalign::model

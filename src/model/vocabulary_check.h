@@ -14,4 +14,10 @@ namespace qtalign::model {
 void check_vocabulary(const ModelConfig& config, const tokenizer::Tokenizer& tokenizer,
                       const std::filesystem::path& config_json, const std::filesystem::path& tokenizer_json);
 
+// Reads tokenizer.json and checks it against config.json (read here too): the cheap half of loading a
+// model, for callers to do before the weights, so a wrong tokenizer fails at once and not after a long
+// load. Throws Error naming the file for a missing or malformed file or a vocabulary mismatch.
+tokenizer::Tokenizer read_checked_tokenizer(const std::filesystem::path& config_json,
+                                            const std::filesystem::path& tokenizer_json);
+
 }  // namespace qtalign::model

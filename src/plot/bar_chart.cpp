@@ -31,6 +31,8 @@ void validate(const BarChart& chart, const std::filesystem::path& stem) {
     require_finite(group.lower, stem, where);
     require_finite(group.upper, stem, where);
   }
+  for (const ReferenceLine& line : chart.reference_lines)
+    require_finite(std::vector<double>{line.value}, stem, fmt::format("bar chart reference line '{}'", line.label));
 }
 
 std::string value_text(double value) { return fmt::format("{:.3g}", value); }
@@ -52,6 +54,7 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
     data.include(group.lower);
     data.include(group.upper);
   }
+  for (const ReferenceLine& line : chart.reference_lines) data.include(line.value);
   // Bars grow from zero, so only the side away from zero gets room (more with value labels).
   const double headroom = chart.value_labels ? 0.1 : 0.05;
   const double span = std::max(data.high - data.low, 1e-12);
@@ -105,6 +108,16 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
         cairo_line_to(cr, centre, axes.device_y(group.upper[c]));
         cairo_stroke(cr);
       }
+    }
+    for (const ReferenceLine& line : chart.reference_lines) {
+      const double y = std::floor(axes.device_y(line.value)) + 0.5;
+      cairo_set_source_rgb(cr, line.color.red, line.color.green, line.color.blue);
+      set_line_style(cr, LineStyle::dashed, 1.5);
+      cairo_move_to(cr, axes.area().left, y);
+      cairo_line_to(cr, axes.area().right(), y);
+      cairo_stroke(cr);
+      draw_text(cr, line.label, axes.area().right() - 4.0, y - 3.0, HAlign::right, VAlign::bottom,
+                TextStyle{11.0, false, line.color});
     }
     cairo_restore(cr);
     if (chart.value_labels) {

@@ -18,6 +18,13 @@ struct BarGroup {
   std::optional<Color> color;  // palette_color(group index) when unset
 };
 
+// A dashed horizontal line across the plot at `value`, its label at the right end (e.g. chance accuracy).
+struct ReferenceLine {
+  double value = 0.0;
+  std::string label;
+  Color color{0.35, 0.35, 0.35};
+};
+
 struct BarChart {
   std::string title;
   std::string x_label;
@@ -26,13 +33,15 @@ struct BarChart {
   std::vector<BarGroup> groups;         // side by side within each category, e.g. base, tuned
   std::optional<double> y_min;          // axis limits; from the data (and 0) when unset
   std::optional<double> y_max;
+  std::vector<ReferenceLine> reference_lines;  // drawn over the bars, inside the axis range
   bool value_labels = false;            // print each bar's value above it
   int width = 0;                        // 0: wide enough for the categories (at least 960)
   int height = 600;
 };
 
 // Writes stem.png and stem.svg atomically; throws Error on no categories or groups, a group whose
-// length differs from the categories, non-finite values or an unwritable destination.
+// length differs from the categories, non-finite values (reference lines' included) or an unwritable
+// destination.
 void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem);
 
 }  // namespace qtalign::plot

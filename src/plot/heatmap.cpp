@@ -72,8 +72,8 @@ void write_heatmap(const Heatmap& heatmap, const std::filesystem::path& stem) {
   }
   if (!heatmap.marked.empty()) frame.legend.push_back(LegendEntry{"significant", {0.1, 0.1, 0.1}, LegendMark::dot});
 
-  const int width = heatmap.width > 0 ? heatmap.width : std::max(720, 260 + 46 * static_cast<int>(heatmap.columns.size()));
-  const int height = heatmap.height > 0 ? heatmap.height : 200 + 34 * static_cast<int>(heatmap.rows.size());
+  const int width = heatmap.width > 0 ? heatmap.width : std::max(720, 260 + 52 * static_cast<int>(heatmap.columns.size()));
+  const int height = heatmap.height > 0 ? heatmap.height : 200 + 44 * static_cast<int>(heatmap.rows.size());
   const size_t rows = heatmap.rows.size();
   render_figure(stem, width, height, [&](cairo_t* cr) {
     const Axes axes(cr, width, height, frame);
@@ -94,7 +94,7 @@ void write_heatmap(const Heatmap& heatmap, const std::filesystem::path& stem) {
         cairo_stroke(cr);
         if (!value) continue;
         TextStyle style;
-        style.size = 10.0;
+        style.size = 12.0;
         style.color = text_color(fill);
         draw_text(cr, fmt::format(fmt::runtime(heatmap.value_format), *value * heatmap.value_scale), (left + right) / 2,
                   (top + bottom) / 2, HAlign::center, VAlign::middle, style);

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "data/data_dir.h"
+#include "data/evaluation_split.h"
+#include "data/question_translation_build.h"
 #include "data/prompt_format.h"
 #include "data/protocol.h"
 #include "data/sampling.h"
@@ -27,14 +29,39 @@
 namespace qtalign::study {
 namespace {
 
-// The tasks whose English training sets ship with labels.
-constexpr const char* kTrainingTasks[] = {"snli", "paws"};
+// The label of an English training item: the test sets' answer map, except that paws_en10k_train
+// answers yes/no (paraphrase or not) where the test sets answer same/different.
+std::optional<std::string> training_label(const data::TaskProtocol& task, const std::string& answer) {
+  const std::map<std::string, std::string>& answer_map = task.language("en").answer_map;
+  if (const auto label = answer_map.find(answer); label != answer_map.end()) return label->second;
+  if (task.name == "paws" && (answer == "yes" || answer == "no")) return answer == "yes" ? "same" : "different";
+  return std::nullopt;
+}
 
-// Zero-shot English prompts of each training task, answered with the label and its closing quote.
-std::vector<train::TokenizedExample> demo_examples(const data::Protocol& protocol, const tokenizer::Tokenizer& tokenizer,
-                                                   const DemoTraining& settings, uint64_t seed) {
-  std::vector<train::TokenizedExample> examples;
-  for (const char* task_name : kTrainingTasks) {
+// Up to `count` of `items` (seeded per task), in the order drawn.
+void draw_items(std::vector<DemoItem>& drawn, std::vector<DemoItem> items, size_t count, uint64_t seed,
+                const std::string& task) {
+  std::mt19937_64 generator = data::seeded_generator(seed, "demo model " + task);
+  for (const size_t index : data::sample_without_replacement(items.size(), std::min(count, items.size()), generator))
+    drawn.push_back(std::move(items[index]));
+}
+
+// Random weights at the usual scale (std 0.02, norms around 1) leave a hidden-64 model with frozen
+// tied embeddings unable to make any token likely (its largest reachable logit is about 1 against
+// 151,936 rows) and its layers nearly silent, so LoRA can only learn the label prior. These factors
+// give the embeddings, the linear layers and the final norm the scales of a trained model.
+void rescale_for_training(model::Model& model, const DemoTraining& settings) {
+  at::NoGradGuard no_grad;
+  model.embed_tokens.mul_(settings.embedding_scale);
+  model::for_each_linear(model, [&](const std::string&, model::Linear& linear) { linear.weight.mul_(settings.linear_scale); });
+  model.norm.mul_(settings.final_norm_scale);
+}
+
+}  // namespace
+
+std::vector<DemoItem> demo_training_items(const data::Protocol& protocol, const DemoTraining& settings, uint64_t seed) {
+  std::vector<DemoItem> drawn;
+  for (const char* task_name : {"snli", "paws"}) {
     const data::TaskProtocol& task = protocol.task(task_name);
     const auto source = protocol.question_translation.english_source.find(task_name);
     if (source == protocol.question_translation.english_source.end())
@@ -43,25 +70,26 @@ std::vector<train::TokenizedExample> demo_examples(const data::Protocol& protoco
     const std::filesystem::path file = protocol.path_of(source->second);
     const std::vector<data::TaskItem> all_items = data::read_task_items(file, task, "en", data::Answers::ignored);
     const io::Json raw = io::read_json_file(file);
-    const std::map<std::string, std::string>& answer_map = task.language("en").answer_map;
-    std::vector<std::pair<const data::TaskItem*, std::string>> items;
+    std::vector<DemoItem> items;
     for (size_t i = 0; i < all_items.size(); ++i) {
       const auto answer = raw[i].find("answer");
       if (answer == raw[i].end() || !answer->is_string()) continue;
-      const auto label = answer_map.find(answer->get<std::string>());
-      if (label != answer_map.end()) items.emplace_back(&all_items[i], label->second);
+      if (const auto label = training_label(task, answer->get<std::string>()))
+        items.push_back({task.name, i, data::question_text(task, "en", all_items[i]), *label});
     }
-    std::mt19937_64 generator = data::seeded_generator(seed, std::string("demo model ") + task_name);
-    const size_t count = std::min(settings.examples_per_task, items.size());
-    for (const size_t index : data::sample_without_replacement(items.size(), count, generator)) {
-      const train::TextExample text{data::question_text(task, "en", *items[index].first), items[index].second + "\""};
-      examples.push_back(train::tokenize_example(tokenizer, train::PromptTemplate::plain, text, std::nullopt));
-    }
+    if (items.empty()) fail_at(file, "no item has an answer the demo can map to a label");
+    draw_items(drawn, std::move(items), settings.examples_per_task, seed, task.name);
   }
-  return examples;
+  const data::TaskProtocol& emotion = protocol.task("emotion");
+  const std::vector<data::TaskItem> english = data::read_test_set(protocol, "emotion", "en");
+  const data::EvaluationSplit split =
+      data::split_test_set("emotion", english, data::BuildOptions{}.eval_fraction, seed);
+  std::vector<DemoItem> items;
+  for (const size_t index : split.training_indices)
+    items.push_back({"emotion", index, data::question_text(emotion, "en", english[index]), english[index].label});
+  draw_items(drawn, std::move(items), settings.examples_per_task, seed, "emotion");
+  return drawn;
 }
-
-}  // namespace
 
 model::ModelConfig demo_model_config() {
   model::ModelConfig config = model::tiny_qwen2_config(151936);
@@ -79,10 +107,11 @@ std::string demo_model_description() {
   const model::ModelConfig config = demo_model_config();
   const DemoTraining training = demo_training();
   return fmt::format(
-      "demo model: a {}-layer, hidden-{} Qwen2-architecture model made on this machine (random weights, then about a "
-      "minute of training on {} English snli and paws training items with their labels); its numbers show the "
-      "machinery at work and are not the study's results",
-      config.num_hidden_layers, config.hidden_size, 2 * training.examples_per_task);
+      "demo model: a {}-layer, hidden-{} Qwen2-architecture model made on this machine (random weights, then a minute or "
+      "two of training on zero-shot English prompts: {} snli and {} paws training items and the English emotion items "
+      "that the study's split keeps out of evaluation); its numbers show the machinery at work and are not the study's "
+      "results",
+      config.num_hidden_layers, config.hidden_size, training.examples_per_task, training.examples_per_task);
 }
 
 std::filesystem::path demo_tokenizer_dir(const std::filesystem::path& explicit_dir) {
@@ -104,7 +133,10 @@ void write_demo_checkpoint(const std::filesystem::path& directory, const std::fi
             fmt::format("has {} tokens, more than the demo model's {} rows", tokenizer.vocab_size(), config.vocab_size));
   // Data first: a missing training set fails before any work.
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(data_dir));
-  const std::vector<train::TokenizedExample> examples = demo_examples(protocol, tokenizer, settings, seed);
+  std::vector<train::TokenizedExample> examples;
+  for (const DemoItem& item : demo_training_items(protocol, settings, seed))
+    examples.push_back(train::tokenize_example(tokenizer, train::PromptTemplate::plain,
+                                               train::TextExample{item.prompt, item.label + "\""}, std::nullopt));
 
   std::filesystem::create_directories(directory);
   for (const char* name : {"tokenizer.json", "tokenizer_config.json"})
@@ -112,13 +144,14 @@ void write_demo_checkpoint(const std::filesystem::path& directory, const std::fi
       io::write_file_atomically(directory / name, io::read_file(tokenizer_dir / name));
 
   model::Model model = model::make_random_model(config, seed, at::kFloat);
+  rescale_for_training(model, settings);
   model::LoraConfig lora;
   lora.r = settings.rank;
   lora.alpha = static_cast<double>(settings.rank);
   lora.dropout = 0.0;
   lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   train::TrainingOptions options;
-  options.epochs = 1;
+  options.epochs = settings.epochs;
   options.micro_batch = settings.micro_batch;
   options.grad_accum = 1;
   options.lr = settings.lr;

@@ -24,12 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string joined;
-  for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
-  return joined;
-}
-
 io::Json grid_settings(const GridOptions& options) {
   const StudyOptions& common = options.common;
   return {{"plan", plan_to_json(options.plan)},
@@ -119,7 +113,7 @@ void run_grid(const GridOptions& options, const SubcommandRunner& run_subcommand
                  StudyOptions options = grid.common;
                  options.out = paths.configuration(configuration.id);
                  options.model_dir = paths.model_dir(configuration.model);
-                 options.train_languages = join(configuration.sources, ",");
+                 options.train_languages = fmt::format("{}", fmt::join(configuration.sources, ","));
                  options.target = configuration.target;
                  options.task = configuration.task;
                  options.analyses = false;

@@ -63,14 +63,13 @@ ReportSection accuracy(const std::vector<GridTable>& tables, const std::vector<G
   if (tables.empty()) section.blocks.push_back(text_block(Kind::paragraph, "No evaluation has finished yet."));
   for (size_t t = 0; t < tables.size(); ++t) {
     section.blocks.push_back(table_block(accuracy_table(tables[t])));
-    std::vector<ReportFigure> shown;
+    // One block per figure: the heatmap has a column per language and needs the page's whole width.
     for (const auto& [stem, caption] :
          {std::pair{figures[t].heatmap, "Accuracy change from the base model per configuration and language (points; "
                                         "dot = significant)"},
           std::pair{figures[t].change, "Mean change by number and kind of tuning languages"}})
       if (!stem.empty() && fs::is_regular_file(study_dir / (stem.string() + ".png")))
-        shown.push_back({stem.string() + ".png", caption});
-    if (!shown.empty()) section.blocks.push_back({Kind::figures, "", {}, std::move(shown), {}});
+        section.blocks.push_back({Kind::figures, "", {}, {{stem.string() + ".png", caption}}, {}});
   }
   section.blocks.push_back(text_block(
       Kind::paragraph, "Files: tables/<model>.<task>.<answer type>.<shots>.{md,csv,tex,json}; the .tex tables need "

@@ -38,12 +38,6 @@ double estimate_at(const io::Json& layer, const char* quantity, const std::files
                                     std::string("layers.") + quantity);
 }
 
-// A language's colour in every overview: its position among the protocol's languages.
-size_t language_color(const data::Protocol& protocol, const std::string& language) {
-  return static_cast<size_t>(std::find(protocol.languages.begin(), protocol.languages.end(), language) -
-                             protocol.languages.begin());
-}
-
 // What the overview and the comparison read back from a <lang>.json.
 struct LensFileSummary {
   int64_t items = 0;
@@ -72,8 +66,8 @@ std::pair<int64_t, double> peak_of(const io::Json& layers, const char* quantity,
 }
 
 // The overview of every language's lens file: a JSON summary, a Markdown table and two charts.
-void write_lens_overview(const data::Protocol& protocol, const std::vector<std::string>& languages,
-                         const std::filesystem::path& directory, const std::string& variant) {
+void write_lens_overview(const std::vector<std::string>& languages, const std::filesystem::path& directory,
+                         const std::string& variant) {
   io::Json summary = io::Json::array();
   std::string markdown =
       "| language | items | dropped (overlap) | latent English answer: peak (layer) | correct answer in language, "
@@ -89,8 +83,8 @@ void write_lens_overview(const data::Protocol& protocol, const std::vector<std::
                               language, lens.dropped, language);
       continue;
     }
-    const size_t color = language_color(protocol, language);
-    plot::Series latent{language, {}, {}, {}, {}, plot::palette_color(color)};
+    // The palette's first colours are its most distinct: a language's colour is its place in this chart.
+    plot::Series latent{language, {}, {}, {}, {}, plot::palette_color(latent_chart.series.size())};
     plot::Series native = latent;
     for (const io::Json& layer : lens.layers) {
       const double x = static_cast<double>(io::required_field<int64_t>(layer, "layer", file, "layers"));
@@ -212,7 +206,7 @@ std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& to
   return plans;
 }
 
-void run_lens_pipeline(const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<analysis::LensLanguagePlan>& plans, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant) {
   if (plans.empty()) throw Error("logit lens: no languages to analyse");
@@ -227,26 +221,35 @@ void run_lens_pipeline(const LoadedModel& loaded, const data::Protocol& protocol
                         {"token_sets", "prefix-sum candidates of the label words (prompts.json scoring)"},
                         {"overlap_filter", "items whose correct answer's English and test-language candidates "
                                            "share a token are dropped"}};
-  std::vector<std::string> languages;
-  for (const analysis::LensLanguagePlan& plan : plans) {
-    languages.push_back(plan.language);
-    const std::filesystem::path file = directory / (plan.language + ".json");
-    if (skip_existing && std::filesystem::exists(file)) {
-      std::fprintf(stderr, "lens %s/%s: already done (%s)\n", plan.task.c_str(), plan.language.c_str(), file.c_str());
-      continue;
+  // Rank 0 decides what is left to run, as only its output directory is sure to exist.
+  std::string skipped(plans.size(), '0');
+  if (group.is_main())
+    for (size_t p = 0; p < plans.size(); ++p) {
+      const std::filesystem::path file = directory / (plans[p].language + ".json");
+      if (!skip_existing || !std::filesystem::exists(file)) continue;
+      std::fprintf(stderr, "lens %s/%s: already done (%s)\n", plans[p].task.c_str(), plans[p].language.c_str(),
+                   file.c_str());
+      skipped[p] = '1';
     }
-    const analysis::LensLanguageResult result = analysis::run_lens(loaded.model, plan, options);
+  skipped = group.all_gather_text(skipped).front();
+  std::vector<std::string> languages;
+  std::vector<analysis::LensLanguagePlan> pending;
+  for (size_t p = 0; p < plans.size(); ++p) {
+    languages.push_back(plans[p].language);
+    if (skipped[p] == '0') pending.push_back(plans[p]);
+  }
+  analysis::run_lens_shared(group, loaded.model, pending, options, [&](const analysis::LensLanguageResult& result) {
     analysis::write_lens_outputs(result, loaded.tokenizer, loaded.model.lm_head.size(0), variant, directory,
                                  provenance);
-  }
-  write_lens_overview(protocol, languages, directory, variant);
+  });
+  if (group.is_main()) write_lens_overview(languages, directory, variant);
 }
 
-void run_lens_pipeline(const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<std::string>& languages, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant) {
-  run_lens_pipeline(loaded, protocol, plan_lens(loaded.tokenizer, protocol, languages, options), options, directory,
-                    skip_existing, variant);
+  run_lens_pipeline(group, loaded, protocol, plan_lens(loaded.tokenizer, protocol, languages, options), options,
+                    directory, skip_existing, variant);
 }
 
 void write_lens_comparison(const std::filesystem::path& base_directory, const std::filesystem::path& tuned_directory,

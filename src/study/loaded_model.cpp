@@ -11,14 +11,15 @@ namespace qtalign::study {
 LoadedModel load_model_for_analysis(const std::filesystem::path& model_dir, const std::filesystem::path& adapter_dir,
                                     at::ScalarType dtype, at::Device device,
                                     const model::QuantizationOptions& quantization) {
+  // The cheap inputs before the weights: a wrong tokenizer or adapter fails before a long load.
+  const std::filesystem::path tokenizer_file = model_dir / "tokenizer.json";
+  tokenizer::Tokenizer tokenizer = model::read_checked_tokenizer(model_dir / "config.json", tokenizer_file);
+  if (!adapter_dir.empty()) model::read_lora_config(adapter_dir / "adapter_config.json");
   model::LoadOptions options;
   options.dtype = dtype;
   options.device = device;
   options.quantization = quantization;
   model::Model model = model::load_model(model_dir, options);
-  const std::filesystem::path tokenizer_file = model_dir / "tokenizer.json";
-  tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(tokenizer_file);
-  model::check_vocabulary(model.config, tokenizer, model_dir / "config.json", tokenizer_file);
   io::Json provenance = {
       {"qtalign_version", QTALIGN_VERSION},
       {"model",

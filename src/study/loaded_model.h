@@ -19,7 +19,7 @@ struct LoadedModel {
 
 // Loads <model_dir> (config.json, weights, tokenizer.json), its linear weights quantized as asked, and
 // attaches the PEFT adapter in `adapter_dir` unless it is empty; throws Error naming the file for
-// anything missing or malformed.
+// anything missing or malformed, for the tokenizer and adapter_config.json before reading any weight.
 LoadedModel load_model_for_analysis(const std::filesystem::path& model_dir, const std::filesystem::path& adapter_dir,
                                     at::ScalarType dtype, at::Device device,
                                     const model::QuantizationOptions& quantization);

@@ -46,12 +46,6 @@ std::string signed_points(double value) { return fmt::format("{:+.1f}", 100 * va
 std::string number(double value) { return fmt::format("{:.4g}", value); }
 std::string signed_number(double value) { return fmt::format("{:+.3f}", value); }
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string joined;
-  for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
-  return joined;
-}
-
 std::optional<io::Json> read_if_present(const fs::path& file) {
   if (!fs::is_regular_file(file)) return std::nullopt;
   return io::read_json_file(file);
@@ -72,12 +66,12 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
   std::string text = fmt::format(
       "Question-translation tuning on the {} task's questions in {} (inputs in those languages, the same questions in "
       "English as targets, no answers anywhere), then few-shot evaluation",
-      settings.value("task", "?"), join(settings.value("train_languages", std::vector<std::string>{}), ", "));
+      settings.value("task", "?"), fmt::join(settings.value("train_languages", std::vector<std::string>{}), ", "));
   if (base) {
     std::vector<std::string> tasks;
     for (const eval::TaskResults& task : base->tasks)
       tasks.push_back(fmt::format("{} ({} languages, {}-shot)", task.task, task.languages.size(), task.shots));
-    text += " on " + join(tasks, ", ") + fmt::format(", scored with {}", json_text(base->provenance.value("mode", io::Json("?"))));
+    text += fmt::format(" on {}, scored with {}", fmt::join(tasks, ", "), json_text(base->provenance.value("mode", io::Json("?"))));
   }
   text += ".";
   if (build.contains("examples")) text += fmt::format(" Training examples: {}.", json_text(build["examples"]));
@@ -503,11 +497,11 @@ void render_markdown_block(const ReportBlock& block, std::string& markdown) {
         header.push_back(markdown_cell(cell));
         rule.push_back("---");
       }
-      markdown += "| " + join(header, " | ") + " |\n| " + join(rule, " | ") + " |\n";
+      markdown += fmt::format("| {} |\n| {} |\n", fmt::join(header, " | "), fmt::join(rule, " | "));
       for (const auto& row : block.table.rows) {
         std::vector<std::string> cells;
         for (const std::string& cell : row) cells.push_back(markdown_cell(cell));
-        markdown += "| " + join(cells, " | ") + " |\n";
+        markdown += fmt::format("| {} |\n", fmt::join(cells, " | "));
       }
       markdown += "\n";
       break;
@@ -568,7 +562,7 @@ ReportDocument build_study_report(const fs::path& study_dir) {
                                        "eval/base.json", "eval/tuned.json");
   ReportDocument document;
   document.title = fmt::format("qtalign study: {} question translation, tuned on {}", settings.value("task", "?"),
-                               join(settings.value("train_languages", std::vector<std::string>{}), ", "));
+                               fmt::join(settings.value("train_languages", std::vector<std::string>{}), ", "));
   document.sections.push_back(overview_section(study, comparison, base));
   document.sections.push_back(accuracy_section(study_dir, comparison));
   document.sections.push_back(training_section(study_dir));

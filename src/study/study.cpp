@@ -15,6 +15,7 @@
 #include "data/protocol.h"
 #include "data/question_translation.h"
 #include "data/question_translation_build.h"
+#include "distributed/process_group.h"
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
@@ -81,6 +82,7 @@ std::vector<std::string> runtime_arguments(const StudyOptions& options) {
   if (options.quantization.type)
     arguments.insert(arguments.end(), {"--quantize", model::quant_type_name(*options.quantization.type),
                                        "--quant-blocksize", std::to_string(options.quantization.blocksize)});
+  if (options.quantization.double_quant) arguments.push_back("--double-quant");
   return arguments;
 }
 
@@ -218,15 +220,16 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   representations.bootstrap = {2000, options.seed, 0.95};
 
   std::optional<analysis::RepresentationResult> base_representations, tuned_representations;
+  distributed::ProcessGroup single;  // the study runner's analyses run in its own process
   const auto run_variant = [&](const std::string& variant, const fs::path& lens_dir, const fs::path& pca_dir,
                                std::optional<analysis::RepresentationResult>& result) {
     stages.run("logit lens (" + variant + ")", lens_dir / "summary.json", [&] {
-      run_lens_pipeline(*loaded, protocol, lens_languages, lens, lens_dir, true, variant);
+      run_lens_pipeline(single, *loaded, protocol, lens_languages, lens, lens_dir, true, variant);
       return io::Json{{"languages", lens_languages}, {"items_per_language_limit", lens.limit.count}};
     });
     stages.run("representations (" + variant + ")", pca_dir / "representations.json", [&] {
       representations.layers = analysis::parse_layer_list(options.pca_layers, loaded->model.config.num_hidden_layers);
-      result = run_representation_pipeline(*loaded, protocol, representations, pca_dir, false);
+      result = run_representation_pipeline(single, *loaded, protocol, representations, pca_dir, false);
       return io::Json{{"languages", result->languages}, {"items", result->item_indices.size()}};
     });
   };
@@ -249,30 +252,33 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
 }
 
 io::Json settings_json(const StudyOptions& options, const std::vector<std::string>& train_languages) {
-  return {{"model", options.model_dir.empty() ? io::Json("demo") : io::Json(fs::absolute(options.model_dir).string())},
-          {"task", options.task},
-          {"train_languages", train_languages},
-          {"target", options.target},
-          {"labels", options.labels},
-          {"shots", options.shots < 0 ? io::Json("default") : io::Json(options.shots)},
-          {"analyses", options.analyses},
-          {"size", options.size ? io::Json(*options.size) : io::Json("default")},
-          {"seed", options.seed},
-          {"eval_task", options.eval_task},
-          {"eval_languages", options.eval_languages},
-          {"eval_limit", options.eval_limit},
-          {"analysis_limit", options.analysis_limit},
-          {"lens_languages", options.lens_languages},
-          {"pca_languages", options.pca_languages},
-          {"pca_layers", options.pca_layers},
-          {"epochs", options.epochs},
-          {"micro_batch", options.micro_batch},
-          {"grad_accum", options.grad_accum},
-          {"lr", options.lr},
-          {"cutoff", options.cutoff},
-          {"eval_every", options.eval_every},
-          {"dtype", options.dtype},
-          {"quantization", model::describe_quantization(options.quantization)}};
+  io::Json settings = {
+      {"model", options.model_dir.empty() ? io::Json("demo") : io::Json(fs::absolute(options.model_dir).string())},
+      {"task", options.task},
+      {"train_languages", train_languages},
+      {"target", options.target},
+      {"labels", options.labels},
+      {"shots", options.shots < 0 ? io::Json("default") : io::Json(options.shots)},
+      {"analyses", options.analyses},
+      {"size", options.size ? io::Json(*options.size) : io::Json("default")},
+      {"seed", options.seed},
+      {"eval_task", options.eval_task},
+      {"eval_languages", options.eval_languages},
+      {"eval_limit", options.eval_limit},
+      {"analysis_limit", options.analysis_limit},
+      {"lens_languages", options.lens_languages},
+      {"pca_languages", options.pca_languages},
+      {"pca_layers", options.pca_layers},
+      {"epochs", options.epochs},
+      {"micro_batch", options.micro_batch},
+      {"grad_accum", options.grad_accum},
+      {"lr", options.lr},
+      {"cutoff", options.cutoff},
+      {"eval_every", options.eval_every},
+      {"dtype", options.dtype},
+      {"quantization", model::describe_quantization(options.quantization)}};
+  if (options.model_dir.empty()) settings["demo_examples"] = options.demo_examples;
+  return settings;
 }
 
 // The languages the configuration saw in tuning: its sources and its target.
@@ -365,8 +371,11 @@ io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptio
 }
 
 void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs::path& directory) {
-  stages.run("demo model (briefly trained on English snli and paws, Qwen tokenizer)", directory / "config.json", [&] {
-    write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed, options.data_dir);
+  stages.run("demo model (briefly trained on English snli, paws and emotion prompts, Qwen tokenizer)", directory / "config.json", [&] {
+    DemoTraining training = demo_training();
+    training.examples_per_task = options.demo_examples;
+    write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed, options.data_dir,
+                          training);
     const model::ModelConfig config = demo_model_config();
     return io::Json{{"path", directory.string()},
                     {"hidden_size", config.hidden_size},

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "model/quantization.h"
+#include "study/demo_model.h"
 #include "study/stages.h"
 
 namespace qtalign::study {
@@ -33,6 +34,7 @@ struct StudyOptions {
   std::filesystem::path out;                 // the study directory
   std::filesystem::path model_dir;           // empty: make and use the demo checkpoint
   std::filesystem::path demo_tokenizer_dir;  // for the demo (empty: the npm Qwen tokenizer)
+  size_t demo_examples = demo_training().examples_per_task;  // the demo model's training items per task
   std::filesystem::path data_dir;            // benchmark data (empty: the default)
   std::string task = "emotion";              // the task whose questions are translated for tuning
   std::string train_languages = "zh,de";
@@ -64,7 +66,7 @@ struct StudyOptions {
   int threads = 0;
   std::string device = "cpu";
   std::string dtype = "auto";
-  model::QuantizationOptions quantization;  // --quantize / --quant-blocksize
+  model::QuantizationOptions quantization;  // --quantize / --quant-blocksize / --double-quant
   at::Device analysis_device = at::kCPU;
   at::ScalarType analysis_dtype = at::kFloat;
 };

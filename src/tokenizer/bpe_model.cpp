@@ -7,6 +7,7 @@
 
 #include "io/error.h"
 #include "tokenizer/code_points.h"
+#include "tokenizer/config_fields.h"
 
 namespace qtalign::tokenizer {
 namespace {
@@ -30,13 +31,6 @@ bool follows_metaspace(std::string_view text, size_t at) {
 }
 
 constexpr uint64_t kEmptySlot = ~uint64_t{0};  // ids are below 2^31, so no pair has this key
-
-bool optional_bool(const Json& config, const char* key, const std::filesystem::path& file) {
-  auto found = config.find(key);
-  if (found == config.end() || found->is_null()) return false;
-  if (!found->is_boolean()) fail_at(file, std::string("model: field '") + key + "' must be true or false");
-  return found->get<bool>();
-}
 
 // The two halves of merge number `rank`.
 std::pair<std::string, std::string> merge_parts(const Json& merge, size_t rank, const std::filesystem::path& file) {
@@ -171,9 +165,9 @@ BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& fi
       fail_at(file, "model: unk_token " + unk->dump() + " is not in the vocabulary");
     model.unk_id_ = found->second;
   }
-  model.fuse_unk_ = optional_bool(config, "fuse_unk", file);
-  model.byte_fallback_ = optional_bool(config, "byte_fallback", file);
-  model.ignore_merges_ = optional_bool(config, "ignore_merges", file);
+  model.fuse_unk_ = optional_bool(config, "fuse_unk", false, file, "model");
+  model.byte_fallback_ = optional_bool(config, "byte_fallback", false, file, "model");
+  model.ignore_merges_ = optional_bool(config, "ignore_merges", false, file, "model");
   // When no entry has "▁" right after another character, no merge crosses the start of a run of
   // "▁", so long words (SentencePiece-style models see whole sentences) can be tokenized and cached
   // run by run with identical results. ignore_merges looks whole words up, so it keeps them whole.

@@ -6,6 +6,7 @@
 #include "io/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/code_points.h"
+#include "tokenizer/config_fields.h"
 #include "tokenizer/text_pattern.h"
 
 namespace qtalign::tokenizer {
@@ -14,10 +15,10 @@ namespace {
 using Json = nlohmann::json;
 using Tokens = std::vector<std::string>;
 
-struct ByteLevelStep {
+struct ByteLevelDecodeStep {
   ByteLevelAlphabet alphabet;
 };
-struct MetaspaceStep {
+struct MetaspaceDecodeStep {
   char32_t replacement;
   bool prepended;  // prepend_scheme is not "never"
 };
@@ -35,7 +36,7 @@ struct StripStep {
 
 // All tokens become one text: each token's characters are mapped back to bytes; a token with a
 // character outside the alphabet contributes its own UTF-8 bytes. Invalid UTF-8 becomes U+FFFD.
-Tokens apply_step(const ByteLevelStep& step, Tokens tokens) {
+Tokens apply_step(const ByteLevelDecodeStep& step, Tokens tokens) {
   std::string bytes;
   for (const std::string& token : tokens) {
     std::string token_bytes;
@@ -53,7 +54,7 @@ Tokens apply_step(const ByteLevelStep& step, Tokens tokens) {
 
 // The replacement character becomes a space; in the first token it is dropped instead when a
 // prefix was prepended while encoding.
-Tokens apply_step(const MetaspaceStep& step, Tokens tokens) {
+Tokens apply_step(const MetaspaceDecodeStep& step, Tokens tokens) {
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::string out;
     size_t length = 0;
@@ -129,13 +130,6 @@ Tokens apply_step(const StripStep& step, Tokens tokens) {
   return tokens;
 }
 
-std::string required_string(const Json& config, const char* key, const std::filesystem::path& file,
-                            const std::string& where) {
-  auto found = config.find(key);
-  if (found == config.end() || !found->is_string()) fail_at(file, where + ": missing string field '" + key + "'");
-  return found->get<std::string>();
-}
-
 char32_t single_character(const std::string& text, const char* key, const std::filesystem::path& file,
                           const std::string& where) {
   size_t length = 0;
@@ -153,7 +147,8 @@ size_t count_field(const Json& config, const char* key, const std::filesystem::p
   return found->get<size_t>();
 }
 
-MetaspaceStep parse_metaspace(const Json& config, const std::filesystem::path& file, const std::string& where) {
+MetaspaceDecodeStep parse_metaspace_decoder(const Json& config, const std::filesystem::path& file,
+                                            const std::string& where) {
   const char32_t replacement = single_character(required_string(config, "replacement", file, where), "replacement", file, where);
   bool prepended = true;
   if (auto scheme = config.find("prepend_scheme"); scheme != config.end() && !scheme->is_null()) {
@@ -164,13 +159,13 @@ MetaspaceStep parse_metaspace(const Json& config, const std::filesystem::path& f
   if (auto add_prefix_space = config.find("add_prefix_space");
       add_prefix_space != config.end() && add_prefix_space->is_boolean() && !add_prefix_space->get<bool>())
     prepended = false;
-  return MetaspaceStep{replacement, prepended};
+  return MetaspaceDecodeStep{replacement, prepended};
 }
 
 }  // namespace
 
 struct Decoder::Step {
-  std::variant<ByteLevelStep, MetaspaceStep, ReplaceStep, ByteFallbackStep, FuseStep, StripStep> kind;
+  std::variant<ByteLevelDecodeStep, MetaspaceDecodeStep, ReplaceStep, ByteFallbackStep, FuseStep, StripStep> kind;
 };
 
 Decoder::Decoder() = default;
@@ -197,9 +192,9 @@ void Decoder::add_steps(const Json& config, const std::filesystem::path& file, s
     if (found == config.end() || !found->is_array()) fail_at(file, where + ": missing array field 'decoders'");
     for (const Json& inner : *found) add_steps(inner, file, steps);
   } else if (type == "ByteLevel") {
-    steps.push_back({ByteLevelStep{}});
+    steps.push_back({ByteLevelDecodeStep{}});
   } else if (type == "Metaspace") {
-    steps.push_back({parse_metaspace(config, file, where)});
+    steps.push_back({parse_metaspace_decoder(config, file, where)});
   } else if (type == "Replace") {
     auto pattern = config.find("pattern");
     if (pattern == config.end()) fail_at(file, where + ": missing field 'pattern'");

@@ -9,6 +9,7 @@
 
 #include "io/error.h"
 #include "tokenizer/code_points.h"
+#include "tokenizer/config_fields.h"
 #include "tokenizer/text_pattern.h"
 
 namespace qtalign::tokenizer {
@@ -109,22 +110,6 @@ const icu::Normalizer2* icu_normalizer(const std::string& form, const std::files
   if (U_FAILURE(status) || !normalizer)
     fail_at(file, "normalizer " + form + ": ICU cannot provide it (" + u_errorName(status) + ")");
   return normalizer;
-}
-
-bool optional_bool(const Json& config, const char* key, bool fallback, const std::filesystem::path& file,
-                   const std::string& where) {
-  auto found = config.find(key);
-  if (found == config.end() || found->is_null()) return fallback;
-  if (!found->is_boolean()) fail_at(file, where + ": field '" + key + "' must be true or false");
-  return found->get<bool>();
-}
-
-std::string required_string(const Json& config, const char* key, const std::filesystem::path& file,
-                            const std::string& where) {
-  auto found = config.find(key);
-  if (found == config.end() || !found->is_string())
-    fail_at(file, where + ": missing string field '" + key + "'");
-  return found->get<std::string>();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "io/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/code_points.h"
+#include "tokenizer/config_fields.h"
 #include "tokenizer/text_pattern.h"
 
 namespace qtalign::tokenizer {
@@ -147,14 +148,6 @@ void apply_step(const MetaspaceStep& step, const Piece& piece, std::vector<Piece
   cut(replaced,
       split_ranges(replaced.text, step.replacement_pattern.find_all(replaced.text), Behavior::kMergedWithNext, false),
       out);
-}
-
-bool optional_bool(const Json& config, const char* key, bool fallback, const std::filesystem::path& file,
-                   const std::string& where) {
-  auto found = config.find(key);
-  if (found == config.end() || found->is_null()) return fallback;
-  if (!found->is_boolean()) fail_at(file, where + ": field '" + key + "' must be true or false");
-  return found->get<bool>();
 }
 
 Behavior parse_behavior(const Json& config, const std::filesystem::path& file, const std::string& where) {

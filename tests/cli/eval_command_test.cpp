@@ -184,6 +184,46 @@ TEST_F(EvalCommand, ResumingAnInterruptedRunGivesTheSameFile) {
   EXPECT_FALSE(std::filesystem::exists(file("resumed/results.json.state")));
 }
 
+// Stopped inside a pair (--max-items): the pair's finished pieces are kept, and the rerun evaluates only
+// its other items and writes the files of an uninterrupted run with the same pieces.
+TEST_F(EvalCommand, ResumingInsideAPairKeepsItsFinishedItems) {
+  const auto arguments = [](int save_every, const std::string& out) {
+    return "--task emotion --langs en,zh --limit 10 --seen zh --batch-size 4 --save-every " +
+           std::to_string(save_every) + " --out " + path(out + "/results.json") + " --predictions " +
+           path(out + "/predictions.jsonl");
+  };
+  const testing::CommandResult whole = eval(arguments(4, "pieces-whole"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+
+  // Pieces of 4 items: items 0-3 and 4-7 of emotion/en reach 6 items; 2 of its 10 and emotion/zh remain.
+  const testing::CommandResult first = eval(arguments(4, "pieces") + " --max-items 6");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("stopped after 6 items (--max-items); 2 remain"), std::string::npos) << first.output;
+  EXPECT_FALSE(std::filesystem::exists(file("pieces/results.json")));
+  EXPECT_TRUE(std::filesystem::exists(file("pieces/results.json.state/emotion.en.items-0-4.json")));
+  EXPECT_TRUE(std::filesystem::exists(file("pieces/results.json.state/emotion.en.items-4-8.json")));
+  EXPECT_FALSE(std::filesystem::exists(file("pieces/results.json.state/emotion.en.json")));
+
+  // Pieces are batched on their own: another piece size cannot continue this run.
+  const testing::CommandResult other = eval(arguments(5, "pieces"));
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_NE(other.output.find("2 finished piece(s) of unfinished pairs"), std::string::npos) << other.output;
+  EXPECT_NE(other.output.find("/runtime/save_every: stored 4, now 5"), std::string::npos) << other.output;
+
+  const testing::CommandResult second = eval(arguments(4, "pieces"));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("emotion/en: resumed 8 of 10 items from " + file("pieces/results.json.state").string() +
+                               "; evaluating 2 more"),
+            std::string::npos)
+      << second.output;
+  // Its progress line counts only the 2 items evaluated now.
+  EXPECT_NE(second.output.find("emotion/en (2 of 10 items): 2/2 items"), std::string::npos) << second.output;
+  EXPECT_EQ(eval::without_volatile_fields(io::read_json_file(file("pieces/results.json"))),
+            eval::without_volatile_fields(io::read_json_file(file("pieces-whole/results.json"))));
+  EXPECT_EQ(io::read_file(file("pieces/predictions.jsonl")), io::read_file(file("pieces-whole/predictions.jsonl")));
+  EXPECT_FALSE(std::filesystem::exists(file("pieces/results.json.state")));
+}
+
 // Killed at the first write that passes a size limit (SIGXFSZ ends the process on the spot, as
 // SIGKILL would), whichever file that is: no output is ever partial under its final name, a full disk
 // on the next attempt is a one-line error, and the rerun after both resumes and ends with the files

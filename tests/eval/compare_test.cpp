@@ -138,6 +138,13 @@ TEST(Compare, MarkdownJsonAndCharts) {
   EXPECT_EQ(json["tasks"][0]["improved"], io::Json::array({"zh"}));
   EXPECT_NEAR(json["averages"]["unseen"]["delta"].get<double>(), -0.05, 1e-12);
 
+  // The chart marks chance accuracy: paws has two labels.
+  const plot::BarChart chart = comparison_chart(comparison, comparison.tasks[0]);
+  EXPECT_EQ(chart.categories, (std::vector<std::string>{"en", "zh"}));
+  ASSERT_EQ(chart.reference_lines.size(), 1u);
+  EXPECT_DOUBLE_EQ(chart.reference_lines[0].value, 0.5);
+  EXPECT_EQ(chart.reference_lines[0].label, "chance");
+
   testing::TempDir temp;
   const auto stems = write_comparison_charts(comparison, temp / "compare");
   ASSERT_EQ(stems.size(), 1u);

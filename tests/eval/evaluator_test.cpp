@@ -6,6 +6,7 @@
 #include "data/task_items.h"
 #include "eval/eval_test_support.h"
 #include "eval/label_tokens.h"
+#include "eval/shared_evaluation.h"
 #include "io/error.h"
 #include "model/transformer.h"
 
@@ -149,6 +150,42 @@ TEST_F(Evaluator, BatchSizeDoesNotChangeScores) {
     EXPECT_EQ(a.items[i].prediction, b.items[i].prediction);
     for (size_t label = 0; label < task.labels.size(); ++label)
       EXPECT_NEAR(a.items[i].scores[label], b.items[i].scores[label], 1e-6);
+  }
+}
+
+TEST_F(Evaluator, RunsOfOneEvaluatorScoreAsFreshEvaluationsAndJoinToOneRun) {
+  const data::TaskProtocol& task = protocol().task("snli");
+  const std::vector<data::TaskItem> items = first_items("snli", "de", 5);
+  const std::vector<data::TaskItem> head(items.begin(), items.begin() + 2), tail(items.begin() + 2, items.end());
+  EvaluationOptions options;
+  options.batch_size = 2;
+  LanguageEvaluator evaluator(model(), tokenizer(), task, "de", options);
+  const LanguageEvaluation first = evaluator.evaluate(head);
+  int64_t reported = 0;
+  const LanguageEvaluation second = evaluator.evaluate(tail, [&](int64_t count) { reported += count; });
+  EXPECT_EQ(reported, 3);
+  // The second run reuses the first one's prefix cache: the same scores, bit for bit, as a run of its
+  // own, which computes the prefix afresh, and the same counts (its prefix included).
+  const LanguageEvaluation fresh = evaluate_language(model(), tokenizer(), task, "de", tail, options);
+  ASSERT_EQ(second.items.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(second.items[i].index, tail[i].index);
+    EXPECT_EQ(second.items[i].scores, fresh.items[i].scores) << "item " << i;
+  }
+  EXPECT_GT(second.prefix_tokens, 0);
+  EXPECT_EQ(second.prefix_tokens, fresh.prefix_tokens);
+  EXPECT_EQ(second.computed_tokens, fresh.computed_tokens);
+  // Joined, the runs count what one run over all five items counts; scores differ at most by batching.
+  const LanguageEvaluation whole = evaluate_language(model(), tokenizer(), task, "de", items, options);
+  const LanguageEvaluation joined = join_pieces({first, second});
+  EXPECT_EQ(joined.computed_tokens, whole.computed_tokens);
+  EXPECT_EQ(joined.prefix_tokens, whole.prefix_tokens);
+  ASSERT_EQ(joined.items.size(), whole.items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(joined.items[i].index, whole.items[i].index);
+    EXPECT_EQ(joined.items[i].prediction, whole.items[i].prediction);
+    for (size_t label = 0; label < task.labels.size(); ++label)
+      EXPECT_NEAR(joined.items[i].scores[label], whole.items[i].scores[label], 1e-6);
   }
 }
 

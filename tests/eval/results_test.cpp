@@ -105,8 +105,8 @@ TEST(Results, LanguageBlockMeansAreHandComputed) {
   unknown["averages"]["groups"]["mid-resource"] = unknown["averages"]["groups"]["low-resource"];
   EXPECT_THROW(results_from_json(unknown, "r.json"), Error);
   const std::string table = format_results(blocks, TableFormat::table);
-  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average high-resource +70\.0%\n"))) << table;
-  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average low-resource +35\.0%\n"))) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average high-resource +70\\.0%\n"))) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nsnli +average low-resource +35\\.0%\n"))) << table;
   EXPECT_NE(format_results(blocks, TableFormat::csv).find("\nsnli,average low-resource,,,0.3500,,,\n"), std::string::npos);
 }
 

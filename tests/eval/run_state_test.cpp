@@ -82,6 +82,52 @@ TEST(RunState, AFailedStartWithoutFinishedPairsDoesNotBlockOtherSettings) {
   EXPECT_THROW(RunState(temp / "r.json", {{"mode", "sequence"}, {"seed", 3}}), Error);
 }
 
+TEST(RunState, StoresPiecesOfAPairUntilThePairIsStored) {
+  testing::TempDir temp;
+  const io::Json settings = {{"seed", 1}};
+  const RunState state(temp / "r.json", settings);
+  LanguageEvaluation first = example("zh"), second = example("zh");
+  first.items.resize(2);
+  second.items.erase(second.items.begin(), second.items.begin() + 2);
+  state.store_piece({3, second}, "h");
+  state.store_piece({0, first}, "h");
+  state.store_piece({0, example("de")}, "h");
+  EXPECT_EQ(state.stored_pairs(), 0u);
+  EXPECT_EQ(state.stored_pieces(), 3u);
+  EXPECT_TRUE(std::filesystem::exists(state.directory() / "snli.zh.items-3-4.json"));
+
+  const RunState reopened(temp / "r.json", settings);
+  const std::vector<PairPiece> pieces = reopened.load_pieces("snli", "zh", "h");
+  ASSERT_EQ(pieces.size(), 2u);  // in item order, the other language's piece left out
+  EXPECT_EQ(pieces[0].begin, 0u);
+  EXPECT_EQ(pieces[0].end(), 2u);
+  expect_same(pieces[0].evaluation, first);
+  EXPECT_EQ(pieces[1].begin, 3u);
+  expect_same(pieces[1].evaluation, second);
+  // A changed test file invalidates its pieces.
+  EXPECT_TRUE(reopened.load_pieces("snli", "zh", "other").empty());
+
+  // The finished pair replaces its pieces; the other pair's piece stays.
+  reopened.store(example("zh"), "h");
+  EXPECT_TRUE(reopened.load_pieces("snli", "zh", "h").empty());
+  EXPECT_EQ(reopened.stored_pairs(), 1u);
+  EXPECT_EQ(reopened.stored_pieces(), 1u);
+  EXPECT_EQ(reopened.load_pieces("snli", "de", "h").size(), 1u);
+}
+
+TEST(RunState, RefusesARunWithOtherSettingsOnceAPieceIsFinished) {
+  testing::TempDir temp;
+  {
+    const RunState state(temp / "r.json", {{"seed", 3}});
+    state.store_piece({0, example("zh")}, "h");
+  }
+  const std::string message = testing::error_of([&] { const RunState state(temp / "r.json", {{"seed", 4}}); });
+  EXPECT_NE(message.find("holds 1 finished piece(s) of unfinished pairs of an interrupted run with other settings "
+                         "(/seed: stored 3, now 4)"),
+            std::string::npos)
+      << message;
+}
+
 TEST(RunState, RemoveDeletesTheStateDirectory) {
   testing::TempDir temp;
   const RunState state(temp / "r.json", {{"seed", 1}});

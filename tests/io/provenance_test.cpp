@@ -48,6 +48,15 @@ TEST(WeightsFingerprint, HeadersTellShapesApartAndContentTellsBytesApart) {
   EXPECT_NE(weights_fingerprint(temp / "c", false)["sha1"], a["sha1"]);
   const Json content_a = weights_fingerprint(temp / "a", true);
   EXPECT_EQ(content_a["method"], "content");
+  // By definition, with sha1sum: the SHA-1 of "<name>\0<size>\0<SHA-1 of the SHA-1s of its 64 MiB chunks>"
+  // (one chunk here).
+  const std::filesystem::path weights = temp / "a" / "model.safetensors";
+  const std::string sha1 = "sha1sum | cut -c1-40 | tr -d '\\n'";
+  const testing::CommandResult expected = testing::run_command(
+      "printf 'model.safetensors\\0%s\\0%s' " + std::to_string(std::filesystem::file_size(weights)) + " \"$(cat " +
+      testing::shell_quote(weights.string()) + " | " + sha1 + " | " + sha1 + ")\" | " + sha1);
+  ASSERT_EQ(expected.exit_code, 0) << expected.output;
+  EXPECT_EQ(content_a["sha1"], expected.output);
   EXPECT_NE(weights_fingerprint(temp / "b", true)["sha1"], content_a["sha1"]);
   EXPECT_EQ(weights_fingerprint(temp / "a", true), content_a);
   EXPECT_NE(testing::error_of([&] { weights_fingerprint(temp.path(), false); }).find("no .safetensors files"),

@@ -2,12 +2,15 @@
 // bitsandbytes' quantize_4bit and of transformers' bitsandbytes checkpoint layout: the codes qtalign
 // makes at load time equal the reference's bit for bit, its NF4/FP4 logits equal the logits of the
 // reference's dequantized weights, and checkpoints the reference writes in the "-bnb-4bit" layout
-// (with and without double quantization) load and compute the same.
+// (with and without double quantization) load and compute the same. Double quantization at load time
+// (--double-quant) gives the reference's nested absmax values bit for bit.
 #include "model/bnb_checkpoint.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
+#include <iostream>
 
 #include "io/error.h"
 #include "io/json_file.h"
@@ -47,10 +50,12 @@ at::Tensor logits_of(const Model& model) {
   return logits(model, forward(model, {ids, at::Tensor(), nullptr}).final_hidden);
 }
 
-Model load(const fs::path& directory, std::optional<QuantType> type = std::nullopt, int64_t blocksize = 64) {
+Model load(const fs::path& directory, std::optional<QuantType> type = std::nullopt, int64_t blocksize = 64,
+           bool double_quant = false) {
   LoadOptions options;
   options.quantization.type = type;
   options.quantization.blocksize = blocksize;
+  options.quantization.double_quant = double_quant;
   return load_model(directory, options);
 }
 
@@ -108,6 +113,43 @@ TEST(QuantizedCheckpoint, ReadsDoubleQuantizedBnbCheckpoints) {
   const std::string message = testing::error_of([&] { load(prepared.bnb(), QuantType::fp4); });
   EXPECT_NE(message.find("stored nf4-quantized"), std::string::npos) << message;
 }
+
+// Quantized at load with double quantization: the same codes and (dequantized) absmax values as the
+// checkpoint the reference double-quantized, its logits those of the reference's dequantized weights,
+// and close to plain 4-bit's.
+void check_double_quant(const std::string& type_name, int64_t blocksize) {
+  Prepared prepared;
+  prepare(prepared, type_name, blocksize, true);
+  const QuantType type = parse_quant_type(type_name);
+  const Model doubled = load(prepared.original(), type, blocksize, true);
+  EXPECT_EQ(describe_quantization(doubled.quantization),
+            type_name + " (blocksize " + std::to_string(blocksize) + ", double quant)");
+  EXPECT_TRUE(doubled.layers[1].up_proj.quantized->double_quant);
+  const Model stored = load(prepared.bnb());
+  expect_same_codes(doubled, stored);
+  // The reference's dynamic map, as it stored it, is qtalign's bit for bit.
+  const auto file = io::SafetensorsFile::open(prepared.bnb() / "model.safetensors");
+  const at::Tensor stored_map = file->tensor("model.layers.0.mlp.up_proj.weight.nested_quant_map");
+  const std::array<float, 256>& map = dynamic_code_map();
+  EXPECT_TRUE(at::equal(stored_map, at::tensor(at::ArrayRef<float>(map.data(), map.size()))));
+
+  const at::Tensor ours = logits_of(doubled);
+  const double difference = (ours - logits_of(load(prepared.dequantized()))).abs().max().item<double>();
+  const double from_plain = (ours - logits_of(load(prepared.original(), type, blocksize))).abs().max().item<double>();
+  const double plain_error =
+      (logits_of(load(prepared.original(), type, blocksize)) - logits_of(load(prepared.original())))
+          .abs().max().item<double>();
+  std::cout << "[double quant] " << type_name << " blocksize " << blocksize << " logits vs reference " << difference
+            << "; vs plain " << type_name << " " << from_plain << " (plain vs original " << plain_error << ")\n";
+  EXPECT_LE(difference, 1e-5);
+  EXPECT_LE(from_plain, 0.25 * plain_error);
+}
+
+// Blocksize 64: every weight's absmax values fit one nested block, the last partial. Blocksize 32:
+// gate/up/down have 352, two nested blocks.
+TEST(QuantizedCheckpoint, DoubleQuantAtLoadMatchesTheReferenceNf4) { check_double_quant("nf4", 64); }
+
+TEST(QuantizedCheckpoint, DoubleQuantAtLoadMatchesTheReferenceFp4Blocksize32) { check_double_quant("fp4", 32); }
 
 TEST(QuantizedCheckpoint, MergeAndSaveRefuseAQuantizedBase) {
   Prepared prepared;

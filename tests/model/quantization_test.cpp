@@ -1,12 +1,17 @@
 // 4-bit quantization against bitsandbytes' algorithm: codes worked out by hand from its decision
-// thresholds and packing order, the dequantization error bound, and gradients through the frozen weight.
+// thresholds and packing order, the dequantization error bound, and gradients through the frozen weight;
+// double quantization: the 8-bit dynamic map's entries, its kernel's choice on and off midpoints, the
+// nested absmax codes of hand-made vectors, and the error it adds to plain 4-bit weights.
 #include "model/quantization.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <vector>
 
@@ -32,6 +37,20 @@ std::vector<int> codes_of(const QuantizedWeight& weight) {
 }
 
 float above(float x) { return std::nextafter(x, std::numeric_limits<float>::infinity()); }
+float below(float x) { return std::nextafter(x, -std::numeric_limits<float>::infinity()); }
+
+at::Tensor absmax_vector(const std::vector<float>& values) { return at::tensor(at::ArrayRef<float>(values)); }
+
+std::vector<int> nested_codes(const NestedAbsmax& nested) {
+  std::vector<int> codes;
+  for (int64_t i = 0; i < nested.codes.numel(); ++i) codes.push_back(nested.codes[i].item<uint8_t>());
+  return codes;
+}
+
+at::Tensor dynamic_map_tensor() {
+  const std::array<float, 256>& map = dynamic_code_map();
+  return at::tensor(at::ArrayRef<float>(map.data(), map.size()));
+}
 
 TEST(Quantization, Nf4CodesOnThresholdsAndCodeValues) {
   // absmax 1 (the reciprocal is exactly 1), so each value is compared with the thresholds as it is.
@@ -163,6 +182,162 @@ TEST(Quantization, LinearAndItsInputGradientMatchTheDequantizedWeight) {
   (y2 * y2).sum().backward();
   EXPECT_LE((y1 - y2).abs().max().item<float>(), 1e-6);
   EXPECT_LE((x1.grad() - x2.grad()).abs().max().item<float>(), 1e-5);
+}
+
+TEST(DoubleQuantization, DynamicMapEntries) {
+  // create_dynamic_map(signed=True): for e = -6..0, 2^(e+6) bins of linspace(0.1, 1) scaled by 10^e, their
+  // midpoints and negatives (127 each), then 0 and 1; sorted, 0 lands at 127 and 1 at 255.
+  const std::array<float, 256>& map = dynamic_code_map();
+  for (size_t i = 1; i < 256; ++i) EXPECT_LT(map[i - 1], map[i]) << i;
+  EXPECT_EQ(map[127], 0.0f);
+  EXPECT_EQ(map[255], 1.0f);
+  for (size_t i = 0; i < 127; ++i) EXPECT_EQ(map[i], -map[254 - i]) << i;
+  // Worked out in decimal; the map's float32 arithmetic (linspace, midpoint, scale) is off by a few ulp.
+  const auto expect_entry = [&](size_t i, double expected) {
+    EXPECT_NEAR(map[i], expected, 1e-6 * std::fabs(expected)) << "entry " << i;
+  };
+  expect_entry(128, 1e-6 * 0.55);                        // e = -6: one bin, the midpoint of 0.1 and 1
+  expect_entry(129, 1e-5 * 0.325);                       // e = -5: bins 0.1-0.55 and 0.55-1
+  expect_entry(130, 1e-5 * 0.775);
+  expect_entry(190, 0.1 * (0.1 + 0.9 * 31.5 / 32));      // the last of e = -1's 32
+  expect_entry(191, 0.1 + 0.9 * 0.5 / 64);               // e = 0: 64 bins of width 0.0140625 from 0.1
+  expect_entry(219, 0.50078125);                         // 0.1 + 0.0140625 * 28.5
+  expect_entry(254, 0.99296875);                         // 0.1 + 0.0140625 * 63.5
+  expect_entry(0, -0.99296875);
+}
+
+TEST(DoubleQuantization, KernelChoiceOnAndBetweenEntries) {
+  const std::array<float, 256>& map = dynamic_code_map();
+  for (int i = 0; i < 256; ++i) EXPECT_EQ(quantize_dynamic_value(map[i]), i) << i;
+  // fp32 midpoints that happen to be short binary fractions, between an even and an odd index and
+  // between an odd and an even one: on the midpoint the even index wins, one float off it the nearer.
+  ASSERT_EQ((map[214] + map[215]) * 0.5f, 0.4375f);
+  ASSERT_EQ((map[219] + map[220]) * 0.5f, 0.5078125f);
+  EXPECT_EQ(quantize_dynamic_value(0.4375f), 214);
+  EXPECT_EQ(quantize_dynamic_value(above(0.4375f)), 215);
+  EXPECT_EQ(quantize_dynamic_value(0.5078125f), 220);
+  EXPECT_EQ(quantize_dynamic_value(below(0.5078125f)), 219);
+  // Mirrored: -0.4375 lies between 39 and 40, -0.5078125 between 34 and 35.
+  EXPECT_EQ(quantize_dynamic_value(-0.4375f), 40);
+  EXPECT_EQ(quantize_dynamic_value(below(-0.4375f)), 39);
+  EXPECT_EQ(quantize_dynamic_value(-0.5078125f), 34);
+  EXPECT_EQ(quantize_dynamic_value(above(-0.5078125f)), 35);
+  // Past the ends (the map has no -1) and NaN.
+  EXPECT_EQ(quantize_dynamic_value(-1.0f), 0);
+  EXPECT_EQ(quantize_dynamic_value(1.0f), 255);
+  EXPECT_EQ(quantize_dynamic_value(std::nanf("")), 0);
+  // Off the midpoints the choice is the nearest entry, checked in double precision over a sweep.
+  for (int step = -20000; step <= 20000; ++step) {
+    const float x = static_cast<float>(step) / 20000.0f;
+    const int code = quantize_dynamic_value(x);
+    int nearest = 0;
+    for (int i = 1; i < 256; ++i)
+      if (std::fabs(double(x) - map[i]) < std::fabs(double(x) - map[nearest])) nearest = i;
+    if (code != nearest) {
+      const float midpoint = (map[code] + map[nearest]) * 0.5f;
+      EXPECT_LE(std::fabs(x - midpoint), std::fabs(above(midpoint) - midpoint)) << x << " " << code << " " << nearest;
+    }
+  }
+}
+
+TEST(DoubleQuantization, NestedAbsmaxOfAHandMadeVector) {
+  // Mean exactly 1 (the sum, 9, is exact in any order), so the centred values are exact: 1, -1, +-0.4375
+  // and +-0.5078125 (midpoints, see above), +-0.5 and 0. Their largest magnitude is 1: scaled as they are.
+  const std::vector<float> absmax = {2.0f, 0.0f, 1.4375f, 0.5625f, 1.5078125f, 0.4921875f, 1.5f, 0.5f, 1.0f};
+  const NestedAbsmax nested = quantize_nested_absmax(absmax_vector(absmax));
+  EXPECT_EQ(nested.offset, 1.0f);
+  ASSERT_EQ(nested.absmax.numel(), 1);
+  EXPECT_EQ(nested.absmax[0].item<float>(), 1.0f);
+  // 0.5 is nearest 0.50078125 (219), -0.5 its mirror (35), 0 the entry 0 (127).
+  EXPECT_EQ(nested_codes(nested), (std::vector<int>{255, 0, 214, 40, 220, 34, 219, 35, 127}));
+  const at::Tensor restored =
+      dequantize_nested_absmax(nested.codes, nested.absmax, dynamic_map_tensor(), kNestedBlocksize, nested.offset);
+  const std::array<float, 256>& map = dynamic_code_map();
+  const std::vector<int> codes = nested_codes(nested);
+  for (size_t i = 0; i < absmax.size(); ++i) EXPECT_EQ(restored[i].item<float>(), map[codes[i]] * 1.0f + 1.0f) << i;
+  EXPECT_EQ(restored[0].item<float>(), 2.0f);
+  EXPECT_EQ(restored[8].item<float>(), 1.0f);
+}
+
+TEST(DoubleQuantization, PartialLastBlockAndABlockAtTheMean) {
+  // 256 values alternating 1.5 and 0.5, then a partial block of 5: mean 261 / 261 = 1. The first block's
+  // largest |centred| is 0.5, the last's 0.25, so the scaled values are +-1, and 1, -1, 0, 0.5, -0.5.
+  std::vector<float> absmax;
+  for (int i = 0; i < 256; ++i) absmax.push_back(i % 2 == 0 ? 1.5f : 0.5f);
+  for (const float value : {1.25f, 0.75f, 1.0f, 1.125f, 0.875f}) absmax.push_back(value);
+  const NestedAbsmax nested = quantize_nested_absmax(absmax_vector(absmax));
+  EXPECT_EQ(nested.offset, 1.0f);
+  ASSERT_EQ(nested.absmax.numel(), 2);
+  EXPECT_EQ(nested.absmax[0].item<float>(), 0.5f);
+  EXPECT_EQ(nested.absmax[1].item<float>(), 0.25f);
+  const std::vector<int> codes = nested_codes(nested);
+  ASSERT_EQ(codes.size(), 261u);
+  for (size_t i = 0; i < 256; ++i) EXPECT_EQ(codes[i], i % 2 == 0 ? 255 : 0) << i;
+  EXPECT_EQ(std::vector<int>(codes.begin() + 256, codes.end()), (std::vector<int>{255, 0, 127, 219, 35}));
+  const at::Tensor restored =
+      dequantize_nested_absmax(nested.codes, nested.absmax, dynamic_map_tensor(), kNestedBlocksize, nested.offset);
+  const std::array<float, 256>& map = dynamic_code_map();
+  EXPECT_EQ(restored[0].item<float>(), 1.5f);
+  EXPECT_EQ(restored[1].item<float>(), map[0] * 0.5f + 1.0f);
+  EXPECT_EQ(restored[256].item<float>(), 1.25f);
+  EXPECT_EQ(restored[259].item<float>(), map[219] * 0.25f + 1.0f);
+
+  // Values all equal to their mean: the block's largest |centred| is 0, 0 * inf is NaN, code 0, and
+  // dequantizing gives 0 * map[0] + offset, the values exactly.
+  const NestedAbsmax flat = quantize_nested_absmax(absmax_vector({0.75f, 0.75f, 0.75f}));
+  EXPECT_EQ(flat.absmax[0].item<float>(), 0.0f);
+  EXPECT_EQ(nested_codes(flat), (std::vector<int>{0, 0, 0}));
+  EXPECT_TRUE(at::equal(dequantize_nested_absmax(flat.codes, flat.absmax, dynamic_map_tensor(), kNestedBlocksize,
+                                                 flat.offset),
+                        absmax_vector({0.75f, 0.75f, 0.75f})));
+}
+
+TEST(DoubleQuantization, ErrorBoundedAgainstPlainNf4) {
+  const std::array<float, 256>& map = dynamic_code_map();
+  float widest = 0.0f;
+  for (size_t i = 1; i < 256; ++i) widest = std::max(widest, map[i] - map[i - 1]);
+  // Past the ends: values in [-1, map[0]] go to map[0].
+  widest = std::max(widest, 2 * (1.0f + map[0]));
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(11);
+  const at::Tensor weight = at::empty({96, 400}, at::kFloat).normal_(0.0, 0.02, generator);
+  const QuantizedWeight plain = quantize_4bit(weight, QuantType::nf4, 64, "w");
+  QuantizedWeight doubled = quantize_4bit(weight, QuantType::nf4, 64, "w");
+  double_quantize_absmax(doubled);
+  EXPECT_TRUE(doubled.double_quant);
+  EXPECT_TRUE(at::equal(doubled.codes, plain.codes));
+  ASSERT_EQ(doubled.absmax.numel(), 600);  // three nested blocks, the last partial (88)
+
+  // Each absmax within half the widest gap of the map times its nested block's scale (plus the
+  // rounding of the offset's addition).
+  const NestedAbsmax nested = quantize_nested_absmax(plain.absmax);
+  const at::Tensor absmax_error = (doubled.absmax - plain.absmax).abs();
+  for (int64_t i = 0; i < absmax_error.numel(); ++i) {
+    const float bound = 0.5f * widest * nested.absmax[i / kNestedBlocksize].item<float>() + 1e-7f;
+    EXPECT_LE(absmax_error[i].item<float>(), bound) << i;
+  }
+  // A weight's error grows by at most its block's absmax error (|code| <= 1), and on average hardly.
+  const at::Tensor plain_error = (dequantize_4bit(plain, at::kFloat) - weight).abs().flatten();
+  const at::Tensor doubled_error = (dequantize_4bit(doubled, at::kFloat) - weight).abs().flatten();
+  const at::Tensor per_value_bound = plain_error + absmax_error.repeat_interleave(64) + 1e-7;
+  EXPECT_TRUE((doubled_error <= per_value_bound).all().item<bool>());
+  const double plain_mean = plain_error.mean().item<double>(), doubled_mean = doubled_error.mean().item<double>();
+  std::cout << "[double quant] mean |error| " << doubled_mean << " vs plain nf4 " << plain_mean << "\n";
+  EXPECT_LE(doubled_mean, 1.01 * plain_mean);
+}
+
+TEST(DoubleQuantization, NestedAbsmaxDoesNotDependOnTheThreadCount) {
+  // 100000 absmax values: more than one thread would sum them in torch's own mean.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(13);
+  const at::Tensor absmax = at::empty({100000}, at::kFloat).uniform_(0.01, 0.2, generator);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const NestedAbsmax one = quantize_nested_absmax(absmax);
+  at::set_num_threads(4);
+  const NestedAbsmax four = quantize_nested_absmax(absmax);
+  at::set_num_threads(threads);
+  EXPECT_EQ(one.offset, four.offset);
+  EXPECT_TRUE(at::equal(one.codes, four.codes));
+  EXPECT_NEAR(one.offset, absmax.to(at::kDouble).mean().item<double>(), 1e-6);
 }
 
 }  // namespace

@@ -15,19 +15,21 @@ namespace fs = std::filesystem;
 struct PublishedShape {
   const char* preset;
   const char* model_type;
-  int64_t vocab, hidden, intermediate, layers, heads, kv_heads;
+  int64_t vocab, hidden, intermediate, layers, heads, kv_heads, max_positions;
+  double rms_norm_eps, rope_theta;
   bool tied;
 };
 
 TEST(Presets, HaveThePublishedShapes) {
-  // From each model's config.json on the Hugging Face hub.
+  // From each model's config.json on the Hugging Face hub (Qwen/Qwen1.5-*, mistralai/Mistral-7B-v0.1,
+  // meta-llama/Llama-2-7b-hf, whose config leaves rope_theta at its default 10000).
   const PublishedShape shapes[] = {
-      {"qwen1.5-0.5b", "qwen2", 151936, 1024, 2816, 24, 16, 16, true},
-      {"qwen1.5-1.8b", "qwen2", 151936, 2048, 5504, 24, 16, 16, false},
-      {"qwen1.5-4b", "qwen2", 151936, 2560, 6912, 40, 20, 20, false},
-      {"qwen1.5-14b", "qwen2", 152064, 5120, 13696, 40, 40, 40, false},
-      {"mistral-7b", "mistral", 32000, 4096, 14336, 32, 32, 8, false},
-      {"llama-2-7b", "llama", 32000, 4096, 11008, 32, 32, 32, false},
+      {"qwen1.5-0.5b", "qwen2", 151936, 1024, 2816, 24, 16, 16, 32768, 1e-6, 1e6, true},
+      {"qwen1.5-1.8b", "qwen2", 151936, 2048, 5504, 24, 16, 16, 32768, 1e-6, 1e6, false},
+      {"qwen1.5-4b", "qwen2", 151936, 2560, 6912, 40, 20, 20, 32768, 1e-6, 5e6, false},
+      {"qwen1.5-14b", "qwen2", 152064, 5120, 13696, 40, 40, 40, 32768, 1e-6, 1e6, false},
+      {"mistral-7b", "mistral", 32000, 4096, 14336, 32, 32, 8, 32768, 1e-5, 1e4, false},
+      {"llama-2-7b", "llama", 32000, 4096, 11008, 32, 32, 32, 4096, 1e-5, 1e4, false},
   };
   for (const PublishedShape& shape : shapes) {
     SCOPED_TRACE(shape.preset);
@@ -40,6 +42,9 @@ TEST(Presets, HaveThePublishedShapes) {
     EXPECT_EQ(config.num_attention_heads, shape.heads);
     EXPECT_EQ(config.num_key_value_heads, shape.kv_heads);
     EXPECT_EQ(config.head_dim * config.num_attention_heads, config.hidden_size);
+    EXPECT_EQ(config.max_position_embeddings, shape.max_positions);
+    EXPECT_EQ(config.rms_norm_eps, shape.rms_norm_eps);
+    EXPECT_EQ(config.rope_theta, shape.rope_theta);
     EXPECT_EQ(config.tie_word_embeddings, shape.tied);
     EXPECT_EQ(config.attention_bias, config.model_type == "qwen2");
     // Each preset survives config.json as transformers reads it back.
@@ -47,6 +52,8 @@ TEST(Presets, HaveThePublishedShapes) {
     EXPECT_EQ(reread.num_key_value_heads, config.num_key_value_heads);
   }
   EXPECT_EQ(preset_config("mistral-7b").sliding_window, 4096);
+  EXPECT_FALSE(preset_config("llama-2-7b").sliding_window.has_value());
+  EXPECT_EQ(preset_config("llama-2-7b").eos_token_id, 2);
   EXPECT_EQ(preset_config("tiny-mistral").sliding_window, 4096);
   EXPECT_EQ(preset_config("tiny-llama").model_type, "llama");
   EXPECT_EQ(preset_config("tiny").vocab_size, 0);

