@@ -44,7 +44,8 @@ TensorMessage decode_tensor_message(const std::string& bytes, const std::string&
     if (bytes.size() - offset < tensor.nbytes())
       throw Error(fmt::format("{}: a tensor message ends {} bytes early", origin,
                               tensor.nbytes() - (bytes.size() - offset)));
-    std::memcpy(tensor.data_ptr(), bytes.data() + offset, tensor.nbytes());
+    if (tensor.nbytes() > 0)  // an empty tensor has no storage to copy into
+      std::memcpy(tensor.data_ptr(), bytes.data() + offset, tensor.nbytes());
     offset += tensor.nbytes();
     message.tensors.push_back(std::move(tensor));
   }

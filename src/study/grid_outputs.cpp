@@ -76,8 +76,9 @@ void write_change_plot(const GridTable& table, const fs::path& stem) {
   chart.groups = {{"all languages", {}, {}, {}, {}}, {"languages unseen in tuning", {}, {}, {}, {}}};
   chart.value_labels = true;
   for (const auto& [key, values] : groups) {
+    const auto key_kind = key.second;  // a structured binding cannot be captured in C++17
     const std::string kind = std::find_if(kKindOrder.begin(), kKindOrder.end(), [&](const auto& entry) {
-                               return entry.second == key.second;
+                               return entry.second == key_kind;
                              })->first;
     chart.categories.push_back(fmt::format("{} {} (n={})", key.first, kind, values.first.size()));
     chart.groups[0].values.push_back(mean(values.first));
