@@ -36,31 +36,9 @@
 namespace {
 
 using namespace qtalign;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// CPU seconds this process has used: on a shared machine, the time it actually ran (with one
-// thread, wall time minus the time other processes held the core).
-double cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
-// Wall and CPU seconds of one timed stretch.
-struct Timing {
-  double wall = 0.0;
-  double cpu = 0.0;
-};
-
-template <typename Work>
-Timing timed(Work&& work) {
-  const auto wall_start = Clock::now();
-  const double cpu_start = cpu_seconds();
-  work();
-  return {seconds_since(wall_start), cpu_seconds() - cpu_start};
-}
+using bench::Timing;
+using bench::peak_matmul_gflops;
+using bench::timed;
 
 struct Arguments {
   std::string task = "snli";
@@ -88,25 +66,6 @@ Arguments parse_arguments(int argc, char** argv) {
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
-}
-
-// The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of
-// tokens), per wall second and per CPU second.
-Timing peak_matmul_gflops(at::ScalarType dtype) {
-  const std::vector<std::array<int64_t, 3>> shapes = {{2048, 2048, 2048}, {512, 1024, 2816}, {512, 2816, 1024}};
-  Timing best;
-  for (const auto& [m, k, n] : shapes) {
-    const at::Tensor a = at::randn({m, k}).to(dtype);
-    const at::Tensor b = at::randn({k, n}).to(dtype);
-    at::matmul(a, b);  // warm-up (oneDNN builds its kernels on first use)
-    for (int repeat = 0; repeat < 5; ++repeat) {
-      const Timing t = timed([&] { at::Tensor c = at::matmul(a, b); });
-      const double flops = 2.0 * static_cast<double>(m * k * n);
-      best.wall = std::max(best.wall, flops / t.wall / 1e9);
-      best.cpu = std::max(best.cpu, flops / t.cpu / 1e9);
-    }
-  }
-  return best;
 }
 
 // FLOPs of the model's matmuls: projections per token, attention per (query, key) pair with causal

@@ -24,7 +24,7 @@
 namespace {
 
 using namespace qtalign;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 struct Arguments {
   std::string model;
@@ -60,8 +60,6 @@ Arguments parse_arguments(int argc, char** argv) {
   if (arguments.model.empty()) throw std::runtime_error("--model DIR is required");
   return arguments;
 }
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double gib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
 
@@ -99,12 +97,12 @@ int main(int argc, char** argv) try {
     double rate = 0.0;
     {
       const model::Model model = model::load_model(arguments.model, load_options(mode));
-      const double load_seconds = seconds_since(load_start);
+      const double load_seconds = bench::seconds_since(load_start);
       const int64_t rss_loaded = bench::status_bytes("VmRSS");
       const auto start = Clock::now();
       const eval::LanguageEvaluation result =
           eval::evaluate_language(model, tokenizer, task, arguments.language, items, options);
-      const double seconds = seconds_since(start);
+      const double seconds = bench::seconds_since(start);
       rate = static_cast<double>(result.items.size()) / seconds;
       std::printf("%-5s load %6.1f s (RSS %.2f GiB)  eval %ld items in %6.1f s = %.3f items/s (%ld tokens)  "
                   "peak RSS %.2f GiB (before load %.2f GiB)\n",

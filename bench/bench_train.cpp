@@ -10,7 +10,8 @@
 // backward without the frozen weights' gradients: the input gradients cost as much again, attention
 // twice its forward; LoRA weights add 3 x their forward. So about 2x the forward FLOPs, not 3x.
 //
-//   bench_train [--steps 3] [--batch 4] [--accum 4] [--examples 64] [--threads 0] [--dtype both|bf16|fp32]
+//   bench_train [--steps 3] [--batch 4] [--accum 4] [--pass-positions 2048] [--examples 64] [--threads 0]
+//               [--dtype both|bf16|fp32]
 //               [--profile 0|1] [--model DIR [--quantize nf4|fp4]]
 // --model trains on a checkpoint on disk instead of the random 0.5B shape; --quantize loads its linear
 // weights 4-bit (QLoRA: LoRA on the frozen quantized base).
@@ -28,6 +29,7 @@
 
 #include "benchmark_setup.h"
 #include "data/question_translation.h"
+#include "io/heap_policy.h"
 #include "io/json_file.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
@@ -46,6 +48,7 @@ struct Settings {
   int64_t steps = 3;
   int64_t batch = 4;
   int64_t accum = 4;
+  int64_t pass_positions = train::TrainingOptions{}.pass_positions;
   int64_t examples = 64;
   int threads = 0;
   std::string dtype = "both";
@@ -60,21 +63,6 @@ model::Model training_model(const Settings& settings, at::ScalarType dtype) {
   options.dtype = dtype;
   if (settings.quantize != "none") options.quantization.type = model::parse_quant_type(settings.quantize);
   return model::load_model(settings.model_dir, options);
-}
-
-// The best rate of a square matmul over a few repetitions, in FLOP/s.
-double peak_matmul_rate(at::ScalarType dtype) {
-  const int64_t n = 2048;
-  const at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
-  at::mm(a, b);
-  double best = 0.0;
-  for (int repetition = 0; repetition < 12; ++repetition) {
-    const auto start = std::chrono::steady_clock::now();
-    const at::Tensor c = at::mm(a, b);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, 2.0 * n * n * n / seconds);
-  }
-  return best;
 }
 
 // Training FLOPs of one micro-batch (see the file comment).
@@ -138,7 +126,7 @@ void print_profile(const std::map<std::string, std::pair<double, int64_t>>& time
 }
 
 void run(at::ScalarType dtype, const Settings& settings, const std::vector<train::TokenizedExample>& examples) {
-  const double peak_before = peak_matmul_rate(dtype);
+  const double peak_before = bench::peak_matmul_gflops(dtype).wall * 1e9;
   model::Model model = training_model(settings, dtype);
   const model::ModelConfig config = model.config;
   const model::LoraConfig lora;
@@ -146,6 +134,7 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   options.epochs = 1;
   options.micro_batch = settings.batch;
   options.grad_accum = settings.accum;
+  options.pass_positions = settings.pass_positions;
   options.lr = 1e-4;
   options.warmup_ratio = 0.0;
   options.eval_every = 0;
@@ -166,7 +155,7 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   std::map<std::string, std::pair<double, int64_t>> profile;
   if (settings.profile) profile = self_times(profiler::disableProfilerLegacy());
   const int64_t peak_resident = bench::status_bytes("VmHWM");
-  const double peak = std::max(peak_before, peak_matmul_rate(dtype));
+  const double peak = std::max(peak_before, bench::peak_matmul_gflops(dtype).wall * 1e9);
 
   const train::BatchLayout layout{used, settings.batch, settings.accum, 1, options.seed};
   std::ifstream log(out / "training_log.jsonl");
@@ -211,6 +200,7 @@ int main(int argc, char** argv) {
     if (option == "--steps") settings.steps = std::atoll(value.c_str());
     else if (option == "--batch") settings.batch = std::atoll(value.c_str());
     else if (option == "--accum") settings.accum = std::atoll(value.c_str());
+    else if (option == "--pass-positions") settings.pass_positions = std::atoll(value.c_str());
     else if (option == "--profile") settings.profile = std::atoi(value.c_str()) != 0;
     else if (option == "--examples") settings.examples = std::atoll(value.c_str());
     else if (option == "--threads") settings.threads = std::atoi(value.c_str());
@@ -222,6 +212,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  io::keep_large_blocks_on_heap();  // as qtalign does
   bench::use_threads(settings.threads);
   try {
     const std::filesystem::path source = QTALIGN_SOURCE_DIR;
@@ -236,9 +227,10 @@ int main(int argc, char** argv) {
       length += double(examples.back().input_ids.size());
     }
     std::printf("bench_train: %s (linear weights: %s), LoRA r 8 on q_proj,v_proj, %zu snli zh question-translation examples "
-                "(mean %.0f tokens), %d threads\n",
+                "(mean %.0f tokens), %d threads, micro-batches run together in passes of up to %lld positions\n",
                 settings.model_dir.empty() ? "Qwen1.5-0.5B shape" : settings.model_dir.c_str(), settings.quantize.c_str(),
-                examples.size(), length / double(examples.size()), at::get_num_threads());
+                examples.size(), length / double(examples.size()), at::get_num_threads(),
+                static_cast<long long>(settings.pass_positions));
     for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
       if (settings.dtype != "both" && settings.dtype != model::dtype_name(dtype)) continue;
       run(dtype, settings, examples);

@@ -1,9 +1,14 @@
 #pragma once
-// What the benchmark programs share: the thread count, real benchmark items, Qwen's tokenizer, and the
-// peak resident set.
+// What the benchmark programs share: the thread count, real benchmark items, Qwen's tokenizer, timing,
+// the peak matmul rate, and the peak resident set.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -61,6 +66,54 @@ inline EvaluationSetup evaluation_setup(int threads, const std::string& task, co
   std::vector<data::TaskItem> items = first_test_items(protocol, task_name, language, count);
   return {used, std::move(protocol), task_name, std::move(items),
           tokenizer::Tokenizer::from_file(qwen_tokenizer_file())};
+}
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds this process has used: on a shared machine, the time it actually ran (with one
+// thread, wall time minus the time other processes held the core).
+inline double cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Wall and CPU seconds of one timed stretch (or rates per wall and per CPU second).
+struct Timing {
+  double wall = 0.0;
+  double cpu = 0.0;
+};
+
+// Runs `work` once and times it.
+template <typename Work>
+Timing timed(Work&& work) {
+  const auto wall_start = Clock::now();
+  const double cpu_start = cpu_seconds();
+  work();
+  return {seconds_since(wall_start), cpu_seconds() - cpu_start};
+}
+
+// The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of
+// tokens), per wall second and per CPU second: the peak that benchmarks state their rates against.
+inline Timing peak_matmul_gflops(at::ScalarType dtype) {
+  const std::vector<std::array<int64_t, 3>> shapes = {{2048, 2048, 2048}, {512, 1024, 2816}, {512, 2816, 1024}};
+  Timing best;
+  for (const auto& [m, k, n] : shapes) {
+    const at::Tensor a = at::randn({m, k}).to(dtype);
+    const at::Tensor b = at::randn({k, n}).to(dtype);
+    at::matmul(a, b);  // warm-up (oneDNN builds its kernels on first use)
+    for (int repeat = 0; repeat < 5; ++repeat) {
+      const Timing t = timed([&] { at::Tensor c = at::matmul(a, b); });
+      const double flops = 2.0 * static_cast<double>(m * k * n);
+      best.wall = std::max(best.wall, flops / t.wall / 1e9);
+      best.cpu = std::max(best.cpu, flops / t.cpu / 1e9);
+    }
+  }
+  return best;
 }
 
 // A field of /proc/self/status in bytes (the kernel reports kB).

@@ -4,17 +4,20 @@
 
 namespace qtalign::cli {
 
+struct ProcessRuntime;
+
 // qtalign data build|show|check (src/cli/data_command.cpp).
 void add_data_command(CLI::App& app);
 
-// qtalign eval (src/cli/eval_command.cpp).
-void add_eval_command(CLI::App& app);
+// qtalign eval (src/cli/eval_command.cpp). With `processes` (the study runner's, for a stage it runs
+// in its process) the work is shared over those instead of processes the command joins itself.
+void add_eval_command(CLI::App& app, const ProcessRuntime* processes = nullptr);
 
 // qtalign compare (src/cli/compare_command.cpp).
 void add_compare_command(CLI::App& app);
 
-// qtalign train (src/cli/train_command.cpp).
-void add_train_command(CLI::App& app);
+// qtalign train (src/cli/train_command.cpp); `processes` as for add_eval_command.
+void add_train_command(CLI::App& app, const ProcessRuntime* processes = nullptr);
 
 // qtalign merge (src/cli/merge_command.cpp).
 void add_merge_command(CLI::App& app);

@@ -111,9 +111,9 @@ io::Json adapter_provenance(const std::filesystem::path& directory, const model:
           {"target_modules", config.target_modules}};
 }
 
-void run_eval(const EvalArguments& arguments) {
+void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  const ProcessRuntime processes = lent_or_joined(lent, arguments.runtime, arguments.dist_timeout);
   distributed::ProcessGroup& group = *processes.group;
   const at::Device device = processes.device;
   const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
@@ -282,7 +282,7 @@ void run_eval(const EvalArguments& arguments) {
 
 }  // namespace
 
-void add_eval_command(CLI::App& app) {
+void add_eval_command(CLI::App& app, const ProcessRuntime* processes) {
   auto arguments = std::make_shared<EvalArguments>();
   CLI::App* command = app.add_subcommand("eval", "Few-shot accuracy with constrained decoding over tasks and languages");
   command->footer(kEvalDescription);
@@ -333,7 +333,7 @@ void add_eval_command(CLI::App& app) {
   add_dist_timeout_option(command, arguments->dist_timeout);
   command->add_option("--data-dir", arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   add_runtime_options(command, arguments->runtime);
-  command->callback([arguments] { run_eval(*arguments); });
+  command->callback([arguments, processes] { run_eval(*arguments, processes); });
 }
 
 }  // namespace qtalign::cli

@@ -1,6 +1,6 @@
 // qtalign launch: start N local processes of a qtalign command torchrun-style (RANK, WORLD_SIZE,
-// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT): data-parallel training, and evaluation with
-// its work shared among the processes.
+// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT): data-parallel training, evaluation and the
+// analyses with their work shared among the processes, and the study runner with every stage on all.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -29,6 +29,10 @@ constexpr const char* kLaunchDescription = R"(Run a qtalign command in N process
   qtalign launch -n 2 -- train --model M --data D --out A    (gradients summed over the processes)
   qtalign launch -n 2 -- eval --model M --out R.json         ((task, language) pairs and items shared)
   qtalign launch -n 2 -- lens --model M --out L              (prompt batches shared; also pca)
+  qtalign launch -n 2 -- run --model M --out S               (every stage on both; also study)
+The study runner (run, study) joins the processes once and runs every stage on all of them: eval,
+train, lens and pca share their work; rank 0 alone makes the demo model, the training sets, the
+comparisons and the reports while the others wait for it. Only rank 0 writes files.
 The machine's cores are split among the processes unless --threads says otherwise; on CUDA each
 process takes the GPU of its LOCAL_RANK. Each process gets RANK, WORLD_SIZE, LOCAL_RANK,
 LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and MASTER_PORT. The same variables set by hand (or by

@@ -2,7 +2,6 @@
 // ends in one line that says where to report it, exit 2; never a library backtrace.
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
-#include <malloc.h>
 
 #include <cstdio>
 #include <exception>
@@ -11,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "io/error.h"
+#include "io/heap_policy.h"
 #include "io/provenance.h"
 
 namespace {
@@ -45,12 +45,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Logits over a 150k-token vocabulary are hundreds of MB per batch. glibc serves blocks above its
-  // mmap threshold (at most 32 MB) with fresh mappings, so every such tensor would page-fault its
-  // memory in again (training on the demo model spent most of its time there); keep them on the heap
-  // and let freed memory be reused instead of returned to the kernel after every step.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  qtalign::io::keep_large_blocks_on_heap();
   qtalign::io::set_command_line(argc, argv);
   qtalign::cli::report_interruptions();
   CLI::App app{"qtalign: multilingual alignment of LLMs through question translation"};

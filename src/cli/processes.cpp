@@ -17,6 +17,10 @@ ProcessRuntime join_processes(RuntimeOptions options, double timeout_seconds) {
   return runtime;
 }
 
+ProcessRuntime lent_or_joined(const ProcessRuntime* lent, const RuntimeOptions& options, double timeout_seconds) {
+  return lent ? *lent : join_processes(options, timeout_seconds);
+}
+
 void add_dist_timeout_option(CLI::App* command, double& timeout_seconds) {
   command->add_option("--dist-timeout", timeout_seconds,
                       "seconds before a silent or dead process is an error (under qtalign launch or torchrun)")

@@ -12,7 +12,8 @@
 namespace qtalign::cli {
 
 struct ProcessRuntime {
-  std::unique_ptr<distributed::ProcessGroup> group;  // a group of one without the variables
+  // A group of one without the variables; shared by the stages the study runner runs in its process.
+  std::shared_ptr<distributed::ProcessGroup> group;
   at::Device device = at::kCPU;
 };
 
@@ -20,6 +21,11 @@ struct ProcessRuntime {
 // cores were asked for) and CUDA on the GPU of LOCAL_RANK, then joins the process group, waiting at
 // most timeout_seconds for the others.
 ProcessRuntime join_processes(RuntimeOptions options, double timeout_seconds);
+
+// The processes of a command: `lent` when it runs as a stage of the study runner (which joined them
+// once for all its stages, with the same runtime options; a second join on the same MASTER_PORT
+// would fail), else join_processes(options, timeout_seconds).
+ProcessRuntime lent_or_joined(const ProcessRuntime* lent, const RuntimeOptions& options, double timeout_seconds);
 
 // Adds --dist-timeout (seconds) to a subcommand whose work join_processes shares.
 void add_dist_timeout_option(CLI::App* command, double& timeout_seconds);

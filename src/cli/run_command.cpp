@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -13,6 +14,14 @@
 #include "study/study.h"
 
 namespace qtalign::cli {
+
+const char* const kStudyProcessesHelp = R"(On several processes (qtalign launch -n N -- ..., or torchrun) every stage runs on all of them:
+evaluations, trainings (data-parallel; an optimizer step stays --batch x --grad-accum examples, so
+--grad-accum must be a multiple of N) and the lens and PCA share their work; rank 0 alone makes the
+demo model, the training sets, the comparisons and the reports while the others wait for it, at most
+--dist-timeout seconds. The study folder holds the files one process writes (adapters up to float
+rounding). A process that dies makes the others fail naming it; rerunning the same command resumes.)";
+
 namespace {
 
 constexpr const char* kRunDescription = R"(The whole study for one model, in one command:
@@ -36,25 +45,31 @@ void unless_given(const CLI::App* command, const char* option, T& field, const T
 
 void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
-  // A second run on the same study directory fails here instead of racing this one for its files.
-  const io::OutputLock lock(options.out);
-  set_interrupt_hint("rerun the same command to resume: the finished stages in " + options.out.string() +
-                     " are kept and skipped");
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  // A second run on the same study directory fails here instead of racing this one for its files
+  // (only rank 0 writes, so only it holds the directory).
+  std::optional<io::OutputLock> lock;
+  if (processes.group->is_main()) {
+    lock.emplace(options.out);
+    set_interrupt_hint("rerun the same command to resume: the finished stages in " + options.out.string() +
+                       " are kept and skipped");
+  }
   const bool grid = arguments.mixtures.size() > 1 || arguments.targets.size() > 1 || arguments.labels.size() > 1 ||
                     arguments.shots.size() > 1;
   if (grid) {
     arguments.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
     arguments.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
-    run_study_grid(arguments, command, plan_from_arguments(arguments));
+    run_study_grid(arguments, command, plan_from_arguments(arguments), processes);
     return;
   }
-  resolve_study_options(arguments, command, options.model_dir.empty());
+  resolve_study_options(arguments, command, options.model_dir.empty(), processes);
   const study::Plan plan = plan_from_arguments(arguments);
   options.train_languages = plan.mixtures.front();
   options.target = plan.targets.front();
   options.labels = plan.labels.front();
   options.shots = plan.shots.front();
-  study::run_study(options, run_study_subcommand);
+  study::run_study(options, *processes.group,
+                   [&processes](const std::vector<std::string>& stage) { run_study_subcommand(stage, processes); });
 }
 
 }  // namespace
@@ -85,6 +100,7 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   add_runtime_options(command, arguments.runtime);
+  add_dist_timeout_option(command, arguments.dist_timeout);
 }
 
 void add_evaluation_axes(CLI::App* command, StudyArguments& arguments) {
@@ -94,7 +110,8 @@ void add_evaluation_axes(CLI::App* command, StudyArguments& arguments) {
       ->capture_default_str();
 }
 
-void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo) {
+void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo,
+                           const ProcessRuntime& processes) {
   study::StudyOptions& options = arguments.study;
   if (command->get_option("--size")->count() > 0) options.size = arguments.size;
   if (demo) {
@@ -109,7 +126,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--cutoff", options.cutoff, settings.cutoff);
     unless_given(command, "--eval-every", options.eval_every, settings.eval_every);
   }
-  options.analysis_device = apply_runtime_options(arguments.runtime);
+  options.analysis_device = processes.device;
   options.analysis_dtype = compute_dtype(arguments.runtime, options.analysis_device);
   options.threads = arguments.runtime.threads;
   options.device = arguments.runtime.device;
@@ -143,10 +160,10 @@ study::Plan plan_from_arguments(const StudyArguments& arguments) {
   return plan;
 }
 
-void run_study_subcommand(const std::vector<std::string>& arguments) {
+void run_study_subcommand(const std::vector<std::string>& arguments, const ProcessRuntime& processes) {
   CLI::App app{"qtalign"};
-  add_eval_command(app);
-  add_train_command(app);
+  add_eval_command(app, &processes);
+  add_train_command(app, &processes);
   app.require_subcommand(1);
   std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
   try {
@@ -157,20 +174,22 @@ void run_study_subcommand(const std::vector<std::string>& arguments) {
   }
 }
 
-void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan) {
+void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan,
+                    const ProcessRuntime& processes) {
   const bool demo = std::all_of(plan.models.begin(), plan.models.end(), [](const std::string& m) { return m == "demo"; });
-  resolve_study_options(arguments, command, demo);
+  resolve_study_options(arguments, command, demo, processes);
   study::GridOptions grid;
   grid.common = arguments.study;
   grid.plan = std::move(plan);
   grid.plan_file = arguments.plan_file;
-  study::run_grid(grid, run_study_subcommand);
+  study::run_grid(grid, *processes.group,
+                  [&processes](const std::vector<std::string>& stage) { run_study_subcommand(stage, processes); });
 }
 
 void add_run_command(CLI::App& app) {
   auto arguments = std::make_shared<StudyArguments>();
   study::StudyOptions& options = arguments->study;
-  CLI::App* command = app.add_subcommand("run", kRunDescription);
+  CLI::App* command = app.add_subcommand("run", std::string(kRunDescription) + "\n\n" + kStudyProcessesHelp);
   command->add_option("--model", options.model_dir, "Hugging Face checkpoint directory (none: the demo model)");
   command->add_option("--task", options.task, "task whose questions are translated for tuning")->capture_default_str();
   command->add_option("--train-langs", arguments->mixtures, "tuning languages, e.g. zh,de (several mixtures: a grid)")

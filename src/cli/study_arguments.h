@@ -1,7 +1,9 @@
 #pragma once
 // What `qtalign run` and `qtalign study` share: the study's settings on the command line, the demo's
 // defaults, and running a stage's subcommand in this process. `run` with one value per axis is one
-// configuration; `run` with several values, and `study`, run the grid.
+// configuration; `run` with several values, and `study`, run the grid. Under qtalign launch or
+// torchrun the runner joins the processes once and every stage, in-process eval and train included,
+// runs on that one group.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "cli/common.h"
+#include "cli/processes.h"
 #include "study/grid.h"
 #include "study/study.h"
 
@@ -18,6 +21,9 @@ struct StudyArguments {
   study::StudyOptions study;
   size_t size = 0;
   RuntimeOptions runtime;
+  // Rank 0 works alone on some stages (the demo model, the training set, the report) while the others
+  // wait: longer than for eval.
+  double dist_timeout = 1800.0;
   // The plan's axes (study: --models, --train-langs, --targets, --tasks, --labels, --shots).
   std::vector<std::string> models;
   std::vector<std::string> mixtures = {"zh,de"};
@@ -28,25 +34,31 @@ struct StudyArguments {
   std::filesystem::path plan_file;
 };
 
+// What `run --help` and `study --help` say of a study on several processes.
+extern const char* const kStudyProcessesHelp;
+
 // Adds the settings every configuration shares (--out, --size, --seed, --eval-langs, --eval-limit,
-// training options, --data-dir, --demo-tokenizer, runtime options).
+// training options, --data-dir, --demo-tokenizer, runtime options, --dist-timeout).
 void add_shared_study_options(CLI::App* command, StudyArguments& arguments);
 
 // Adds --labels and --shots (several values each).
 void add_evaluation_axes(CLI::App* command, StudyArguments& arguments);
 
 // Fills the options a user did not give: the demo's small settings when every model is the demo, the
-// resolved device and dtype.
-void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo);
+// device of this process (`processes`, from join_processes) and the dtype.
+void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo,
+                           const ProcessRuntime& processes);
 
 // The plan of the axes given on the command line (shots "default" or a count); throws Error on a
 // malformed value.
 study::Plan plan_from_arguments(const StudyArguments& arguments);
 
-// Runs a stage's subcommand in this process, as if typed after `qtalign`.
-void run_study_subcommand(const std::vector<std::string>& arguments);
+// Runs a stage's subcommand (eval or train) in this process, as if typed after `qtalign`, on the
+// runner's `processes` instead of joining them again.
+void run_study_subcommand(const std::vector<std::string>& arguments, const ProcessRuntime& processes);
 
-// Runs the grid of `plan` with the shared settings of `arguments`.
-void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan);
+// Runs the grid of `plan` with the shared settings of `arguments` on `processes`.
+void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan,
+                    const ProcessRuntime& processes);
 
 }  // namespace qtalign::cli

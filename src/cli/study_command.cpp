@@ -87,7 +87,8 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
       apply_plan_settings(file["settings"], arguments.plan_file, arguments, command);
     defaults = std::move(from_file);
   }
-  run_study_grid(arguments, command, std::move(defaults));
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  run_study_grid(arguments, command, std::move(defaults), processes);
 }
 
 }  // namespace
@@ -97,7 +98,7 @@ void add_study_command(CLI::App& app) {
   arguments->models = {"demo"};
   arguments->tasks = {"snli"};
   CLI::App* command = app.add_subcommand("study", "The study's whole grid of settings, its tables and report");
-  command->footer(kStudyDescription);
+  command->footer(std::string(kStudyDescription) + "\n\n" + kStudyProcessesHelp);
   command->add_option("--plan", arguments->plan_file, "a JSON plan file (axes and shared settings)")
       ->check(CLI::ExistingFile);
   command->add_option("--models", arguments->models, "checkpoint directories, or demo")->capture_default_str();

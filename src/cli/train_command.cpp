@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/processes.h"
 #include "distributed/process_group.h"
 #include "data/question_translation.h"
 #include "io/error.h"
@@ -95,11 +96,7 @@ PreparedData prepare_data(const TrainArguments& arguments, const model::ModelCon
   return prepared;
 }
 
-void run_train(TrainArguments arguments) {
-  const distributed::DistributedEnv env = distributed::distributed_env_from_environment();
-  arguments.runtime.threads = distributed::threads_per_process(env, arguments.runtime.threads);
-  const at::Device device = distributed::device_for_process(env, apply_runtime_options(arguments.runtime));
-  const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
+void run_train(const TrainArguments& arguments, const ProcessRuntime* lent) {
   if (!(arguments.lora_dropout >= 0 && arguments.lora_dropout < 1))
     throw Error(fmt::format("--lora-dropout must be in [0, 1), got {}", arguments.lora_dropout));
   if (arguments.lora_r <= 0) throw Error(fmt::format("--lora-r must be positive, got {}", arguments.lora_r));
@@ -112,9 +109,11 @@ void run_train(TrainArguments arguments) {
   lora.base_model_name_or_path = arguments.model_dir.string();
 
   io::check_output_directory(arguments.out_dir);
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(arguments.dist_timeout * 1000));
-  const std::unique_ptr<distributed::ProcessGroup> group = distributed::ProcessGroup::join(env, device, timeout);
-  const bool report = group->is_main();
+  const ProcessRuntime processes = lent_or_joined(lent, arguments.runtime, arguments.dist_timeout);
+  distributed::ProcessGroup& group = *processes.group;
+  const at::Device device = processes.device;
+  const at::ScalarType dtype = compute_dtype(arguments.runtime, device);
+  const bool report = group.is_main();
   // Only rank 0 writes, so only it holds the directory.
   std::optional<io::OutputLock> lock;
   if (report) lock.emplace(arguments.out_dir);
@@ -130,7 +129,7 @@ void run_train(TrainArguments arguments) {
     std::fprintf(stderr, "train: %zu training and %zu validation examples (%lld cut to --cutoff %lld, %lld dropped: no target "
                  "token within it); %d process(es), %s on %s\n",
                  data.train_set.size(), data.validation_set.size(), static_cast<long long>(data.truncated),
-                 static_cast<long long>(arguments.cutoff), static_cast<long long>(data.dropped), group->world_size(),
+                 static_cast<long long>(arguments.cutoff), static_cast<long long>(data.dropped), group.world_size(),
                  model::dtype_name(dtype).c_str(), device.str().c_str());
 
   model::LoadOptions load_options;
@@ -139,7 +138,7 @@ void run_train(TrainArguments arguments) {
   load_options.quantization = quantization_options(arguments.runtime);
   model::Model model = model::load_model(arguments.model_dir, load_options);
   const train::TrainingSummary summary = train::train_lora(model, lora, data.train_set, data.validation_set,
-                                                           arguments.training, *group, arguments.out_dir);
+                                                           arguments.training, group, arguments.out_dir);
   if (report) {
     io::Json provenance = io::run_provenance(device);
     provenance["base_model"] = {{"path", std::filesystem::absolute(arguments.model_dir).string()},
@@ -148,7 +147,7 @@ void run_train(TrainArguments arguments) {
     provenance["data"] = {{"path", std::filesystem::absolute(arguments.data_file).string()},
                           {"sha1", io::file_sha1(arguments.data_file)}};
     provenance["dtype"] = model::dtype_name(dtype);
-    provenance["processes"] = group->world_size();
+    provenance["processes"] = group.world_size();
     io::write_json_file(arguments.out_dir / kProvenanceFile, provenance);
     std::printf("trained %lld steps: training loss %.4f -> %.4f", static_cast<long long>(summary.steps),
                 summary.first_loss, summary.last_loss);
@@ -161,7 +160,7 @@ void run_train(TrainArguments arguments) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
+void add_train_command(CLI::App& app, const ProcessRuntime* processes) {
   auto arguments = std::make_shared<TrainArguments>();
   arguments->runtime.dtype = "auto";
   CLI::App* command = app.add_subcommand("train", kTrainDescription);
@@ -178,6 +177,10 @@ void add_train_command(CLI::App& app) {
   command->add_option("--batch", arguments->training.micro_batch, "examples per micro-batch (per process)")
       ->capture_default_str();
   command->add_option("--grad-accum", arguments->training.grad_accum, "micro-batches per optimizer step (per process)")
+      ->capture_default_str();
+  command->add_option("--pass-positions", arguments->training.pass_positions,
+                      "run a step's micro-batches together in forward passes of up to N token positions "
+                      "(0 = one at a time; faster, more memory, same results)")
       ->capture_default_str();
   command->add_option("--warmup-ratio", arguments->training.warmup_ratio, "fraction of steps with linear warmup")
       ->capture_default_str();
@@ -199,11 +202,9 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--resume", arguments->training.resume, "continue from the checkpoint in --out");
   command->add_flag("--hash-weights", arguments->hash_weights,
                     "fingerprint the base weights by their full content in provenance.json (default: headers and sizes)");
-  command->add_option("--dist-timeout", arguments->dist_timeout,
-                      "seconds before a silent or dead process is an error (distributed runs)")
-      ->capture_default_str();
+  add_dist_timeout_option(command, arguments->dist_timeout);
   add_runtime_options(command, arguments->runtime);
-  command->callback([arguments] { run_train(*arguments); });
+  command->callback([arguments, processes] { run_train(*arguments, processes); });
 }
 
 }  // namespace qtalign::cli

@@ -208,6 +208,14 @@ void ProcessGroup::barrier() {
   run_collective("barrier", [](c10d::ProcessGroup& group) { return group.barrier(); });
 }
 
+bool ProcessGroup::broadcast_flag(bool value) {
+  if (!backend_) return value;
+  // Only rank 0 contributes, so the sum is its value.
+  at::Tensor flag = at::full({1}, rank_ == 0 && value ? 1 : 0, at::kLong).to(backend_->device);
+  all_reduce_sum(flag);
+  return flag.cpu().item<int64_t>() != 0;
+}
+
 std::vector<std::string> ProcessGroup::all_gather_text(const std::string& text) {
   if (!backend_) return {text};
   at::Tensor lengths = at::zeros({world_size_}, at::kLong);

@@ -62,6 +62,9 @@ class ProcessGroup {
   void barrier();
   // Every rank's `text`, indexed by rank, on every rank.
   std::vector<std::string> all_gather_text(const std::string& text);
+  // Rank 0's `value` on every rank: a decision all ranks must take alike (whether a stage is done,
+  // when only rank 0 is sure to see the files that say so).
+  bool broadcast_flag(bool value);
 
  private:
   struct Backend;

@@ -19,15 +19,49 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * normalized.to(x.scalar_type());
 }
 
+// The column blocks of a forward pass (ForwardInput::block_lengths) and, when training, where each
+// block's dropout masks come from.
+struct PassBlocks {
+  std::vector<int64_t> starts;
+  std::vector<int64_t> lengths;
+  std::vector<int64_t> rows;  // up to the last row holding a real token: the batch the block was made from
+  bool training = false;
+  const std::vector<at::Generator>* generators = nullptr;  // one per block, or empty
+
+  bool several() const { return lengths.size() > 1; }
+};
+
+// x * bernoulli(1 - p) / (1 - p), as at::dropout computes it. Each block's mask is drawn from its own
+// generator over the block's own rows (rows below them are padding and keep their values), so it is
+// the mask a pass of that block alone would draw. x: [batch, tokens, in].
+at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks) {
+  std::vector<at::Tensor> masks;
+  for (size_t b = 0; b < blocks.lengths.size(); ++b) {
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes[1] = blocks.lengths[b];
+    sizes[0] = blocks.rows[b];
+    at::Tensor mask = at::empty(sizes, x.options());
+    mask.bernoulli_(1.0 - p, blocks.generators->empty() ? c10::optional<at::Generator>()
+                                                         : c10::optional<at::Generator>((*blocks.generators)[b]));
+    mask.div_(1.0 - p);
+    if (blocks.rows[b] < x.size(0)) {
+      sizes[0] = x.size(0) - blocks.rows[b];
+      mask = at::cat({mask, at::ones(sizes, x.options())}, 0);
+    }
+    masks.push_back(mask);
+  }
+  return x * (masks.size() == 1 ? masks.front() : at::cat(masks, 1));
+}
+
 // x W^T + b (W dense, or 4-bit and dequantized in x's dtype as bitsandbytes computes), plus the LoRA
 // update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
-at::Tensor linear(const Linear& layer, const at::Tensor& x, bool training) {
+at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& blocks) {
   at::Tensor y = layer.quantized ? quantized_linear(x, *layer.quantized, layer.bias)
                                  : at::linear(x, layer.weight, layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());
-    if (training && lora.dropout > 0) lora_input = at::dropout(lora_input, lora.dropout, /*train=*/true);
+    if (blocks.training && lora.dropout > 0) lora_input = lora_dropout(lora_input, lora.dropout, blocks);
     const at::Tensor update = at::linear(at::linear(lora_input, lora.a), lora.b) * lora.scale;
     y = y + update.to(y.scalar_type());
   }
@@ -82,41 +116,56 @@ struct AttentionResult {
   at::Tensor values;
 };
 
+// Softmax attention of q [B, heads, T, d] over k, v [B, kv_heads, S, d] with an additive bias
+// [B, 1, T, S], in [B, T, heads * d]. Grouped-query attention without repeating K/V: the `group` query
+// heads that share a KV head are stacked along the token axis and multiplied against that head once.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
+  const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), head_dim = q.size(3);
+  const int64_t kv_heads = k.size(1), group = heads / kv_heads, total = k.size(2);
+  const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
+  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
+  const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
+  return at::matmul(probabilities.view({batch, kv_heads, group * tokens, total}), v)
+      .view({batch, heads, tokens, head_dim})
+      .transpose(1, 2)
+      .reshape({batch, tokens, heads * head_dim});
+}
+
+// biases: one per block of `blocks`, each [B, 1, block tokens, block keys].
 AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
-                               const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& bias,
-                               const at::Tensor& past_keys, const at::Tensor& past_values, bool training) {
+                               const at::Tensor& cos, const at::Tensor& sin, const std::vector<at::Tensor>& biases,
+                               const at::Tensor& past_keys, const at::Tensor& past_values, const PassBlocks& blocks) {
   const int64_t batch = x.size(0), tokens = x.size(1), head_dim = config.head_dim;
   const int64_t heads = config.num_attention_heads, kv_heads = config.num_key_value_heads;
-  const int64_t group = heads / kv_heads;
 
-  at::Tensor q = linear(layer.q_proj, x, training).view({batch, tokens, heads, head_dim}).transpose(1, 2);
-  at::Tensor k = linear(layer.k_proj, x, training).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
-  at::Tensor v = linear(layer.v_proj, x, training).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor q = linear(layer.q_proj, x, blocks).view({batch, tokens, heads, head_dim}).transpose(1, 2);
+  at::Tensor k = linear(layer.k_proj, x, blocks).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor v = linear(layer.v_proj, x, blocks).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (past_keys.defined()) {
     k = at::cat({with_batch(past_keys, batch), k}, 2);
     v = at::cat({with_batch(past_values, batch), v}, 2);
   }
-  const int64_t total = k.size(2);
-
-  // Grouped-query attention without repeating K/V: the `group` query heads that share a KV head
-  // are stacked along the token axis and multiplied against that head once.
-  const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
-  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
-  scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
-  const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
-  const at::Tensor context =
-      at::matmul(probabilities.view({batch, kv_heads, group * tokens, total}), v)
-          .view({batch, heads, tokens, head_dim})
-          .transpose(1, 2)
-          .reshape({batch, tokens, heads * head_dim});
-  return {linear(layer.o_proj, context, training), k, v};
+  at::Tensor context;
+  if (!blocks.several()) {
+    context = attend(q, k, v, biases.front());
+  } else {
+    std::vector<at::Tensor> parts;
+    for (size_t b = 0; b < blocks.lengths.size(); ++b) {
+      const int64_t start = blocks.starts[b], length = blocks.lengths[b];
+      parts.push_back(attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length),
+                             biases[b]));
+    }
+    context = at::cat(parts, 1);
+  }
+  return {linear(layer.o_proj, context, blocks), k, v};
 }
 
-at::Tensor swiglu_mlp(const DecoderLayer& layer, const at::Tensor& x, bool training) {
-  const at::Tensor gate = at::silu(linear(layer.gate_proj, x, training));
-  return linear(layer.down_proj, gate * linear(layer.up_proj, x, training), training);
+at::Tensor swiglu_mlp(const DecoderLayer& layer, const at::Tensor& x, const PassBlocks& blocks) {
+  const at::Tensor gate = at::silu(linear(layer.gate_proj, x, blocks));
+  return linear(layer.down_proj, gate * linear(layer.up_proj, x, blocks), blocks);
 }
 
 void check_input(const Model& model, const ForwardInput& input) {
@@ -129,6 +178,16 @@ void check_input(const Model& model, const ForwardInput& input) {
   if (input.past && input.past->length() > 0 && input.past->batch_size() != 1 &&
       input.past->batch_size() != batch)
     throw Error(fmt::format("forward: a cache of batch {} cannot serve a batch of {}", input.past->batch_size(), batch));
+  if (!input.block_lengths.empty()) {
+    int64_t covered = 0;
+    for (const int64_t length : input.block_lengths) {
+      if (length < 1) throw Error("forward: every block must span at least one token");
+      covered += length;
+    }
+    if (covered != input.input_ids.size(1))
+      throw Error(fmt::format("forward: blocks span {} tokens of {}", covered, input.input_ids.size(1)));
+    if (input.past && input.past->length() > 0) throw Error("forward: blocks cannot follow a cache");
+  }
   const int64_t total = input.input_ids.size(1) + (input.past ? input.past->length() : 0);
   if (config.max_position_embeddings > 0 && total > config.max_position_embeddings)
     throw Error(fmt::format("sequence of {} tokens exceeds the model's context of {} tokens", total,
@@ -161,9 +220,30 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
                                      : at::ones({input.past->batch_size(), past_length}, long_options);
     full_mask = at::cat({with_batch(past_mask, batch), current_mask}, 1);
   }
-  const at::Tensor positions = (full_mask.cumsum(1) - 1).clamp_min(0).narrow(1, past_length, tokens);
+  PassBlocks blocks;
+  blocks.training = options.training;
+  blocks.generators = &options.dropout_generators;
+  blocks.lengths = input.block_lengths.empty() ? std::vector<int64_t>{tokens} : input.block_lengths;
+  if (!options.dropout_generators.empty() && options.dropout_generators.size() != blocks.lengths.size())
+    throw Error(fmt::format("forward: {} dropout generators for {} blocks", options.dropout_generators.size(),
+                            blocks.lengths.size()));
+  std::vector<at::Tensor> block_positions, biases;
+  int64_t start = 0;
+  for (const int64_t length : blocks.lengths) {
+    blocks.starts.push_back(start);
+    const at::Tensor block_mask = blocks.several() ? full_mask.narrow(1, start, length) : full_mask;
+    block_positions.push_back((block_mask.cumsum(1) - 1).clamp_min(0).narrow(1, past_length, length));
+    biases.push_back(attention_bias(block_mask, past_length, length));
+    if (blocks.several()) {
+      const at::Tensor real_rows = block_mask.any(1).nonzero();
+      blocks.rows.push_back(real_rows.numel() == 0 ? batch : real_rows.max().item<int64_t>() + 1);
+    } else {
+      blocks.rows.push_back(batch);
+    }
+    start += length;
+  }
+  const at::Tensor positions = blocks.several() ? at::cat(block_positions, 1) : block_positions.front();
   const auto [cos, sin] = rotary_tables(positions, config.head_dim, config.rope_theta, model.dtype());
-  const at::Tensor bias = attention_bias(full_mask, past_length, tokens);
 
   ForwardOutput output;
   at::Tensor x = at::embedding(model.embed_tokens, ids);
@@ -173,10 +253,10 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
     const at::Tensor past_keys = has_past ? input.past->keys[i] : at::Tensor();
     const at::Tensor past_values = has_past ? input.past->values[i] : at::Tensor();
     AttentionResult attention =
-        self_attention(config, layer, rms_norm(x, layer.input_layernorm, config.rms_norm_eps), cos, sin, bias,
-                       past_keys, past_values, options.training);
+        self_attention(config, layer, rms_norm(x, layer.input_layernorm, config.rms_norm_eps), cos, sin, biases,
+                       past_keys, past_values, blocks);
     x = x + attention.output;
-    x = x + swiglu_mlp(layer, rms_norm(x, layer.post_attention_layernorm, config.rms_norm_eps), options.training);
+    x = x + swiglu_mlp(layer, rms_norm(x, layer.post_attention_layernorm, config.rms_norm_eps), blocks);
     if (options.capture_hidden_states) output.hidden_states.push_back(x);
     if (options.return_cache) {
       output.cache.keys.push_back(std::move(attention.keys));

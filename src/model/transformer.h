@@ -22,12 +22,20 @@ struct ForwardInput {
   at::Tensor input_ids;       // [batch, tokens] int64
   at::Tensor attention_mask;  // [batch, tokens] 1/0 (padding left or right); undefined = all ones
   const KVCache* past = nullptr;  // tokens before input_ids (batch 1 or `batch`)
+  // Independent batches side by side along the token axis (training runs several micro-batches in one
+  // pass this way): block b spans block_lengths[b] columns, its tokens attend only within the block and
+  // count their positions from its start; a block's batch ends at its last row holding a real token
+  // (the rows below are padding). Empty = one block. Not with `past`.
+  std::vector<int64_t> block_lengths;
 };
 
 struct ForwardOptions {
   bool capture_hidden_states = false;  // fill ForwardOutput::hidden_states
   bool return_cache = false;           // fill ForwardOutput::cache (past + these tokens)
   bool training = false;               // LoRA dropout active
+  // When training: block b's dropout masks come from dropout_generators[b] (one per block), so they
+  // are the masks the block would get in a pass of its own; empty = the device's default generator.
+  std::vector<at::Generator> dropout_generators;
 };
 
 struct ForwardOutput {

@@ -41,8 +41,9 @@ io::Json grid_settings(const GridOptions& options) {
 }
 
 // Everything that can be checked before any work, so that a grid never fails hours in.
-void validate(const GridOptions& options, const data::Protocol& protocol) {
+void validate(const GridOptions& options, const data::Protocol& protocol, int world_size) {
   if (options.common.out.empty()) throw Error("study: --out is required");
+  grad_accum_per_process(options.common.grad_accum, world_size);
   validate_plan(options.plan, protocol);
   for (const std::string& model : options.plan.models)
     if (model != "demo" && !fs::is_regular_file(fs::path(model) / "config.json"))
@@ -56,40 +57,44 @@ void validate(const GridOptions& options, const data::Protocol& protocol) {
 
 }  // namespace
 
-void run_grid(const GridOptions& options, const SubcommandRunner& run_subcommand) {
+void run_grid(const GridOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
   const auto start = Clock::now();
+  const bool report = group.is_main();
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.common.data_dir));
   GridOptions grid = options;
   // Agreement with English compares each language's predictions with English ones on the same items.
   std::vector<std::string> languages = data::parse_language_list(protocol, grid.common.eval_languages);
   if (std::find(languages.begin(), languages.end(), "en") == languages.end()) {
-    std::fprintf(stderr, "study: evaluating English as well (--eval-langs %s): agreement with English needs it\n",
-                 grid.common.eval_languages.c_str());
+    if (report)
+      std::fprintf(stderr, "study: evaluating English as well (--eval-langs %s): agreement with English needs it\n",
+                   grid.common.eval_languages.c_str());
     grid.common.eval_languages = "en," + grid.common.eval_languages;
   }
-  validate(grid, protocol);
+  validate(grid, protocol, group.world_size());
   const GridPaths paths(grid.common.out);
   const std::vector<Configuration> configurations = plan_configurations(grid.plan, protocol);
   const std::vector<EvaluationSetting> settings = all_evaluation_settings(grid.plan);
   const bool demo = std::find(grid.plan.models.begin(), grid.plan.models.end(), "demo") != grid.plan.models.end();
-  std::fprintf(stderr, "study: %s\n", plan_summary(grid.plan, protocol).c_str());
+  if (report) std::fprintf(stderr, "study: %s\n", plan_summary(grid.plan, protocol).c_str());
 
-  fs::create_directories(paths.root);
-  StudyRecord record(paths.record, grid_settings(grid));
+  StudyRecord record(paths.record, grid_settings(grid), group);
   record.set("kind", "grid");
   record.set("demo", demo);
   record.set("data", {{"dir", fs::absolute(protocol.data_dir).string()}, {"prompts_sha1", io::file_sha1(protocol.source)}});
   record.set("question_sources", question_source_note(protocol, grid.plan));
-  if (!grid.plan_file.empty()) io::write_file_atomically(paths.plan, io::read_file(grid.plan_file));
-  else io::write_json_file(paths.plan, plan_to_json(grid.plan));
+  record.set("processes", group.world_size());
+  if (report) {
+    if (!grid.plan_file.empty()) io::write_file_atomically(paths.plan, io::read_file(grid.plan_file));
+    else io::write_json_file(paths.plan, plan_to_json(grid.plan));
+  }
 
   const std::vector<std::string> split_tasks = grid_split_tasks(protocol, grid.plan);
   const int total = (demo ? 1 : 0) + static_cast<int>(split_tasks.size() + settings.size() * grid.plan.models.size() +
                                                       configurations.size()) + 1;
-  StageRunner stages(record, total);
+  StageRunner stages(record, total, group);
   if (demo) demo_model_stage(stages, grid.common, paths.model);
   for (const std::string& task : split_tasks)
-    stages.run("evaluation split: " + task, paths.split(task), [&] {
+    stages.run_on_main("evaluation split: " + task, paths.split(task), [&] {
       const data::EvaluationSplit split =
           data::split_test_set(task, data::read_test_set(protocol, task, "en"), kGridEvalFraction, grid.common.seed);
       data::write_evaluation_split(paths.split(task), split);
@@ -100,49 +105,54 @@ void run_grid(const GridOptions& options, const SubcommandRunner& run_subcommand
     for (const EvaluationSetting& setting : settings) {
       EvaluationRun run{setting.task, setting.labels, setting.shots, {},
                         grid_split_files(paths, protocol, grid.plan, setting), paths.base_results(model, setting)};
-      stages.run(fmt::format("eval: base {} ({})", model_id(model), setting.id), run.results,
-                 [&] { return evaluate_model(run_subcommand, grid.common, paths.model_dir(model), {}, run); });
+      stages.run_shared(fmt::format("eval: base {} ({})", model_id(model), setting.id), run.results, [&] {
+        return evaluate_model(run_subcommand, group, grid.common, paths.model_dir(model), {}, run);
+      });
     }
   std::vector<fs::path> held_out;
   for (const std::string& task : split_tasks) held_out.push_back(paths.split(task));
   for (const Configuration& configuration : configurations) {
     const fs::path done = paths.configuration(configuration.id) / "done.json";
-    stages.run(fmt::format("configuration {}: {} on {} questions", configuration.id, configuration.label,
-                           configuration.task),
-               done, [&] {
-                 StudyOptions options = grid.common;
-                 options.out = paths.configuration(configuration.id);
-                 options.model_dir = paths.model_dir(configuration.model);
-                 options.train_languages = fmt::format("{}", fmt::join(configuration.sources, ","));
-                 options.target = configuration.target;
-                 options.task = configuration.task;
-                 options.analyses = false;
-                 options.held_out_splits = held_out;
-                 std::vector<EvaluationRun> runs;
-                 std::vector<std::string> seen = configuration.sources;
-                 seen.push_back(configuration.target);
-                 for (const EvaluationSetting& setting : evaluation_settings(grid.plan, configuration.task))
-                   runs.push_back({setting.task, setting.labels, setting.shots, seen,
-                                   grid_split_files(paths, protocol, grid.plan, setting),
-                                   paths.tuned_results(configuration.id, setting)});
-                 try {
-                   run_configuration(options, options.model_dir, runs, run_subcommand);
-                 } catch (const Error& e) {
-                   throw Error(fmt::format("configuration {} ({} on {} questions) failed: {}", configuration.id,
-                                           configuration.label, configuration.task, e.what()));
-                 }
-                 io::Json summary = {{"id", configuration.id}, {"finished", io::utc_timestamp()}};
-                 io::write_json_file(done, summary);
-                 return summary;
-               });
+    const std::string name =
+        fmt::format("configuration {}: {} on {} questions", configuration.id, configuration.label, configuration.task);
+    stages.run_shared(name, done, [&] {
+      StudyOptions options = grid.common;
+      options.out = paths.configuration(configuration.id);
+      options.model_dir = paths.model_dir(configuration.model);
+      options.train_languages = fmt::format("{}", fmt::join(configuration.sources, ","));
+      options.target = configuration.target;
+      options.task = configuration.task;
+      options.analyses = false;
+      options.held_out_splits = held_out;
+      std::vector<EvaluationRun> runs;
+      std::vector<std::string> seen = configuration.sources;
+      seen.push_back(configuration.target);
+      for (const EvaluationSetting& setting : evaluation_settings(grid.plan, configuration.task))
+        runs.push_back({setting.task, setting.labels, setting.shots, seen,
+                        grid_split_files(paths, protocol, grid.plan, setting),
+                        paths.tuned_results(configuration.id, setting)});
+      try {
+        run_configuration(options, options.model_dir, runs, group, run_subcommand);
+      } catch (const Error& e) {
+        throw Error(fmt::format("configuration {} ({} on {} questions) failed: {}", configuration.id,
+                                configuration.label, configuration.task, e.what()));
+      }
+      io::Json summary = {{"id", configuration.id}, {"finished", io::utc_timestamp()}};
+      if (report) io::write_json_file(done, summary);
+      return summary;
+    });
   }
-  std::fprintf(stderr, "\n[%d/%d] tables, figures and report\n", total, total);
-  record.set("finished", io::utc_timestamp());
-  record.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
-  write_grid_outputs(paths.root);
-  std::fprintf(stderr, "%s", io::read_file(paths.root / "tables" / "summary.md").c_str());
-  std::fprintf(stderr, "\nstudy complete: %s (and report.md, tables/), %s\n", (paths.root / "report.html").c_str(),
-               io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
+  // The tables and report are rank 0's; the others wait, so that none ends with success before the grid does.
+  if (report) {
+    std::fprintf(stderr, "\n[%d/%d] tables, figures and report\n", total, total);
+    record.set("finished", io::utc_timestamp());
+    record.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
+    write_grid_outputs(paths.root);
+    std::fprintf(stderr, "%s", io::read_file(paths.root / "tables" / "summary.md").c_str());
+    std::fprintf(stderr, "\nstudy complete: %s (and report.md, tables/), %s\n", (paths.root / "report.html").c_str(),
+                 io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
+  }
+  group.barrier();
 }
 
 }  // namespace qtalign::study

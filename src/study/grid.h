@@ -28,9 +28,11 @@ struct GridOptions {
   std::filesystem::path plan_file;  // the plan file given (copied as plan.json), or empty
 };
 
-// Runs (or resumes) the grid; validates the whole plan before any work; throws Error naming the
-// configuration when one cannot run, or when the directory holds a study with another plan.
-void run_grid(const GridOptions& options, const SubcommandRunner& run_subcommand);
+// Runs (or resumes) the grid on every rank of `group` (as run_study: evaluations and trainings
+// shared, the rest rank 0's), with `run_subcommand` running eval and train on the same group;
+// validates the whole plan before any work; throws Error naming the configuration when one cannot
+// run, or when the directory holds a study with another plan.
+void run_grid(const GridOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand);
 
 // Rewrites tables/, figures/ and the report from what the grid's steps left in `study_dir`.
 void write_grid_outputs(const std::filesystem::path& study_dir);

@@ -18,7 +18,10 @@ double now_seconds() {
 
 }  // namespace
 
-StudyRecord::StudyRecord(std::filesystem::path file, const io::Json& settings) : file_(std::move(file)) {
+StudyRecord::StudyRecord(std::filesystem::path file, const io::Json& settings, const distributed::ProcessGroup& group)
+    : file_(std::move(file)), keeper_(group.is_main()) {
+  if (!keeper_) return;
+  std::filesystem::create_directories(std::filesystem::absolute(file_).parent_path());
   if (std::filesystem::exists(file_)) {
     record_ = io::read_json_file(file_);
     const io::Json recorded = io::required_field<io::Json>(record_, "settings", file_);
@@ -37,11 +40,13 @@ StudyRecord::StudyRecord(std::filesystem::path file, const io::Json& settings) :
 }
 
 void StudyRecord::set(const std::string& key, io::Json value) {
+  if (!keeper_) return;
   record_[key] = std::move(value);
   save();
 }
 
 void StudyRecord::stage(const std::string& name, const std::string& status, double seconds, io::Json details) {
+  if (!keeper_) return;
   details["status"] = status;
   details["seconds"] = seconds;
   details["finished"] = io::utc_timestamp();
@@ -60,17 +65,20 @@ void StudyRecord::save() const { io::write_json_file(file_, record_); }
 
 bool StageRunner::begin(const std::string& name, const std::filesystem::path& done) {
   ++index_;
-  if (std::filesystem::exists(done)) {
-    std::fprintf(stderr, "\n[%d/%d] %s: skipped, already done (%s)\n", index_, total_, name.c_str(), done.c_str());
+  const bool report = group_.is_main();
+  if (group_.broadcast_flag(std::filesystem::exists(done))) {
+    if (report)
+      std::fprintf(stderr, "\n[%d/%d] %s: skipped, already done (%s)\n", index_, total_, name.c_str(), done.c_str());
     record_.stage(name, "skipped", 0.0);
     return false;
   }
-  std::fprintf(stderr, "\n[%d/%d] %s\n", index_, total_, name.c_str());
+  if (report) std::fprintf(stderr, "\n[%d/%d] %s\n", index_, total_, name.c_str());
   started_ = now_seconds();
   return true;
 }
 
 void StageRunner::finish(const std::string& name, io::Json details) {
+  if (!group_.is_main()) return;
   const double seconds = now_seconds() - started_;
   std::fflush(stdout);  // a stage's tables (stdout) come before its closing line (stderr)
   std::fprintf(stderr, "[%d/%d] %s: done in %s\n", index_, total_, name.c_str(), io::format_duration(seconds).c_str());

@@ -87,10 +87,10 @@ std::vector<std::string> runtime_arguments(const StudyOptions& options) {
 }
 
 io::Json run_logged(const SubcommandRunner& run_subcommand, std::vector<std::string> arguments,
-                    const StudyOptions& options) {
+                    const StudyOptions& options, const distributed::ProcessGroup& group) {
   for (std::string& argument : runtime_arguments(options)) arguments.push_back(std::move(argument));
   const std::string line = quoted_command(arguments);
-  std::fprintf(stderr, "$ %s\n", line.c_str());
+  if (group.is_main()) std::fprintf(stderr, "$ %s\n", line.c_str());
   run_subcommand(arguments);
   return {{"command", line}};
 }
@@ -150,15 +150,16 @@ EvaluationRun study_evaluation(const StudyOptions& options, const data::Protocol
 }
 
 io::Json train(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
-               const Paths& paths) {
+               const Paths& paths, distributed::ProcessGroup& group) {
   io::Json details = run_logged(
       run_subcommand,
       {"train", "--model", model_dir.string(), "--data", paths.train_set.string(), "--out", paths.adapter.string(),
        "--epochs", std::to_string(options.epochs), "--batch", std::to_string(options.micro_batch), "--grad-accum",
-       std::to_string(options.grad_accum), "--lr", fmt::format("{}", options.lr), "--cutoff",
-       std::to_string(options.cutoff), "--eval-every", std::to_string(options.eval_every), "--seed",
-       std::to_string(options.seed), "--resume"},
-      options);
+       std::to_string(grad_accum_per_process(options.grad_accum, group.world_size())), "--lr",
+       fmt::format("{}", options.lr), "--cutoff", std::to_string(options.cutoff), "--eval-every",
+       std::to_string(options.eval_every), "--seed", std::to_string(options.seed), "--resume"},
+      options, group);
+  if (!group.is_main()) return io::Json::object();
   const std::vector<io::Json> log = io::read_json_records(paths.adapter / "training_log.jsonl");
   if (log.empty()) fail_at(paths.adapter / "training_log.jsonl", "training finished without a logged step");
   io::Json summary = {{"steps", log.back().value("step", 0)},
@@ -188,16 +189,16 @@ io::Json compare(const std::vector<std::string>& seen, const Paths& paths) {
 }
 
 // The lens and representations of the base model, then of the tuned one (one model load, the
-// adapter attached in between).
+// adapter attached in between), their forward passes shared over `group`.
 void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths& paths, const data::Protocol& protocol,
-             StageRunner& stages) {
-  const bool lens_pending = !fs::exists(paths.lens_base / "summary.json") || !fs::exists(paths.lens_tuned / "summary.json");
-  const bool pca_pending = !fs::exists(paths.pca_base / "representations.json") ||
-                           !fs::exists(paths.pca_tuned / "representations.json") ||
-                           !fs::exists(paths.cosine_comparison.string() + ".csv");
+             StageRunner& stages, distributed::ProcessGroup& group) {
+  // Rank 0 decides, as it decides every stage.
+  const bool pending = group.broadcast_flag(
+      !fs::exists(paths.lens_base / "summary.json") || !fs::exists(paths.lens_tuned / "summary.json") ||
+      !fs::exists(paths.pca_base / "representations.json") || !fs::exists(paths.pca_tuned / "representations.json"));
   std::optional<LoadedModel> loaded;
-  if (lens_pending || pca_pending) {
-    std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
+  if (pending) {
+    if (group.is_main()) std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
     loaded.emplace(load_model_for_analysis(model_dir, {}, options.analysis_dtype, options.analysis_device,
                                            options.quantization));
   }
@@ -219,28 +220,27 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   if (split.task == representations.task) representations.item_indices = split.evaluation_indices;
   representations.bootstrap = {2000, options.seed, 0.95};
 
-  std::optional<analysis::RepresentationResult> base_representations, tuned_representations;
-  distributed::ProcessGroup single;  // the study runner's analyses run in its own process
-  const auto run_variant = [&](const std::string& variant, const fs::path& lens_dir, const fs::path& pca_dir,
-                               std::optional<analysis::RepresentationResult>& result) {
-    stages.run("logit lens (" + variant + ")", lens_dir / "summary.json", [&] {
-      run_lens_pipeline(single, *loaded, protocol, lens_languages, lens, lens_dir, true, variant);
+  const auto run_variant = [&](const std::string& variant, const fs::path& lens_dir, const fs::path& pca_dir) {
+    stages.run_shared("logit lens (" + variant + ")", lens_dir / "summary.json", [&] {
+      run_lens_pipeline(group, *loaded, protocol, lens_languages, lens, lens_dir, true, variant);
       return io::Json{{"languages", lens_languages}, {"items_per_language_limit", lens.limit.count}};
     });
-    stages.run("representations (" + variant + ")", pca_dir / "representations.json", [&] {
+    stages.run_shared("representations (" + variant + ")", pca_dir / "representations.json", [&] {
       representations.layers = analysis::parse_layer_list(options.pca_layers, loaded->model.config.num_hidden_layers);
-      result = run_representation_pipeline(single, *loaded, protocol, representations, pca_dir, false);
+      const std::optional<analysis::RepresentationResult> result =
+          run_representation_pipeline(group, *loaded, protocol, representations, pca_dir, false);
+      if (!result) return io::Json::object();  // a rank other than 0
       return io::Json{{"languages", result->languages}, {"items", result->item_indices.size()}};
     });
   };
-  run_variant("base", paths.lens_base, paths.pca_base, base_representations);
+  run_variant("base", paths.lens_base, paths.pca_base);
   if (loaded) use_adapter(*loaded, paths.adapter);
-  run_variant("tuned", paths.lens_tuned, paths.pca_tuned, tuned_representations);
-  stages.run("logit lens: base vs tuned", paths.lens_base.parent_path() / "comparison" / "comparison.json", [&] {
+  run_variant("tuned", paths.lens_tuned, paths.pca_tuned);
+  stages.run_on_main("logit lens: base vs tuned", paths.lens_base.parent_path() / "comparison" / "comparison.json", [&] {
     write_lens_comparison(paths.lens_base, paths.lens_tuned, lens_languages, paths.lens_base.parent_path() / "comparison");
     return io::Json::object();
   });
-  stages.run("representations: base vs tuned", paths.cosine_comparison.string() + ".csv", [&] {
+  stages.run_on_main("representations: base vs tuned", paths.cosine_comparison.string() + ".csv", [&] {
     const auto read = [](const fs::path& file) {
       return analysis::representation_result_from_json(io::read_json_file(file), file);
     };
@@ -292,29 +292,31 @@ std::vector<std::string> seen_languages(const data::Protocol& protocol, const St
 // and use the configuration's adapter.
 class Configuration {
  public:
-  Configuration(const StudyOptions& options, fs::path model_dir, int stages)
+  Configuration(const StudyOptions& options, fs::path model_dir, int stages, distributed::ProcessGroup& group)
       : options_(options),
         paths_(options.out),
         model_dir_(std::move(model_dir)),
         protocol_(data::load_protocol(data::resolve_data_dir(options.data_dir))),
         train_languages_(data::parse_language_list(protocol_, options.train_languages)),
-        record_((validate(), fs::create_directories(paths_.root), paths_.record), settings_json(options, train_languages_)),
-        stages_(record_, stages) {
+        group_(group),
+        record_((validate(), paths_.record), settings_json(options, train_languages_), group),
+        stages_(record_, stages, group) {
     record_.set("data", {{"dir", fs::absolute(protocol_.data_dir).string()},
                          {"prompts_sha1", io::file_sha1(protocol_.source)}});
+    record_.set("processes", group.world_size());
   }
 
   void build_data() {
-    stages_.run("data: question-translation training set", paths_.train_set,
-                [&] { return build_training_set(protocol_, options_, train_languages_, paths_); });
+    stages_.run_on_main("data: question-translation training set", paths_.train_set,
+                        [&] { return build_training_set(protocol_, options_, train_languages_, paths_); });
   }
   void train(const SubcommandRunner& run_subcommand) {
-    stages_.run("train: LoRA on question translation", paths_.training_summary,
-                [&] { return study::train(run_subcommand, options_, model_dir_, paths_); });
+    stages_.run_shared("train: LoRA on question translation", paths_.training_summary,
+                       [&] { return study::train(run_subcommand, options_, model_dir_, paths_, group_); });
   }
   void evaluate(const std::string& name, const SubcommandRunner& run_subcommand, const EvaluationRun& run, bool tuned) {
-    stages_.run(name, run.results, [&] {
-      return evaluate_model(run_subcommand, options_, model_dir_, tuned ? paths_.adapter : fs::path(), run);
+    stages_.run_shared(name, run.results, [&] {
+      return evaluate_model(run_subcommand, group_, options_, model_dir_, tuned ? paths_.adapter : fs::path(), run);
     });
   }
 
@@ -323,6 +325,7 @@ class Configuration {
   const fs::path model_dir_;
   const data::Protocol protocol_;
   const std::vector<std::string> train_languages_;
+  distributed::ProcessGroup& group_;
   StudyRecord record_;
   StageRunner stages_;
 
@@ -340,6 +343,7 @@ class Configuration {
     data::parse_answer_type(options_.labels);
     if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
       fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
+    grad_accum_per_process(options_.grad_accum, group_.world_size());
   }
 };
 
@@ -349,8 +353,17 @@ fs::path predictions_file(const fs::path& results) {
   return fs::path(results).replace_extension(".predictions.jsonl");
 }
 
-io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
-                        const fs::path& adapter, const EvaluationRun& run) {
+int64_t grad_accum_per_process(int64_t grad_accum, int world_size) {
+  if (grad_accum % world_size != 0)
+    throw Error(fmt::format("--grad-accum {} does not divide among {} processes: the study's optimizer step is --batch x "
+                            "--grad-accum examples whatever the number of processes (use a multiple of {})",
+                            grad_accum, world_size, world_size));
+  return grad_accum / world_size;
+}
+
+io::Json evaluate_model(const SubcommandRunner& run_subcommand, distributed::ProcessGroup& group,
+                        const StudyOptions& options, const fs::path& model_dir, const fs::path& adapter,
+                        const EvaluationRun& run) {
   std::vector<std::string> arguments = {"eval", "--model", model_dir.string(), "--task", run.task, "--langs",
                                         options.eval_languages, "--seed", std::to_string(options.seed),
                                         "--format", "md", "--out", run.results.string(),
@@ -361,8 +374,9 @@ io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptio
   if (run.labels != "english") arguments.insert(arguments.end(), {"--labels", run.labels});
   if (run.shots >= 0) arguments.insert(arguments.end(), {"--shots", std::to_string(run.shots)});
   for (const fs::path& split : run.splits) arguments.insert(arguments.end(), {"--eval-split", split.string()});
-  fs::create_directories(fs::absolute(run.results).parent_path());
-  io::Json details = run_logged(run_subcommand, arguments, options);
+  if (group.is_main()) fs::create_directories(fs::absolute(run.results).parent_path());
+  io::Json details = run_logged(run_subcommand, arguments, options, group);
+  if (!group.is_main()) return io::Json::object();
   const eval::EvalResults results = eval::read_results(run.results);
   io::write_file_atomically(fs::path(run.results).replace_extension(".md"),
                             eval::format_results(results, eval::TableFormat::markdown));
@@ -371,7 +385,7 @@ io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptio
 }
 
 void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs::path& directory) {
-  stages.run("demo model (briefly trained on English snli, paws and emotion prompts, Qwen tokenizer)", directory / "config.json", [&] {
+  stages.run_on_main("demo model (briefly trained on English snli, paws and emotion prompts, Qwen tokenizer)", directory / "config.json", [&] {
     DemoTraining training = demo_training();
     training.examples_per_task = options.demo_examples;
     write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed, options.data_dir,
@@ -385,8 +399,8 @@ void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs
 }
 
 void run_configuration(const StudyOptions& options, const fs::path& model_dir, const std::vector<EvaluationRun>& tuned,
-                       const SubcommandRunner& run_subcommand) {
-  Configuration configuration(options, model_dir, 2 + static_cast<int>(tuned.size()));
+                       distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
+  Configuration configuration(options, model_dir, 2 + static_cast<int>(tuned.size()), group);
   configuration.record_.set("model", fs::absolute(model_dir).string());
   configuration.build_data();
   configuration.train(run_subcommand);
@@ -396,14 +410,15 @@ void run_configuration(const StudyOptions& options, const fs::path& model_dir, c
                            run_subcommand, run, true);
 }
 
-void run_study(const StudyOptions& options, const SubcommandRunner& run_subcommand) {
+void run_study(const StudyOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
   const auto start = Clock::now();
   const bool demo = options.model_dir.empty();
+  const bool report = group.is_main();
   const int total = (options.analyses ? 12 : 6) + (demo ? 1 : 0);
-  Configuration study(options, demo ? Paths(options.out).model : options.model_dir, total);
+  Configuration study(options, demo ? Paths(options.out).model : options.model_dir, total, group);
   const Paths& paths = study.paths_;
   const data::Protocol& protocol = study.protocol_;
-  if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
+  if (demo && report) std::fprintf(stderr, "%s", demo_notice().c_str());
   study.record_.set("demo", demo);
 
   if (demo) demo_model_stage(study.stages_, options, paths.model);
@@ -412,17 +427,21 @@ void run_study(const StudyOptions& options, const SubcommandRunner& run_subcomma
   study.evaluate("eval: base model", run_subcommand, study_evaluation(options, protocol, paths, seen, false), false);
   study.train(run_subcommand);
   study.evaluate("eval: tuned model", run_subcommand, study_evaluation(options, protocol, paths, seen, true), true);
-  study.stages_.run("compare: base vs tuned", paths.compare / "compare.json",
-                    [&] { return compare(seen, paths); });
-  if (options.analyses) analyse(options, study.model_dir_, paths, protocol, study.stages_);
+  study.stages_.run_on_main("compare: base vs tuned", paths.compare / "compare.json",
+                            [&] { return compare(seen, paths); });
+  if (options.analyses) analyse(options, study.model_dir_, paths, protocol, study.stages_, group);
 
-  std::fprintf(stderr, "\n[%d/%d] report\n", total, total);
-  study.record_.set("finished", io::utc_timestamp());
-  study.record_.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
-  write_study_report(paths.root);
-  std::fprintf(stderr, "\nstudy complete: %s (and report.md), %s\n", (paths.root / "report.html").c_str(),
-               io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
-  if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
+  // The report is rank 0's; the others wait, so that none ends with success before the study does.
+  if (report) {
+    std::fprintf(stderr, "\n[%d/%d] report\n", total, total);
+    study.record_.set("finished", io::utc_timestamp());
+    study.record_.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
+    write_study_report(paths.root);
+    std::fprintf(stderr, "\nstudy complete: %s (and report.md), %s\n", (paths.root / "report.html").c_str(),
+                 io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
+    if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
+  }
+  group.barrier();
 }
 
 }  // namespace qtalign::study

@@ -2,7 +2,9 @@
 // The whole study for one model in one call: data build -> eval base -> train -> eval tuned ->
 // compare -> logit lens and representations for base and tuned -> report. Every stage is skipped
 // when its output exists, so an interrupted study resumes where it stopped; every stage reports
-// progress on stderr.
+// progress on stderr. Over several processes (qtalign launch, torchrun) every stage runs on all of
+// them (study/stages.h): evaluation, training and the analyses share their work; the demo model, the
+// training set, the comparisons and the report are rank 0's, and only rank 0 writes.
 //
 // The study directory:
 //   study.json                      settings, provenance, and each stage's status, command and time
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/process_group.h"
 #include "model/quantization.h"
 #include "study/demo_model.h"
 #include "study/stages.h"
@@ -97,26 +100,35 @@ struct EvaluationRun {
 // Where an evaluation's per-item predictions go: <results stem>.predictions.jsonl.
 std::filesystem::path predictions_file(const std::filesystem::path& results);
 
-// Evaluates `model_dir` (with `adapter` when not empty) through `qtalign eval` (which resumes an
-// interrupted evaluation), writes the Markdown table beside the results; returns details for study.json.
-io::Json evaluate_model(const SubcommandRunner& run_subcommand, const StudyOptions& options,
-                        const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
-                        const EvaluationRun& run);
+// The micro-batches per optimizer step of each of `world_size` processes: the study's optimizer step
+// is batch x grad_accum examples however many processes share it, so that N processes train the
+// adapter one process trains (train/batching.h); throws Error when grad_accum does not divide.
+int64_t grad_accum_per_process(int64_t grad_accum, int world_size);
 
-// Writes the demo checkpoint into `directory` as a stage of `stages`.
+// Evaluates `model_dir` (with `adapter` when not empty) through `qtalign eval` (which resumes an
+// interrupted evaluation) shared over `group`; rank 0 writes the Markdown table beside the results
+// and returns details for study.json.
+io::Json evaluate_model(const SubcommandRunner& run_subcommand, distributed::ProcessGroup& group,
+                        const StudyOptions& options, const std::filesystem::path& model_dir,
+                        const std::filesystem::path& adapter, const EvaluationRun& run);
+
+// Writes the demo checkpoint into `directory` as a stage of `stages` (rank 0's).
 void demo_model_stage(StageRunner& stages, const StudyOptions& options, const std::filesystem::path& directory);
 
 // The settings and paths of one configuration of a grid, run in options.out: data build -> train ->
 // the tuned model's evaluations (`tuned`, whose results files lie in options.out), each a resumable
-// stage recorded in options.out/study.json. The base model's evaluations are the caller's. Throws
+// stage recorded in options.out/study.json, on every rank of `group` as in run_study. The base
+// model's evaluations are the caller's. Throws
 // Error when the directory holds another configuration, or a training example comes from an item
 // that held_out_splits evaluate.
 void run_configuration(const StudyOptions& options, const std::filesystem::path& model_dir,
-                       const std::vector<EvaluationRun>& tuned, const SubcommandRunner& run_subcommand);
+                       const std::vector<EvaluationRun>& tuned, distributed::ProcessGroup& group,
+                       const SubcommandRunner& run_subcommand);
 
 // Runs (or resumes) the whole study for one configuration (run_configuration's stages with the base
-// evaluation, the comparison, the analyses and the report); throws Error when the directory holds a
+// evaluation, the comparison, the analyses and the report) on every rank of `group`, whose eval and
+// train stages `run_subcommand` must run on the same group; throws Error when the directory holds a
 // study with other settings.
-void run_study(const StudyOptions& options, const SubcommandRunner& run_subcommand);
+void run_study(const StudyOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand);
 
 }  // namespace qtalign::study

@@ -35,31 +35,68 @@ std::vector<std::vector<int64_t>> step_micro_batches(const BatchLayout& layout,
   return micro_batches;
 }
 
-Batch collate_batch(const std::vector<TokenizedExample>& examples, const std::vector<int64_t>& indices,
-                    at::Device device) {
-  int64_t width = 0;
-  for (int64_t index : indices) width = std::max<int64_t>(width, examples[index].input_ids.size());
-  const int64_t rows = static_cast<int64_t>(indices.size());
+namespace {
+
+// Padded positions of a micro-batch: its examples times its longest.
+int64_t padded_positions(const std::vector<TokenizedExample>& examples, const std::vector<int64_t>& indices) {
+  size_t longest = 0;
+  for (const int64_t index : indices) longest = std::max(longest, examples[index].input_ids.size());
+  return static_cast<int64_t>(longest * indices.size());
+}
+
+}  // namespace
+
+std::vector<std::vector<size_t>> group_passes(const std::vector<std::vector<int64_t>>& micro_batches,
+                                              const std::vector<size_t>& chosen,
+                                              const std::vector<TokenizedExample>& examples, int64_t pass_positions) {
+  std::vector<std::vector<size_t>> passes;
+  int64_t used = 0;
+  for (const size_t j : chosen) {
+    const int64_t positions = padded_positions(examples, micro_batches[j]);
+    if (passes.empty() || pass_positions <= 0 || used + positions > pass_positions) {
+      passes.emplace_back();
+      used = 0;
+    }
+    passes.back().push_back(j);
+    used += positions;
+  }
+  return passes;
+}
+
+Batch collate_pass(const std::vector<TokenizedExample>& examples, const std::vector<std::vector<int64_t>>& micro_batches,
+                   at::Device device) {
+  Batch batch;
+  int64_t rows = 0, width = 0;
+  for (const std::vector<int64_t>& indices : micro_batches) {
+    int64_t longest = 0;
+    for (const int64_t index : indices) longest = std::max<int64_t>(longest, examples[index].input_ids.size());
+    batch.block_lengths.push_back(longest);
+    rows = std::max<int64_t>(rows, indices.size());
+    width += longest;
+  }
   at::Tensor ids = at::zeros({rows, width}, at::kLong);
   at::Tensor mask = at::zeros({rows, width}, at::kLong);
   std::vector<int64_t> positions, targets;
-  Batch batch;
   auto ids_view = ids.accessor<int64_t, 2>();
   auto mask_view = mask.accessor<int64_t, 2>();
-  for (int64_t row = 0; row < rows; ++row) {
-    const TokenizedExample& example = examples[indices[row]];
-    const int64_t length = static_cast<int64_t>(example.input_ids.size());
-    for (int64_t t = 0; t < length; ++t) {
-      ids_view[row][t] = example.input_ids[t];
-      mask_view[row][t] = 1;
+  int64_t block_start = 0;
+  for (size_t block = 0; block < micro_batches.size(); ++block) {
+    for (size_t row = 0; row < micro_batches[block].size(); ++row) {
+      const TokenizedExample& example = examples[micro_batches[block][row]];
+      const int64_t length = static_cast<int64_t>(example.input_ids.size());
+      for (int64_t t = 0; t < length; ++t) {
+        ids_view[row][block_start + t] = example.input_ids[t];
+        mask_view[row][block_start + t] = 1;
+      }
+      // Position t predicts token t + 1: the targets start at prompt_length, so the first predicting
+      // position is prompt_length - 1 (a target with no prompt before its first token cannot be predicted).
+      for (int64_t t = std::max<int64_t>(1, example.prompt_length); t < length; ++t) {
+        positions.push_back(int64_t(row) * width + block_start + t - 1);
+        targets.push_back(example.input_ids[t]);
+      }
+      batch.tokens += length;
     }
-    // Position t predicts token t + 1: the targets start at prompt_length, so the first predicting
-    // position is prompt_length - 1 (a target with no prompt before its first token cannot be predicted).
-    for (int64_t t = std::max<int64_t>(1, example.prompt_length); t < length; ++t) {
-      positions.push_back(row * width + t - 1);
-      targets.push_back(example.input_ids[t]);
-    }
-    batch.tokens += length;
+    block_start += batch.block_lengths[block];
   }
   batch.input_ids = ids.to(device);
   batch.attention_mask = mask.to(device);
@@ -68,10 +105,14 @@ Batch collate_batch(const std::vector<TokenizedExample>& examples, const std::ve
   return batch;
 }
 
-at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training) {
+at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training,
+                              const std::vector<at::Generator>& dropout_generators) {
   model::ForwardOptions options;
   options.training = training;
-  const model::ForwardOutput output = model::forward(model, {batch.input_ids, batch.attention_mask}, options);
+  options.dropout_generators = dropout_generators;
+  model::ForwardInput input{batch.input_ids, batch.attention_mask};
+  if (batch.block_lengths.size() > 1) input.block_lengths = batch.block_lengths;
+  const model::ForwardOutput output = model::forward(model, input, options);
   const at::Tensor hidden = output.final_hidden.reshape({-1, output.final_hidden.size(-1)});
   return chunked_cross_entropy_sum(hidden.index_select(0, batch.loss_positions), model.lm_head, batch.loss_targets);
 }

@@ -34,22 +34,34 @@ std::vector<int64_t> epoch_order(const BatchLayout& layout, int64_t epoch);
 std::vector<std::vector<int64_t>> step_micro_batches(const BatchLayout& layout,
                                                      const std::vector<TokenizedExample>& examples, int64_t step);
 
-// A micro-batch as tensors, right-padded.
+// The micro-batches `chosen` (indices into `micro_batches`) grouped, in order, into forward passes of
+// at most `pass_positions` padded token positions (a micro-batch above that runs alone); 0 = one
+// micro-batch per pass. Matmuls on a few hundred tokens run at half the rate of larger ones on CPU,
+// so running a step's micro-batches together is faster; the results stay the same (collate_pass).
+std::vector<std::vector<size_t>> group_passes(const std::vector<std::vector<int64_t>>& micro_batches,
+                                              const std::vector<size_t>& chosen,
+                                              const std::vector<TokenizedExample>& examples, int64_t pass_positions);
+
+// Micro-batches as tensors for one forward pass: each micro-batch right-padded to its longest example,
+// the micro-batches side by side along the token axis as independent blocks (ForwardInput::block_lengths).
 struct Batch {
-  at::Tensor input_ids;       // [batch, tokens] int64
-  at::Tensor attention_mask;  // [batch, tokens] 1 = real token
-  at::Tensor loss_positions;  // [targets] flat indices b * tokens + t of positions that predict a target token
+  at::Tensor input_ids;       // [rows, tokens] int64
+  at::Tensor attention_mask;  // [rows, tokens] 1 = real token
+  at::Tensor loss_positions;  // [targets] flat indices row * tokens + t of positions that predict a target token
   at::Tensor loss_targets;    // [targets] the token each of those positions must predict
+  std::vector<int64_t> block_lengths;  // one block per micro-batch
   int64_t tokens = 0;         // real tokens
 };
 
-// Pads the examples `indices` into a Batch on `device`.
-Batch collate_batch(const std::vector<TokenizedExample>& examples, const std::vector<int64_t>& indices,
-                    at::Device device);
+// The micro-batches (example indices each) as one Batch on `device`.
+Batch collate_pass(const std::vector<TokenizedExample>& examples, const std::vector<std::vector<int64_t>>& micro_batches,
+                   at::Device device);
 
 // The summed (not averaged) fp32 cross-entropy of the batch's target tokens; `training` turns on
-// LoRA dropout. Logits are computed only at the positions that predict a target, a few rows at a
-// time (chunked_cross_entropy_sum).
-at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training);
+// LoRA dropout, block b's masks drawn from dropout_generators[b] (empty: the default generator).
+// Logits are computed only at the positions that predict a target, a few rows at a time
+// (chunked_cross_entropy_sum).
+at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training,
+                              const std::vector<at::Generator>& dropout_generators = {});
 
 }  // namespace qtalign::train

@@ -28,13 +28,18 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The dropout masks of a micro-batch come from the device's default generator (the forward pass
-// draws from it); seeding it from (seed, step, micro-batch) makes them independent of which
-// process runs the micro-batch and of interruptions.
-void seed_dropout(at::Device device, uint64_t seed, int64_t step, int64_t micro_batch) {
-  at::Generator generator = at::globalContext().defaultGenerator(device);
-  std::lock_guard<std::mutex> lock(generator.mutex());
+// The generator of a micro-batch's dropout masks, seeded from (seed, step, micro-batch): its masks do
+// not depend on which process runs the micro-batch, which micro-batches share its forward pass, or
+// interruptions. A clone of the device's default generator, so it draws on that device.
+at::Generator dropout_generator(at::Device device, uint64_t seed, int64_t step, int64_t micro_batch) {
+  at::Generator default_generator = at::globalContext().defaultGenerator(device);
+  at::Generator generator;
+  {
+    std::lock_guard<std::mutex> lock(default_generator.mutex());
+    generator = default_generator.clone();
+  }
   generator.set_current_seed(splitmix64(splitmix64(seed ^ splitmix64(uint64_t(step))) + uint64_t(micro_batch)));
+  return generator;
 }
 
 std::string data_digest(const std::vector<TokenizedExample>& train_set, const std::vector<TokenizedExample>& validation_set) {
@@ -158,6 +163,7 @@ void check_options(const TrainingOptions& options) {
     throw Error(fmt::format("--warmup-ratio must be in [0, 1], got {}", options.warmup_ratio));
   if (options.max_grad_norm < 0) throw Error("--max-grad-norm must not be negative");
   if (options.eval_every < 0 || options.save_every < 0) throw Error("--eval-every and --save-every must not be negative");
+  if (options.pass_positions < 0) throw Error("--pass-positions must not be negative");
 }
 
 }  // namespace
@@ -183,7 +189,7 @@ double validation_loss(const model::Model& model, const std::vector<TokenizedExa
     if (piece % group.world_size() != group.rank()) continue;
     const std::vector<int64_t> indices(order.begin() + start,
                                        order.begin() + std::min(order.size(), start + size_t(micro_batch)));
-    const Batch batch = collate_batch(examples, indices, model.device());
+    const Batch batch = collate_pass(examples, {indices}, model.device());
     loss_sum += summed_target_loss(model, batch, /*training=*/false).item<double>();
     tokens += batch.loss_targets.numel();
   }
@@ -258,10 +264,17 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
       step_tokens += total_tokens(train_set, indices);
     }
     double local_loss_sum = 0.0;
-    for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) {
-      seed_dropout(device, options.seed, step, static_cast<int64_t>(j));
-      const Batch batch = collate_batch(train_set, micro_batches[j], device);
-      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true);
+    std::vector<size_t> own;  // rank r runs micro-batches r, r + world_size, ...
+    for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) own.push_back(j);
+    for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, options.pass_positions)) {
+      std::vector<std::vector<int64_t>> members;
+      std::vector<at::Generator> generators;
+      for (const size_t j : pass) {
+        members.push_back(micro_batches[j]);
+        generators.push_back(dropout_generator(device, options.seed, step, static_cast<int64_t>(j)));
+      }
+      const Batch batch = collate_pass(train_set, members, device);
+      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, generators);
       if (step_targets > 0) (loss_sum / double(step_targets)).backward();
       local_loss_sum += loss_sum.item<double>();
     }

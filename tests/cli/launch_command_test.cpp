@@ -1,14 +1,21 @@
 // End to end: `qtalign launch -n 2 --` on a tiny checkpoint with the real Qwen tokenizer. Two processes
 // over loopback share eval's (task, language) pairs, or the items of a single pair, and the prompt
-// batches of lens and pca, and write the files one process writes.
+// batches of lens and pca, and write the files one process writes; the study runner (run, study)
+// runs every stage on both, survives a dead rank by a rerun, and writes the study folder of one.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <regex>
 #include <string>
 
+#include "distributed/process_group.h"
 #include "eval/eval_test_support.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "io/safetensors.h"
 #include "support/test_support.h"
 
 namespace qtalign {
@@ -157,6 +164,170 @@ TEST_F(LaunchAnalysis, TwoProcessesWriteTheRepresentationsOfOne) {
     EXPECT_EQ(io::read_file(file(std::string("pca/two/") + name)), io::read_file(file(std::string("pca/one/") + name)))
         << name;
   EXPECT_TRUE(std::filesystem::exists(file("pca/two/layer_00.svg")));
+}
+
+// The study runner on two processes against one. The two study folders must hold the same files with
+// the same contents, but for provenance (when, how long, on which machine, by which command line, with
+// how many processes) and the rounding of training: two processes sum the gradients in another order,
+// so the adapters agree within 1e-5 (as TrainCommand accepts) and what the tuned model computes within
+// a relative 1e-4.
+class LaunchStudy : public LaunchTest {
+ protected:
+  // `qtalign [launcher] <command> --out <out>` with a small training run, one thread per process.
+  static std::string study_command(const std::string& launcher, const std::string& command, const std::string& out,
+                                   const std::string& arguments) {
+    return shell_quote(testing::qtalign_binary().string()) + " " + launcher + " " + command + " --out " + path(out) +
+           " --dtype fp32 --threads 1 --data-dir " + shell_quote(testing::shared_data_dir().string()) +
+           " --size 9 --epochs 1 --batch 2 --grad-accum 2 --eval-limit 4 " + arguments;
+  }
+
+  // Keys whose values are provenance, at any depth of a JSON file.
+  static io::Json without_provenance(io::Json json) {
+    static const char* const kKeys[] = {"provenance", "date", "finished", "seconds", "wall_time_s",
+                                        "wall_seconds_last_run", "elapsed_seconds", "tokens_per_second", "command",
+                                        "command_line", "processes", "last_check", "hardware", "threads"};
+    if (json.is_object()) {
+      for (const char* key : kKeys) json.erase(key);
+      for (auto& [key, value] : json.items()) value = without_provenance(value);
+    } else if (json.is_array()) {
+      for (io::Json& value : json) value = without_provenance(value);
+    }
+    return json;
+  }
+
+  // A study file as text to compare: its study folder's path replaced, JSON (and each JSONL line)
+  // without provenance.
+  static std::string comparable_text(const std::filesystem::path& study, const std::string& relative) {
+    std::string text = io::read_file(study / relative);
+    for (size_t at = text.find(study.string()); at != std::string::npos; at = text.find(study.string(), at))
+      text.replace(at, study.string().size(), "STUDY");
+    const std::string extension = std::filesystem::path(relative).extension().string();
+    if (extension == ".json") return without_provenance(io::Json::parse(text)).dump(1);
+    if (extension != ".jsonl") return text;
+    std::string lines;
+    for (size_t begin = 0, end; begin < text.size(); begin = end + 1) {
+      end = std::min(text.find('\n', begin), text.size());
+      if (end > begin) lines += without_provenance(io::Json::parse(text.substr(begin, end - begin))).dump() + "\n";
+    }
+    return lines;
+  }
+
+  // Whether two texts are the same but for numbers that differ by at most a relative 1e-4 (or 1e-6).
+  static bool same_but_rounding(const std::string& a, const std::string& b) {
+    if (a == b) return true;  // most files: no need for the (slow) scan
+    static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
+    std::sregex_iterator x(a.begin(), a.end(), number), y(b.begin(), b.end(), number), end;
+    size_t after_x = 0, after_y = 0;
+    for (; x != end && y != end; ++x, ++y) {
+      if (a.compare(after_x, x->position() - after_x, b, after_y, y->position() - after_y) != 0) return false;
+      const double u = std::strtod(x->str().c_str(), nullptr), v = std::strtod(y->str().c_str(), nullptr);
+      if (std::abs(u - v) > 1e-4 * std::max(std::abs(u), std::abs(v)) + 1e-6) return false;
+      after_x = x->position() + x->length();
+      after_y = y->position() + y->length();
+    }
+    return x == end && y == end && a.substr(after_x) == b.substr(after_y);
+  }
+
+  // The largest difference between the tensors of two safetensors files (infinite when their names differ).
+  static double tensor_difference(const std::filesystem::path& a, const std::filesystem::path& b) {
+    const auto one = io::SafetensorsFile::open(a), two = io::SafetensorsFile::open(b);
+    if (one->header().tensors.size() != two->header().tensors.size()) return INFINITY;
+    double largest = 0.0;
+    for (const io::TensorRecord& record : one->header().tensors) {
+      const at::Tensor x = one->tensor(record.name).to(at::kDouble), y = two->tensor(record.name).to(at::kDouble);
+      largest = std::max(largest, (x - y).abs().max().item<double>());
+    }
+    return largest;
+  }
+
+  // Expects the study folders `one` and `two` to hold the same study (see the class comment); the
+  // reports (which list provenance) and charts are left out.
+  static void expect_same_study(const std::string& one, const std::string& two) {
+    std::map<std::string, bool> files;  // relative path -> present in `two` as well
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(file(one)))
+      if (entry.is_regular_file()) files[std::filesystem::relative(entry.path(), file(one)).string()] = false;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(file(two)))
+      if (entry.is_regular_file()) {
+        const auto found = files.find(std::filesystem::relative(entry.path(), file(two)).string());
+        if (found == files.end()) ADD_FAILURE() << two << " has a file " << one << " lacks: " << entry.path();
+        else found->second = true;
+      }
+    size_t compared = 0;
+    for (const auto& [relative, in_both] : files) {
+      EXPECT_TRUE(in_both) << one << " has a file " << two << " lacks: " << relative;
+      const std::string extension = std::filesystem::path(relative).extension().string();
+      if (!in_both || extension == ".png" || extension == ".svg" || relative == "report.html" || relative == "report.md")
+        continue;
+      ++compared;
+      if (extension == ".safetensors") {
+        if (io::read_file(file(one) / relative) == io::read_file(file(two) / relative)) continue;
+        EXPECT_LE(tensor_difference(file(one) / relative, file(two) / relative), 1e-5) << relative;
+        continue;
+      }
+      const std::string text_one = comparable_text(file(one), relative), text_two = comparable_text(file(two), relative);
+      EXPECT_TRUE(same_but_rounding(text_one, text_two)) << relative << "\n" << text_one << "\n---\n" << text_two;
+    }
+    EXPECT_GE(compared, 30u);
+  }
+};
+
+TEST_F(LaunchStudy, TheComparisonSeesOnlyRoundingAsTheSame) {
+  EXPECT_TRUE(same_but_rounding("a 0.5 b 1e-05 c", "a 0.50002 b 1.00000001e-05 c"));
+  EXPECT_FALSE(same_but_rounding("a 0.5 b", "a 0.51 b"));
+  EXPECT_FALSE(same_but_rounding("a 0.5 b", "a 0.5 c"));
+  EXPECT_FALSE(same_but_rounding("a 0.5 b 2", "a 0.5 b"));
+  EXPECT_EQ(without_provenance(io::Json::parse(R"({"x": 1, "seconds": 2, "y": [{"command": "z", "w": 3}]})")),
+            io::Json::parse(R"({"x": 1, "y": [{"w": 3}]})"));
+}
+
+// The whole demo study on two processes: rank 1 is killed once the base model is evaluated, which
+// makes rank 0 fail naming it; rerunning the same command under launch resumes after the finished
+// stages and ends with the study one process writes.
+TEST_F(LaunchStudy, RunSurvivesADeadRankAndWritesTheStudyOfOneProcess) {
+  const std::string run = "--eval-task emotion --eval-langs en,zh --analysis-limit 4 --lens-langs zh "
+                          "--pca-langs en,zh --pca-layers 0,4 --demo-examples 8";
+  const testing::CommandResult one = testing::run_command(study_command("", "run", "run-one", run) + " 2>&1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+
+  const std::string ranks = "export MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                            std::to_string(distributed::free_loopback_port()) + " WORLD_SIZE=2; ";
+  const std::string rank_command = study_command("", "run", "run-two", run + " --dist-timeout 60");
+  const testing::CommandResult killed = testing::run_command(
+      ranks + "RANK=0 " + rank_command + " > " + path("rank0.log") + " 2>&1 & zero=$!; RANK=1 " + rank_command +
+      " > " + path("rank1.log") + " 2>&1 & one=$!; while [ ! -e " + path("run-two/eval/base.json") +
+      " ] && kill -0 $one 2>/dev/null; do sleep 0.05; done; kill -9 $one; wait $zero; echo rank 0 exited with $?");
+  const std::string rank0 = io::read_file(file("rank0.log"));
+  EXPECT_NE(killed.output.find("rank 0 exited with 1"), std::string::npos) << killed.output << rank0;
+  EXPECT_NE(rank0.find("qtalign: error: rank 0 of 2:"), std::string::npos) << rank0;
+  EXPECT_NE(rank0.find("rank 1 died or stopped answering"), std::string::npos) << rank0;
+  EXPECT_FALSE(std::filesystem::exists(file("run-two/report.html")));
+
+  const testing::CommandResult resumed =
+      testing::run_command(study_command("launch -n 2 --", "run", "run-two", run) + " 2>&1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const std::regex skipped(R"(\] [^\n]*: skipped, already done)");
+  EXPECT_EQ(std::distance(std::sregex_iterator(resumed.output.begin(), resumed.output.end(), skipped),
+                          std::sregex_iterator()),
+            3)  // the demo model, the training set and the base evaluation
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("[rank 1] representations emotion"), std::string::npos) << resumed.output;
+  EXPECT_EQ(io::read_json_file(file("run-two/study.json"))["processes"], 2);
+  expect_same_study("run-one", "run-two");
+}
+
+// A grid of two mixtures on the tiny checkpoint: the base evaluation and both configurations on two
+// processes give the tables one process gives.
+TEST_F(LaunchStudy, StudyWritesTheGridOfOneProcess) {
+  const std::string grid = "--models " + path("model") + " --tasks emotion --train-langs zh de --targets en "
+                           "--eval-langs en,zh";
+  const testing::CommandResult one = testing::run_command(study_command("", "study", "grid-one", grid) + " 2>&1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const testing::CommandResult two =
+      testing::run_command(study_command("launch -n 2 --", "study", "grid-two", grid) + " 2>&1");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("2 process(es)"), std::string::npos) << two.output;  // the trainings were shared
+  EXPECT_TRUE(std::filesystem::is_regular_file(file("grid-two/tables/model.emotion.english.default.csv")));
+  expect_same_study("grid-one", "grid-two");
 }
 
 }  // namespace

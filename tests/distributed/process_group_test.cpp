@@ -91,12 +91,22 @@ TEST(ProcessGroup, SumsAndGathersOverTheRanks) {
     EXPECT_EQ(texts, (std::vector<std::string>{"rank zero", "", std::string("\0\xff\n", 3)}));
 }
 
+// Every rank takes rank 0's decision, whatever its own, for either value.
+TEST(ProcessGroup, BroadcastsRankZerosFlag) {
+  const auto results = testing::on_every_rank<std::vector<bool>>(3, [](ProcessGroup& group) {
+    return std::vector<bool>{group.broadcast_flag(group.rank() == 0), group.broadcast_flag(group.rank() != 0)};
+  });
+  for (const auto& flags : results) EXPECT_EQ(flags, (std::vector<bool>{true, false}));
+}
+
 TEST(ProcessGroup, AGroupOfOneReturnsItsInput) {
   ProcessGroup single;
   at::Tensor values = at::tensor({2.0, 5.0});
   single.all_reduce_sum(values);
   EXPECT_TRUE(at::equal(values, at::tensor({2.0, 5.0})));
   EXPECT_EQ(single.all_gather_text("x"), (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(single.broadcast_flag(true));
+  EXPECT_FALSE(single.broadcast_flag(false));
 }
 
 // Rank 1 leaves the group without entering the collective rank 0 waits in: rank 0 fails, naming it.

@@ -129,7 +129,7 @@ TEST(Trainer, ValidationLossIsTheMeanOverTargetTokens) {
   double sum = 0.0;
   int64_t targets = 0;
   for (size_t i = 0; i < examples.size(); ++i) {
-    sum += summed_target_loss(model, collate_batch(examples, {int64_t(i)}, at::kCPU), false).item<double>();
+    sum += summed_target_loss(model, collate_pass(examples, {{int64_t(i)}}, at::kCPU), false).item<double>();
     targets += examples[i].target_tokens();
   }
   EXPECT_NEAR(validation_loss(model, examples, 2, single), sum / double(targets), 1e-5);
@@ -142,6 +142,9 @@ TEST(Trainer, RejectsBadSettings) {
   TrainingOptions options = quick_options();
   EXPECT_THROW(train_lora(model, {}, {}, {}, options, single, dir.path()), Error);
   options.micro_batch = 0;
+  EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
+  options = quick_options();
+  options.pass_positions = -1;
   EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
   EXPECT_TRUE(model::attached_lora(model).empty());
 }
@@ -194,7 +197,7 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
       for (int64_t index : indices) targets += train_set[index].target_tokens();
     double loss = 0.0;
     for (const auto& indices : micro_batches) {
-      const at::Tensor sum = full_logits_loss(reference, collate_batch(train_set, indices, at::kCPU));
+      const at::Tensor sum = full_logits_loss(reference, collate_pass(train_set, {indices}, at::kCPU));
       (sum / double(targets)).backward();
       loss += sum.item<double>() / double(targets);
     }
@@ -216,6 +219,43 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
     EXPECT_LE((trained[i].weights->a - expected[i].weights->a).abs().max().item<double>(), 1e-5) << trained[i].module;
     EXPECT_LE((trained[i].weights->b - expected[i].weights->b).abs().max().item<double>(), 1e-5) << trained[i].module;
     EXPECT_GT(expected[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
+  }
+}
+
+// A step's micro-batches run together in one forward pass (the default) or one at a time
+// (pass_positions 0), with LoRA dropout on: the same losses and the same adapter, since each
+// micro-batch draws its dropout masks from its own generator either way.
+TEST(Trainer, RunningMicroBatchesTogetherTrainsTheSameAdapter) {
+  model::LoraConfig lora;
+  lora.dropout = 0.1;
+  const auto train = [&](int64_t pass_positions, const std::filesystem::path& out) {
+    TrainingOptions options = quick_options();
+    options.micro_batch = 2;
+    options.grad_accum = 3;
+    options.lr = 1e-3;
+    options.eval_every = 0;
+    options.epochs = 1;
+    options.pass_positions = pass_positions;
+    model::Model model = byte_model();
+    distributed::ProcessGroup single;
+    train_lora(model, lora, byte_examples(0, 12, 512), {}, options, single, out);
+    return model;
+  };
+  testing::TempDir together_dir, apart_dir;
+  const model::Model together = train(1 << 20, together_dir.path());
+  const model::Model apart = train(0, apart_dir.path());
+  const std::vector<io::Json> together_log = io::read_json_records(together_dir / "training_log.jsonl");
+  const std::vector<io::Json> apart_log = io::read_json_records(apart_dir / "training_log.jsonl");
+  ASSERT_EQ(together_log.size(), 2u);
+  ASSERT_EQ(apart_log.size(), together_log.size());
+  for (size_t step = 0; step < apart_log.size(); ++step)
+    EXPECT_NEAR(together_log[step]["loss"].get<double>(), apart_log[step]["loss"].get<double>(), 1e-5) << step;
+  const std::vector<model::NamedLora> a = model::attached_lora(together), b = model::attached_lora(apart);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE((a[i].weights->a - b[i].weights->a).abs().max().item<double>(), 1e-5) << a[i].module;
+    EXPECT_LE((a[i].weights->b - b[i].weights->b).abs().max().item<double>(), 1e-5) << a[i].module;
+    EXPECT_GT(b[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
   }
 }
 
