@@ -149,6 +149,17 @@ TEST(Trainer, RejectsBadSettings) {
   EXPECT_TRUE(model::attached_lora(model).empty());
 }
 
+// The adapters of `trained` and `expected` agree within 1e-5 per weight, and training moved B off zero.
+void expect_same_moved_adapter(const model::Model& trained, const model::Model& expected) {
+  const std::vector<model::NamedLora> got = model::attached_lora(trained), want = model::attached_lora(expected);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_LE((got[i].weights->a - want[i].weights->a).abs().max().item<double>(), 1e-5) << got[i].module;
+    EXPECT_LE((got[i].weights->b - want[i].weights->b).abs().max().item<double>(), 1e-5) << got[i].module;
+    EXPECT_GT(want[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
+  }
+}
+
 // The straightforward loss the trainer's must equal: logits at every position of the padded batch,
 // log-softmax over the whole vocabulary, and -log p of each target token, summed.
 at::Tensor full_logits_loss(const model::Model& model, const Batch& batch) {
@@ -213,13 +224,7 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
     optimizer.step(cosine_with_warmup_lr(options.lr, step, warmup_steps, total_steps));
     for (at::Tensor& parameter : parameters) parameter.mutable_grad().reset();
   }
-  const std::vector<model::NamedLora> trained = model::attached_lora(model), expected = model::attached_lora(reference);
-  ASSERT_EQ(trained.size(), expected.size());
-  for (size_t i = 0; i < trained.size(); ++i) {
-    EXPECT_LE((trained[i].weights->a - expected[i].weights->a).abs().max().item<double>(), 1e-5) << trained[i].module;
-    EXPECT_LE((trained[i].weights->b - expected[i].weights->b).abs().max().item<double>(), 1e-5) << trained[i].module;
-    EXPECT_GT(expected[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
-  }
+  expect_same_moved_adapter(model, reference);
 }
 
 // A step's micro-batches run together in one forward pass (the default) or one at a time
@@ -250,13 +255,7 @@ TEST(Trainer, RunningMicroBatchesTogetherTrainsTheSameAdapter) {
   ASSERT_EQ(apart_log.size(), together_log.size());
   for (size_t step = 0; step < apart_log.size(); ++step)
     EXPECT_NEAR(together_log[step]["loss"].get<double>(), apart_log[step]["loss"].get<double>(), 1e-5) << step;
-  const std::vector<model::NamedLora> a = model::attached_lora(together), b = model::attached_lora(apart);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_LE((a[i].weights->a - b[i].weights->a).abs().max().item<double>(), 1e-5) << a[i].module;
-    EXPECT_LE((a[i].weights->b - b[i].weights->b).abs().max().item<double>(), 1e-5) << a[i].module;
-    EXPECT_GT(b[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
-  }
+  expect_same_moved_adapter(together, apart);
 }
 
 }  // namespace
