@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -46,14 +45,7 @@ void unless_given(const CLI::App* command, const char* option, T& field, const T
 void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
-  // A second run on the same study directory fails here instead of racing this one for its files
-  // (only rank 0 writes, so only it holds the directory).
-  std::optional<io::OutputLock> lock;
-  if (processes.group->is_main()) {
-    lock.emplace(options.out);
-    set_interrupt_hint("rerun the same command to resume: the finished stages in " + options.out.string() +
-                       " are kept and skipped");
-  }
+  const std::unique_ptr<io::OutputLock> lock = hold_study_directory(options.out, processes);
   const bool grid = arguments.mixtures.size() > 1 || arguments.targets.size() > 1 || arguments.labels.size() > 1 ||
                     arguments.shots.size() > 1;
   if (grid) {
@@ -132,6 +124,14 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
   options.device = arguments.runtime.device;
   options.dtype = arguments.runtime.dtype;
   options.quantization = quantization_options(arguments.runtime);
+}
+
+std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path& out, const ProcessRuntime& processes) {
+  if (!processes.group->is_main()) return nullptr;
+  auto lock = std::make_unique<io::OutputLock>(out);
+  set_interrupt_hint("rerun the same command to resume: the finished stages in " + out.string() +
+                     " are kept and skipped");
+  return lock;
 }
 
 study::Plan plan_from_arguments(const StudyArguments& arguments) {

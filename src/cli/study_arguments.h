@@ -7,11 +7,13 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/common.h"
 #include "cli/processes.h"
+#include "io/output_lock.h"
 #include "study/grid.h"
 #include "study/study.h"
 
@@ -48,6 +50,10 @@ void add_evaluation_axes(CLI::App* command, StudyArguments& arguments);
 // device of this process (`processes`, from join_processes) and the dtype.
 void resolve_study_options(StudyArguments& arguments, const CLI::App* command, bool demo,
                            const ProcessRuntime& processes);
+
+// The study directory held by rank 0 (only it writes there): a second run on it fails at start,
+// naming the first, instead of racing it for its files; Ctrl-C then says how to resume.
+std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path& out, const ProcessRuntime& processes);
 
 // The plan of the axes given on the command line (shots "default" or a count); throws Error on a
 // malformed value.

@@ -88,6 +88,7 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
     defaults = std::move(from_file);
   }
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  const std::unique_ptr<io::OutputLock> lock = hold_study_directory(arguments.study.out, processes);
   run_study_grid(arguments, command, std::move(defaults), processes);
 }
 

@@ -187,15 +187,6 @@ std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& to
       prompt.insert(prompt.end(), prefix_ids.begin(), prefix_ids.end());
       plan.prompts.push_back(std::move(prompt));
     }
-    if (plan.item_indices.empty())
-      std::fprintf(stderr,
-                   "lens %s/%s: all %zu items dropped: the English and %s answers share candidate tokens, so the "
-                   "two readings cannot be told apart\n",
-                   task.name.c_str(), language.c_str(), plan.dropped_indices.size(), language.c_str());
-    else if (!plan.dropped_indices.empty())
-      std::fprintf(stderr, "lens %s/%s: %zu of %zu items dropped (English and %s answers share candidate tokens)\n",
-                   task.name.c_str(), language.c_str(), plan.dropped_indices.size(), plan.sampled_indices.size(),
-                   language.c_str());
     kept += plan.item_indices.size();
     plans.push_back(std::move(plan));
   }
@@ -221,6 +212,18 @@ void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& load
                         {"token_sets", "prefix-sum candidates of the label words (prompts.json scoring)"},
                         {"overlap_filter", "items whose correct answer's English and test-language candidates "
                                            "share a token are dropped"}};
+  if (group.is_main())
+    for (const analysis::LensLanguagePlan& plan : plans) {
+      if (plan.item_indices.empty())
+        std::fprintf(stderr,
+                     "lens %s/%s: all %zu items dropped: the English and %s answers share candidate tokens, so the "
+                     "two readings cannot be told apart\n",
+                     plan.task.c_str(), plan.language.c_str(), plan.dropped_indices.size(), plan.language.c_str());
+      else if (!plan.dropped_indices.empty())
+        std::fprintf(stderr, "lens %s/%s: %zu of %zu items dropped (English and %s answers share candidate tokens)\n",
+                     plan.task.c_str(), plan.language.c_str(), plan.dropped_indices.size(),
+                     plan.sampled_indices.size(), plan.language.c_str());
+    }
   // Rank 0 decides what is left to run, as only its output directory is sure to exist.
   std::string skipped(plans.size(), '0');
   if (group.is_main())

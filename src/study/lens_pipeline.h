@@ -21,8 +21,8 @@ analysis::LensTokenSets lens_token_sets(const tokenizer::Tokenizer& tokenizer, c
 
 // Plans the lens of every language: checks the task, languages, answer words and test sets, picks the
 // items (options.limit), drops the items whose correct answer's English and test-language candidates
-// overlap, and tokenizes the prompts. Warns on stderr for a language left with no item; throws Error
-// when no language keeps any (before any forward pass).
+// overlap, and tokenizes the prompts. Throws Error when no language keeps any item (before any
+// forward pass).
 std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& tokenizer,
                                                   const data::Protocol& protocol,
                                                   const std::vector<std::string>& languages,
@@ -32,7 +32,8 @@ std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& to
 // language whose <lang>.json exists when skip_existing, then writes the overview of all languages:
 // summary.json, summary.md and overview_latent / overview_native charts (.png, .svg). `variant`
 // ("base", "tuned" or "") names the model in titles. The forward passes are shared over `group`
-// (analysis::run_lens_shared); rank 0 decides what to skip and writes every file, as one process would.
+// (analysis::run_lens_shared); rank 0 reports the dropped items, decides what to skip and writes every
+// file, as one process would.
 void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<analysis::LensLanguagePlan>& plans, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant);

@@ -10,7 +10,10 @@
 #include <map>
 #include <memory>
 
+#include <unistd.h>
+
 #include "io/atomic_file.h"
+#include "io/output_lock.h"
 #include "support/test_support.h"
 
 namespace qtalign::study {
@@ -185,6 +188,20 @@ TEST_F(Grid, RefusesAPlanThatCannotRunBeforeAnyWork) {
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("klingon"), std::string::npos) << refused.output;
   EXPECT_FALSE(fs::exists(out / "study.json"));
+}
+
+// A second study on a directory another run holds fails at once, naming the holder, and writes nothing.
+TEST_F(Grid, ASecondStudyOnABusyDirectoryFailsAtStart) {
+  const fs::path busy = directory_->path() / "busy";
+  const io::OutputLock other(busy);
+  const testing::CommandResult refused = testing::run_command(study_line(busy, model()) + " 2>&1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find(busy.string() + ": another qtalign run is writing to this directory (pid " +
+                                std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(fs::exists(busy / "study.json"));
+  EXPECT_FALSE(fs::exists(busy / "plan.json"));
 }
 
 TEST_F(Grid, ReportRendersInHeadlessChromiumWithEveryTableAndFigure) {
