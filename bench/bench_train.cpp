@@ -10,7 +10,7 @@
 // backward without the frozen weights' gradients: the input gradients cost as much again, attention
 // twice its forward; LoRA weights add 3 x their forward. So about 2x the forward FLOPs, not 3x.
 //
-//   bench_train [--steps 3] [--batch 4] [--accum 4] [--pass-positions 2048] [--examples 64] [--threads 0]
+//   bench_train [--steps 3] [--batch 4] [--accum 4] [--pass-positions -1] [--examples 64] [--threads 0]
 //               [--dtype both|bf16|fp32]
 //               [--profile 0|1] [--model DIR [--quantize nf4|fp4]]
 // --model trains on a checkpoint on disk instead of the random 0.5B shape; --quantize loads its linear
@@ -227,10 +227,12 @@ int main(int argc, char** argv) {
       length += double(examples.back().input_ids.size());
     }
     std::printf("bench_train: %s (linear weights: %s), LoRA r 8 on q_proj,v_proj, %zu snli zh question-translation examples "
-                "(mean %.0f tokens), %d threads, micro-batches run together in passes of up to %lld positions\n",
+                "(mean %.0f tokens), %d threads, micro-batches run together in passes of up to %s positions\n",
                 settings.model_dir.empty() ? "Qwen1.5-0.5B shape" : settings.model_dir.c_str(), settings.quantize.c_str(),
                 examples.size(), length / double(examples.size()), at::get_num_threads(),
-                static_cast<long long>(settings.pass_positions));
+                settings.pass_positions == train::kModelScaledPassPositions
+                    ? "the model's default (2048 on the 0.5B shape)"
+                    : std::to_string(settings.pass_positions).c_str());
     for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
       if (settings.dtype != "both" && settings.dtype != model::dtype_name(dtype)) continue;
       run(dtype, settings, examples);

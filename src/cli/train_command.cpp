@@ -179,8 +179,9 @@ void add_train_command(CLI::App& app, const ProcessRuntime* processes) {
   command->add_option("--grad-accum", arguments->training.grad_accum, "micro-batches per optimizer step (per process)")
       ->capture_default_str();
   command->add_option("--pass-positions", arguments->training.pass_positions,
-                      "run a step's micro-batches together in forward passes of up to N token positions "
-                      "(0 = one at a time; faster, more memory, same results)")
+                      "run a step's micro-batches together in forward passes of up to N token positions: faster, "
+                      "more memory, same results (0 = one at a time; -1 = 2048 on the 0.5B shape, fewer in "
+                      "proportion to layers x hidden)")
       ->capture_default_str();
   command->add_option("--warmup-ratio", arguments->training.warmup_ratio, "fraction of steps with linear warmup")
       ->capture_default_str();

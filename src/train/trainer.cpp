@@ -163,10 +163,16 @@ void check_options(const TrainingOptions& options) {
     throw Error(fmt::format("--warmup-ratio must be in [0, 1], got {}", options.warmup_ratio));
   if (options.max_grad_norm < 0) throw Error("--max-grad-norm must not be negative");
   if (options.eval_every < 0 || options.save_every < 0) throw Error("--eval-every and --save-every must not be negative");
-  if (options.pass_positions < 0) throw Error("--pass-positions must not be negative");
+  if (options.pass_positions < 0 && options.pass_positions != kModelScaledPassPositions)
+    throw Error(fmt::format("--pass-positions must be 0 or more, or {} (scaled to the model)", kModelScaledPassPositions));
 }
 
 }  // namespace
+
+int64_t default_pass_positions(const model::ModelConfig& config) {
+  const double reference = 24.0 * 1024.0;  // Qwen1.5-0.5B: layers x hidden
+  return static_cast<int64_t>(2048.0 * reference / double(std::max<int64_t>(1, config.num_hidden_layers * config.hidden_size)));
+}
 
 std::filesystem::path training_checkpoint_path(const std::filesystem::path& output_dir) {
   return output_dir / "checkpoint.safetensors";
@@ -206,6 +212,9 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
                            distributed::ProcessGroup& group, const std::filesystem::path& output_dir) {
   check_options(options);
   if (train_set.empty()) throw Error("no training examples");
+  const int64_t pass_positions = options.pass_positions == kModelScaledPassPositions
+                                     ? default_pass_positions(model.config)
+                                     : options.pass_positions;
   const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum,
                            group.world_size(), options.seed};
   const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
@@ -266,7 +275,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
     double local_loss_sum = 0.0;
     std::vector<size_t> own;  // rank r runs micro-batches r, r + world_size, ...
     for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) own.push_back(j);
-    for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, options.pass_positions)) {
+    for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, pass_positions)) {
       std::vector<std::vector<int64_t>> members;
       std::vector<at::Generator> generators;
       for (const size_t j : pass) {

@@ -27,13 +27,21 @@
 
 namespace qtalign::train {
 
+constexpr int64_t kModelScaledPassPositions = -1;
+
+// Padded positions per forward pass for `config` when not set: 2048 on the Qwen1.5-0.5B shape (24
+// layers x hidden 1024), fewer in proportion to layers x hidden on larger models (activation memory
+// grows with both), so a 14B model runs one micro-batch of the study's questions at a time.
+int64_t default_pass_positions(const model::ModelConfig& config);
+
 struct TrainingOptions {
   int64_t epochs = 3;
   int64_t micro_batch = 4;     // examples per forward/backward pass, per process
   int64_t grad_accum = 4;      // micro-batches per optimizer step, per process
   // A process runs its micro-batches of a step together in forward passes of up to this many padded
-  // token positions (0 = one micro-batch per pass): faster, more activation memory, same results.
-  int64_t pass_positions = 2048;
+  // token positions: faster, more activation memory, same results. 0 = one micro-batch per pass;
+  // kModelScaledPassPositions = default_pass_positions(model).
+  int64_t pass_positions = kModelScaledPassPositions;
   double lr = 5e-5;            // peak learning rate
   double warmup_ratio = 0.1;   // fraction of the steps with linear warmup
   double max_grad_norm = 1.0;  // global gradient-norm clipping (0 = none)

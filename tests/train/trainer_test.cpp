@@ -144,7 +144,7 @@ TEST(Trainer, RejectsBadSettings) {
   options.micro_batch = 0;
   EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
   options = quick_options();
-  options.pass_positions = -1;
+  options.pass_positions = -2;
   EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
   EXPECT_TRUE(model::attached_lora(model).empty());
 }
@@ -158,6 +158,15 @@ void expect_same_moved_adapter(const model::Model& trained, const model::Model& 
     EXPECT_LE((got[i].weights->b - want[i].weights->b).abs().max().item<double>(), 1e-5) << got[i].module;
     EXPECT_GT(want[i].weights->b.abs().max().item<double>(), 1e-4) << "the adapter must have moved";
   }
+}
+
+// 2048 padded positions per pass on the 0.5B shape (24 x 1024), scaled by layers x hidden: 1.8B
+// (24 x 2048) 1024, Mistral-7B (32 x 4096) 384, Qwen1.5-14B (40 x 5120) 2048 x 24576 / 204800 = 245.
+TEST(Trainer, ScalesThePassToTheModel) {
+  EXPECT_EQ(default_pass_positions(model::preset_config("qwen1.5-0.5b")), 2048);
+  EXPECT_EQ(default_pass_positions(model::preset_config("qwen1.5-1.8b")), 1024);
+  EXPECT_EQ(default_pass_positions(model::preset_config("mistral-7b")), 384);
+  EXPECT_EQ(default_pass_positions(model::preset_config("qwen1.5-14b")), 245);
 }
 
 // The straightforward loss the trainer's must equal: logits at every position of the padded batch,
