@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "io/error.h"
+#include "model/seed_mix.h"
 
 namespace qtalign::model {
 namespace {
@@ -26,23 +28,32 @@ struct PassBlocks {
   std::vector<int64_t> lengths;
   std::vector<int64_t> rows;  // up to the last row holding a real token: the batch the block was made from
   bool training = false;
-  const std::vector<at::Generator>* generators = nullptr;  // one per block, or empty
+  const std::vector<uint64_t>* dropout_seeds = nullptr;  // one per block, or empty
+  // LoRA dropout masks drawn so far in this pass: with the block's seed, it seeds the next mask.
+  mutable uint64_t dropout_draws = 0;
 
   bool several() const { return lengths.size() > 1; }
 };
 
-// x * bernoulli(1 - p) / (1 - p), as at::dropout computes it. Each block's mask is drawn from its own
-// generator over the block's own rows (rows below them are padding and keep their values), so it is
-// the mask a pass of that block alone would draw. x: [batch, tokens, in].
+// x * bernoulli(1 - p) / (1 - p), as at::dropout computes it. Each block's mask is drawn over the
+// block's own rows (rows below them are padding and keep their values) after reseeding the device's
+// default generator from the block's seed and the mask's place in the pass, so it is the mask a pass
+// of that block alone would draw. (Reseeding, not a generator per block: libtorch 1.13's
+// Generator::clone never frees the clone.) x: [batch, tokens, in].
 at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks) {
+  const uint64_t draw = blocks.dropout_draws++;
   std::vector<at::Tensor> masks;
   for (size_t b = 0; b < blocks.lengths.size(); ++b) {
     std::vector<int64_t> sizes = x.sizes().vec();
     sizes[1] = blocks.lengths[b];
     sizes[0] = blocks.rows[b];
+    if (!blocks.dropout_seeds->empty()) {
+      at::Generator generator = at::globalContext().defaultGenerator(x.device());
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_current_seed(mix_seed(mix_seed((*blocks.dropout_seeds)[b]) + draw));
+    }
     at::Tensor mask = at::empty(sizes, x.options());
-    mask.bernoulli_(1.0 - p, blocks.generators->empty() ? c10::optional<at::Generator>()
-                                                         : c10::optional<at::Generator>((*blocks.generators)[b]));
+    mask.bernoulli_(1.0 - p);
     mask.div_(1.0 - p);
     if (blocks.rows[b] < x.size(0)) {
       sizes[0] = x.size(0) - blocks.rows[b];
@@ -222,10 +233,10 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
   }
   PassBlocks blocks;
   blocks.training = options.training;
-  blocks.generators = &options.dropout_generators;
+  blocks.dropout_seeds = &options.dropout_seeds;
   blocks.lengths = input.block_lengths.empty() ? std::vector<int64_t>{tokens} : input.block_lengths;
-  if (!options.dropout_generators.empty() && options.dropout_generators.size() != blocks.lengths.size())
-    throw Error(fmt::format("forward: {} dropout generators for {} blocks", options.dropout_generators.size(),
+  if (!options.dropout_seeds.empty() && options.dropout_seeds.size() != blocks.lengths.size())
+    throw Error(fmt::format("forward: {} dropout seeds for {} blocks", options.dropout_seeds.size(),
                             blocks.lengths.size()));
   std::vector<at::Tensor> block_positions, biases;
   int64_t start = 0;

@@ -33,9 +33,10 @@ struct ForwardOptions {
   bool capture_hidden_states = false;  // fill ForwardOutput::hidden_states
   bool return_cache = false;           // fill ForwardOutput::cache (past + these tokens)
   bool training = false;               // LoRA dropout active
-  // When training: block b's dropout masks come from dropout_generators[b] (one per block), so they
-  // are the masks the block would get in a pass of its own; empty = the device's default generator.
-  std::vector<at::Generator> dropout_generators;
+  // When training: block b's dropout masks are drawn from the device's default generator reseeded
+  // from (dropout_seeds[b], the LoRA layer's place in the pass), one seed per block, so they are the
+  // masks the block would get in a pass of its own; empty = the default generator as it stands.
+  std::vector<uint64_t> dropout_seeds;
 };
 
 struct ForwardOutput {

@@ -106,10 +106,10 @@ Batch collate_pass(const std::vector<TokenizedExample>& examples, const std::vec
 }
 
 at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training,
-                              const std::vector<at::Generator>& dropout_generators) {
+                              const std::vector<uint64_t>& dropout_seeds) {
   model::ForwardOptions options;
   options.training = training;
-  options.dropout_generators = dropout_generators;
+  options.dropout_seeds = dropout_seeds;
   model::ForwardInput input{batch.input_ids, batch.attention_mask};
   if (batch.block_lengths.size() > 1) input.block_lengths = batch.block_lengths;
   const model::ForwardOutput output = model::forward(model, input, options);

@@ -58,10 +58,10 @@ Batch collate_pass(const std::vector<TokenizedExample>& examples, const std::vec
                    at::Device device);
 
 // The summed (not averaged) fp32 cross-entropy of the batch's target tokens; `training` turns on
-// LoRA dropout, block b's masks drawn from dropout_generators[b] (empty: the default generator).
-// Logits are computed only at the positions that predict a target, a few rows at a time
-// (chunked_cross_entropy_sum).
+// LoRA dropout, block b's masks drawn from dropout_seeds[b] (ForwardOptions::dropout_seeds; empty:
+// the default generator as it stands). Logits are computed only at the positions that predict a
+// target, a few rows at a time (chunked_cross_entropy_sum).
 at::Tensor summed_target_loss(const model::Model& model, const Batch& batch, bool training,
-                              const std::vector<at::Generator>& dropout_generators = {});
+                              const std::vector<uint64_t>& dropout_seeds = {});
 
 }  // namespace qtalign::train

@@ -11,6 +11,7 @@
 #include "io/error.h"
 #include "io/progress.h"
 #include "model/dtype.h"
+#include "model/seed_mix.h"
 #include "train/batching.h"
 #include "train/lr_schedule.h"
 #include "train/training_checkpoint.h"
@@ -21,25 +22,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// The generator of a micro-batch's dropout masks, seeded from (seed, step, micro-batch): its masks do
-// not depend on which process runs the micro-batch, which micro-batches share its forward pass, or
-// interruptions. A clone of the device's default generator, so it draws on that device.
-at::Generator dropout_generator(at::Device device, uint64_t seed, int64_t step, int64_t micro_batch) {
-  at::Generator default_generator = at::globalContext().defaultGenerator(device);
-  at::Generator generator;
-  {
-    std::lock_guard<std::mutex> lock(default_generator.mutex());
-    generator = default_generator.clone();
-  }
-  generator.set_current_seed(splitmix64(splitmix64(seed ^ splitmix64(uint64_t(step))) + uint64_t(micro_batch)));
-  return generator;
+// The seed of a micro-batch's dropout masks, from (seed, step, micro-batch): its masks do not depend
+// on which process runs the micro-batch, which micro-batches share its forward pass, or interruptions.
+uint64_t dropout_seed(uint64_t seed, int64_t step, int64_t micro_batch) {
+  return model::mix_seed(model::mix_seed(seed ^ model::mix_seed(uint64_t(step))) + uint64_t(micro_batch));
 }
 
 std::string data_digest(const std::vector<TokenizedExample>& train_set, const std::vector<TokenizedExample>& validation_set) {
@@ -277,13 +263,13 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
     for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) own.push_back(j);
     for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, pass_positions)) {
       std::vector<std::vector<int64_t>> members;
-      std::vector<at::Generator> generators;
+      std::vector<uint64_t> seeds;
       for (const size_t j : pass) {
         members.push_back(micro_batches[j]);
-        generators.push_back(dropout_generator(device, options.seed, step, static_cast<int64_t>(j)));
+        seeds.push_back(dropout_seed(options.seed, step, static_cast<int64_t>(j)));
       }
       const Batch batch = collate_pass(train_set, members, device);
-      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, generators);
+      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, seeds);
       if (step_targets > 0) (loss_sum / double(step_targets)).backward();
       local_loss_sum += loss_sum.item<double>();
     }

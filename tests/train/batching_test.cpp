@@ -131,9 +131,9 @@ TEST(Batching, GroupsMicroBatchesIntoPassesUpToTheBudget) {
             (std::vector<std::vector<size_t>>{{0}, {1}, {2}, {3}}));
 }
 
-// A pass of three micro-batches, LoRA dropout on, each micro-batch's masks from its own generator:
-// its summed loss and LoRA gradients equal those of the micro-batches run one at a time with the same
-// generators (nothing leaks between blocks: attention, positions and masks stay within each).
+// A pass of three micro-batches, LoRA dropout on, each micro-batch's masks from its own seed: its
+// summed loss and LoRA gradients equal those of the micro-batches run one at a time with the same
+// seeds (nothing leaks between blocks: attention, positions and masks stay within each).
 TEST(Batching, APackedPassHasTheLossAndGradientsOfItsMicroBatchesRunApart) {
   model::Model model = model::make_random_model(model::tiny_qwen2_config(50), 4);
   model::LoraConfig lora;
@@ -148,11 +148,7 @@ TEST(Batching, APackedPassHasTheLossAndGradientsOfItsMicroBatchesRunApart) {
   }
   const auto examples = examples_of_lengths(7);
   const std::vector<std::vector<int64_t>> micro_batches = {{3, 6, 1}, {4, 2, 0}, {5}};
-  const auto generators = [] {
-    std::vector<at::Generator> made;
-    for (uint64_t seed : {11, 12, 13}) made.push_back(at::make_generator<at::CPUGeneratorImpl>(seed));
-    return made;
-  };
+  const std::vector<uint64_t> seeds = {11, 12, 13};
   const auto gradients = [&] {
     std::vector<at::Tensor> taken;
     for (at::Tensor& parameter : parameters) {
@@ -162,13 +158,12 @@ TEST(Batching, APackedPassHasTheLossAndGradientsOfItsMicroBatchesRunApart) {
     return taken;
   };
 
-  const at::Tensor packed = summed_target_loss(model, collate_pass(examples, micro_batches, at::kCPU), true, generators());
+  const at::Tensor packed = summed_target_loss(model, collate_pass(examples, micro_batches, at::kCPU), true, seeds);
   packed.backward();
   const std::vector<at::Tensor> packed_gradients = gradients();
   double apart = 0.0;
-  const std::vector<at::Generator> separate = generators();
   for (size_t j = 0; j < micro_batches.size(); ++j) {
-    const at::Tensor loss = summed_target_loss(model, collate_pass(examples, {micro_batches[j]}, at::kCPU), true, {separate[j]});
+    const at::Tensor loss = summed_target_loss(model, collate_pass(examples, {micro_batches[j]}, at::kCPU), true, {seeds[j]});
     loss.backward();
     apart += loss.item<double>();
   }
@@ -179,10 +174,9 @@ TEST(Batching, APackedPassHasTheLossAndGradientsOfItsMicroBatchesRunApart) {
     EXPECT_GT(scale, 0.0) << i;
     EXPECT_LE((packed_gradients[i] - apart_gradients[i]).abs().max().item<double>(), 1e-5 * scale) << i;
   }
-  // The masks matter: other generators give another loss.
-  std::vector<at::Generator> others;
-  for (uint64_t seed : {21, 22, 23}) others.push_back(at::make_generator<at::CPUGeneratorImpl>(seed));
-  const double other_masks = summed_target_loss(model, collate_pass(examples, micro_batches, at::kCPU), true, others).item<double>();
+  // The masks matter: other seeds give another loss.
+  const double other_masks =
+      summed_target_loss(model, collate_pass(examples, micro_batches, at::kCPU), true, {21, 22, 23}).item<double>();
   EXPECT_GT(std::abs(other_masks - apart), 1e-3 * std::abs(apart));
 }
 
