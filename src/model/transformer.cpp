@@ -235,6 +235,8 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
   blocks.training = options.training;
   blocks.dropout_seeds = &options.dropout_seeds;
   blocks.lengths = input.block_lengths.empty() ? std::vector<int64_t>{tokens} : input.block_lengths;
+  if (options.return_cache && blocks.several())
+    throw Error("forward: a pass of several blocks has no cache to return (its keys mix the blocks)");
   if (!options.dropout_seeds.empty() && options.dropout_seeds.size() != blocks.lengths.size())
     throw Error(fmt::format("forward: {} dropout seeds for {} blocks", options.dropout_seeds.size(),
                             blocks.lengths.size()));

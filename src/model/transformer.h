@@ -25,7 +25,7 @@ struct ForwardInput {
   // Independent batches side by side along the token axis (training runs several micro-batches in one
   // pass this way): block b spans block_lengths[b] columns, its tokens attend only within the block and
   // count their positions from its start; a block's batch ends at its last row holding a real token
-  // (the rows below are padding). Empty = one block. Not with `past`.
+  // (the rows below are padding). Empty = one block. Not with `past` or ForwardOptions::return_cache.
   std::vector<int64_t> block_lengths;
 };
 

@@ -1,0 +1,68 @@
+// Blocks side by side in one forward pass (ForwardInput::block_lengths) against the same batches run
+// apart, and the inputs a pass of blocks refuses.
+#include "model/transformer.h"
+
+#include <gtest/gtest.h>
+
+#include "io/error.h"
+#include "model/random_model.h"
+
+namespace qtalign::model {
+namespace {
+
+// A right-padded batch: `lengths[r]` real tokens in row r, ids counting up from `first`.
+std::pair<at::Tensor, at::Tensor> padded_batch(const std::vector<int64_t>& lengths, int64_t width, int64_t first) {
+  at::Tensor ids = at::zeros({int64_t(lengths.size()), width}, at::kLong);
+  at::Tensor mask = at::zeros_like(ids);
+  for (size_t row = 0; row < lengths.size(); ++row)
+    for (int64_t t = 0; t < lengths[row]; ++t) {
+      ids[row][t] = (first + int64_t(row) * 7 + t) % 50;
+      mask[row][t] = 1;
+    }
+  return {ids, mask};
+}
+
+// Batch A (2 rows, 5 wide) and batch B (1 real row, 3 wide) side by side give, at every real token,
+// the hidden states each gives alone: attention and positions stay within a block.
+TEST(Transformer, BlocksAreIndependentBatchesSideBySide) {
+  const Model model = make_random_model(tiny_qwen2_config(50), 3);
+  const auto [a_ids, a_mask] = padded_batch({5, 4}, 5, 1);
+  const auto [b_ids, b_mask] = padded_batch({3, 0}, 3, 20);
+  const at::Tensor a = forward(model, {a_ids, a_mask}).final_hidden;
+  const at::Tensor b = forward(model, {b_ids.narrow(0, 0, 1), b_mask.narrow(0, 0, 1)}).final_hidden;
+  ForwardInput packed{at::cat({a_ids, b_ids}, 1), at::cat({a_mask, b_mask}, 1)};
+  packed.block_lengths = {5, 3};
+  const at::Tensor both = forward(model, packed).final_hidden;
+  for (int64_t row = 0; row < 2; ++row)
+    for (int64_t t = 0; t < (row == 0 ? 5 : 4); ++t)
+      EXPECT_LE((both[row][t] - a[row][t]).abs().max().item<double>(), 1e-5) << row << " " << t;
+  for (int64_t t = 0; t < 3; ++t)
+    EXPECT_LE((both[0][5 + t] - b[0][t]).abs().max().item<double>(), 1e-5) << t;
+  // Without the blocks, B's tokens would see A's and sit at positions 5..7: another result.
+  const at::Tensor unblocked = forward(model, {packed.input_ids, packed.attention_mask}).final_hidden;
+  EXPECT_GT((unblocked[0][5] - b[0][0]).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Transformer, RefusesBlocksThatDoNotCoverTheTokensOrComeWithACache) {
+  const Model model = make_random_model(tiny_qwen2_config(50), 3);
+  const auto [ids, mask] = padded_batch({4, 4}, 4, 1);
+  ForwardInput input{ids, mask};
+  input.block_lengths = {3, 2};
+  EXPECT_THROW(forward(model, input), Error);
+  input.block_lengths = {4, 0};
+  EXPECT_THROW(forward(model, input), Error);
+  input.block_lengths = {2, 2};
+  ForwardOptions with_cache;
+  with_cache.return_cache = true;
+  EXPECT_THROW(forward(model, input, with_cache), Error);
+  ForwardOptions seeds;
+  seeds.dropout_seeds = {1, 2, 3};
+  EXPECT_THROW(forward(model, input, seeds), Error);
+  const ForwardOutput cached = forward(model, {ids, mask}, with_cache);
+  ForwardInput after_cache{ids, mask, &cached.cache};
+  after_cache.block_lengths = {2, 2};
+  EXPECT_THROW(forward(model, after_cache), Error);
+}
+
+}  // namespace
+}  // namespace qtalign::model
