@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <mutex>
 
 #include "io/error.h"
 #include "io/progress.h"
