@@ -10,7 +10,6 @@
 
 #include "io/error.h"
 #include "model/dtype.h"
-#include "model/vocabulary_check.h"
 
 namespace qtalign::cli {
 namespace {
@@ -87,15 +86,13 @@ model::QuantizationOptions quantization_options(const RuntimeOptions& options) {
   return quantization;
 }
 
-ModelWithTokenizer load_model_with_tokenizer(const std::filesystem::path& model_dir,
-                                             const std::filesystem::path& tokenizer_file,
-                                             const std::filesystem::path& adapter_dir,
-                                             const model::LoadOptions& options) {
-  tokenizer::Tokenizer tokenizer = model::read_checked_tokenizer(model_dir / "config.json", tokenizer_file);
-  if (!adapter_dir.empty()) model::read_lora_config(adapter_dir / "adapter_config.json");
-  ModelWithTokenizer loaded{model::load_model(model_dir, options), std::move(tokenizer), std::nullopt};
-  if (!adapter_dir.empty()) loaded.adapter = model::load_lora_adapter(loaded.model, adapter_dir);
-  return loaded;
+model::ComputeSettings compute_settings(const RuntimeOptions& options, at::Device device) {
+  model::ComputeSettings settings;
+  settings.device = device;
+  settings.dtype = compute_dtype(options, device);
+  settings.quantization = quantization_options(options);
+  settings.threads = options.threads;
+  return settings;
 }
 
 void report_interruptions() {

@@ -7,10 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "model/checkpoint.h"
-#include "model/lora.h"
+#include "model/compute_settings.h"
 #include "model/quantization.h"
-#include "tokenizer/tokenizer.h"
 
 namespace qtalign::cli {
 
@@ -37,21 +35,8 @@ at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device);
 // values and for --double-quant without --quantize.
 model::QuantizationOptions quantization_options(const RuntimeOptions& options);
 
-// A checkpoint loaded for a command, with its tokenizer and the adapter attached to it (if any).
-struct ModelWithTokenizer {
-  model::Model model;
-  tokenizer::Tokenizer tokenizer;
-  std::optional<model::LoraConfig> adapter;
-};
-
-// Loads the model in `model_dir` with `tokenizer_file` and the PEFT adapter in `adapter_dir` (none when
-// empty). The cheap inputs come first: config.json, the tokenizer (checked against config.json) and
-// adapter_config.json are read and checked before the weights, so a wrong path fails at once, not
-// after minutes of loading a large model. Throws Error naming the file that is missing or wrong.
-ModelWithTokenizer load_model_with_tokenizer(const std::filesystem::path& model_dir,
-                                             const std::filesystem::path& tokenizer_file,
-                                             const std::filesystem::path& adapter_dir,
-                                             const model::LoadOptions& options);
+// The compute settings the options ask for on `device` (this process's, from join_processes).
+model::ComputeSettings compute_settings(const RuntimeOptions& options, at::Device device);
 
 // Makes Ctrl-C (SIGINT) and SIGTERM end the program with one line: that it was interrupted, and the
 // hint set for the running command (what was kept and how to resume). main calls it once.

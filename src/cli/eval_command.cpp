@@ -31,6 +31,7 @@
 #include "io/provenance.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
+#include "model/loaded_model.h"
 #include "model/lora.h"
 #include "tokenizer/tokenizer.h"
 
@@ -89,26 +90,12 @@ evaluates only the rest and writes the files an uninterrupted run writes. The re
 provenance, per-language accuracy, 95% Wilson intervals and macro averages) goes to --out, a table
 to stdout.)";
 
-// The absolute path without "." and ".." (how provenance names files).
-std::string canonical_path(const std::filesystem::path& path) {
-  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
-}
-
 // The items to evaluate: the split's evaluation items (all without a split), then the --limit / --first
 // pick, which gives the same items in every language.
 std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items, const data::EvaluationSplit* split,
                                      const data::ItemLimit& limit, const std::string& context) {
   if (split && split->evaluation_indices.empty()) return {};
   return data::pick_test_items(items, split ? split->evaluation_indices : std::vector<size_t>(), limit, context);
-}
-
-io::Json adapter_provenance(const std::filesystem::path& directory, const model::LoraConfig& config) {
-  return {{"path", canonical_path(directory)},
-          {"config_sha1", io::file_sha1(directory / "adapter_config.json")},
-          {"weights_sha1", io::file_sha1(directory / "adapter_model.safetensors")},
-          {"r", config.r},
-          {"lora_alpha", config.alpha},
-          {"target_modules", config.target_modules}};
 }
 
 void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
@@ -144,22 +131,18 @@ void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
     if (!tasks.count(split.task))
       fail_at(file, "is a split of task " + split.task + ", which this run does not evaluate");
     if (splits.count(split.task)) fail_at(file, "a second evaluation split for task " + split.task);
-    split_provenance.push_back({{"path", canonical_path(file)}, {"task", split.task},
+    split_provenance.push_back({{"path", model::canonical_path(file)}, {"task", split.task},
                                 {"sha1", io::file_sha1(file)}});
     splits.emplace(split.task, std::move(split));
   }
 
-  model::LoadOptions load_options;
-  load_options.dtype = dtype;
-  load_options.device = device;
-  load_options.quantization = quantization_options(arguments.runtime);
   const std::filesystem::path tokenizer_file =
       arguments.tokenizer_file.empty() ? arguments.model_dir / "tokenizer.json" : arguments.tokenizer_file;
-  const ModelWithTokenizer loaded =
-      load_model_with_tokenizer(arguments.model_dir, tokenizer_file, arguments.adapter_dir, load_options);
+  const model::LoadedModel loaded = model::load_model_with_tokenizer(
+      {arguments.model_dir, tokenizer_file, arguments.adapter_dir}, compute_settings(arguments.runtime, device));
   const model::Model& model = loaded.model;
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
-  const io::Json adapter = loaded.adapter ? adapter_provenance(arguments.adapter_dir, *loaded.adapter) : io::Json();
+  const io::Json adapter = loaded.provenance["adapter"];
 
   eval::EvaluationOptions options;
   options.mode = mode;
@@ -172,11 +155,11 @@ void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
   // Everything that changes a pair's results; a resumed run must match it.
   const io::Json settings = {
       {"qtalign_version", QTALIGN_VERSION},
-      {"model", {{"path", canonical_path(arguments.model_dir)},
+      {"model", {{"path", model::canonical_path(arguments.model_dir)},
                  {"config_sha1", io::file_sha1(arguments.model_dir / "config.json")},
                  {"model_type", model.config.model_type}}},
       {"adapter", adapter},
-      {"tokenizer", {{"path", canonical_path(tokenizer_file)},
+      {"tokenizer", {{"path", model::canonical_path(tokenizer_file)},
                      {"sha1", io::file_sha1(tokenizer_file)}}},
       {"mode", eval::scoring_mode_name(mode)},
       {"answer_type", data::answer_type_name(answer_type)},
@@ -264,7 +247,7 @@ void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
   provenance["tasks"] = task_names;
   provenance["languages"] = languages;
   provenance["shots"] = shots;
-  provenance["data"] = {{"dir", canonical_path(protocol.data_dir)},
+  provenance["data"] = {{"dir", model::canonical_path(protocol.data_dir)},
                         {"prompts_sha1", settings["prompts_sha1"]},
                         {"files", data_files}};
   provenance.erase("prompts_sha1");

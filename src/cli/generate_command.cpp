@@ -54,12 +54,8 @@ void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   if (!fs::exists(tokenizer_file)) fail_at(tokenizer_file, "no such file (generate needs the model's tokenizer)");
-  model::LoadOptions load_options;
-  load_options.dtype = compute_dtype(arguments.runtime, device);
-  load_options.device = device;
-  load_options.quantization = quantization_options(arguments.runtime);
-  const ModelWithTokenizer loaded =
-      load_model_with_tokenizer(arguments.model, tokenizer_file, arguments.adapter, load_options);
+  const model::LoadedModel loaded = model::load_model_with_tokenizer(
+      {arguments.model, tokenizer_file, arguments.adapter}, compute_settings(arguments.runtime, device));
   const model::Model& model = loaded.model;
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 

@@ -16,7 +16,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "study/lens_pipeline.h"
-#include "study/loaded_model.h"
+#include "model/loaded_model.h"
 
 namespace qtalign::cli {
 namespace {
@@ -92,8 +92,8 @@ void run_lens(const LensArguments& arguments) {
   if (!arguments.compare_adapter_dir.empty() &&
       !std::filesystem::is_regular_file(arguments.compare_adapter_dir / "adapter_config.json"))
     fail_at(arguments.compare_adapter_dir, "is not an adapter directory (no adapter_config.json)");
-  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device,
-                                                             quantization_options(arguments.runtime));
+  model::LoadedModel loaded = model::load_model_with_tokenizer(
+      {arguments.model_dir, {}, arguments.adapter_dir}, compute_settings(arguments.runtime, device));
   // Every language's prompts, token sets and dropped items, before the first forward pass.
   const std::vector<analysis::LensLanguagePlan> plans =
       study::plan_lens(loaded.tokenizer, protocol, languages, options);
@@ -106,7 +106,7 @@ void run_lens(const LensArguments& arguments) {
     return;
   }
   study::run_lens_pipeline(group, loaded, protocol, plans, options, arguments.out / "base", arguments.resume, "base");
-  study::use_adapter(loaded, arguments.compare_adapter_dir);
+  model::use_adapter(loaded, arguments.compare_adapter_dir);
   study::run_lens_pipeline(group, loaded, protocol, plans, options, arguments.out / "tuned", arguments.resume, "tuned");
   if (!group.is_main()) return;
   study::write_lens_comparison(arguments.out / "base", arguments.out / "tuned", languages,

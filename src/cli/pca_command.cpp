@@ -15,7 +15,7 @@
 #include "data/protocol.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
-#include "study/loaded_model.h"
+#include "model/loaded_model.h"
 #include "study/representation_pipeline.h"
 
 namespace qtalign::cli {
@@ -86,8 +86,8 @@ void run_pca(const PcaArguments& arguments) {
   if (!arguments.compare_adapter_dir.empty() &&
       !std::filesystem::is_regular_file(arguments.compare_adapter_dir / "adapter_config.json"))
     fail_at(arguments.compare_adapter_dir, "is not an adapter directory (no adapter_config.json)");
-  study::LoadedModel loaded = study::load_model_for_analysis(arguments.model_dir, arguments.adapter_dir, dtype, device,
-                                                             quantization_options(arguments.runtime));
+  model::LoadedModel loaded = model::load_model_with_tokenizer(
+      {arguments.model_dir, {}, arguments.adapter_dir}, compute_settings(arguments.runtime, device));
   options.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
   options.bootstrap = {arguments.resamples, arguments.seed, 0.95};
   if (!arguments.eval_split.empty()) {
@@ -104,7 +104,7 @@ void run_pca(const PcaArguments& arguments) {
   }
   const auto base =
       study::run_representation_pipeline(group, loaded, protocol, options, arguments.out / "base", false);
-  study::use_adapter(loaded, arguments.compare_adapter_dir);
+  model::use_adapter(loaded, arguments.compare_adapter_dir);
   const auto tuned =
       study::run_representation_pipeline(group, loaded, protocol, options, arguments.out / "tuned", false);
   if (!group.is_main()) return;

@@ -197,7 +197,7 @@ std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& to
   return plans;
 }
 
-void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<analysis::LensLanguagePlan>& plans, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant) {
   if (plans.empty()) throw Error("logit lens: no languages to analyse");
@@ -248,7 +248,7 @@ void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& load
   if (group.is_main()) write_lens_overview(languages, directory, variant);
 }
 
-void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<std::string>& languages, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant) {
   run_lens_pipeline(group, loaded, protocol, plan_lens(loaded.tokenizer, protocol, languages, options), options,

