@@ -82,16 +82,13 @@ void run_build(const BuildArguments& arguments) {
     throw Error("--x-file and --target-file go with --source files");
 
   const data::BuildResult result = data::build_question_translation_set(protocol, options);
-  data::write_examples(arguments.out, result.examples);
+  const std::filesystem::path split_out =
+      arguments.split_out.empty() ? data::default_split_file(arguments.out) : arguments.split_out;
+  data::write_question_translation_set(result, arguments.out, split_out);
   for (const auto& [language, report] : result.languages)
     fmt::print("{}: {} drawn of {} available ({} evaluation items excluded) from {}\n", language, report.drawn,
                report.available, report.excluded, report.source);
   if (result.evaluation_split) {
-    const std::filesystem::path split_out =
-        arguments.split_out.empty()
-            ? arguments.out.parent_path() / (arguments.out.stem().string() + ".eval_split.json")
-            : arguments.split_out;
-    data::write_evaluation_split(split_out, *result.evaluation_split);
     fmt::print("evaluation items: {} of {} test items, written to {}\n",
                result.evaluation_split->evaluation_indices.size(), result.evaluation_split->test_count,
                split_out.string());

@@ -140,23 +140,8 @@ study::Plan plan_from_arguments(const StudyArguments& arguments) {
   plan.mixtures = arguments.mixtures;
   plan.targets = arguments.targets;
   for (const std::string& task : arguments.tasks) plan.tasks.push_back(study::parse_task_pair(task));
-  plan.labels = arguments.labels;
-  for (const std::string& shots : arguments.shots) {
-    if (shots == "default") {
-      plan.shots.push_back(-1);
-      continue;
-    }
-    size_t end = 0;
-    int count = -1;
-    try {
-      count = std::stoi(shots, &end);
-    } catch (const std::exception&) {
-      end = 0;
-    }
-    if (end != shots.size() || count < 0)
-      throw Error(fmt::format("--shots: '{}' is neither 'default' nor a count of demonstrations", shots));
-    plan.shots.push_back(count);
-  }
+  for (const std::string& labels : arguments.labels) plan.labels.push_back(data::parse_answer_type(labels));
+  for (const std::string& shots : arguments.shots) plan.shots.push_back(data::parse_shots(shots, "--shots"));
   return plan;
 }
 

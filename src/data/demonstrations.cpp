@@ -1,5 +1,9 @@
 #include "data/demonstrations.h"
 
+#include <fmt/format.h>
+
+#include "io/error.h"
+
 namespace qtalign::data {
 namespace {
 
@@ -25,5 +29,21 @@ std::vector<size_t> answer_line_ends(std::string_view block, const std::vector<s
   }
   return ends;
 }
+
+int parse_shots(const std::string& text, const std::string& context) {
+  if (text == "default") return kTaskShots;
+  size_t end = 0;
+  int count = -1;
+  try {
+    count = std::stoi(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (text.empty() || end != text.size() || count < 0)
+    throw Error(fmt::format("{}: '{}' is neither 'default' nor a count of demonstrations", context, text));
+  return count;
+}
+
+std::string shots_name(int shots) { return shots == kTaskShots ? "default" : std::to_string(shots); }
 
 }  // namespace qtalign::data

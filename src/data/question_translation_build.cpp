@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "data/question_translation.h"
 #include "data/sampling.h"
 #include "io/error.h"
 
@@ -176,6 +177,16 @@ std::vector<std::string> seen_languages(const std::vector<std::string>& sources,
   std::vector<std::string> seen = sources;
   if (std::find(seen.begin(), seen.end(), target) == seen.end()) seen.push_back(target);
   return seen;
+}
+
+std::filesystem::path default_split_file(const std::filesystem::path& out) {
+  return out.parent_path() / (out.stem().string() + ".eval_split.json");
+}
+
+void write_question_translation_set(const BuildResult& result, const std::filesystem::path& out,
+                                    const std::filesystem::path& split_file) {
+  if (result.evaluation_split) write_evaluation_split(split_file, *result.evaluation_split);
+  write_examples(out, result.examples);
 }
 
 }  // namespace qtalign::data

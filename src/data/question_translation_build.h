@@ -70,6 +70,14 @@ QuestionSource parse_question_source(const std::string& name);
 // exceeds what is available, and for every data problem of the files read.
 BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options);
 
+// Where a set written to `out` keeps its evaluation split unless told otherwise: <out stem>.eval_split.json.
+std::filesystem::path default_split_file(const std::filesystem::path& out);
+
+// Writes a built set: its evaluation split (when it has one) to `split_file`, then the examples to
+// `out`, last, so that the examples file marks a finished build.
+void write_question_translation_set(const BuildResult& result, const std::filesystem::path& out,
+                                    const std::filesystem::path& split_file);
+
 // The languages a model tuned on such a set has seen, as the study counts them: the sources, then the
 // target (once, whatever the order given).
 std::vector<std::string> seen_languages(const std::vector<std::string>& sources, const std::string& target);

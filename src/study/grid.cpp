@@ -10,6 +10,7 @@
 #include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
+#include "data/question_translation_build.h"
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
@@ -52,7 +53,7 @@ void validate(const GridOptions& options, const data::Protocol& protocol, int wo
   for (const EvaluationSetting& setting : all_evaluation_settings(options.plan))
     for (const std::string& task : grid_setting_tasks(protocol, setting))
       for (const std::string& language : languages)
-        data::answer_words(protocol.task(task), language, data::parse_answer_type(setting.labels));
+        data::answer_words(protocol.task(task), language, setting.labels);
 }
 
 }  // namespace
@@ -125,8 +126,7 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group, cons
       options.analyses = false;
       options.held_out_splits = held_out;
       std::vector<EvaluationRun> runs;
-      std::vector<std::string> seen = configuration.sources;
-      seen.push_back(configuration.target);
+      const std::vector<std::string> seen = data::seen_languages(configuration.sources, configuration.target);
       for (const EvaluationSetting& setting : evaluation_settings(grid.plan, configuration.task))
         runs.push_back({setting.task, setting.labels, setting.shots, seen,
                         grid_split_files(paths, protocol, grid.plan, setting),

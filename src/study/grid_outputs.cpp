@@ -22,8 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string shots_text(int shots) { return shots < 0 ? "default" : std::to_string(shots); }
-
 // "2 high-resource", "1 low-resource", "3 mixed": the number and kind of a row's tuning languages.
 std::pair<size_t, std::string> tuning_kind(const GridRow& row) {
   const size_t high = static_cast<size_t>(std::count_if(row.sources.begin(), row.sources.end(), is_high_resource));
@@ -151,13 +149,14 @@ void write_grid_outputs(const fs::path& study_dir) {
         tuned.push_back({configuration.id, configuration.label, configuration.sources, configuration.target, results});
       }
       for (const std::string& task : grid_setting_tasks(protocol, setting)) {
-        const std::string id = fmt::format("{}.{}.{}.{}", model_id(model), task, setting.labels, shots_text(setting.shots));
+        const std::string id = fmt::format("{}.{}.{}.{}", model_id(model), task,
+                                           data::answer_type_name(setting.labels), data::shots_name(setting.shots));
         std::vector<RowSource> rows = tuned;
         const bool cross_task = tuning_tasks.size() > 1 || (tuning_tasks.size() == 1 && *tuning_tasks.begin() != task);
         if (cross_task)  // rows say whose questions tuned them
           for (size_t r = 0; r < rows.size(); ++r) rows[r].label += " (" + row_tasks[r] + " questions)";
-        GridTable table = build_grid_table(protocol, id, model_id(model), task, setting.labels,
-                                           shots_text(setting.shots), {"base", "base", {}, "", base}, rows);
+        GridTable table = build_grid_table(protocol, id, model_id(model), task,
+                                           data::answer_type_name(setting.labels), data::shots_name(setting.shots), {"base", "base", {}, "", base}, rows);
         table.tuning_tasks = fmt::format("{}", fmt::join(tuning_tasks, ","));
         const NumberTable accuracy = accuracy_table(table);
         const NumberTable agreement = agreement_table(table);

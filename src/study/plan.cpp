@@ -19,8 +19,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return joined;
 }
 
-std::string shots_name(int shots) { return shots < 0 ? "default" : std::to_string(shots); }
-
 std::vector<std::string> string_list(const io::Json& json, const char* key, const fs::path& file) {
   const io::Json& value = json.at(key);
   if (!value.is_array() || value.empty())
@@ -66,7 +64,6 @@ void validate_plan(const Plan& plan, const data::Protocol& protocol) {
     protocol.task(pair.tune);
     if (pair.eval != "all") protocol.task(pair.eval);
   }
-  for (const std::string& labels : plan.labels) data::parse_answer_type(labels);
   for (int shots : plan.shots)
     if (shots < -1) throw Error(fmt::format("study plan: shots {} is negative", shots));
   for (const std::string& target : plan.targets) protocol.require_language(target);
@@ -114,10 +111,11 @@ std::vector<EvaluationSetting> evaluation_settings(const Plan& plan, const std::
   std::vector<EvaluationSetting> settings;
   for (const TaskPair& pair : plan.tasks) {
     if (pair.tune != tune_task) continue;
-    for (const std::string& labels : plan.labels)
+    for (const data::AnswerType labels : plan.labels)
       for (int shots : plan.shots) {
         EvaluationSetting setting{pair.eval, labels, shots,
-                                  fmt::format("{}.{}.{}-shots", pair.eval, labels, shots_name(shots))};
+                                  fmt::format("{}.{}.{}-shots", pair.eval, data::answer_type_name(labels),
+                                              data::shots_name(shots))};
         if (std::none_of(settings.begin(), settings.end(), [&](const auto& s) { return s.id == setting.id; }))
           settings.push_back(std::move(setting));
       }
@@ -135,11 +133,12 @@ std::vector<EvaluationSetting> all_evaluation_settings(const Plan& plan) {
 }
 
 io::Json plan_to_json(const Plan& plan) {
-  io::Json tasks = io::Json::array(), shots = io::Json::array();
+  io::Json tasks = io::Json::array(), labels = io::Json::array(), shots = io::Json::array();
   for (const TaskPair& pair : plan.tasks) tasks.push_back(pair.tune == pair.eval ? pair.tune : pair.tune + ":" + pair.eval);
-  for (int count : plan.shots) shots.push_back(count < 0 ? io::Json("default") : io::Json(count));
+  for (const data::AnswerType type : plan.labels) labels.push_back(data::answer_type_name(type));
+  for (int count : plan.shots) shots.push_back(count == data::kTaskShots ? io::Json("default") : io::Json(count));
   return {{"models", plan.models}, {"train_languages", plan.mixtures}, {"targets", plan.targets},
-          {"tasks", tasks},        {"labels", plan.labels},            {"shots", shots}};
+          {"tasks", tasks},        {"labels", labels},                 {"shots", shots}};
 }
 
 Plan plan_from_json(const io::Json& json, const fs::path& file, const Plan& defaults) {
@@ -155,7 +154,16 @@ Plan plan_from_json(const io::Json& json, const fs::path& file, const Plan& defa
   if (json.contains("models")) plan.models = string_list(json, "models", file);
   if (json.contains("train_languages")) plan.mixtures = string_list(json, "train_languages", file);
   if (json.contains("targets")) plan.targets = string_list(json, "targets", file);
-  if (json.contains("labels")) plan.labels = string_list(json, "labels", file);
+  if (json.contains("labels")) {
+    plan.labels.clear();
+    for (const std::string& entry : string_list(json, "labels", file)) {
+      try {
+        plan.labels.push_back(data::parse_answer_type(entry));
+      } catch (const Error& e) {
+        fail_at(file, e.what());
+      }
+    }
+  }
   if (json.contains("tasks")) {
     plan.tasks.clear();
     for (const std::string& entry : string_list(json, "tasks", file)) {
@@ -171,9 +179,10 @@ Plan plan_from_json(const io::Json& json, const fs::path& file, const Plan& defa
     if (!value.is_array() || value.empty()) fail_at(file, "\"shots\" must be a non-empty array");
     plan.shots.clear();
     for (const io::Json& entry : value) {
-      if (entry == "default") plan.shots.push_back(-1);
-      else if (entry.is_number_integer() && entry.get<int>() >= 0) plan.shots.push_back(entry.get<int>());
-      else fail_at(file, "\"shots\" entries are \"default\" or a count >= 0, not " + entry.dump());
+      if (!entry.is_string() && !entry.is_number_integer())
+        fail_at(file, "\"shots\" entries are \"default\" or a count >= 0, not " + entry.dump());
+      plan.shots.push_back(data::parse_shots(entry.is_string() ? entry.get<std::string>() : entry.dump(),
+                                             file.string() + ": \"shots\""));
     }
   }
   return plan;

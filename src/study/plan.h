@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "data/answer_type.h"
+#include "data/demonstrations.h"
 #include "data/protocol.h"
 #include "io/json_file.h"
 
@@ -24,8 +26,8 @@ struct Plan {
   std::vector<std::string> mixtures;  // tuning languages of each mixture, e.g. "zh,es"
   std::vector<std::string> targets;   // translation targets, e.g. "en", "it"
   std::vector<TaskPair> tasks;
-  std::vector<std::string> labels;    // answer types: english, same-language, task-agnostic
-  std::vector<int> shots;             // -1: the task's own number of demonstrations
+  std::vector<data::AnswerType> labels;  // answer types
+  std::vector<int> shots;                // demonstrations per prompt; data::kTaskShots: the task's own
 };
 
 // One adapter to train.
@@ -42,8 +44,8 @@ struct Configuration {
 // One way of evaluating a model.
 struct EvaluationSetting {
   std::string task;    // a task or "all"
-  std::string labels;  // answer type name
-  int shots = -1;
+  data::AnswerType labels = data::AnswerType::english;
+  int shots = data::kTaskShots;
   std::string id;      // file stem, e.g. "emotion.same-language.default-shots"
 };
 

@@ -259,8 +259,8 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
       {"task", options.task},
       {"train_languages", train_languages},
       {"target", options.target},
-      {"labels", options.labels},
-      {"shots", options.shots < 0 ? io::Json("default") : io::Json(options.shots)},
+      {"labels", data::answer_type_name(options.labels)},
+      {"shots", options.shots == data::kTaskShots ? io::Json("default") : io::Json(options.shots)},
       {"analyses", options.analyses},
       {"size", options.size ? io::Json(*options.size) : io::Json("default")},
       {"seed", options.seed},
@@ -281,13 +281,6 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
       {"quantization", model::describe_quantization(options.quantization)}};
   if (options.model_dir.empty()) settings["demo_examples"] = options.demo_examples;
   return settings;
-}
-
-// The languages the configuration saw in tuning: its sources and its target.
-std::vector<std::string> seen_languages(const data::Protocol& protocol, const StudyOptions& options) {
-  std::vector<std::string> seen = data::parse_language_list(protocol, options.train_languages);
-  if (std::find(seen.begin(), seen.end(), options.target) == seen.end()) seen.push_back(options.target);
-  return seen;
 }
 
 // What run_study and run_configuration share: the settings check, the record, and the stages that make
@@ -342,7 +335,6 @@ class ConfigurationStages {
     protocol_.task(options_.task);
     if (options_.eval_task != "all") protocol_.task(options_.eval_task);
     data::parse_language_list(protocol_, options_.eval_languages);
-    data::parse_answer_type(options_.labels);
     if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
       fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
     grad_accum_per_process(options_.grad_accum, group_.world_size());
@@ -373,7 +365,8 @@ io::Json evaluate_model(const SubcommandRunner& run_subcommand, distributed::Pro
   if (!run.seen.empty()) arguments.insert(arguments.end(), {"--seen", join(run.seen, ",")});
   if (!adapter.empty()) arguments.insert(arguments.end(), {"--adapter", adapter.string()});
   if (options.eval_limit > 0) arguments.insert(arguments.end(), {"--limit", std::to_string(options.eval_limit)});
-  if (run.labels != "english") arguments.insert(arguments.end(), {"--labels", run.labels});
+  if (run.labels != data::AnswerType::english)
+    arguments.insert(arguments.end(), {"--labels", data::answer_type_name(run.labels)});
   if (run.shots >= 0) arguments.insert(arguments.end(), {"--shots", std::to_string(run.shots)});
   for (const fs::path& split : run.splits) arguments.insert(arguments.end(), {"--eval-split", split.string()});
   if (group.is_main()) fs::create_directories(fs::absolute(run.results).parent_path());
@@ -407,8 +400,8 @@ void run_configuration(const StudyOptions& options, const fs::path& model_dir, c
   configuration.build_data();
   configuration.train(run_subcommand);
   for (const EvaluationRun& run : tuned)
-    configuration.evaluate(fmt::format("eval: tuned model ({}, {} labels, {} shots)", run.task, run.labels,
-                                       run.shots < 0 ? std::string("default") : std::to_string(run.shots)),
+    configuration.evaluate(fmt::format("eval: tuned model ({}, {} labels, {} shots)", run.task,
+                                       data::answer_type_name(run.labels), data::shots_name(run.shots)),
                            run_subcommand, run, true);
 }
 
@@ -425,7 +418,8 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group, co
 
   if (demo) demo_model_stage(study.stages_, options, paths.model);
   study.build_data();
-  const std::vector<std::string> seen = seen_languages(protocol, options);
+  const std::vector<std::string> seen =
+      data::seen_languages(data::parse_language_list(protocol, options.train_languages), options.target);
   study.evaluate("eval: base model", run_subcommand, study_evaluation(options, protocol, paths, seen, false), false);
   study.train(run_subcommand);
   study.evaluate("eval: tuned model", run_subcommand, study_evaluation(options, protocol, paths, seen, true), true);

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "data/answer_type.h"
+#include "data/demonstrations.h"
 #include "distributed/process_group.h"
 #include "model/quantization.h"
 #include "study/demo_model.h"
@@ -42,8 +44,8 @@ struct StudyOptions {
   std::string task = "emotion";              // the task whose questions are translated for tuning
   std::string train_languages = "zh,de";
   std::string target = "en";                 // the translation target of the training questions
-  std::string labels = "english";            // answer type of the evaluations
-  int shots = -1;                            // demonstrations per prompt (-1: the task's own)
+  data::AnswerType labels = data::AnswerType::english;  // answer type of the evaluations
+  int shots = data::kTaskShots;              // demonstrations per prompt
   std::optional<size_t> size;                // training examples (unset: 10000, or all when fewer)
   uint64_t seed = 0;
   std::string eval_task = "all";             // all, or one task
@@ -90,8 +92,8 @@ struct DemoSettings {
 // One evaluation of a model: which task (or all), answer type and shots, on which items, into which file.
 struct EvaluationRun {
   std::string task = "all";
-  std::string labels = "english";
-  int shots = -1;
+  data::AnswerType labels = data::AnswerType::english;
+  int shots = data::kTaskShots;
   std::vector<std::string> seen;                  // tuning languages and target, for the averages
   std::vector<std::filesystem::path> splits;      // evaluation-split files restricting the items
   std::filesystem::path results;                  // results JSON; predictions_file(results) beside it

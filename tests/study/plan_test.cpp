@@ -20,7 +20,7 @@ Plan table1_plan() {
   plan.mixtures = {"zh", "zh,es"};
   plan.targets = {"en", "it"};
   plan.tasks = {parse_task_pair("snli"), parse_task_pair("snli:emotion")};
-  plan.labels = {"english", "same-language"};
+  plan.labels = {data::AnswerType::english, data::AnswerType::same_language};
   plan.shots = {-1, 0};
   return plan;
 }
@@ -70,6 +70,9 @@ TEST(Plan, PlanFilesAreValidatedWithTheFileNamed) {
             std::string::npos);
   EXPECT_NE(testing::error_of([] { plan_from_json(io::Json{{"shots", {-2}}}, "p.json", Plan{}); }).find("\"shots\""),
             std::string::npos);
+  EXPECT_NE(testing::error_of([] { plan_from_json(io::Json{{"labels", {"klingon"}}}, "p.json", Plan{}); })
+                .find("p.json: unknown answer type"),
+            std::string::npos);
   EXPECT_NE(testing::error_of([] { plan_from_json(io::Json{{"targets", "it"}}, "p.json", Plan{}); })
                 .find("non-empty array"),
             std::string::npos);
@@ -81,9 +84,6 @@ TEST(Plan, ValidationRefusesWhatCannotRunBeforeAnyWork) {
   plan.mixtures = {"zh,it"};
   EXPECT_NE(testing::error_of([&] { validate_plan(plan, protocol()); }).find("mixture zh,it contains its target it"),
             std::string::npos);
-  plan = table1_plan();
-  plan.labels = {"klingon"};
-  EXPECT_FALSE(testing::error_of([&] { validate_plan(plan, protocol()); }).empty());
   plan = table1_plan();
   plan.models = {"/a/model", "/b/model"};
   EXPECT_NE(testing::error_of([&] { validate_plan(plan, protocol()); }).find("two models are named model"),
