@@ -118,12 +118,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--cutoff", options.cutoff, settings.cutoff);
     unless_given(command, "--eval-every", options.eval_every, settings.eval_every);
   }
-  options.analysis_device = processes.device;
-  options.analysis_dtype = compute_dtype(arguments.runtime, options.analysis_device);
-  options.threads = arguments.runtime.threads;
-  options.device = arguments.runtime.device;
-  options.dtype = arguments.runtime.dtype;
-  options.quantization = quantization_options(arguments.runtime);
+  options.compute = compute_settings(arguments.runtime, processes.device);
 }
 
 std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path& out, const ProcessRuntime& processes) {

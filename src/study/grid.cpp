@@ -16,6 +16,7 @@
 #include "io/error.h"
 #include "io/progress.h"
 #include "io/provenance.h"
+#include "model/dtype.h"
 #include "study/grid_layout.h"
 #include "study/stages.h"
 
@@ -38,7 +39,7 @@ io::Json grid_settings(const GridOptions& options) {
           {"lr", common.lr},
           {"cutoff", common.cutoff},
           {"eval_every", common.eval_every},
-          {"dtype", common.dtype}};
+          {"dtype", model::dtype_name(common.compute.dtype)}};
 }
 
 // Everything that can be checked before any work, so that a grid never fails hours in.

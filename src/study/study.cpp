@@ -23,6 +23,7 @@
 #include "io/json_file.h"
 #include "io/progress.h"
 #include "io/provenance.h"
+#include "model/dtype.h"
 #include "study/demo_model.h"
 #include "study/lens_pipeline.h"
 #include "study/report.h"
@@ -75,19 +76,9 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return joined;
 }
 
-std::vector<std::string> runtime_arguments(const StudyOptions& options) {
-  std::vector<std::string> arguments = {"--threads", std::to_string(options.threads), "--device", options.device,
-                                        "--dtype", options.dtype};
-  if (options.quantization.type)
-    arguments.insert(arguments.end(), {"--quantize", model::quant_type_name(*options.quantization.type),
-                                       "--quant-blocksize", std::to_string(options.quantization.blocksize)});
-  if (options.quantization.double_quant) arguments.push_back("--double-quant");
-  return arguments;
-}
-
 io::Json run_logged(const SubcommandRunner& run_subcommand, std::vector<std::string> arguments,
                     const StudyOptions& options, const distributed::ProcessGroup& group) {
-  for (std::string& argument : runtime_arguments(options)) arguments.push_back(std::move(argument));
+  for (std::string& argument : model::compute_arguments(options.compute)) arguments.push_back(std::move(argument));
   const std::string line = quoted_command(arguments);
   if (group.is_main()) std::fprintf(stderr, "$ %s\n", line.c_str());
   run_subcommand(arguments);
@@ -131,8 +122,7 @@ io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& 
                         {"excluded", counts.excluded},
                         {"drawn", counts.drawn}};
   }
-  data::write_evaluation_split(paths.split, *result.evaluation_split);
-  data::write_examples(paths.train_set, result.examples);  // last: its presence marks the stage done
+  data::write_question_translation_set(result, paths.train_set, paths.split);  // train_set marks the stage done
   return {{"examples", result.examples.size()},
           {"languages", report},
           {"evaluation_items", result.evaluation_split->evaluation_indices.size()}};
@@ -198,11 +188,7 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   std::optional<model::LoadedModel> loaded;
   if (pending) {
     if (group.is_main()) std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
-    model::ComputeSettings compute;
-    compute.device = options.analysis_device;
-    compute.dtype = options.analysis_dtype;
-    compute.quantization = options.quantization;
-    loaded.emplace(model::load_model_with_tokenizer({model_dir}, compute));
+    loaded.emplace(model::load_model_with_tokenizer({model_dir}, options.compute));
   }
   const data::EvaluationSplit split = data::read_evaluation_split(paths.split);
 
@@ -277,8 +263,8 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
       {"lr", options.lr},
       {"cutoff", options.cutoff},
       {"eval_every", options.eval_every},
-      {"dtype", options.dtype},
-      {"quantization", model::describe_quantization(options.quantization)}};
+      {"dtype", model::dtype_name(options.compute.dtype)},
+      {"quantization", model::describe_quantization(options.compute.quantization)}};
   if (options.model_dir.empty()) settings["demo_examples"] = options.demo_examples;
   return settings;
 }

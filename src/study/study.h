@@ -29,7 +29,7 @@
 #include "data/answer_type.h"
 #include "data/demonstrations.h"
 #include "distributed/process_group.h"
-#include "model/quantization.h"
+#include "model/compute_settings.h"
 #include "study/demo_model.h"
 #include "study/stages.h"
 
@@ -66,14 +66,7 @@ struct StudyOptions {
   double lr = 5e-5;
   int64_t cutoff = 2048;
   int64_t eval_every = 50;
-  // Runtime: the option strings are passed to every subcommand; the analysis stages run in this
-  // process on the resolved device and dtype.
-  int threads = 0;
-  std::string device = "cpu";
-  std::string dtype = "auto";
-  model::QuantizationOptions quantization;  // --quantize / --quant-blocksize / --double-quant
-  at::Device analysis_device = at::kCPU;
-  at::ScalarType analysis_dtype = at::kFloat;
+  model::ComputeSettings compute;           // every stage's device, dtype, 4-bit loading and threads
 };
 
 // The settings the demo uses where the user gives none (no model given): small limits and a short
