@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // What a spec resolves to against the benchmark data, all of it checked before the model loads.
-struct Plan {
+struct EvaluationPlan {
   data::Protocol protocol;
   std::vector<std::string> task_names;
   std::vector<std::string> languages;
@@ -46,7 +46,7 @@ void check_output_file(const fs::path& file) {
   io::check_output_directory(fs::absolute(file).parent_path());
 }
 
-void read_splits(const EvaluationSpec& spec, Plan& plan) {
+void read_splits(const EvaluationSpec& spec, EvaluationPlan& plan) {
   for (const fs::path& file : spec.eval_splits) {
     data::EvaluationSplit split = data::read_evaluation_split(file);
     if (!plan.tasks.count(split.task))
@@ -59,12 +59,12 @@ void read_splits(const EvaluationSpec& spec, Plan& plan) {
 }
 
 // Checks the spec against the data and, where this process writes, the outputs.
-Plan plan_evaluation(const EvaluationSpec& spec, bool writes) {
+EvaluationPlan plan_evaluation(const EvaluationSpec& spec, bool writes) {
   if (spec.out.empty()) throw Error("evaluation: no results file (--out) given");
   if (spec.batch_size < 1) throw Error("--batch-size must be at least 1");
   if (spec.max_pairs < 0 || spec.max_items < 0 || spec.save_every < 0)
     throw Error("--max-pairs, --max-items and --save-every must not be negative");
-  Plan plan;
+  EvaluationPlan plan;
   plan.protocol = data::load_protocol(data::resolve_data_dir(spec.data_dir));
   plan.task_names =
       spec.task == "all" ? plan.protocol.task_names() : std::vector<std::string>{plan.protocol.task(spec.task).name};
@@ -86,7 +86,7 @@ Plan plan_evaluation(const EvaluationSpec& spec, bool writes) {
 }
 
 // Everything that changes a pair's results; a resumed run must match it.
-io::Json run_settings(const EvaluationSpec& spec, const Plan& plan, const model::LoadedModel& loaded) {
+io::Json run_settings(const EvaluationSpec& spec, const EvaluationPlan& plan, const model::LoadedModel& loaded) {
   io::Json model = loaded.provenance["model"];
   // How the weights are fingerprinted (--hash-weights) does not change results: the fingerprint goes
   // to the results' provenance only.
@@ -128,7 +128,7 @@ std::vector<size_t> selected_indices(const std::vector<data::TaskItem>& items, c
 }
 
 // Every (task, language) pair with its items; data_files receives each test file's content hash.
-std::vector<PairJob> pair_jobs(const EvaluationSpec& spec, const Plan& plan, io::Json& data_files) {
+std::vector<PairJob> pair_jobs(const EvaluationSpec& spec, const EvaluationPlan& plan, io::Json& data_files) {
   std::vector<PairJob> jobs;
   for (const std::string& task_name : plan.task_names) {
     const data::TaskProtocol& task = plan.tasks.at(task_name);
@@ -173,7 +173,7 @@ void note_pair(const PairJob& job, const LanguageEvaluation& evaluation, int64_t
 }
 
 // The results' provenance: the settings, where and when they ran, the weights, the data read.
-io::Json results_provenance(const io::Json& settings, const Plan& plan, const model::LoadedModel& loaded,
+io::Json results_provenance(const io::Json& settings, const EvaluationPlan& plan, const model::LoadedModel& loaded,
                             const io::Json& data_files, at::Device device, double wall_seconds) {
   io::Json provenance = settings;
   provenance.update(io::run_provenance(device));
@@ -196,7 +196,7 @@ io::Json results_provenance(const io::Json& settings, const Plan& plan, const mo
 EvaluationResult run(const EvaluationSpec& spec, distributed::ProcessGroup& group,
                      const std::function<void(const std::string&)>& resume_hint) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const Plan plan = plan_evaluation(spec, group.is_main());
+  const EvaluationPlan plan = plan_evaluation(spec, group.is_main());
   const model::LoadedModel loaded = model::load_model_with_tokenizer(spec.source, spec.compute);
   const io::Json settings = run_settings(spec, plan, loaded);
   std::optional<io::OutputLock> lock;  // a second run on the same results fails here instead of racing this one
