@@ -41,9 +41,9 @@ class EvalCommand : public ::testing::Test {
   static std::string path(const std::string& relative) { return shell_quote((*temp_ / relative).string()); }
   static std::filesystem::path file(const std::string& relative) { return *temp_ / relative; }
 
-  // Runs `qtalign eval` on the tiny checkpoint with `arguments`.
-  static testing::CommandResult eval(const std::string& arguments) {
-    return testing::run_command(shell_quote(testing::qtalign_binary().string()) + " eval --model " + path("model") +
+  // Runs `qtalign eval` on the tiny checkpoint (or the one in `model`) with `arguments`.
+  static testing::CommandResult eval(const std::string& arguments, const std::string& model = "model") {
+    return testing::run_command(shell_quote(testing::qtalign_binary().string()) + " eval --model " + path(model) +
                                 " --dtype fp32 --threads 2 --data-dir " +
                                 shell_quote(testing::shared_data_dir().string()) + " " + arguments + " 2>&1");
   }
@@ -365,6 +365,38 @@ TEST_F(EvalCommand, AnswerTypesAndZeroShotsAreRecordedAndNotComparedAcross) {
   const testing::CommandResult unknown = eval("--labels native --out " + path("bad/native.json"));
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.output.find("unknown answer type 'native'"), std::string::npos) << unknown.output;
+}
+
+// Outputs that cannot be written are refused before the model loads, not after all the compute. The
+// weights of this checkpoint cannot be read, so an error about an output came before they were touched.
+TEST_F(EvalCommand, UnwritableOutputsAreRefusedBeforeTheModelLoads) {
+  std::filesystem::create_directories(file("unreadable"));
+  for (const std::string name : {"config.json", "tokenizer.json"})
+    std::filesystem::copy_file(file("model/" + name), file("unreadable/" + name));
+  io::write_file_atomically(file("unreadable/model.safetensors"), "not a safetensors file");
+  const auto run_on_unreadable = [](const std::string& outputs) {
+    return eval("--task emotion --langs en --limit 2 " + outputs, "unreadable");
+  };
+  const testing::CommandResult weights = run_on_unreadable("--out " + path("outputs/results.json"));
+  EXPECT_EQ(weights.exit_code, 1);
+  EXPECT_NE(weights.output.find("model.safetensors"), std::string::npos) << weights.output;
+
+  std::filesystem::create_directories(file("outputs/a directory"));
+  io::write_file_atomically(file("outputs/a file"), "");
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--out " + path("outputs/a directory"), "is a directory"},
+      {"--out " + path("outputs/results.json") + " --predictions " + path("outputs/a directory"), "is a directory"},
+      {"--out " + path("outputs/a file/results.json"), "is not a directory"},
+      {"--out " + path("outputs/results.json") + " --predictions " + path("outputs/a file/predictions.jsonl"),
+       "is not a directory"}};
+  for (const auto& [outputs, problem] : refused) {
+    const testing::CommandResult result = run_on_unreadable(outputs);
+    EXPECT_EQ(result.exit_code, 1) << outputs;
+    EXPECT_NE(result.output.find(problem), std::string::npos) << outputs << ": " << result.output;
+    EXPECT_NE(result.output.find(file("outputs").string()), std::string::npos) << outputs << ": " << result.output;
+    EXPECT_EQ(result.output.find("model.safetensors"), std::string::npos) << outputs << ": " << result.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(file("outputs/a directory.state")));
 }
 
 TEST_F(EvalCommand, BadInputEndsInOneLineAndExitCodeOne) {
