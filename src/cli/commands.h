@@ -2,6 +2,11 @@
 // Each subcommand adds itself to the program here; its file holds its options and its run.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
+#include "train/training_run.h"
+
 namespace qtalign::cli {
 
 struct ProcessRuntime;
@@ -18,6 +23,10 @@ void add_compare_command(CLI::App& app);
 
 // qtalign train (src/cli/train_command.cpp); `processes` as for add_eval_command.
 void add_train_command(CLI::App& app, const ProcessRuntime* processes = nullptr);
+
+// The spec a `train` argument list ({"train", "--model", ...}) asks for, read by the train command's
+// own options without running it, on the device it names; throws Error for a list they refuse.
+train::TrainingSpec parse_train_arguments(const std::vector<std::string>& arguments);
 
 // qtalign merge (src/cli/merge_command.cpp).
 void add_merge_command(CLI::App& app);

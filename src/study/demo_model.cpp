@@ -160,24 +160,25 @@ void write_demo_checkpoint(const std::filesystem::path& directory, const std::fi
 
   model::Model model = model::make_random_model(config, seed, at::kFloat);
   rescale_for_training(model, settings);
-  model::LoraConfig lora;
-  lora.r = settings.rank;
-  lora.alpha = static_cast<double>(settings.rank);
-  lora.dropout = 0.0;
-  lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-  train::TrainingOptions options;
-  options.epochs = settings.epochs;
-  options.micro_batch = settings.micro_batch;
-  options.grad_accum = 1;
-  options.lr = settings.lr;
-  options.eval_every = 0;
-  options.save_every = 50;
-  options.seed = seed;
-  options.resume = true;
+  train::TrainingSettings training;
+  training.lora_r = settings.rank;
+  training.lora_alpha = static_cast<double>(settings.rank);
+  training.lora_dropout = 0.0;
+  training.lora_targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  training.epochs = settings.epochs;
+  training.micro_batch = settings.micro_batch;
+  training.grad_accum = 1;
+  training.lr = settings.lr;
+  training.eval_every = 0;
+  training.save_every = 50;
+  training.seed = seed;
+  train::TrainingOutput output;
+  output.dir = directory / "training";
+  output.resume = true;
   distributed::ProcessGroup single_process;
   {
     const OneComputeThread one_thread;
-    train::train_lora(model, lora, examples, {}, options, single_process, directory / "training");
+    train::train_lora(model, training, examples, {}, output, single_process);
   }
   model::merge_lora(model);
   // config.json last (save_model writes it with the weights): its presence marks a complete checkpoint.

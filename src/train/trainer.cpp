@@ -10,7 +10,9 @@
 #include "io/error.h"
 #include "io/progress.h"
 #include "model/dtype.h"
+#include "model/lora.h"
 #include "model/seed_mix.h"
+#include "train/adamw.h"
 #include "train/batching.h"
 #include "train/lr_schedule.h"
 #include "train/training_checkpoint.h"
@@ -46,19 +48,26 @@ std::string data_digest(const std::vector<TokenizedExample>& train_set, const st
   return fmt::format("{:016x}", hash);
 }
 
-io::Json run_settings(const model::Model& model, const model::LoraConfig& lora, const TrainingOptions& options,
+AdamWOptions adamw_options(const TrainingSettings& settings) {
+  AdamWOptions adamw;
+  adamw.weight_decay = settings.weight_decay;
+  return adamw;
+}
+
+io::Json run_settings(const model::Model& model, const model::LoraConfig& lora, const TrainingSettings& settings,
                       const BatchLayout& layout, const std::vector<TokenizedExample>& train_set,
                       const std::vector<TokenizedExample>& validation_set) {
+  const AdamWOptions adamw = adamw_options(settings);
   return {
-      {"seed", options.seed},
-      {"epochs", options.epochs},
-      {"micro_batch", options.micro_batch},
+      {"seed", settings.seed},
+      {"epochs", settings.epochs},
+      {"micro_batch", settings.micro_batch},
       {"global_batch", layout.global_batch()},
-      {"lr", options.lr},
-      {"warmup_ratio", options.warmup_ratio},
-      {"max_grad_norm", options.max_grad_norm},
-      {"adamw", {options.adamw.beta1, options.adamw.beta2, options.adamw.eps, options.adamw.weight_decay}},
-      {"eval_every", options.eval_every},
+      {"lr", settings.lr},
+      {"warmup_ratio", settings.warmup_ratio},
+      {"max_grad_norm", settings.max_grad_norm},
+      {"adamw", {adamw.beta1, adamw.beta2, adamw.eps, adamw.weight_decay}},
+      {"eval_every", settings.eval_every},
       {"lora", model::lora_config_to_json(lora)},
       {"model_dtype", model::dtype_name(model.dtype())},
       {"model_quantization", model::describe_quantization(model.quantization)},
@@ -139,19 +148,6 @@ int64_t total_tokens(const std::vector<TokenizedExample>& examples, const std::v
   return count;
 }
 
-void check_options(const TrainingOptions& options) {
-  if (options.epochs <= 0) throw Error(fmt::format("--epochs must be positive, got {}", options.epochs));
-  if (options.micro_batch <= 0) throw Error(fmt::format("--batch must be positive, got {}", options.micro_batch));
-  if (options.grad_accum <= 0) throw Error(fmt::format("--grad-accum must be positive, got {}", options.grad_accum));
-  if (!(options.lr > 0)) throw Error(fmt::format("--lr must be positive, got {}", options.lr));
-  if (!(options.warmup_ratio >= 0 && options.warmup_ratio <= 1))
-    throw Error(fmt::format("--warmup-ratio must be in [0, 1], got {}", options.warmup_ratio));
-  if (options.max_grad_norm < 0) throw Error("--max-grad-norm must not be negative");
-  if (options.eval_every < 0 || options.save_every < 0) throw Error("--eval-every and --save-every must not be negative");
-  if (options.pass_positions < 0 && options.pass_positions != kModelScaledPassPositions)
-    throw Error(fmt::format("--pass-positions must be 0 or more, or {} (scaled to the model)", kModelScaledPassPositions));
-}
-
 }  // namespace
 
 int64_t default_pass_positions(const model::ModelConfig& config) {
@@ -191,37 +187,39 @@ double validation_loss(const model::Model& model, const std::vector<TokenizedExa
   return count > 0 ? totals[0].item<double>() / count : std::nan("");
 }
 
-TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
+TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings,
                            const std::vector<TokenizedExample>& train_set,
-                           const std::vector<TokenizedExample>& validation_set, const TrainingOptions& options,
-                           distributed::ProcessGroup& group, const std::filesystem::path& output_dir) {
-  check_options(options);
+                           const std::vector<TokenizedExample>& validation_set, const TrainingOutput& output,
+                           distributed::ProcessGroup& group) {
+  validate(settings);
+  const model::LoraConfig lora = lora_config(settings, output.base_model);
+  const std::filesystem::path& output_dir = output.dir;
   if (train_set.empty()) throw Error("no training examples");
-  const int64_t pass_positions = options.pass_positions == kModelScaledPassPositions
+  const int64_t pass_positions = settings.pass_positions == kModelScaledPassPositions
                                      ? default_pass_positions(model.config)
-                                     : options.pass_positions;
-  const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum,
-                           group.world_size(), options.seed};
-  const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
-  const int64_t warmup_steps = warmup_steps_for_ratio(options.warmup_ratio, total_steps);
-  check_training_can_learn(static_cast<int64_t>(train_set.size()), options.micro_batch, group.world_size(), lora.alpha,
-                           options.lr, warmup_steps, total_steps);
+                                     : settings.pass_positions;
+  const BatchLayout layout{static_cast<int64_t>(train_set.size()), settings.micro_batch, settings.grad_accum,
+                           group.world_size(), settings.seed};
+  const int64_t total_steps = layout.steps_per_epoch() * settings.epochs;
+  const int64_t warmup_steps = warmup_steps_for_ratio(settings.warmup_ratio, total_steps);
+  check_training_can_learn(static_cast<int64_t>(train_set.size()), settings.micro_batch, group.world_size(), lora.alpha,
+                           settings.lr, warmup_steps, total_steps);
   const bool writer = group.is_main();
   const std::filesystem::path checkpoint_file = training_checkpoint_path(output_dir);
 
-  model::attach_new_lora(model, lora, options.seed);
+  model::attach_new_lora(model, lora, settings.seed);
   const std::vector<at::Tensor> parameters = lora_parameters(model);
   for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(true);
-  AdamW optimizer(parameters, options.adamw);
+  AdamW optimizer(parameters, adamw_options(settings));
 
-  const io::Json settings = run_settings(model, lora, options, layout, train_set, validation_set);
+  const io::Json resume_settings = run_settings(model, lora, settings, layout, train_set, validation_set);
   TrainingCheckpoint state;
-  state.settings = settings;
+  state.settings = resume_settings;
   if (std::filesystem::exists(checkpoint_file)) {
-    if (!options.resume)
+    if (!output.resume)
       fail_at(checkpoint_file, "a training checkpoint is already there: pass --resume to continue it, or choose another --out");
     state = load_training_checkpoint(checkpoint_file);
-    check_resume_settings(state.settings, settings, checkpoint_file);
+    check_resume_settings(state.settings, resume_settings, checkpoint_file);
     if (state.step > total_steps) fail_at(checkpoint_file, "checkpoint is beyond the last step of this run");
     restore_adapter(model, state.adapter, checkpoint_file);
     try {
@@ -229,7 +227,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
     } catch (const Error& e) {
       fail_at(checkpoint_file, e.what());
     }
-    if (writer && options.show_progress)
+    if (writer && output.show_progress)
       std::fprintf(stderr, "train: resuming from %s at step %lld of %lld\n", checkpoint_file.string().c_str(),
                    static_cast<long long>(state.step), static_cast<long long>(total_steps));
   }
@@ -245,7 +243,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
   };
 
   std::optional<io::Progress> progress;
-  if (writer && options.show_progress) progress.emplace("train", total_steps - state.step, "steps");
+  if (writer && output.show_progress) progress.emplace("train", total_steps - state.step, "steps");
   const at::Device device = model.device();
   const Clock::time_point start_time = Clock::now();
   int64_t tokens_seen = 0;
@@ -265,7 +263,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
       std::vector<uint64_t> seeds;
       for (const size_t j : pass) {
         members.push_back(micro_batches[j]);
-        seeds.push_back(dropout_seed(options.seed, step, static_cast<int64_t>(j)));
+        seeds.push_back(dropout_seed(settings.seed, step, static_cast<int64_t>(j)));
       }
       const Batch batch = collate_pass(train_set, members, device);
       const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, seeds);
@@ -278,8 +276,8 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
     const double loss = step_targets > 0 ? loss_total.item<double>() / double(step_targets) : 0.0;
     if (!std::isfinite(loss))
       throw Error(fmt::format("training loss became {} at step {} (try a lower --lr)", loss, step + 1));
-    const double grad_norm = clip_gradients(parameters, options.max_grad_norm);
-    const double lr = cosine_with_warmup_lr(options.lr, step, warmup_steps, total_steps);
+    const double grad_norm = clip_gradients(parameters, settings.max_grad_norm);
+    const double lr = cosine_with_warmup_lr(settings.lr, step, warmup_steps, total_steps);
     optimizer.step(lr);
     for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).mutable_grad().reset();
 
@@ -296,8 +294,8 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
         {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_time).count()},
     };
     const bool last = done == total_steps;
-    if (!validation_set.empty() && ((options.eval_every > 0 && done % options.eval_every == 0) || last)) {
-      const double validation = validation_loss(model, validation_set, options.micro_batch, group);
+    if (!validation_set.empty() && ((settings.eval_every > 0 && done % settings.eval_every == 0) || last)) {
+      const double validation = validation_loss(model, validation_set, settings.micro_batch, group);
       record["val_loss"] = validation;
       if (!state.best_validation_loss || validation < *state.best_validation_loss) {
         state.best_validation_loss = validation;
@@ -312,7 +310,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
       if (record.contains("val_loss")) status += fmt::format(" val {:.4f}", record["val_loss"].get<double>());
       progress->advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", lr, rate));
     }
-    if (writer && !last && options.save_every > 0 && done % options.save_every == 0) {
+    if (writer && !last && settings.save_every > 0 && done % settings.save_every == 0) {
       save_checkpoint(done);
       plot_losses(log.records(), output_dir / "loss");
     }
@@ -327,16 +325,7 @@ TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
   for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(false);
   group.barrier();
 
-  TrainingSummary summary;
-  summary.steps = total_steps;
-  for (const io::Json& record : log.records()) {
-    if (!record.contains("loss")) continue;
-    if (record["step"].get<int64_t>() == 1) summary.first_loss = record["loss"].get<double>();
-    summary.last_loss = record["loss"].get<double>();
-  }
-  summary.best_validation_loss = state.best_validation_loss;
-  summary.best_step = state.best_step;
-  return summary;
+  return summarize(log.records());
 }
 
 }  // namespace qtalign::train

@@ -16,63 +16,43 @@
 //   checkpoint.safetensors                          the state --resume continues from
 #include <cstdint>
 #include <filesystem>
-#include <optional>
+#include <string>
 #include <vector>
 
-#include "model/lora.h"
-#include "model/model.h"
-#include "train/adamw.h"
 #include "distributed/process_group.h"
+#include "model/model.h"
 #include "train/training_data.h"
+#include "train/training_log.h"
+#include "train/training_settings.h"
 
 namespace qtalign::train {
-
-constexpr int64_t kModelScaledPassPositions = -1;
 
 // Padded positions per forward pass for `config` when not set: 2048 on the Qwen1.5-0.5B shape (24
 // layers x hidden 1024), fewer in proportion to layers x hidden on larger models (activation memory
 // grows with both), so a 14B model runs one micro-batch of the study's questions at a time.
 int64_t default_pass_positions(const model::ModelConfig& config);
 
-struct TrainingOptions {
-  int64_t epochs = 3;
-  int64_t micro_batch = 4;     // examples per forward/backward pass, per process
-  int64_t grad_accum = 4;      // micro-batches per optimizer step, per process
-  // A process runs its micro-batches of a step together in forward passes of up to this many padded
-  // token positions: faster, more activation memory, same results. 0 = one micro-batch per pass;
-  // kModelScaledPassPositions = default_pass_positions(model).
-  int64_t pass_positions = kModelScaledPassPositions;
-  double lr = 5e-5;            // peak learning rate
-  double warmup_ratio = 0.1;   // fraction of the steps with linear warmup
-  double max_grad_norm = 1.0;  // global gradient-norm clipping (0 = none)
-  AdamWOptions adamw;
-  int64_t eval_every = 50;     // validation every N steps (and at the end); 0 = only at the end
-  int64_t save_every = 100;    // checkpoint every N steps (and at the end); 0 = only at the end
-  uint64_t seed = 0;           // adapter init, example order and dropout masks
-  bool resume = false;         // continue from the output directory's checkpoint when there is one
-  bool show_progress = true;   // progress bar on rank 0
-};
-
-struct TrainingSummary {
-  int64_t steps = 0;
-  double first_loss = 0.0;  // training loss of the first step
-  double last_loss = 0.0;   // training loss of the last step
-  std::optional<double> best_validation_loss;
-  int64_t best_step = 0;
+// Where train_lora writes and how it goes, beside the settings that decide what it computes.
+struct TrainingOutput {
+  std::filesystem::path dir;
+  std::string base_model;     // the base adapter_config.json names (base_model_name_or_path)
+  bool resume = false;        // continue from dir's checkpoint when there is one
+  bool show_progress = true;  // progress bar on rank 0
 };
 
 // The name of the checkpoint file in an output directory.
 std::filesystem::path training_checkpoint_path(const std::filesystem::path& output_dir);
 
-// Attaches a fresh adapter of `lora` to `model` (which must have none) and trains it on `train_set`,
-// validating on `validation_set` (may be empty), writing to `output_dir`. With options.resume and a
-// checkpoint in output_dir it continues from it and ends with the adapter an uninterrupted run ends
-// with. Throws Error for empty data, a checkpoint found without resume, a checkpoint whose
-// settings differ, and a non-finite loss. On return the model carries the final adapter.
-TrainingSummary train_lora(model::Model& model, const model::LoraConfig& lora,
+// Attaches a fresh adapter of `settings` to `model` (which must have none) and trains it on
+// `train_set`, validating on `validation_set` (may be empty), writing to output.dir. With
+// output.resume and a checkpoint there it continues from it and ends with the adapter and the summary
+// an uninterrupted run ends with. Throws Error for invalid settings, empty data, a checkpoint found
+// without resume, a checkpoint whose settings differ, and a non-finite loss. On return the model
+// carries the final adapter.
+TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings,
                            const std::vector<TokenizedExample>& train_set,
-                           const std::vector<TokenizedExample>& validation_set, const TrainingOptions& options,
-                           distributed::ProcessGroup& group, const std::filesystem::path& output_dir);
+                           const std::vector<TokenizedExample>& validation_set, const TrainingOutput& output,
+                           distributed::ProcessGroup& group);
 
 // The mean cross-entropy per target token over `examples`, in micro-batches of `micro_batch`,
 // sharded over the group (every rank gets the same value); dropout off, no gradients.

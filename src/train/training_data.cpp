@@ -16,6 +16,10 @@ PromptTemplate parse_prompt_template(const std::string& name) {
   throw Error(fmt::format("unknown prompt template '{}' (valid: plain, chatml)", name));
 }
 
+std::string prompt_template_name(PromptTemplate prompt_template) {
+  return prompt_template == PromptTemplate::chatml ? "chatml" : "plain";
+}
+
 std::pair<std::string, std::string> apply_prompt_template(PromptTemplate prompt_template, const TextExample& example) {
   switch (prompt_template) {
     case PromptTemplate::plain:

@@ -19,6 +19,9 @@ enum class PromptTemplate {
 // Parses "plain" | "chatml"; throws Error otherwise.
 PromptTemplate parse_prompt_template(const std::string& name);
 
+// The name parse_prompt_template reads: "plain" or "chatml".
+std::string prompt_template_name(PromptTemplate prompt_template);
+
 struct TextExample {
   std::string input;   // the prompt: no loss on it
   std::string target;  // what the model learns to produce

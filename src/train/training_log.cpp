@@ -25,6 +25,31 @@ void TrainingLog::append(io::Json record) {
   records_.push_back(std::move(record));
 }
 
+TrainingSummary summarize(const std::vector<io::Json>& records) {
+  TrainingSummary summary;
+  if (records.empty()) return summary;
+  summary.steps = records.back().value("step", int64_t(0));
+  summary.first_loss = records.front().value("loss", 0.0);
+  summary.last_loss = records.back().value("loss", 0.0);
+  for (const io::Json& record : records) {
+    if (!record.contains("val_loss")) continue;
+    const double loss = record["val_loss"].get<double>();
+    if (summary.best_validation_loss && !(loss < *summary.best_validation_loss)) continue;
+    summary.best_validation_loss = loss;
+    summary.best_step = record.value("step", int64_t(0));
+  }
+  return summary;
+}
+
+io::Json to_json(const TrainingSummary& summary) {
+  io::Json json = {{"steps", summary.steps}, {"first_loss", summary.first_loss}, {"last_loss", summary.last_loss}};
+  if (summary.best_validation_loss) {
+    json["best_val_loss"] = *summary.best_validation_loss;
+    json["best_step"] = summary.best_step;
+  }
+  return json;
+}
+
 void plot_losses(const std::vector<io::Json>& records, const std::filesystem::path& stem) {
   plot::Series training{"training loss"};
   plot::Series validation{"validation loss"};

@@ -4,6 +4,7 @@
 // process that writes outputs, appended to a JSONL file; plus the loss curves as PNG and SVG.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "io/json_file.h"
@@ -25,6 +26,22 @@ class TrainingLog {
   std::vector<io::Json> records_;
   std::ofstream stream_;
 };
+
+// What a training run did, as its log tells it (a resumed run's log holds the steps before the resumption too).
+struct TrainingSummary {
+  int64_t steps = 0;         // step of the last record
+  double first_loss = 0.0;   // training loss of the first record
+  double last_loss = 0.0;    // training loss of the last record
+  std::optional<double> best_validation_loss;  // the lowest val_loss (none without validation)
+  int64_t best_step = 0;     // the step of its first record
+};
+
+// The summary of a log's records (zeros for none).
+TrainingSummary summarize(const std::vector<io::Json>& records);
+
+// training_summary.json's fields: {"steps", "first_loss", "last_loss"} and, with validation,
+// {"best_val_loss", "best_step"}.
+io::Json to_json(const TrainingSummary& summary);
 
 // Plots training loss (and validation loss where recorded) against step to stem.png and stem.svg;
 // does nothing for a log without records.

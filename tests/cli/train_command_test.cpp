@@ -1,6 +1,7 @@
 // End to end: `qtalign train`, `qtalign launch` and `qtalign merge` on a tiny random checkpoint with
 // the real Qwen tokenizer and real question-translation examples: the adapter a killed-and-resumed
 // run ends with, two processes against one, a dead rank, and the merged checkpoint's logits.
+#include <ATen/Parallel.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cli/commands.h"
 #include "data/question_translation.h"
 #include "distributed/process_group.h"
 #include "io/atomic_file.h"
@@ -26,6 +28,7 @@
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_checkpoint.h"
+#include "train/training_run.h"
 
 extern char** environ;
 
@@ -254,6 +257,63 @@ TEST_F(TrainCommand, ResumesAfterAKillWithTheSameAdapter) {
   EXPECT_EQ(mismatch.exit_code, 1);
   EXPECT_NE(mismatch.output.find("checkpoint.safetensors: cannot resume"), std::string::npos) << mismatch.output;
   EXPECT_NE(mismatch.output.find("lr was 0.001, now 0.002"), std::string::npos) << mismatch.output;
+}
+
+// The summary training_log.jsonl gives, read off the log by hand.
+void expect_log_summary(const train::TrainingSummary& summary, const fs::path& log_file) {
+  const std::vector<io::Json> log = io::read_json_records(log_file);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(summary.steps, log.back()["step"].get<int64_t>());
+  EXPECT_EQ(summary.first_loss, log.front()["loss"].get<double>());
+  EXPECT_EQ(summary.last_loss, log.back()["loss"].get<double>());
+  double best = 1e30;
+  int64_t best_step = 0;
+  for (const io::Json& record : log)
+    if (record.contains("val_loss") && record["val_loss"].get<double>() < best) {
+      best = record["val_loss"].get<double>();
+      best_step = record["step"].get<int64_t>();
+    }
+  ASSERT_TRUE(summary.best_validation_loss.has_value());
+  EXPECT_EQ(*summary.best_validation_loss, best);
+  EXPECT_EQ(summary.best_step, best_step);
+}
+
+// train::run, the library call under the command, resumed after a kill: it returns the summary of the
+// whole run, which is the uninterrupted run's; and what it says to do on an interruption fits each case.
+TEST_F(TrainCommand, AResumedLibraryRunReturnsTheUninterruptedSummary) {
+  ASSERT_EQ(plain_->exit_code, 0) << plain_->output;
+  std::vector<std::string> arguments = train_arguments("summary-killed", 2, 2);
+  {
+    Background process(arguments, {}, file("summary-killed.out"));
+    ASSERT_GT(process.pid, 0);
+    ASSERT_TRUE(wait_for_log(file("summary-killed/training_log.jsonl"), 3, process))
+        << io::read_file(file("summary-killed.out"));
+    process.kill_now();
+  }
+  ASSERT_TRUE(fs::exists(file("summary-killed/checkpoint.safetensors")));
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);  // as the command's --threads 1
+  distributed::ProcessGroup single;
+  arguments.erase(arguments.begin());  // the program
+  arguments.push_back("--resume");
+  std::string resumed_hint;
+  const train::TrainingSummary resumed = train::run(cli::parse_train_arguments(arguments), single,
+                                                    [&](const std::string& hint) { resumed_hint = hint; });
+  std::vector<std::string> straight_arguments = train_arguments("summary-straight", 2, 2);
+  straight_arguments.erase(straight_arguments.begin());
+  std::string straight_hint;
+  const train::TrainingSummary straight = train::run(cli::parse_train_arguments(straight_arguments), single,
+                                                     [&](const std::string& hint) { straight_hint = hint; });
+  at::set_num_threads(threads);
+
+  EXPECT_EQ(train::to_json(resumed), train::to_json(straight));
+  expect_log_summary(straight, file("plain/training_log.jsonl"));
+  expect_log_summary(resumed, file("summary-killed/training_log.jsonl"));
+  EXPECT_EQ(resumed_hint, "rerun the same command to continue from the last checkpoint in " +
+                              file("summary-killed").string());
+  EXPECT_EQ(straight_hint, "rerun the same command with --resume to continue from the last checkpoint in " +
+                               file("summary-straight").string() +
+                               " (one every 2 steps: before step 2 there is none yet, and the rerun starts over)");
 }
 
 TEST_F(TrainCommand, TwoProcessesMatchOneWithTheSameGlobalBatch) {

@@ -46,16 +46,25 @@ at::Tensor logits_of(const model::Model& model) {
   return model::logits(model, model::forward(model, {ids, at::Tensor(), nullptr}).final_hidden);
 }
 
-TrainingOptions options() {
-  TrainingOptions options;
+TrainingSettings settings() {
+  TrainingSettings options;
+  options.lora_targets = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+  options.lora_dropout = 0.0;
   options.epochs = 4;
   options.micro_batch = 4;
   options.grad_accum = 1;
   options.lr = 1e-2;
   options.eval_every = 0;
   options.save_every = 0;
-  options.show_progress = false;
   return options;
+}
+
+// Writing to `dir`, without a progress bar.
+TrainingOutput quiet(const std::filesystem::path& dir) {
+  TrainingOutput output;
+  output.dir = dir;
+  output.show_progress = false;
+  return output;
 }
 
 double max_difference(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
@@ -70,11 +79,8 @@ TEST(QLoRA, TrainsOnTheFrozen4BitBaseAndCarriesOverToTheOriginalWeights) {
   const at::Tensor quantized_logits = logits_of(quantized), original_logits = logits_of(original);
   const double quantization_error = max_difference(quantized_logits, original_logits);
 
-  model::LoraConfig lora;
-  lora.target_modules = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
-  lora.dropout = 0.0;
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(quantized, lora, examples(), {}, options(), single, dir / "qlora");
+  const TrainingSummary summary = train_lora(quantized, settings(), examples(), {}, quiet(dir / "qlora"), single);
   EXPECT_LT(summary.last_loss, 0.8 * summary.first_loss);
 
   // The reference: the same training on a dense model holding the dequantized weights.
@@ -84,7 +90,7 @@ TEST(QLoRA, TrainsOnTheFrozen4BitBaseAndCarriesOverToTheOriginalWeights) {
     linear.quantized.reset();
   });
   dense.quantization = {};
-  train_lora(dense, lora, examples(), {}, options(), single, dir / "reference");
+  train_lora(dense, settings(), examples(), {}, quiet(dir / "reference"), single);
   const auto ours = io::SafetensorsFile::open(dir / "qlora" / "adapter_model.safetensors");
   const auto reference = io::SafetensorsFile::open(dir / "reference" / "adapter_model.safetensors");
   ASSERT_EQ(ours->header().tensors.size(), reference->header().tensors.size());

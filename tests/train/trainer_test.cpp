@@ -12,6 +12,7 @@
 #include "model/random_model.h"
 #include "support/test_support.h"
 #include "model/transformer.h"
+#include "train/adamw.h"
 #include "train/batching.h"
 #include "train/lr_schedule.h"
 
@@ -48,28 +49,34 @@ model::Model byte_model() {
   return model;
 }
 
-TrainingOptions quick_options() {
-  TrainingOptions options;
-  options.micro_batch = 4;
-  options.grad_accum = 1;
-  options.show_progress = false;
-  options.save_every = 0;
-  return options;
+TrainingSettings quick_settings() {
+  TrainingSettings settings;
+  settings.micro_batch = 4;
+  settings.grad_accum = 1;
+  settings.save_every = 0;
+  return settings;
+}
+
+// Writing to `dir`, without a progress bar.
+TrainingOutput quiet(const std::filesystem::path& dir) {
+  TrainingOutput output;
+  output.dir = dir;
+  output.show_progress = false;
+  return output;
 }
 
 TEST(Trainer, LearnsQuestionTranslation) {
   model::Model model = byte_model();
-  model::LoraConfig lora;
-  lora.target_modules = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
-  lora.dropout = 0.0;
-  TrainingOptions options = quick_options();
-  options.epochs = 16;
-  options.lr = 1e-2;
-  options.eval_every = 0;
+  TrainingSettings settings = quick_settings();
+  settings.lora_targets = model::parse_lora_targets("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+  settings.lora_dropout = 0.0;
+  settings.epochs = 16;
+  settings.lr = 1e-2;
+  settings.eval_every = 0;
   const std::vector<TokenizedExample> train_set = byte_examples(0, 16, 512);
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(model, lora, train_set, {}, options, single, dir.path());
+  const TrainingSummary summary = train_lora(model, settings, train_set, {}, quiet(dir.path()), single);
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 64u);  // 16 examples in steps of 4, 16 epochs
@@ -85,17 +92,16 @@ TEST(Trainer, LearnsQuestionTranslation) {
 
 TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
   model::Model model = byte_model();
-  model::LoraConfig lora;
-  lora.r = 4;
-  TrainingOptions options = quick_options();
-  options.epochs = 3;
-  options.lr = 3e-2;
-  options.eval_every = 2;
+  TrainingSettings settings = quick_settings();
+  settings.lora_r = 4;
+  settings.epochs = 3;
+  settings.lr = 3e-2;
+  settings.eval_every = 2;
   const std::vector<TokenizedExample> train_set = byte_examples(0, 8, 512);
   const std::vector<TokenizedExample> validation_set = byte_examples(100, 5, 512);
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(model, lora, train_set, validation_set, options, single, dir.path());
+  const TrainingSummary summary = train_lora(model, settings, train_set, validation_set, quiet(dir.path()), single);
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 6u);
@@ -139,13 +145,13 @@ TEST(Trainer, RejectsBadSettings) {
   model::Model model = byte_model();
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  TrainingOptions options = quick_options();
-  EXPECT_THROW(train_lora(model, {}, {}, {}, options, single, dir.path()), Error);
-  options.micro_batch = 0;
-  EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
-  options = quick_options();
-  options.pass_positions = -2;
-  EXPECT_THROW(train_lora(model, {}, byte_examples(0, 2, 512), {}, options, single, dir.path()), Error);
+  TrainingSettings settings = quick_settings();
+  EXPECT_THROW(train_lora(model, settings, {}, {}, quiet(dir.path()), single), Error);
+  settings.micro_batch = 0;
+  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, quiet(dir.path()), single), Error);
+  settings = quick_settings();
+  settings.pass_positions = -2;
+  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, quiet(dir.path()), single), Error);
   EXPECT_TRUE(model::attached_lora(model).empty());
 }
 
@@ -181,33 +187,32 @@ at::Tensor full_logits_loss(const model::Model& model, const Batch& batch) {
 // The trainer against its steps written out plainly with the full-logits loss: the same examples per
 // step, token-weighted loss, clipping, schedule and AdamW give the same losses and the same adapter.
 TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
-  model::LoraConfig lora;
-  lora.dropout = 0.0;
-  TrainingOptions options = quick_options();
-  options.micro_batch = 2;
-  options.grad_accum = 3;
-  options.epochs = 2;
-  options.lr = 1e-3;
-  options.warmup_ratio = 0.25;
-  options.max_grad_norm = 0.5;
-  options.eval_every = 0;
+  TrainingSettings settings = quick_settings();
+  settings.lora_dropout = 0.0;
+  settings.micro_batch = 2;
+  settings.grad_accum = 3;
+  settings.epochs = 2;
+  settings.lr = 1e-3;
+  settings.warmup_ratio = 0.25;
+  settings.max_grad_norm = 0.5;
+  settings.eval_every = 0;
   const std::vector<TokenizedExample> train_set = byte_examples(0, 14, 512);
   model::Model model = byte_model();
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  train_lora(model, lora, train_set, {}, options, single, dir.path());
+  train_lora(model, settings, train_set, {}, quiet(dir.path()), single);
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
 
   model::Model reference = byte_model();
-  model::attach_new_lora(reference, lora, options.seed);
+  model::attach_new_lora(reference, lora_config(settings, ""), settings.seed);
   std::vector<at::Tensor> parameters;
   for (const model::NamedLora& adapter : model::attached_lora(reference))
     for (at::Tensor tensor : {adapter.weights->a, adapter.weights->b}) parameters.push_back(tensor.requires_grad_(true));
-  AdamW optimizer(parameters, options.adamw);
-  const BatchLayout layout{static_cast<int64_t>(train_set.size()), options.micro_batch, options.grad_accum, 1,
-                           options.seed};
-  const int64_t total_steps = layout.steps_per_epoch() * options.epochs;
-  const int64_t warmup_steps = warmup_steps_for_ratio(options.warmup_ratio, total_steps);
+  AdamW optimizer(parameters, AdamWOptions{});
+  const BatchLayout layout{static_cast<int64_t>(train_set.size()), settings.micro_batch, settings.grad_accum, 1,
+                           settings.seed};
+  const int64_t total_steps = layout.steps_per_epoch() * settings.epochs;
+  const int64_t warmup_steps = warmup_steps_for_ratio(settings.warmup_ratio, total_steps);
   ASSERT_EQ(total_steps, 6);
   ASSERT_EQ(log.size(), 6u);
   for (int64_t step = 0; step < total_steps; ++step) {
@@ -228,9 +233,9 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
     EXPECT_NEAR(log[step]["grad_norm"].get<double>(), norm, 1e-5 * norm) << "step " << step + 1;
     {
       const at::NoGradGuard no_gradients;
-      for (const at::Tensor& parameter : parameters) parameter.grad().mul_(std::min(1.0, options.max_grad_norm / (norm + 1e-6)));
+      for (const at::Tensor& parameter : parameters) parameter.grad().mul_(std::min(1.0, settings.max_grad_norm / (norm + 1e-6)));
     }
-    optimizer.step(cosine_with_warmup_lr(options.lr, step, warmup_steps, total_steps));
+    optimizer.step(cosine_with_warmup_lr(settings.lr, step, warmup_steps, total_steps));
     for (at::Tensor& parameter : parameters) parameter.mutable_grad().reset();
   }
   expect_same_moved_adapter(model, reference);
@@ -240,19 +245,18 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
 // (pass_positions 0), with LoRA dropout on: the same losses and the same adapter, since each
 // micro-batch draws its dropout masks from its own generator either way.
 TEST(Trainer, RunningMicroBatchesTogetherTrainsTheSameAdapter) {
-  model::LoraConfig lora;
-  lora.dropout = 0.1;
   const auto train = [&](int64_t pass_positions, const std::filesystem::path& out) {
-    TrainingOptions options = quick_options();
-    options.micro_batch = 2;
-    options.grad_accum = 3;
-    options.lr = 1e-3;
-    options.eval_every = 0;
-    options.epochs = 1;
-    options.pass_positions = pass_positions;
+    TrainingSettings settings = quick_settings();
+    settings.lora_dropout = 0.1;
+    settings.micro_batch = 2;
+    settings.grad_accum = 3;
+    settings.lr = 1e-3;
+    settings.eval_every = 0;
+    settings.epochs = 1;
+    settings.pass_positions = pass_positions;
     model::Model model = byte_model();
     distributed::ProcessGroup single;
-    train_lora(model, lora, byte_examples(0, 12, 512), {}, options, single, out);
+    train_lora(model, settings, byte_examples(0, 12, 512), {}, quiet(out), single);
     return model;
   };
   testing::TempDir together_dir, apart_dir;
