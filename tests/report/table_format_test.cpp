@@ -1,10 +1,10 @@
 // The study's tables rendered from a constructed grid table: Markdown, CSV and LaTeX, the blocks,
 // averages, best-per-column marks and significance daggers, against hand-written expectations.
-#include "study/table_format.h"
+#include "report/table_format.h"
 
 #include <gtest/gtest.h>
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 GridTable constructed_table() {
@@ -78,4 +78,4 @@ TEST(TableFormat, LatexUsesBooktabsAndEscapes) {
 }
 
 }  // namespace
-}  // namespace qtalign::study
+}  // namespace qtalign::report

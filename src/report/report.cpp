@@ -1,4 +1,4 @@
-#include "study/report.h"
+#include "report/report.h"
 
 #include <fmt/format.h>
 
@@ -11,12 +11,12 @@
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
-#include "study/demo_model.h"
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/provenance.h"
+#include "study/demo_model.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 namespace fs = std::filesystem;
@@ -61,7 +61,7 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
   const io::Json settings = study.value("settings", io::Json::object());
   if (study.value("demo", false))
     section.blocks.push_back(
-        notice("Demo run. " + demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
+        notice("Demo run. " + study::demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
   const io::Json build = study.value("stages", io::Json::object()).value("data: question-translation training set", io::Json::object());
   std::string text = fmt::format(
       "Question-translation tuning on the {} task's questions in {} (inputs in those languages, the same questions in "
@@ -603,4 +603,4 @@ void write_study_report(const fs::path& study_dir) {
   io::write_file_atomically(study_dir / "report.html", render_report_html(document, study_dir));
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

@@ -1,11 +1,11 @@
-#include "study/table_format.h"
+#include "report/table_format.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 constexpr const char* kAverageColumns[] = {"high", "low", "all", "seen", "unseen"};
@@ -197,4 +197,4 @@ std::string table_latex(const NumberTable& table) {
   return text;
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

@@ -1,11 +1,11 @@
-#include "study/report.h"
+#include "report/report.h"
 
 #include <gtest/gtest.h>
 
 #include "io/atomic_file.h"
 #include "support/test_support.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 TEST(Report, EmbedsImagesAsBase64AndEscapesText) {
@@ -49,4 +49,4 @@ TEST(Report, AStudyWithoutOutputsSaysSoInsteadOfShowingFigures) {
 }
 
 }  // namespace
-}  // namespace qtalign::study
+}  // namespace qtalign::report

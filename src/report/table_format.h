@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "study/grid_table.h"
+#include "report/grid_table.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 
 struct TableCell {
   std::optional<double> value;  // a share in [0, 1] (shown in percent); absent: not applicable
@@ -53,4 +53,4 @@ std::string table_csv(const NumberTable& table);
 // significance as ^{\dagger}.
 std::string table_latex(const NumberTable& table);
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report
