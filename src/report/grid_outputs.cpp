@@ -16,6 +16,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The heatmap's colours span the table's largest change, but at least a point, so that a map of
+// zeros and tiny changes stays white instead of saturating.
+constexpr double kHeatmapMinimumScale = 0.01;
+
 // "2 high-resource", "1 low-resource", "3 mixed": the number and kind of a row's tuning languages.
 std::pair<size_t, std::string> tuning_kind(const GridRow& row) {
   const size_t high = static_cast<size_t>(std::count_if(row.sources.begin(), row.sources.end(), is_high_resource));
@@ -30,6 +34,9 @@ void write_heatmap(const GridTable& table, const fs::path& stem) {
   heatmap.y_label = "configuration";
   heatmap.columns = table.languages();
   heatmap.value_scale = 100.0;
+  heatmap.min_limit = kHeatmapMinimumScale;
+  heatmap.legend_title = "scale: largest |change|";
+  if (!table.high_resource.empty() && !table.low_resource.empty()) heatmap.column_breaks = {table.high_resource.size()};
   for (size_t r = 1; r < table.rows.size(); ++r) {
     const GridRow& row = table.rows[r];
     heatmap.rows.push_back(row.label);
@@ -67,6 +74,7 @@ void write_change_plot(const GridTable& table, const fs::path& stem) {
   chart.y_label = "mean change from the base model (points)";
   chart.groups = {{"all languages", {}, {}, {}, {}}, {"languages unseen in tuning", {}, {}, {}, {}}};
   chart.value_labels = true;
+  chart.zero_note = "no change";
   for (const auto& [key, values] : groups) {
     const auto key_kind = key.second;  // a structured binding cannot be captured in C++17
     const std::string kind = std::find_if(kKindOrder.begin(), kKindOrder.end(), [&](const auto& entry) {

@@ -65,7 +65,8 @@ ReportSection accuracy(const std::vector<GridTable>& tables, const std::vector<G
     // One block per figure: the heatmap has a column per language and needs the page's whole width.
     for (const auto& [stem, caption] :
          {std::pair{figures[t].heatmap, "Accuracy change from the base model per configuration and language (points; "
-                                        "dot = significant)"},
+                                        "dot = significant; the colours span the table's largest change, at least 1 "
+                                        "point; the dark line divides high- from low-resource languages)"},
           std::pair{figures[t].change, "Mean change by number and kind of tuning languages"}})
       if (!stem.empty() && fs::is_regular_file(study_dir / (stem.string() + ".png")))
         section.blocks.push_back({Kind::figures, "", {}, {{stem.string() + ".png", caption}}, {}});
