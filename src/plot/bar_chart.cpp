@@ -71,6 +71,11 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
     colors.push_back(chart.groups[g].color.value_or(palette_color(g)));
     frame.legend.push_back(LegendEntry{chart.groups[g].name, colors.back(), LegendMark::box});
   }
+  for (const ReferenceLine& line : chart.reference_lines)
+    frame.legend.push_back(LegendEntry{line.label, line.color, LegendMark::line, LineStyle::dashed});
+  const bool all_zero = std::all_of(chart.groups.begin(), chart.groups.end(), [](const BarGroup& group) {
+    return std::all_of(group.values.begin(), group.values.end(), [](double value) { return value == 0.0; });
+  });
 
   const double zero_on_axis = std::clamp(0.0, axis_low, axis_high);
   render_figure(stem, width, chart.height, [&](cairo_t* cr) {
@@ -116,8 +121,6 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
       cairo_move_to(cr, axes.area().left, y);
       cairo_line_to(cr, axes.area().right(), y);
       cairo_stroke(cr);
-      draw_text(cr, line.label, axes.area().right() - 4.0, y - 3.0, HAlign::right, VAlign::bottom,
-                TextStyle{11.0, false, line.color});
     }
     cairo_restore(cr);
     if (chart.value_labels) {
@@ -148,6 +151,10 @@ void write_bar_chart(const BarChart& chart, const std::filesystem::path& stem) {
         }
       }
     }
+    // Bars of zero height leave the plot looking empty, as if nothing had been drawn.
+    if (all_zero && !chart.zero_note.empty())
+      draw_text(cr, chart.zero_note, axes.area().left + axes.area().width / 2.0, axes.area().top + axes.area().height / 4.0,
+                HAlign::center, VAlign::middle, TextStyle{16.0, false, Color{0.35, 0.35, 0.35}});
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
     set_line_style(cr, LineStyle::solid, 1.0);
     cairo_move_to(cr, axes.area().left, std::floor(baseline) + 0.5);

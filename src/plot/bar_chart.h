@@ -18,7 +18,8 @@ struct BarGroup {
   std::optional<Color> color;  // palette_color(group index) when unset
 };
 
-// A dashed horizontal line across the plot at `value`, its label at the right end (e.g. chance accuracy).
+// A dashed horizontal line across the plot at `value` (e.g. chance accuracy), named in the legend, where
+// its label never covers a bar.
 struct ReferenceLine {
   double value = 0.0;
   std::string label;
@@ -35,6 +36,7 @@ struct BarChart {
   std::optional<double> y_max;
   std::vector<ReferenceLine> reference_lines;  // drawn over the bars, inside the axis range
   bool value_labels = false;            // print each bar's value above it
+  std::string zero_note;                // written across the plot when every bar is zero (e.g. "no change")
   int width = 0;                        // 0: wide enough for the categories (at least 960)
   int height = 600;
 };

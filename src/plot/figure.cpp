@@ -374,12 +374,12 @@ void Axes::draw_furniture(cairo_t* cr) const {
     } else if (entry.mark == LegendMark::box) {
       cairo_rectangle(cr, x + kLegendMarkWidth / 2.0 - 6.0, y - 6.0, 12.0, 12.0);
       cairo_fill(cr);
-    } else {
+    } else if (entry.mark == LegendMark::dot) {
       cairo_arc(cr, x + kLegendMarkWidth / 2.0, y, 4.5, 0.0, 2.0 * M_PI);
       cairo_fill(cr);
     }
-    draw_text(cr, entry.label, x + kLegendMarkWidth + 8.0, y, HAlign::left, VAlign::middle,
-              kLegendStyle);
+    draw_text(cr, entry.label, entry.mark == LegendMark::none ? x : x + kLegendMarkWidth + 8.0, y, HAlign::left,
+              VAlign::middle, kLegendStyle);
   }
 }
 

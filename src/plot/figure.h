@@ -66,7 +66,8 @@ Axis numeric_axis(std::string label, double low, double high);
 // An axis of named slots: category i is centred at i + 0.5 on [0, n], without gridlines.
 Axis category_axis(std::string label, const std::vector<std::string>& categories);
 
-enum class LegendMark { line, box, dot };
+// `none`: a line of text alone (a heading of the entries below it).
+enum class LegendMark { line, box, dot, none };
 
 struct LegendEntry {
   std::string label;

@@ -14,6 +14,7 @@ namespace {
 constexpr Color kNegative{0xb2 / 255.0, 0x18 / 255.0, 0x2b / 255.0};
 constexpr Color kPositive{0x21 / 255.0, 0x66 / 255.0, 0xac / 255.0};
 constexpr Color kMissing{0.85, 0.85, 0.85};
+constexpr Color kBreak{0.15, 0.15, 0.15};
 constexpr int kLegendSteps = 5;  // colour keys from -limit to +limit
 
 void validate(const Heatmap& heatmap, const std::filesystem::path& stem) {
@@ -30,6 +31,10 @@ void validate(const Heatmap& heatmap, const std::filesystem::path& stem) {
       if (value && !std::isfinite(*value))
         fail_at(stem, fmt::format("heatmap row '{}' has a non-finite value", heatmap.rows[r]));
   }
+  for (size_t column : heatmap.column_breaks)
+    if (column == 0 || column >= heatmap.columns.size())
+      fail_at(stem, fmt::format("heatmap column break {} is not between two of its {} columns", column,
+                                heatmap.columns.size()));
 }
 
 Color mix(const Color& from, const Color& to, double t) {
@@ -51,20 +56,25 @@ Color diverging_color(double value, double limit) {
   return t < 0 ? mix({1, 1, 1}, kNegative, -t) : mix({1, 1, 1}, kPositive, t);
 }
 
+double heatmap_limit(const Heatmap& heatmap) {
+  if (heatmap.limit) return *heatmap.limit;
+  double limit = heatmap.min_limit;
+  for (const auto& row : heatmap.values)
+    for (const std::optional<double>& value : row)
+      if (value) limit = std::max(limit, std::abs(*value));
+  return limit > 0.0 ? limit : 1.0;
+}
+
 void write_heatmap(const Heatmap& heatmap, const std::filesystem::path& stem) {
   validate(heatmap, stem);
-  double limit = heatmap.limit.value_or(0.0);
-  if (!heatmap.limit)
-    for (const auto& row : heatmap.values)
-      for (const std::optional<double>& value : row)
-        if (value) limit = std::max(limit, std::abs(*value));
-  if (!(limit > 0.0)) limit = 1.0;  // every value is zero: any scale shows white
+  const double limit = heatmap_limit(heatmap);
 
   Frame frame;
   frame.title = heatmap.title;
   frame.x = category_axis(heatmap.x_label, heatmap.columns);
   std::vector<std::string> bottom_up(heatmap.rows.rbegin(), heatmap.rows.rend());  // y grows upwards
   frame.y = category_axis(heatmap.y_label, bottom_up);
+  if (!heatmap.legend_title.empty()) frame.legend.push_back(LegendEntry{heatmap.legend_title, {}, LegendMark::none});
   for (int step = 0; step < kLegendSteps; ++step) {
     const double value = -limit + 2.0 * limit * step / (kLegendSteps - 1);
     frame.legend.push_back(LegendEntry{fmt::format(fmt::runtime(heatmap.value_format), value * heatmap.value_scale),
@@ -105,6 +115,14 @@ void write_heatmap(const Heatmap& heatmap, const std::filesystem::path& stem) {
           cairo_fill(cr);
         }
       }
+    cairo_set_source_rgb(cr, kBreak.red, kBreak.green, kBreak.blue);
+    set_line_style(cr, LineStyle::solid, 3.0);
+    for (size_t column : heatmap.column_breaks) {
+      const double x = std::round(axes.device_x(double(column)));
+      cairo_move_to(cr, x, axes.area().top);
+      cairo_line_to(cr, x, axes.area().bottom());
+    }
+    cairo_stroke(cr);
     cairo_restore(cr);
     axes.draw_furniture(cr);
   });

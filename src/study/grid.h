@@ -34,7 +34,8 @@ struct GridOptions {
 // run, or when the directory holds a study with another plan.
 void run_grid(const GridOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand);
 
-// Rewrites tables/, figures/ and the report from what the grid's steps left in `study_dir`.
+// Rewrites tables/, figures/ and the report (report/grid_outputs.h) from what the grid's steps left in
+// `study_dir`.
 void write_grid_outputs(const std::filesystem::path& study_dir);
 
 }  // namespace qtalign::study

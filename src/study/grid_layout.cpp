@@ -13,9 +13,7 @@ GridPaths::GridPaths(fs::path out)
     : root(out),
       model(out / "model"),
       record(out / "study.json"),
-      plan(out / "plan.json"),
-      tables(out / "tables"),
-      figures(out / "figures") {}
+      plan(out / "plan.json") {}
 
 fs::path GridPaths::split(const std::string& task) const { return root / "splits" / (task + ".json"); }
 

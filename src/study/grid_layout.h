@@ -20,7 +20,7 @@ inline constexpr double kGridEvalFraction = 0.5;
 struct GridPaths {
   explicit GridPaths(std::filesystem::path out);
 
-  std::filesystem::path root, model, record, plan, tables, figures;
+  std::filesystem::path root, model, record, plan;
 
   std::filesystem::path split(const std::string& task) const;
   std::filesystem::path base_results(const std::string& model, const EvaluationSetting& setting) const;

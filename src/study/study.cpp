@@ -24,9 +24,9 @@
 #include "io/progress.h"
 #include "io/provenance.h"
 #include "model/dtype.h"
+#include "report/report.h"
 #include "study/demo_model.h"
 #include "study/lens_pipeline.h"
-#include "study/report.h"
 #include "study/representation_pipeline.h"
 #include "study/stages.h"
 
@@ -418,7 +418,7 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group, co
     std::fprintf(stderr, "\n[%d/%d] report\n", total, total);
     study.record_.set("finished", io::utc_timestamp());
     study.record_.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
-    write_study_report(paths.root);
+    report::write_study_report(paths.root);
     std::fprintf(stderr, "\nstudy complete: %s (and report.md), %s\n", (paths.root / "report.html").c_str(),
                  io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
     if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());

@@ -173,9 +173,43 @@ TEST(BarChart, AReferenceLineRunsDashedAcrossThePlotAtItsValueWithItsLabel) {
   EXPECT_GT(last, bars[1].last_column);
   EXPECT_LT(on_row, 0.9 * (last - first + 1));
   EXPECT_GT(on_row, 0.3 * (last - first + 1));
-  // Its label adds the six glyphs of "chance".
+  // Its label adds the six glyphs of "chance", in the legend beside the plot: off the line's own rows,
+  // its colour (the legend's dashed mark) appears only right of the plot, never over a bar.
   EXPECT_EQ(testing::svg_glyph_count(io::read_file(dir / "chance.svg")),
             testing::svg_glyph_count(io::read_file(dir / "plain.svg")) + 6);
+  size_t off_line = 0;
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if (std::abs(line.ys[i] - row) > 1) {
+      ++off_line;
+      EXPECT_GT(line.xs[i], last) << line.xs[i] << "," << line.ys[i];
+    }
+  EXPECT_GT(off_line, 0u);  // the legend's mark
+}
+
+TEST(BarChart, AChartOfZerosSaysSoInsteadOfLookingEmpty) {
+  testing::TempDir dir;
+  BarChart chart = accuracy_chart();
+  chart.groups[0].values = {0.0, 0.0};
+  write_bar_chart(chart, dir / "silent");
+  chart.zero_note = "no change";
+  write_bar_chart(chart, dir / "zero");
+  const std::string svg = io::read_file(dir / "zero.svg");
+  // The nine glyphs of "no change" (cairo places one for the space too).
+  EXPECT_EQ(testing::svg_glyph_count(svg), testing::svg_glyph_count(io::read_file(dir / "silent.svg")) + 9);
+  // Drawn in the plot, in its grey, about the middle of the chart's width.
+  const Image image = testing::read_png(dir / "zero.png");
+  const testing::PixelSet note = testing::find_pixels(image, [](const testing::Rgb& pixel) {
+    return testing::close_to(pixel, testing::to_bytes(Color{0.35, 0.35, 0.35}), 10);
+  });
+  ASSERT_GT(note.size(), 20u);
+  EXPECT_NEAR(testing::median(note.xs), image.width / 2, image.width / 4);
+  // With a bar that is not zero, there is nothing to say.
+  chart.groups[0].values = {0.0, 0.5};
+  write_bar_chart(chart, dir / "some");
+  chart.zero_note.clear();
+  write_bar_chart(chart, dir / "some_plain");
+  EXPECT_EQ(testing::svg_glyph_count(io::read_file(dir / "some.svg")),
+            testing::svg_glyph_count(io::read_file(dir / "some_plain.svg")));
 }
 
 TEST(BarChart, RejectsBadInput) {

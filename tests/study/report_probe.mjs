@@ -1,7 +1,9 @@
 // Loads an HTML page in headless Chromium through the DevTools protocol (--remote-debugging-pipe) and
 // prints, as one JSON object, what rendered: every image (loaded, natural size), every table's row
-// count, console errors, uncaught exceptions, error log entries and every URL the page requested;
-// saves a screenshot of the top of the page.
+// count, how every table is laid out (its width, its scroll container, whether its first column stays
+// in view when scrolled to the right end), which cells are bold per column, the colour of each signed
+// number, the page's width against the window's, console errors, uncaught exceptions, error log
+// entries and every URL the page requested; saves a screenshot of the top of the page.
 //   node report_probe.mjs CHROMIUM_BINARY FILE_URL SCREENSHOT_PNG
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -86,6 +88,30 @@ try {
     tables: [...document.querySelectorAll('table')].map((t) => t.rows.length),
     sections: document.querySelectorAll('section').length,
     height: document.documentElement.scrollHeight,
+    width: { page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth },
+    layout: [...document.querySelectorAll('table')].map((t) => {
+      let scroller = null;
+      for (let e = t.parentElement; e && e !== document.body && !scroller; e = e.parentElement)
+        if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) scroller = e;
+      const box = t.getBoundingClientRect();
+      const layout = { width: box.width, right: box.right, scroller: !!scroller, scrolls: false, firstColumnStays: null };
+      if (scroller && scroller.scrollWidth > scroller.clientWidth) {
+        layout.scrolls = true;
+        scroller.scrollLeft = scroller.scrollWidth;
+        const edge = scroller.getBoundingClientRect().left;
+        layout.firstColumnStays = [...t.rows].every((row) => Math.abs(row.cells[0].getBoundingClientRect().left - edge) < 2);
+        scroller.scrollLeft = 0;
+      }
+      return layout;
+    }),
+    bold: [...document.querySelectorAll('table')].map((t) => ({
+      header: t.rows.length ? [...t.rows[0].cells].map((c) => c.textContent.trim()) : [],
+      perColumn: t.rows.length ? [...t.rows[0].cells].map((_, i) =>
+        [...t.rows].slice(1).filter((r) => r.cells[i] && r.cells[i].querySelector('strong')).length) : [],
+    })),
+    signed: [...document.querySelectorAll('td')].filter((c) => /^[+-][0-9]/.test(c.textContent.trim()))
+      .map((c) => ({ text: c.textContent.trim(), color: getComputedStyle(c).color })),
+    textColor: getComputedStyle(document.body).color,
   })`;
   const evaluated = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId);
   const page = JSON.parse(evaluated.result.value);

@@ -1,14 +1,20 @@
-#include "study/table_format.h"
+#include "report/table_format.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 constexpr const char* kAverageColumns[] = {"high", "low", "all", "seen", "unseen"};
+// Each row averages its own seen (and unseen) languages: those columns do not rank the rows.
+constexpr const char* kUnrankedColumns[] = {"seen", "unseen"};
+// What the bold marks mean, for every caption.
+constexpr const char* kBestNote =
+    "Bold: a column's best value when no other row shows it too (none on a tie; never seen or unseen, whose "
+    "languages differ from row to row).";
 
 std::vector<TableCell> average_cells(const RowAverages& averages) {
   return {{averages.high_resource}, {averages.low_resource}, {averages.all}, {averages.seen}, {averages.unseen}};
@@ -34,6 +40,7 @@ NumberTable language_table(const GridTable& table, std::string caption, const st
     }
   result.blocks.push_back("averages");
   result.columns.emplace_back(std::begin(kAverageColumns), std::end(kAverageColumns));
+  result.unranked.assign(std::begin(kUnrankedColumns), std::end(kUnrankedColumns));
   for (const GridRow& row : table.rows) {
     result.row_labels.push_back(row.label);
     std::vector<TableCell> cells;
@@ -49,7 +56,8 @@ NumberTable language_table(const GridTable& table, std::string caption, const st
   return result;
 }
 
-std::string percent(const TableCell& cell) { return cell.value ? fmt::format("{:.1f}", 100 * *cell.value) : "–"; }
+std::string percent(double value) { return fmt::format("{:.1f}", 100 * value); }
+std::string percent(const TableCell& cell) { return cell.value ? percent(*cell.value) : "–"; }
 
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
@@ -99,10 +107,10 @@ std::vector<std::string> NumberTable::all_columns() const {
 NumberTable accuracy_table(const GridTable& table) {
   return language_table(
       table,
-      fmt::format("{}: {} accuracy (%), {} labels, {}. Best per column in bold; † = change from the base model "
-                  "significant (exact McNemar on the same items, Holm-corrected across the row's languages, p < {}). "
-                  "Seen = tuning languages and target.",
-                  table.model, table.task, table.labels, shots_words(table.shots), kSignificanceLevel),
+      fmt::format("{}: {} accuracy (%), {} labels, {}. {} † = change from the base model significant (exact "
+                  "McNemar on the same items, Holm-corrected across the row's languages, p < {}). Seen = tuning "
+                  "languages and target.",
+                  table.model, table.task, table.labels, shots_words(table.shots), kBestNote, kSignificanceLevel),
       {}, [](const std::string&, const GridCell& cell) { return std::optional<double>(cell.accuracy); }, true);
 }
 
@@ -110,18 +118,31 @@ NumberTable agreement_table(const GridTable& table) {
   return language_table(
       table,
       fmt::format("{}: {} agreement with English (%): share of items whose prediction equals the same model's "
-                  "prediction on the parallel English item; {} labels, {}. Best per column in bold.",
-                  table.model, table.task, table.labels, shots_words(table.shots)),
+                  "prediction on the parallel English item; {} labels, {}. {}",
+                  table.model, table.task, table.labels, shots_words(table.shots), kBestNote),
       {"en"}, [](const std::string&, const GridCell& cell) { return cell.agreement; }, false);
 }
 
 void mark_best(NumberTable& table) {
-  const size_t columns = table.all_columns().size();
-  for (size_t column = 0; column < columns; ++column) {
+  const std::vector<std::string> columns = table.all_columns();
+  for (size_t column = 0; column < columns.size(); ++column) {
+    for (auto& row : table.cells) row[column].best = false;
+    if (std::find(table.unranked.begin(), table.unranked.end(), columns[column]) != table.unranked.end()) continue;
+    // Ranked as shown, so that two values printed alike tie.
     std::optional<double> best;
-    for (const auto& row : table.cells)
-      if (row[column].value && (!best || *row[column].value > *best)) best = row[column].value;
-    for (auto& row : table.cells) row[column].best = best && row[column].value && *row[column].value == *best;
+    size_t holders = 0, holder = 0;
+    for (size_t r = 0; r < table.cells.size(); ++r) {
+      const TableCell& cell = table.cells[r][column];
+      if (!cell.value) continue;
+      const double shown = std::stod(percent(*cell.value));
+      if (best && shown == *best) ++holders;
+      if (!best || shown > *best) {
+        best = shown;
+        holders = 1;
+        holder = r;
+      }
+    }
+    if (holders == 1) table.cells[holder][column].best = true;
   }
 }
 
@@ -197,4 +218,4 @@ std::string table_latex(const NumberTable& table) {
   return text;
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

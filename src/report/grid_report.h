@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "io/json_file.h"
-#include "study/grid_table.h"
-#include "study/report.h"
+#include "report/grid_table.h"
+#include "report/report.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 
 // Figures written beside the tables for one grid table (stems under the study directory).
 struct GridFigures {
@@ -22,4 +22,4 @@ struct GridFigures {
 ReportDocument build_grid_report(const io::Json& study, const std::vector<GridTable>& tables,
                                  const std::vector<GridFigures>& figures, const std::filesystem::path& study_dir);
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

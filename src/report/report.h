@@ -9,7 +9,7 @@
 
 #include "io/json_file.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 
 struct ReportTable {
   std::vector<std::string> header;
@@ -59,4 +59,4 @@ std::string render_report_markdown(const ReportDocument& document);
 // Writes study_dir/report.html and study_dir/report.md atomically.
 void write_study_report(const std::filesystem::path& study_dir);
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

@@ -1,22 +1,23 @@
-#include "study/report.h"
+#include "report/report.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 
 #include "analysis/representations.h"
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
-#include "study/demo_model.h"
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/provenance.h"
+#include "study/demo_model.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 namespace fs = std::filesystem;
@@ -61,7 +62,7 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
   const io::Json settings = study.value("settings", io::Json::object());
   if (study.value("demo", false))
     section.blocks.push_back(
-        notice("Demo run. " + demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
+        notice("Demo run. " + study::demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
   const io::Json build = study.value("stages", io::Json::object()).value("data: question-translation training set", io::Json::object());
   std::string text = fmt::format(
       "Question-translation tuning on the {} task's questions in {} (inputs in those languages, the same questions in "
@@ -85,7 +86,9 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
   ReportTable averages{{"task", "base (%)", "tuned (%)", "delta (points)", "seen: base / tuned / delta",
                         "unseen: base / tuned / delta"},
                        {},
-                       "Macro-average accuracy over languages; seen = the tuning languages."};
+                       fmt::format("Macro-average accuracy over languages; seen = the tuning languages and the target "
+                                   "({}), as in eval/tuned.json and compare/compare.json.",
+                                   fmt::join(comparison->seen_languages, ", "))};
   const auto group = [](const std::optional<eval::AverageChange>& change) {
     return change ? fmt::format("{} / {} / {}", percent(change->base), percent(change->tuned), signed_points(change->delta))
                   : std::string("n/a");
@@ -425,13 +428,20 @@ bool numeric_cell(const std::string& cell) {
                            ((cell[0] == '+' || cell[0] == '-') && cell.size() > 1));
 }
 
+// The class of a numeric cell: a signed change is coloured by its sign, and a change shown as zero
+// ("+0.0", "-0.0") is none.
+std::string numeric_class(const std::string& text) {
+  if (!numeric_cell(text)) return "";
+  if ((text[0] != '+' && text[0] != '-') || std::strtod(text.c_str(), nullptr) == 0.0) return "num";
+  return text[0] == '+' ? "num up" : "num down";
+}
+
 // A cell written **like this** (the best value of its column in the study's tables) is shown in bold,
 // as Markdown shows it.
 std::string html_cell(const std::string& cell, const char* tag) {
   const bool bold = cell.size() > 4 && cell.rfind("**", 0) == 0 && cell.find("**", 2) != std::string::npos;
   const std::string text = bold ? cell.substr(2, cell.find("**", 2) - 2) + cell.substr(cell.find("**", 2) + 2) : cell;
-  std::string classes;
-  if (numeric_cell(text)) classes = text[0] == '+' ? "num up" : text[0] == '-' ? "num down" : "num";
+  const std::string classes = numeric_class(text);
   const std::string body = bold ? "<strong>" + html_escape(cell.substr(2, cell.find("**", 2) - 2)) + "</strong>" +
                                       html_escape(cell.substr(cell.find("**", 2) + 2))
                                 : html_escape(text);
@@ -447,8 +457,10 @@ void render_html_block(const ReportBlock& block, const fs::path& dir, std::strin
       html += "<p class=\"notice\">" + html_escape(block.text) + "</p>\n";
       break;
     case Kind::table: {
-      html += "<table>\n";
-      if (!block.table.caption.empty()) html += "<caption>" + html_escape(block.table.caption) + "</caption>\n";
+      // Wide tables scroll inside their box, the first column staying in view (style: .table-scroll); the
+      // caption stays outside, so that it wraps to the page rather than to the table.
+      if (!block.table.caption.empty()) html += "<p class=\"caption\">" + html_escape(block.table.caption) + "</p>\n";
+      html += "<div class=\"table-scroll\"><table>\n";
       html += "<thead><tr>";
       for (const std::string& cell : block.table.header) html += html_cell(cell, "th");
       html += "</tr></thead>\n<tbody>\n";
@@ -457,7 +469,7 @@ void render_html_block(const ReportBlock& block, const fs::path& dir, std::strin
         for (const std::string& cell : row) html += html_cell(cell, "td");
         html += "</tr>\n";
       }
-      html += "</tbody></table>\n";
+      html += "</tbody></table></div>\n";
       break;
     }
     case Kind::figures:
@@ -524,9 +536,13 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 nav a { margin-right: 14px; }
 .notice { background: #fff4d6; border: 1px solid #e0b64a; padding: 10px 14px; border-radius: 6px; font-weight: 600; }
-table { border-collapse: collapse; margin: 12px 0 20px; font-size: 0.92em; }
-caption { caption-side: top; text-align: left; color: #555; padding-bottom: 4px; }
-th, td { border: 1px solid #d6d6d6; padding: 4px 9px; } th { background: #f3f3f3; text-align: left; }
+p.caption { color: #555; margin: 12px 0 4px; }
+.table-scroll { max-width: 100%; overflow-x: auto; margin: 0 0 20px; }
+table { border-collapse: separate; border-spacing: 0; border-top: 1px solid #d6d6d6; border-left: 1px solid #d6d6d6;
+        font-size: 0.92em; }
+th, td { border-right: 1px solid #d6d6d6; border-bottom: 1px solid #d6d6d6; padding: 4px 9px; background: #fff; }
+th { background: #f3f3f3; text-align: left; }
+tr > :first-child { position: sticky; left: 0; z-index: 1; box-shadow: 1px 0 0 #d6d6d6; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; } td.up { color: #176b2c; } td.down { color: #a11d1d; }
 .figures { display: flex; flex-wrap: wrap; gap: 16px; margin: 12px 0; }
 figure { margin: 0; flex: 1 1 560px; max-width: 100%; } figure img { width: 100%; height: auto; border: 1px solid #eee; }
@@ -557,9 +573,8 @@ ReportDocument build_study_report(const fs::path& study_dir) {
   if (fs::is_regular_file(study_dir / "eval" / "tuned.json")) tuned = eval::read_results(study_dir / "eval" / "tuned.json");
   std::optional<eval::Comparison> comparison;
   const io::Json settings = study.value("settings", io::Json::object());
-  if (base && tuned)
-    comparison = eval::compare_results(*base, *tuned, settings.value("train_languages", std::vector<std::string>{}),
-                                       "eval/base.json", "eval/tuned.json");
+  // No seen list of its own: the one the tuned results carry, which the study's comparison used too.
+  if (base && tuned) comparison = eval::compare_results(*base, *tuned, {}, "eval/base.json", "eval/tuned.json");
   ReportDocument document;
   document.title = fmt::format("qtalign study: {} question translation, tuned on {}", settings.value("task", "?"),
                                fmt::join(settings.value("train_languages", std::vector<std::string>{}), ", "));
@@ -603,4 +618,4 @@ void write_study_report(const fs::path& study_dir) {
   io::write_file_atomically(study_dir / "report.html", render_report_html(document, study_dir));
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

@@ -1,19 +1,18 @@
-#include "study/grid_report.h"
+#include "report/grid_report.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 
+#include "report/table_format.h"
 #include "study/demo_model.h"
-#include "study/table_format.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 namespace fs = std::filesystem;
 using Kind = ReportBlock::Kind;
-
 
 ReportBlock text_block(Kind kind, std::string text) { return {kind, std::move(text), {}, {}, {}}; }
 
@@ -33,7 +32,7 @@ std::string json_text(const io::Json& value) { return value.is_string() ? value.
 ReportSection overview(const io::Json& study) {
   ReportSection section{"Overview", {}};
   if (study.value("demo", false)) section.blocks.push_back(text_block(
-        Kind::notice, "Demo run: the " + demo_model_description() +
+        Kind::notice, "Demo run: the " + study::demo_model_description() +
                           ". Real results need a real checkpoint: qtalign study --models DIR ..."));
   section.blocks.push_back(text_block(
       Kind::paragraph,
@@ -66,7 +65,8 @@ ReportSection accuracy(const std::vector<GridTable>& tables, const std::vector<G
     // One block per figure: the heatmap has a column per language and needs the page's whole width.
     for (const auto& [stem, caption] :
          {std::pair{figures[t].heatmap, "Accuracy change from the base model per configuration and language (points; "
-                                        "dot = significant)"},
+                                        "dot = significant; the colours span the table's largest change, at least 1 "
+                                        "point; the dark line divides high- from low-resource languages)"},
           std::pair{figures[t].change, "Mean change by number and kind of tuning languages"}})
       if (!stem.empty() && fs::is_regular_file(study_dir / (stem.string() + ".png")))
         section.blocks.push_back({Kind::figures, "", {}, {{stem.string() + ".png", caption}}, {}});
@@ -129,4 +129,4 @@ ReportDocument build_grid_report(const io::Json& study, const std::vector<GridTa
   return document;
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

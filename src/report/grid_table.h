@@ -15,7 +15,7 @@
 #include "io/json_file.h"
 #include "stats/paired_tests.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 
 // Significance level of the markers in the tables (Holm-adjusted p below it).
 inline constexpr double kSignificanceLevel = 0.05;
@@ -59,13 +59,14 @@ struct GridTable {
 // Whether a language is in the study's high-resource block (data/language_groups.h).
 bool is_high_resource(const std::string& language);
 
-// A results file with its per-item predictions (predictions_file beside it) and what names its row.
+// A results file with its per-item predictions and what names its row.
 struct RowSource {
   std::string id;
   std::string label;
   std::vector<std::string> sources;
   std::string target;
   std::filesystem::path results;
+  std::filesystem::path predictions;  // eval --predictions of the same run
 };
 
 // Builds the table of `task` from the base row's and the tuned rows' results and predictions. Throws
@@ -88,4 +89,4 @@ RowAverages row_averages(const GridTable& table, const GridRow& row,
 // The table as JSON (every cell, with discordant counts and p-values: the full significance list).
 io::Json grid_table_to_json(const GridTable& table);
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

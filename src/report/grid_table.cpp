@@ -1,4 +1,4 @@
-#include "study/grid_table.h"
+#include "report/grid_table.h"
 
 #include <fmt/format.h>
 
@@ -8,9 +8,8 @@
 #include "eval/results.h"
 #include "io/error.h"
 #include "stats/agreement.h"
-#include "study/study.h"
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 namespace fs = std::filesystem;
@@ -22,9 +21,8 @@ struct ItemPrediction {
 
 using LanguagePredictions = std::map<std::string, std::map<int64_t, ItemPrediction>>;
 
-// The predictions of `task` per language, from the predictions file beside `results`.
-LanguagePredictions read_predictions(const fs::path& results, const std::string& task) {
-  const fs::path file = predictions_file(results);
+// The predictions of `task` per language, from a predictions file.
+LanguagePredictions read_predictions(const fs::path& file, const std::string& task) {
   if (!fs::is_regular_file(file)) fail_at(file, "is missing: the study needs each evaluation's per-item predictions");
   LanguagePredictions predictions;
   for (const io::Json& record : io::read_json_records(file)) {
@@ -43,17 +41,16 @@ const eval::TaskResults& task_results(const eval::EvalResults& results, const st
 
 GridRow read_row(const RowSource& source, const std::string& task, LanguagePredictions& predictions) {
   const eval::EvalResults results = eval::read_results(source.results);
-  predictions = read_predictions(source.results, task);
+  predictions = read_predictions(source.predictions, task);
   GridRow row{source.id, source.label, source.sources, source.target, {}, {}};
   if (!source.sources.empty()) {
     row.seen = source.sources;
     if (std::find(row.seen.begin(), row.seen.end(), source.target) == row.seen.end()) row.seen.push_back(source.target);
   }
-  const fs::path predictions_path = predictions_file(source.results);
   for (const eval::LanguageAccuracy& language : task_results(results, task, source.results).languages) {
     const auto items = predictions.find(language.language);
     if (items == predictions.end() || static_cast<int64_t>(items->second.size()) != language.total)
-      fail_at(predictions_path, fmt::format("does not hold the {} predictions of {}/{} its results count", language.total,
+      fail_at(source.predictions, fmt::format("does not hold the {} predictions of {}/{} its results count", language.total,
                                             task, language.language));
     row.cells[language.language] = {language.accuracy.value, language.total, {}, {}, {}, {}, {}};
   }
@@ -200,4 +197,4 @@ io::Json grid_table_to_json(const GridTable& table) {
           {"rows", std::move(rows)}};
 }
 
-}  // namespace qtalign::study
+}  // namespace qtalign::report

@@ -1,10 +1,10 @@
 // The study's tables rendered from a constructed grid table: Markdown, CSV and LaTeX, the blocks,
 // averages, best-per-column marks and significance daggers, against hand-written expectations.
-#include "study/table_format.h"
+#include "report/table_format.h"
 
 #include <gtest/gtest.h>
 
-namespace qtalign::study {
+namespace qtalign::report {
 namespace {
 
 GridTable constructed_table() {
@@ -36,20 +36,40 @@ TEST(TableFormat, MarkdownHasBlocksAveragesBestAndDaggers) {
   EXPECT_NE(markdown.find("| configuration | en | zh | sw | high | low | all | seen | unseen |\n"
                           "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"),
             std::string::npos);
-  // base: high (50+40)/2 = 45, all (50+40+30)/3 = 40; no seen/unseen for the base model.
-  EXPECT_NE(markdown.find("| base | 50.0 | **40.0** | **30.0** | 45.0 | **30.0** | **40.0** | – | – |"), std::string::npos)
+  // base: high (50+40)/2 = 45, all (50+40+30)/3 = 40; no seen/unseen for the base model. zh ties
+  // (40 and 40): neither is bold.
+  EXPECT_NE(markdown.find("| base | 50.0 | 40.0 | **30.0** | 45.0 | **30.0** | **40.0** | – | – |"), std::string::npos)
       << markdown;
-  // tuned: en significant (Holm p 0.03); zh ties the base; seen = zh and the target en: (60+40)/2; unseen = sw.
-  EXPECT_NE(markdown.find("| zh => en | **60.0**† | **40.0** | 10.0 | **50.0** | 10.0 | 36.7 | **50.0** | **10.0** |"),
+  // tuned: en significant (Holm p 0.03); seen = zh and the target en: (60+40)/2; unseen = sw; seen and
+  // unseen are never bold, though only this row has them.
+  EXPECT_NE(markdown.find("| zh => en | **60.0**† | 40.0 | 10.0 | **50.0** | 10.0 | 36.7 | 50.0 | 10.0 |"),
             std::string::npos)
       << markdown;
+  EXPECT_NE(markdown.find("Bold: a column's best value when no other row shows it too"), std::string::npos);
+}
+
+TEST(TableFormat, ValuesThatPrintAlikeTieAndAUniqueBestIsBold) {
+  NumberTable table;
+  table.blocks = {"languages"};
+  table.columns = {{"a", "b", "c"}};
+  table.row_labels = {"r1", "r2", "r3"};
+  // a: 0.4 and 0.40004 both print 40.0 (a tie); b: 0.41 alone at the top; c: no values but one.
+  table.cells = {{{0.4}, {0.41}, {}}, {{0.40004}, {0.3}, {0.2}}, {{0.1}, {0.2}, {}}};
+  mark_best(table);
+  const std::vector<std::vector<bool>> expected = {{false, true, false}, {false, false, true}, {false, false, false}};
+  for (size_t r = 0; r < 3; ++r)
+    for (size_t c = 0; c < 3; ++c) EXPECT_EQ(table.cells[r][c].best, expected[r][c]) << r << "," << c;
+  table.unranked = {"b"};
+  mark_best(table);
+  EXPECT_FALSE(table.cells[0][1].best);
+  EXPECT_TRUE(table.cells[1][2].best);
 }
 
 TEST(TableFormat, AgreementTableLeavesEnglishOut) {
   const std::string markdown = table_markdown(agreement_table(constructed_table()));
   EXPECT_NE(markdown.find("| configuration | zh | sw | high | low | all | seen | unseen |"), std::string::npos) << markdown;
-  EXPECT_NE(markdown.find("| base | 80.0 | **50.0** | 80.0 | **50.0** | 65.0 | – | – |"), std::string::npos) << markdown;
-  EXPECT_NE(markdown.find("| zh => en | **90.0** | **50.0** | **90.0** | **50.0** | **70.0** | **90.0** | **50.0** |"),
+  EXPECT_NE(markdown.find("| base | 80.0 | 50.0 | 80.0 | 50.0 | 65.0 | – | – |"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("| zh => en | **90.0** | 50.0 | **90.0** | 50.0 | **70.0** | 90.0 | 50.0 |"),
             std::string::npos)
       << markdown;
 }
@@ -60,6 +80,9 @@ TEST(TableFormat, CsvIsLongFormWithFullPrecision) {
   EXPECT_NE(csv.find("\nbase,high-resource,en,0.5,0,0\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find("\nzh => en,high-resource,en,0.6,1,1\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find("\nbase,averages,seen,,0,0\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nbase,high-resource,zh,0.4,0,0\n"), std::string::npos) << csv;  // a tie
+  EXPECT_NE(csv.find("\nzh => en,high-resource,zh,0.4,0,0\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nzh => en,averages,seen,0.5,0,0\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find("\nzh => en,low-resource,sw,0.1,0,0\n"), std::string::npos) << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * 8);
 }
@@ -71,11 +94,11 @@ TEST(TableFormat, LatexUsesBooktabsAndEscapes) {
         " & \\multicolumn{2}{c}{high-resource} & \\multicolumn{1}{c}{low-resource} & \\multicolumn{5}{c}{averages} \\\\\n"
         "\\cmidrule(lr){2-3}\\cmidrule(lr){4-4}\\cmidrule(lr){5-9}\n",
         "Configuration & en & zh & sw & high & low & all & seen & unseen \\\\\n\\midrule\n",
-        "base & 50.0 & \\textbf{40.0} & \\textbf{30.0} & 45.0 & \\textbf{30.0} & \\textbf{40.0} & -- & -- \\\\\n\\midrule\n",
-        "zh $\\Rightarrow$ en & \\textbf{60.0}$^{\\dagger}$ & \\textbf{40.0} & 10.0 &",
+        "base & 50.0 & 40.0 & \\textbf{30.0} & 45.0 & \\textbf{30.0} & \\textbf{40.0} & -- & -- \\\\\n\\midrule\n",
+        "zh $\\Rightarrow$ en & \\textbf{60.0}$^{\\dagger}$ & 40.0 & 10.0 & \\textbf{50.0} & 10.0 & 36.7 & 50.0 & 10.0 \\\\\n",
         "\\bottomrule\n\\end{tabular}\n", "(\\%)", "$^{\\dagger}$ = change from the base model"})
     EXPECT_NE(latex.find(expected), std::string::npos) << expected << "\n---\n" << latex;
 }
 
 }  // namespace
-}  // namespace qtalign::study
+}  // namespace qtalign::report
