@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/study_arguments.h"
+#include "cli/training_options.h"
 #include "io/error.h"
 #include "io/output_lock.h"
 #include "study/study.h"
@@ -34,7 +35,9 @@ Several values for --train-langs, --target, --labels or --shots (e.g. --train-la
 a grid, run as `qtalign study` runs it (see qtalign study --help).
 
 Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
-STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop. Its numbers are
+STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop (unless given:
+--size 96 --eval-limit 16 --analysis-limit 24 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
+--eval-every 0). Its numbers are
 not the study's: real results need a real checkpoint.)";
 
 template <typename T>
@@ -60,8 +63,7 @@ void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   options.target = plan.targets.front();
   options.labels = plan.labels.front();
   options.shots = plan.shots.front();
-  study::run_study(options, *processes.group,
-                   [&processes](const std::vector<std::string>& stage) { run_study_subcommand(stage, processes); });
+  study::run_study(options, *processes.group);
 }
 
 }  // namespace
@@ -76,14 +78,7 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
   command->add_option("--eval-langs", options.eval_languages, "languages to evaluate")->capture_default_str();
   command->add_option("--eval-limit", options.eval_limit, "items per task and language (0 = all; demo: 16)")
       ->capture_default_str();
-  command->add_option("--epochs", options.epochs, "training epochs (demo: 1)")->capture_default_str();
-  command->add_option("--batch", options.micro_batch, "examples per micro-batch (demo: 4)")->capture_default_str();
-  command->add_option("--grad-accum", options.grad_accum, "micro-batches per optimizer step (demo: 2)")
-      ->capture_default_str();
-  command->add_option("--lr", options.lr, "peak learning rate")->capture_default_str();
-  command->add_option("--cutoff", options.cutoff, "maximum tokens per training example (demo: 512)")->capture_default_str();
-  command->add_option("--eval-every", options.eval_every, "validation every N steps (0 = at the end; demo: 0)")
-      ->capture_default_str();
+  add_training_options(command, options.training, TrainingOptionNames::study_command);
   command->add_option("--data-dir", options.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
@@ -112,11 +107,11 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--eval-limit", options.eval_limit, settings.eval_limit);
     if (command->get_option_no_throw("--analysis-limit"))
       unless_given(command, "--analysis-limit", options.analysis_limit, settings.analysis_limit);
-    unless_given(command, "--epochs", options.epochs, settings.epochs);
-    unless_given(command, "--batch", options.micro_batch, settings.micro_batch);
-    unless_given(command, "--grad-accum", options.grad_accum, settings.grad_accum);
-    unless_given(command, "--cutoff", options.cutoff, settings.cutoff);
-    unless_given(command, "--eval-every", options.eval_every, settings.eval_every);
+    unless_given(command, "--epochs", options.training.epochs, settings.epochs);
+    unless_given(command, "--batch", options.training.micro_batch, settings.micro_batch);
+    unless_given(command, "--grad-accum", options.training.grad_accum, settings.grad_accum);
+    unless_given(command, "--cutoff", options.training.cutoff, settings.cutoff);
+    unless_given(command, "--eval-every", options.training.eval_every, settings.eval_every);
   }
   options.compute = compute_settings(arguments.runtime, processes.device);
 }
@@ -140,20 +135,6 @@ study::Plan plan_from_arguments(const StudyArguments& arguments) {
   return plan;
 }
 
-void run_study_subcommand(const std::vector<std::string>& arguments, const ProcessRuntime& processes) {
-  CLI::App app{"qtalign"};
-  add_eval_command(app, &processes);
-  add_train_command(app, &processes);
-  app.require_subcommand(1);
-  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    throw Error(fmt::format("the stage command '{}' was refused: {}", arguments.empty() ? "" : arguments.front(),
-                            e.what()));
-  }
-}
-
 void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan,
                     const ProcessRuntime& processes) {
   const bool demo = std::all_of(plan.models.begin(), plan.models.end(), [](const std::string& m) { return m == "demo"; });
@@ -162,8 +143,7 @@ void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::P
   grid.common = arguments.study;
   grid.plan = std::move(plan);
   grid.plan_file = arguments.plan_file;
-  study::run_grid(grid, *processes.group,
-                  [&processes](const std::vector<std::string>& stage) { run_study_subcommand(stage, processes); });
+  study::run_grid(grid, *processes.group);
 }
 
 void add_run_command(CLI::App& app) {

@@ -59,10 +59,6 @@ std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path
 // malformed value.
 study::Plan plan_from_arguments(const StudyArguments& arguments);
 
-// Runs a stage's subcommand (eval or train) in this process, as if typed after `qtalign`, on the
-// runner's `processes` instead of joining them again.
-void run_study_subcommand(const std::vector<std::string>& arguments, const ProcessRuntime& processes);
-
 // Runs the grid of `plan` with the shared settings of `arguments` on `processes`.
 void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan,
                     const ProcessRuntime& processes);

@@ -19,6 +19,7 @@
 #include "model/dtype.h"
 #include "study/grid_layout.h"
 #include "study/stages.h"
+#include "train/training_settings.h"
 
 namespace qtalign::study {
 namespace {
@@ -28,24 +29,21 @@ using Clock = std::chrono::steady_clock;
 
 io::Json grid_settings(const GridOptions& options) {
   const StudyOptions& common = options.common;
-  return {{"plan", plan_to_json(options.plan)},
-          {"size", common.size ? io::Json(*common.size) : io::Json("default")},
-          {"seed", common.seed},
-          {"eval_languages", common.eval_languages},
-          {"eval_limit", common.eval_limit},
-          {"epochs", common.epochs},
-          {"micro_batch", common.micro_batch},
-          {"grad_accum", common.grad_accum},
-          {"lr", common.lr},
-          {"cutoff", common.cutoff},
-          {"eval_every", common.eval_every},
-          {"dtype", model::dtype_name(common.compute.dtype)}};
+  io::Json settings = {{"plan", plan_to_json(options.plan)},
+                       {"size", common.size ? io::Json(*common.size) : io::Json("default")},
+                       {"eval_languages", common.eval_languages},
+                       {"eval_limit", common.eval_limit},
+                       {"dtype", model::dtype_name(common.compute.dtype)}};
+  train::TrainingSettings training = common.training;
+  training.seed = common.seed;  // the study's seed is its trainings' seed
+  settings.update(train::to_json(training));
+  return settings;
 }
 
 // Everything that can be checked before any work, so that a grid never fails hours in.
 void validate(const GridOptions& options, const data::Protocol& protocol, int world_size) {
   if (options.common.out.empty()) throw Error("study: --out is required");
-  grad_accum_per_process(options.common.grad_accum, world_size);
+  grad_accum_per_process(options.common.training.grad_accum, world_size);
   validate_plan(options.plan, protocol);
   for (const std::string& model : options.plan.models)
     if (model != "demo" && !fs::is_regular_file(fs::path(model) / "config.json"))
@@ -59,7 +57,7 @@ void validate(const GridOptions& options, const data::Protocol& protocol, int wo
 
 }  // namespace
 
-void run_grid(const GridOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
+void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
   const auto start = Clock::now();
   const bool report = group.is_main();
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.common.data_dir));
@@ -108,7 +106,7 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group, cons
       EvaluationRun run{setting.task, setting.labels, setting.shots, {},
                         grid_split_files(paths, protocol, grid.plan, setting), paths.base_results(model, setting)};
       stages.run_shared(fmt::format("eval: base {} ({})", model_id(model), setting.id), run.results, [&] {
-        return evaluate_model(run_subcommand, group, grid.common, paths.model_dir(model), {}, run);
+        return evaluate_model(group, grid.common, paths.model_dir(model), {}, run);
       });
     }
   std::vector<fs::path> held_out;
@@ -133,7 +131,7 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group, cons
                         grid_split_files(paths, protocol, grid.plan, setting),
                         paths.tuned_results(configuration.id, setting)});
       try {
-        run_configuration(options, options.model_dir, runs, group, run_subcommand);
+        run_configuration(options, options.model_dir, runs, group);
       } catch (const Error& e) {
         throw Error(fmt::format("configuration {} ({} on {} questions) failed: {}", configuration.id,
                                 configuration.label, configuration.task, e.what()));

@@ -29,10 +29,9 @@ struct GridOptions {
 };
 
 // Runs (or resumes) the grid on every rank of `group` (as run_study: evaluations and trainings
-// shared, the rest rank 0's), with `run_subcommand` running eval and train on the same group;
-// validates the whole plan before any work; throws Error naming the configuration when one cannot
+// shared, the rest rank 0's); validates the whole plan before any work; throws Error naming the configuration when one cannot
 // run, or when the directory holds a study with another plan.
-void run_grid(const GridOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand);
+void run_grid(const GridOptions& options, distributed::ProcessGroup& group);
 
 // Rewrites tables/, figures/ and the report (report/grid_outputs.h) from what the grid's steps left in
 // `study_dir`.

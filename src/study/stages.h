@@ -16,10 +16,6 @@
 
 namespace qtalign::study {
 
-// Runs one qtalign subcommand in this process, e.g. {"eval", "--model", "M", ...}; the command-line
-// layer supplies it for the stages whose pipelines are only reachable through their subcommands.
-using SubcommandRunner = std::function<void(const std::vector<std::string>& arguments)>;
-
 // study.json: {"format", "settings", "stages": {name: {status, seconds, finished, order, ...}}, ...}.
 class StudyRecord {
  public:

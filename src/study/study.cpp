@@ -17,6 +17,7 @@
 #include "data/question_translation_build.h"
 #include "distributed/process_group.h"
 #include "eval/compare.h"
+#include "eval/evaluation_run.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
@@ -29,6 +30,7 @@
 #include "study/lens_pipeline.h"
 #include "study/representation_pipeline.h"
 #include "study/stages.h"
+#include "train/training_run.h"
 
 namespace qtalign::study {
 namespace {
@@ -76,13 +78,11 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return joined;
 }
 
-io::Json run_logged(const SubcommandRunner& run_subcommand, std::vector<std::string> arguments,
-                    const StudyOptions& options, const distributed::ProcessGroup& group) {
-  for (std::string& argument : model::compute_arguments(options.compute)) arguments.push_back(std::move(argument));
-  const std::string line = quoted_command(arguments);
+// Prints a stage's equivalent command line, so that the log stays copy-pasteable, and returns it.
+std::string announce(const std::vector<std::string>& command_line, const distributed::ProcessGroup& group) {
+  const std::string line = quoted_command(command_line);
   if (group.is_main()) std::fprintf(stderr, "$ %s\n", line.c_str());
-  run_subcommand(arguments);
-  return {{"command", line}};
+  return line;
 }
 
 io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& options,
@@ -138,31 +138,27 @@ EvaluationRun study_evaluation(const StudyOptions& options, const data::Protocol
   return run;
 }
 
-io::Json train(const SubcommandRunner& run_subcommand, const StudyOptions& options, const fs::path& model_dir,
-               const Paths& paths, distributed::ProcessGroup& group) {
-  io::Json details = run_logged(
-      run_subcommand,
-      {"train", "--model", model_dir.string(), "--data", paths.train_set.string(), "--out", paths.adapter.string(),
-       "--epochs", std::to_string(options.epochs), "--batch", std::to_string(options.micro_batch), "--grad-accum",
-       std::to_string(grad_accum_per_process(options.grad_accum, group.world_size())), "--lr",
-       fmt::format("{}", options.lr), "--cutoff", std::to_string(options.cutoff), "--eval-every",
-       std::to_string(options.eval_every), "--seed", std::to_string(options.seed), "--resume"},
-      options, group);
+// The configuration's training: the study's settings and seed, an optimizer step of batch x
+// grad_accum examples however many processes share it, resumed from its checkpoint when interrupted.
+train::TrainingSpec training_spec(const StudyOptions& options, const fs::path& model_dir, const Paths& paths,
+                                  int world_size) {
+  train::TrainingSpec spec{model_dir, paths.train_set, paths.adapter, options.training, true, false, options.compute};
+  spec.settings.seed = options.seed;
+  spec.settings.grad_accum = grad_accum_per_process(options.training.grad_accum, world_size);
+  return spec;
+}
+
+io::Json train(const StudyOptions& options, const fs::path& model_dir, const Paths& paths,
+               distributed::ProcessGroup& group) {
+  const train::TrainingSpec spec = training_spec(options, model_dir, paths, group.world_size());
+  const std::string command = announce(train::command_line(spec), group);
+  const train::TrainingSummary summary = train::run(spec, group);
   if (!group.is_main()) return io::Json::object();
-  const std::vector<io::Json> log = io::read_json_records(paths.adapter / "training_log.jsonl");
-  if (log.empty()) fail_at(paths.adapter / "training_log.jsonl", "training finished without a logged step");
-  io::Json summary = {{"steps", log.back().value("step", 0)},
-                      {"first_loss", log.front().value("loss", 0.0)},
-                      {"last_loss", log.back().value("loss", 0.0)},
-                      {"command", details["command"]}};
-  for (const io::Json& record : log)
-    if (record.contains("val_loss") &&
-        (!summary.contains("best_val_loss") || record["val_loss"].get<double>() < summary["best_val_loss"].get<double>())) {
-      summary["best_val_loss"] = record["val_loss"];
-      summary["best_step"] = record["step"];
-    }
-  io::write_json_file(paths.training_summary, summary);  // its presence marks the stage done
-  return summary;
+  if (summary.steps == 0) fail_at(paths.adapter / "training_log.jsonl", "training finished without a logged step");
+  io::Json details = train::to_json(summary);
+  details["command"] = command;
+  io::write_json_file(paths.training_summary, details);  // its presence marks the stage done
+  return details;
 }
 
 io::Json compare(const std::vector<std::string>& seen, const Paths& paths) {
@@ -257,15 +253,12 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
       {"lens_languages", options.lens_languages},
       {"pca_languages", options.pca_languages},
       {"pca_layers", options.pca_layers},
-      {"epochs", options.epochs},
-      {"micro_batch", options.micro_batch},
-      {"grad_accum", options.grad_accum},
-      {"lr", options.lr},
-      {"cutoff", options.cutoff},
-      {"eval_every", options.eval_every},
       {"dtype", model::dtype_name(options.compute.dtype)},
       {"quantization", model::describe_quantization(options.compute.quantization)}};
   if (options.model_dir.empty()) settings["demo_examples"] = options.demo_examples;
+  train::TrainingSettings training = options.training;
+  training.seed = options.seed;
+  settings.update(train::to_json(training));
   return settings;
 }
 
@@ -291,13 +284,13 @@ class ConfigurationStages {
     stages_.run_on_main("data: question-translation training set", paths_.train_set,
                         [&] { return build_training_set(protocol_, options_, train_languages_, paths_); });
   }
-  void train(const SubcommandRunner& run_subcommand) {
+  void train() {
     stages_.run_shared("train: LoRA on question translation", paths_.training_summary,
-                       [&] { return study::train(run_subcommand, options_, model_dir_, paths_, group_); });
+                       [&] { return study::train(options_, model_dir_, paths_, group_); });
   }
-  void evaluate(const std::string& name, const SubcommandRunner& run_subcommand, const EvaluationRun& run, bool tuned) {
+  void evaluate(const std::string& name, const EvaluationRun& run, bool tuned) {
     stages_.run_shared(name, run.results, [&] {
-      return evaluate_model(run_subcommand, group_, options_, model_dir_, tuned ? paths_.adapter : fs::path(), run);
+      return evaluate_model(group_, options_, model_dir_, tuned ? paths_.adapter : fs::path(), run);
     });
   }
 
@@ -323,7 +316,7 @@ class ConfigurationStages {
     data::parse_language_list(protocol_, options_.eval_languages);
     if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
       fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
-    grad_accum_per_process(options_.grad_accum, group_.world_size());
+    grad_accum_per_process(options_.training.grad_accum, group_.world_size());
   }
 };
 
@@ -341,27 +334,36 @@ int64_t grad_accum_per_process(int64_t grad_accum, int world_size) {
   return grad_accum / world_size;
 }
 
-io::Json evaluate_model(const SubcommandRunner& run_subcommand, distributed::ProcessGroup& group,
-                        const StudyOptions& options, const fs::path& model_dir, const fs::path& adapter,
-                        const EvaluationRun& run) {
-  std::vector<std::string> arguments = {"eval", "--model", model_dir.string(), "--task", run.task, "--langs",
-                                        options.eval_languages, "--seed", std::to_string(options.seed),
-                                        "--format", "md", "--out", run.results.string(),
-                                        "--predictions", predictions_file(run.results).string()};
-  if (!run.seen.empty()) arguments.insert(arguments.end(), {"--seen", join(run.seen, ",")});
-  if (!adapter.empty()) arguments.insert(arguments.end(), {"--adapter", adapter.string()});
-  if (options.eval_limit > 0) arguments.insert(arguments.end(), {"--limit", std::to_string(options.eval_limit)});
-  if (run.labels != data::AnswerType::english)
-    arguments.insert(arguments.end(), {"--labels", data::answer_type_name(run.labels)});
-  if (run.shots >= 0) arguments.insert(arguments.end(), {"--shots", std::to_string(run.shots)});
-  for (const fs::path& split : run.splits) arguments.insert(arguments.end(), {"--eval-split", split.string()});
+eval::EvaluationSpec evaluation_spec(const StudyOptions& options, const fs::path& model_dir, const fs::path& adapter,
+                                     const EvaluationRun& run) {
+  eval::EvaluationSpec spec;
+  spec.source = {model_dir, {}, adapter};
+  spec.data_dir = options.data_dir;
+  spec.out = run.results;
+  spec.predictions = predictions_file(run.results);
+  spec.eval_splits = run.splits;
+  spec.task = run.task;
+  spec.languages = options.eval_languages;
+  spec.answer_type = run.labels;
+  spec.shots = run.shots;
+  spec.limit = {static_cast<size_t>(options.eval_limit), data::ItemPick::balanced, options.seed};
+  spec.seed = options.seed;
+  spec.seen = run.seen;
+  spec.compute = options.compute;
+  return spec;
+}
+
+io::Json evaluate_model(distributed::ProcessGroup& group, const StudyOptions& options, const fs::path& model_dir,
+                        const fs::path& adapter, const EvaluationRun& run) {
+  const eval::EvaluationSpec spec = evaluation_spec(options, model_dir, adapter, run);
   if (group.is_main()) fs::create_directories(fs::absolute(run.results).parent_path());
-  io::Json details = run_logged(run_subcommand, arguments, options, group);
+  io::Json details = {{"command", announce(eval::command_line(spec), group)}};
+  const eval::EvaluationResult result = eval::run(spec, group);
   if (!group.is_main()) return io::Json::object();
-  const eval::EvalResults results = eval::read_results(run.results);
+  if (!result.results) fail_at(run.results, "the evaluation stopped before its last pair");
   io::write_file_atomically(fs::path(run.results).replace_extension(".md"),
-                            eval::format_results(results, eval::TableFormat::markdown));
-  details["average_accuracy"] = results.averages.all.accuracy;
+                            eval::format_results(*result.results, eval::TableFormat::markdown));
+  details["average_accuracy"] = result.results->averages.all.accuracy;
   return details;
 }
 
@@ -380,18 +382,18 @@ void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs
 }
 
 void run_configuration(const StudyOptions& options, const fs::path& model_dir, const std::vector<EvaluationRun>& tuned,
-                       distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
+                       distributed::ProcessGroup& group) {
   ConfigurationStages configuration(options, model_dir, 2 + static_cast<int>(tuned.size()), group);
   configuration.record_.set("model", fs::absolute(model_dir).string());
   configuration.build_data();
-  configuration.train(run_subcommand);
+  configuration.train();
   for (const EvaluationRun& run : tuned)
     configuration.evaluate(fmt::format("eval: tuned model ({}, {} labels, {} shots)", run.task,
                                        data::answer_type_name(run.labels), data::shots_name(run.shots)),
-                           run_subcommand, run, true);
+                           run, true);
 }
 
-void run_study(const StudyOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand) {
+void run_study(const StudyOptions& options, distributed::ProcessGroup& group) {
   const auto start = Clock::now();
   const bool demo = options.model_dir.empty();
   const bool report = group.is_main();
@@ -406,9 +408,9 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group, co
   study.build_data();
   const std::vector<std::string> seen =
       data::seen_languages(data::parse_language_list(protocol, options.train_languages), options.target);
-  study.evaluate("eval: base model", run_subcommand, study_evaluation(options, protocol, paths, seen, false), false);
-  study.train(run_subcommand);
-  study.evaluate("eval: tuned model", run_subcommand, study_evaluation(options, protocol, paths, seen, true), true);
+  study.evaluate("eval: base model", study_evaluation(options, protocol, paths, seen, false), false);
+  study.train();
+  study.evaluate("eval: tuned model", study_evaluation(options, protocol, paths, seen, true), true);
   study.stages_.run_on_main("compare: base vs tuned", paths.compare / "compare.json",
                             [&] { return compare(seen, paths); });
   if (options.analyses) analyse(options, study.model_dir_, paths, protocol, study.stages_, group);

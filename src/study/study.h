@@ -30,6 +30,7 @@
 #include "data/demonstrations.h"
 #include "distributed/process_group.h"
 #include "model/compute_settings.h"
+#include "train/training_settings.h"
 #include "study/demo_model.h"
 #include "study/stages.h"
 
@@ -59,13 +60,9 @@ struct StudyOptions {
   // Evaluation splits whose evaluation items no training example may come from (a grid fixes them for
   // all its configurations); the configuration's own split is always respected.
   std::vector<std::filesystem::path> held_out_splits;
-  // Training (qtalign train's options).
-  int64_t epochs = 3;
-  int64_t micro_batch = 4;
-  int64_t grad_accum = 4;
-  double lr = 5e-5;
-  int64_t cutoff = 2048;
-  int64_t eval_every = 50;
+  // Training: every stage's settings (the seed is the study's: `seed`; grad_accum is the whole
+  // optimizer step's, divided among the processes).
+  train::TrainingSettings training;
   model::ComputeSettings compute;           // every stage's device, dtype, 4-bit loading and threads
 };
 
@@ -100,11 +97,11 @@ std::filesystem::path predictions_file(const std::filesystem::path& results);
 // adapter one process trains (train/batching.h); throws Error when grad_accum does not divide.
 int64_t grad_accum_per_process(int64_t grad_accum, int world_size);
 
-// Evaluates `model_dir` (with `adapter` when not empty) through `qtalign eval` (which resumes an
-// interrupted evaluation) shared over `group`; rank 0 writes the Markdown table beside the results
-// and returns details for study.json.
-io::Json evaluate_model(const SubcommandRunner& run_subcommand, distributed::ProcessGroup& group,
-                        const StudyOptions& options, const std::filesystem::path& model_dir,
+// Evaluates `model_dir` (with `adapter` when not empty) with eval::run (which resumes an interrupted
+// evaluation) shared over `group`, after printing the equivalent `qtalign eval` command line; rank 0
+// writes the Markdown table beside the results and returns details for study.json.
+io::Json evaluate_model(distributed::ProcessGroup& group, const StudyOptions& options,
+                        const std::filesystem::path& model_dir,
                         const std::filesystem::path& adapter, const EvaluationRun& run);
 
 // Writes the demo checkpoint into `directory` as a stage of `stages` (rank 0's).
@@ -117,13 +114,11 @@ void demo_model_stage(StageRunner& stages, const StudyOptions& options, const st
 // Error when the directory holds another configuration, or a training example comes from an item
 // that held_out_splits evaluate.
 void run_configuration(const StudyOptions& options, const std::filesystem::path& model_dir,
-                       const std::vector<EvaluationRun>& tuned, distributed::ProcessGroup& group,
-                       const SubcommandRunner& run_subcommand);
+                       const std::vector<EvaluationRun>& tuned, distributed::ProcessGroup& group);
 
 // Runs (or resumes) the whole study for one configuration (run_configuration's stages with the base
-// evaluation, the comparison, the analyses and the report) on every rank of `group`, whose eval and
-// train stages `run_subcommand` must run on the same group; throws Error when the directory holds a
-// study with other settings.
-void run_study(const StudyOptions& options, distributed::ProcessGroup& group, const SubcommandRunner& run_subcommand);
+// evaluation, the comparison, the analyses and the report) on every rank of `group`; throws Error
+// when the directory holds a study with other settings.
+void run_study(const StudyOptions& options, distributed::ProcessGroup& group);
 
 }  // namespace qtalign::study

@@ -11,6 +11,7 @@
 #include "model/random_model.h"
 #include "model/transformer.h"
 #include "support/test_support.h"
+#include "train/train_test_support.h"
 #include "train/trainer.h"
 
 namespace qtalign::train {
@@ -59,14 +60,6 @@ TrainingSettings settings() {
   return options;
 }
 
-// Writing to `dir`, without a progress bar.
-TrainingOutput quiet(const std::filesystem::path& dir) {
-  TrainingOutput output;
-  output.dir = dir;
-  output.show_progress = false;
-  return output;
-}
-
 double max_difference(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 TEST(QLoRA, TrainsOnTheFrozen4BitBaseAndCarriesOverToTheOriginalWeights) {
@@ -80,7 +73,7 @@ TEST(QLoRA, TrainsOnTheFrozen4BitBaseAndCarriesOverToTheOriginalWeights) {
   const double quantization_error = max_difference(quantized_logits, original_logits);
 
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(quantized, settings(), examples(), {}, quiet(dir / "qlora"), single);
+  const TrainingSummary summary = train_lora(quantized, settings(), examples(), {}, testing::quiet(dir / "qlora"), single);
   EXPECT_LT(summary.last_loss, 0.8 * summary.first_loss);
 
   // The reference: the same training on a dense model holding the dequantized weights.
@@ -90,7 +83,7 @@ TEST(QLoRA, TrainsOnTheFrozen4BitBaseAndCarriesOverToTheOriginalWeights) {
     linear.quantized.reset();
   });
   dense.quantization = {};
-  train_lora(dense, settings(), examples(), {}, quiet(dir / "reference"), single);
+  train_lora(dense, settings(), examples(), {}, testing::quiet(dir / "reference"), single);
   const auto ours = io::SafetensorsFile::open(dir / "qlora" / "adapter_model.safetensors");
   const auto reference = io::SafetensorsFile::open(dir / "reference" / "adapter_model.safetensors");
   ASSERT_EQ(ours->header().tensors.size(), reference->header().tensors.size());

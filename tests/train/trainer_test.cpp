@@ -11,6 +11,7 @@
 #include "io/json_file.h"
 #include "model/random_model.h"
 #include "support/test_support.h"
+#include "train/train_test_support.h"
 #include "model/transformer.h"
 #include "train/adamw.h"
 #include "train/batching.h"
@@ -57,14 +58,6 @@ TrainingSettings quick_settings() {
   return settings;
 }
 
-// Writing to `dir`, without a progress bar.
-TrainingOutput quiet(const std::filesystem::path& dir) {
-  TrainingOutput output;
-  output.dir = dir;
-  output.show_progress = false;
-  return output;
-}
-
 TEST(Trainer, LearnsQuestionTranslation) {
   model::Model model = byte_model();
   TrainingSettings settings = quick_settings();
@@ -76,7 +69,7 @@ TEST(Trainer, LearnsQuestionTranslation) {
   const std::vector<TokenizedExample> train_set = byte_examples(0, 16, 512);
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(model, settings, train_set, {}, quiet(dir.path()), single);
+  const TrainingSummary summary = train_lora(model, settings, train_set, {}, testing::quiet(dir.path()), single);
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 64u);  // 16 examples in steps of 4, 16 epochs
@@ -101,7 +94,7 @@ TEST(Trainer, KeepsTheAdapterWithTheBestValidationLoss) {
   const std::vector<TokenizedExample> validation_set = byte_examples(100, 5, 512);
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  const TrainingSummary summary = train_lora(model, settings, train_set, validation_set, quiet(dir.path()), single);
+  const TrainingSummary summary = train_lora(model, settings, train_set, validation_set, testing::quiet(dir.path()), single);
 
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
   ASSERT_EQ(log.size(), 6u);
@@ -146,12 +139,12 @@ TEST(Trainer, RejectsBadSettings) {
   testing::TempDir dir;
   distributed::ProcessGroup single;
   TrainingSettings settings = quick_settings();
-  EXPECT_THROW(train_lora(model, settings, {}, {}, quiet(dir.path()), single), Error);
+  EXPECT_THROW(train_lora(model, settings, {}, {}, testing::quiet(dir.path()), single), Error);
   settings.micro_batch = 0;
-  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, quiet(dir.path()), single), Error);
+  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, testing::quiet(dir.path()), single), Error);
   settings = quick_settings();
   settings.pass_positions = -2;
-  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, quiet(dir.path()), single), Error);
+  EXPECT_THROW(train_lora(model, settings, byte_examples(0, 2, 512), {}, testing::quiet(dir.path()), single), Error);
   EXPECT_TRUE(model::attached_lora(model).empty());
 }
 
@@ -200,7 +193,7 @@ TEST(Trainer, MatchesAPlainLoopWithTheFullLogitsLoss) {
   model::Model model = byte_model();
   testing::TempDir dir;
   distributed::ProcessGroup single;
-  train_lora(model, settings, train_set, {}, quiet(dir.path()), single);
+  train_lora(model, settings, train_set, {}, testing::quiet(dir.path()), single);
   const std::vector<io::Json> log = io::read_json_records(dir / "training_log.jsonl");
 
   model::Model reference = byte_model();
@@ -256,7 +249,7 @@ TEST(Trainer, RunningMicroBatchesTogetherTrainsTheSameAdapter) {
     settings.pass_positions = pass_positions;
     model::Model model = byte_model();
     distributed::ProcessGroup single;
-    train_lora(model, settings, byte_examples(0, 12, 512), {}, quiet(out), single);
+    train_lora(model, settings, byte_examples(0, 12, 512), {}, testing::quiet(out), single);
     return model;
   };
   testing::TempDir together_dir, apart_dir;
