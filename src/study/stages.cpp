@@ -87,8 +87,15 @@ void StageRunner::finish(const std::string& name, io::Json details) {
 
 std::string quoted_command(const std::vector<std::string>& arguments) {
   std::string line = "qtalign";
-  for (const std::string& argument : arguments)
-    line += argument.find_first_of(" \"'$") == std::string::npos ? " " + argument : " '" + argument + "'";
+  for (const std::string& argument : arguments) {
+    if (!argument.empty() && argument.find_first_of(" \t\n\"'$\\`*?;&|<>()") == std::string::npos) {
+      line += " " + argument;
+      continue;
+    }
+    line += " '";
+    for (const char c : argument) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += "'";
+  }
   return line;
 }
 

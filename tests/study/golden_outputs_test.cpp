@@ -207,6 +207,36 @@ TEST_F(GoldenOutputs, StudyOfTwoMixturesWritesTheSameResultsAndTables) {
   check_against_golden(scratch_->path(), "study");
 }
 
+// The command line the study prints (and records in study.json) for a stage is the stage: run by
+// hand into another directory, it writes what the stage wrote.
+std::string recorded_command(const fs::path& study, const std::string& stage) {
+  const std::string line = json::parse(io::read_file(study / "study.json"))["stages"][stage]["command"];
+  EXPECT_EQ(line.rfind("qtalign ", 0), 0u) << line;
+  return testing::shell_quote(testing::qtalign_binary().string()) + line.substr(std::string("qtalign").size());
+}
+
+TEST_F(GoldenOutputs, TheStudysPrintedStageCommandsReproduceTheirStages) {
+  ASSERT_EQ(run_.exit_code, 0) << run_.output;
+  const fs::path run = scratch_->path() / "run";
+  const fs::path again = scratch_->path() / "again";
+  const std::string evaluation = replace_all(recorded_command(run, "eval: tuned model"), "/run/eval/tuned.",
+                                             "/again/tuned.");
+  const testing::CommandResult evaluated = testing::run_command(evaluation);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluation << "\n" << evaluated.output;
+  expect_same(without_unstable_keys(json::parse(io::read_file(run / "eval/tuned.json"))),
+              without_unstable_keys(json::parse(io::read_file(again / "tuned.json"))), "tuned.json");
+  EXPECT_EQ(io::read_file(run / "eval/tuned.predictions.jsonl"), io::read_file(again / "tuned.predictions.jsonl"));
+
+  const std::string training = replace_all(recorded_command(run, "train: LoRA on question translation"),
+                                           "/run/adapter", "/again/adapter");
+  const testing::CommandResult trained = testing::run_command(training);
+  ASSERT_EQ(trained.exit_code, 0) << training << "\n" << trained.output;
+  expect_same_file("training_log.jsonl", normalised(run / "adapter/training_log.jsonl", scratch_->path()),
+                   normalised(again / "adapter/training_log.jsonl", scratch_->path()));
+  EXPECT_EQ(io::read_file(run / "adapter/adapter_model.safetensors"),
+            io::read_file(again / "adapter/adapter_model.safetensors"));
+}
+
 // The comparison itself must be able to fail: a changed accuracy and a dropped file are caught.
 TEST_F(GoldenOutputs, TheComparisonSeesAChangedNumberAndAMissingFile) {
   ASSERT_EQ(run_.exit_code, 0) << run_.output;
