@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "model/checkpoint.h"
@@ -104,7 +105,7 @@ void add_init_model_command(CLI::App& app) {
       ->check(CLI::IsMember({"bf16", "fp32"}));
   command->add_option("--vocab-size", arguments->vocab_size,
                       "vocabulary size (default: the preset's, or the tokenizer's for tiny)")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   command->callback([arguments] { run_init_model(*arguments); });
 }
 

@@ -205,7 +205,11 @@ void add_train_command(CLI::App& app, const ProcessRuntime* processes) {
                     "fingerprint the base weights by their full content in provenance.json (default: headers and sizes)");
   add_dist_timeout_option(command, arguments->dist_timeout);
   add_runtime_options(command, arguments->runtime);
-  command->callback([arguments, processes] { run_train(*arguments, processes); });
+  command->callback([arguments, processes, command] {
+    if (arguments->val_ratio == 0)
+      refuse_options_without_effect(*command, {"--eval-every"}, "--val-ratio 0 holds out no validation examples");
+    run_train(*arguments, processes);
+  });
 }
 
 }  // namespace qtalign::cli
