@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
@@ -38,7 +39,7 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
                               const tokenizer::Tokenizer& tokenizer, bool chat) {
   std::vector<int64_t> ids;
   const fs::path generation_config = model_dir / "generation_config.json";
-  if (fs::exists(generation_config)) {
+  if (io::input_exists(generation_config)) {
     const io::Json json = io::read_json_file(generation_config);
     const io::Json eos = json.is_object() ? json.value("eos_token_id", io::Json()) : io::Json();
     for (const auto& id : eos.is_array() ? eos : io::Json::array({eos}))
@@ -52,12 +53,12 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
 
 void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
-  const fs::path tokenizer_file = arguments.model / "tokenizer.json";
-  if (!fs::exists(tokenizer_file)) fail_at(tokenizer_file, "no such file (generate needs the model's tokenizer)");
   model::LoadOptions load_options;
   load_options.dtype = compute_dtype(arguments.runtime, device);
   load_options.device = device;
   load_options.quantization = quantization_options(arguments.runtime);
+  const fs::path tokenizer_file = arguments.model / "tokenizer.json";
+  io::require_file(tokenizer_file, "generate needs the model's tokenizer");
   const ModelWithTokenizer loaded =
       load_model_with_tokenizer(arguments.model, tokenizer_file, arguments.adapter, load_options);
   const model::Model& model = loaded.model;
@@ -109,7 +110,7 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--prompt", arguments->prompt, "the text to continue")->required();
   command->add_option("--max-new-tokens", arguments->max_new_tokens, "most tokens to generate")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   command->add_flag("--chat", arguments->chat, "wrap the prompt as a ChatML user turn (Qwen chat models)");
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_generate(*arguments); });
