@@ -134,6 +134,7 @@ void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
     const data::TaskProtocol& task = protocol.task(name);
     tasks.emplace(name, arguments.shots < 0 ? task : eval::with_shots(task, arguments.shots));
     shots[name] = tasks.at(name).shots;
+    data::require_answerable(answer_type, shots[name]);
     // Refused before the model loads: every (task, language) must have words for the answer type.
     for (const std::string& language : languages) data::answer_words(tasks.at(name), language, answer_type);
   }
@@ -297,7 +298,7 @@ void add_eval_command(CLI::App& app, const ProcessRuntime* processes) {
                       "demonstrations) or task-agnostic (ox/horse); the last two for emotion only")
       ->capture_default_str();
   command->add_option("--shots", arguments->shots, "demonstrations per prompt (default: the task's own)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_item_limit_options(command, arguments->items, "per language");
   command->add_option("--eval-split", arguments->eval_splits,
                       "evaluate only the evaluation items of a split file from `data build` (one per task)");
@@ -315,17 +316,17 @@ void add_eval_command(CLI::App& app, const ProcessRuntime* processes) {
   command->add_option("--max-pairs", arguments->max_pairs,
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--max-items", arguments->max_items,
                       "evaluate about N items (whole --save-every pieces), then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--save-every", arguments->save_every,
                       "evaluate and keep each pair in pieces of N items, so an interruption loses at most the pieces "
                       "in flight (0 = whole pairs); pieces are batched on their own, so a resumed run must use the "
                       "same N")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--truncate", arguments->truncate,
                       "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
       ->capture_default_str()

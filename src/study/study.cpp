@@ -340,7 +340,7 @@ class Configuration {
     protocol_.task(options_.task);
     if (options_.eval_task != "all") protocol_.task(options_.eval_task);
     data::parse_language_list(protocol_, options_.eval_languages);
-    data::parse_answer_type(options_.labels);
+    data::require_answerable(data::parse_answer_type(options_.labels), options_.shots);
     if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
       fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
     grad_accum_per_process(options_.grad_accum, group_.world_size());
