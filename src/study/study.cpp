@@ -20,6 +20,7 @@
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "io/progress.h"
 #include "io/provenance.h"
@@ -341,8 +342,7 @@ class Configuration {
     if (options_.eval_task != "all") protocol_.task(options_.eval_task);
     data::parse_language_list(protocol_, options_.eval_languages);
     data::require_answerable(data::parse_answer_type(options_.labels), options_.shots);
-    if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
-      fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
+    if (!options_.model_dir.empty()) io::require_file(model_dir_ / "config.json", "not a Hugging Face checkpoint");
     grad_accum_per_process(options_.grad_accum, group_.world_size());
   }
 };

@@ -96,13 +96,15 @@ TEST_F(CheapInputsFirst, TheLensChecksItsTokenizerBeforeTheWeightsToo) {
 
 // A path that is a symbolic link loop cannot be looked at: every command names it and the problem in
 // one line (exit 1), as it does a missing file, instead of an internal filesystem error (exit 2).
+// Model, adapter, tokenizer and data, for eval, generate, train and the study runner.
 TEST_F(CheapInputsFirst, ASymlinkLoopAsAnyInputIsNamed) {
   const std::filesystem::path loop = file("loop");
   std::filesystem::create_symlink(loop.filename(), loop);  // loop -> loop
   const std::string quoted = shell_quote(loop.string());
   const std::string looped = "qtalign: error: " + loop.string() + ": cannot be read: Too many levels of symbolic links";
   const std::string model = shell_quote(broken_model().string());
-  const std::string eval = "eval --data-dir " + shell_quote(testing::shared_data_dir().string()) + " --model ";
+  const std::string data = shell_quote(testing::shared_data_dir().string());
+  const std::string eval = "eval --data-dir " + data + " --model ";
   const struct {
     std::string command;
     std::string message;
@@ -120,6 +122,10 @@ TEST_F(CheapInputsFirst, ASymlinkLoopAsAnyInputIsNamed) {
       {"generate --model " + model + " --adapter " + quoted + " --prompt hi",
        looped + " (reading " + (loop / "adapter_config.json").string() + ")\n"},
       {"train --model " + model + " --data " + quoted + " --out " + path("adapter"), looped + "\n"},
+      {"run --data-dir " + data + " --model " + quoted + " --out " + path("study"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
+      {"study --data-dir " + data + " --models " + quoted + " --out " + path("study"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
   };
   for (const auto& [command, message] : cases) {
     const testing::CommandResult result =
