@@ -28,9 +28,26 @@ void on_interrupt(int signal_number) {
 
 }  // namespace
 
+CLI::Validator at_least(int64_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& input) {
+        double value = 0;
+        // NaN compares false: refused too.
+        if (CLI::detail::lexical_cast(input, value) && value >= static_cast<double>(minimum)) return std::string();
+        return "must be at least " + std::to_string(minimum) + ", not " + input;
+      },
+      "at least " + std::to_string(minimum));
+}
+
+void refuse_options_without_effect(const CLI::App& command, const std::vector<std::string>& options,
+                                   const std::string& why) {
+  for (const std::string& option : options)
+    if (command.count(option) > 0) throw Error(option + " has no effect here: " + why);
+}
+
 void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
   command->add_option("--threads", options.threads, "CPU threads (0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--dtype", options.dtype, "compute dtype: auto, fp32, bf16, fp16")
       ->capture_default_str();
@@ -38,9 +55,10 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
                       "load the decoder's linear weights in 4 bits as bitsandbytes does: none, nf4 or fp4")
       ->check(CLI::IsMember({"none", "nf4", "fp4"}))
       ->capture_default_str();
-  command->add_option("--quant-blocksize", options.quant_blocksize, "values per absmax block with --quantize")
-      ->check(CLI::IsMember({32, 64, 128, 256, 512, 1024, 2048, 4096}))
-      ->capture_default_str();
+  command->add_option("--quant-blocksize", options.quant_blocksize,
+                      "values per absmax block with --quantize (default: " +
+                          std::to_string(model::QuantizationOptions().blocksize) + ")")
+      ->check(CLI::IsMember({32, 64, 128, 256, 512, 1024, 2048, 4096}));
   command->add_flag("--double-quant", options.double_quant,
                     "with --quantize, 8-bit quantize the absmax values too, as bitsandbytes' "
                     "bnb_4bit_use_double_quant does");
@@ -75,10 +93,13 @@ at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device) {
 
 model::QuantizationOptions quantization_options(const RuntimeOptions& options) {
   model::QuantizationOptions quantization;
-  quantization.blocksize = options.quant_blocksize;
+  if (options.quant_blocksize != 0) quantization.blocksize = options.quant_blocksize;
   if (options.quantize == "none") {
     if (options.double_quant)
       throw Error("--double-quant needs --quantize nf4 or fp4 (it quantizes their absmax values)");
+    if (options.quant_blocksize != 0)
+      throw Error("--quant-blocksize needs --quantize nf4 or fp4 (it sizes their absmax blocks; without 4-bit "
+                  "weights it would be ignored)");
     return quantization;
   }
   quantization.type = model::parse_quant_type(options.quantize);

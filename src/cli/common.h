@@ -17,9 +17,18 @@ struct RuntimeOptions {
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string dtype = "auto";  // auto | fp32 | bf16 | fp16
   std::string quantize = "none";  // none | nf4 | fp4: the decoder's linear weights in 4 bits
-  int64_t quant_blocksize = 64;
+  int64_t quant_blocksize = 0;  // 0: not given (the default, 64)
   bool double_quant = false;  // the absmax values 8-bit quantized too (needs --quantize)
 };
+
+// A check of an option's value: a number of at least `minimum`, refused with "must be at least
+// <minimum>" (CLI11's own range checks print their bound, a number of 309 digits).
+CLI::Validator at_least(int64_t minimum);
+
+// Throws Error when one of `options` was given on `command`: in the combination `why` describes it
+// would have no effect, which the user should hear rather than find out from the results.
+void refuse_options_without_effect(const CLI::App& command, const std::vector<std::string>& options,
+                                   const std::string& why);
 
 // Adds --threads, --device, --dtype, --quantize, --quant-blocksize and --double-quant to a subcommand.
 void add_runtime_options(CLI::App* command, RuntimeOptions& options);
@@ -32,7 +41,7 @@ at::Device apply_runtime_options(const RuntimeOptions& options);
 at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device);
 
 // The 4-bit quantization --quantize, --quant-blocksize and --double-quant ask for; throws Error for bad
-// values and for --double-quant without --quantize.
+// values and for --quant-blocksize or --double-quant without --quantize.
 model::QuantizationOptions quantization_options(const RuntimeOptions& options);
 
 // The compute settings the options ask for on `device` (this process's, from join_processes).

@@ -173,11 +173,15 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str();
   build->add_option("--target-file,--en-file", build_arguments->file_target,
                     "with --source files: the same items in the target language");
-  build->add_flag("--exclude-test", build_arguments->exclude_test, "keep evaluation items out (see above)");
+  // Without --exclude-test no test items are held out, so --eval-fraction and --split-out would be ignored.
+  CLI::Option* exclude_test =
+      build->add_flag("--exclude-test", build_arguments->exclude_test, "keep evaluation items out (see above)");
   build->add_option("--eval-fraction", build_arguments->eval_fraction,
                     "share of test items kept for evaluation when drawing from test sets")
-      ->capture_default_str();
-  build->add_option("--split-out", build_arguments->split_out, "where to write the evaluation split");
+      ->capture_default_str()
+      ->needs(exclude_test);
+  build->add_option("--split-out", build_arguments->split_out, "where to write the evaluation split")
+      ->needs(exclude_test);
   build->add_option("--out", build_arguments->out, "output JSONL file")->required();
   build->add_option("--data-dir", build_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
   build->callback([build_arguments] { run_build(*build_arguments); });

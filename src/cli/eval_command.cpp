@@ -143,7 +143,7 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
                       "demonstrations) or task-agnostic (ox/horse); the last two for emotion only")
       ->capture_default_str();
   command->add_option("--shots", arguments.shots, "demonstrations per prompt (default: the task's own)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_item_limit_options(command, arguments.items, "per language");
   command->add_option("--eval-split", arguments.eval_splits,
                       "evaluate only the evaluation items of a split file from `data build` (one per task)");
@@ -161,17 +161,17 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
   command->add_option("--max-pairs", arguments.max_pairs,
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--max-items", arguments.max_items,
                       "evaluate about N items (whole --save-every pieces), then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--save-every", arguments.save_every,
                       "evaluate and keep each pair in pieces of N items, so an interruption loses at most the pieces "
                       "in flight (0 = whole pairs); pieces are batched on their own, so a resumed run must use the "
                       "same N")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   command->add_option("--truncate", arguments.truncate,
                       "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
       ->capture_default_str()

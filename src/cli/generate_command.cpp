@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
@@ -39,7 +40,7 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
                               const tokenizer::Tokenizer& tokenizer, bool chat) {
   std::vector<int64_t> ids;
   const fs::path generation_config = model_dir / "generation_config.json";
-  if (fs::exists(generation_config)) {
+  if (io::input_exists(generation_config)) {
     const io::Json json = io::read_json_file(generation_config);
     const io::Json eos = json.is_object() ? json.value("eos_token_id", io::Json()) : io::Json();
     for (const auto& id : eos.is_array() ? eos : io::Json::array({eos}))
@@ -54,7 +55,7 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
 void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
-  if (!fs::exists(tokenizer_file)) fail_at(tokenizer_file, "no such file (generate needs the model's tokenizer)");
+  io::require_file(tokenizer_file, "generate needs the model's tokenizer");
   const model::LoadedModel loaded = model::load_model_with_tokenizer(
       {arguments.model, tokenizer_file, arguments.adapter}, compute_settings(arguments.runtime, device));
   const model::Model& model = loaded.model;
@@ -106,7 +107,7 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--prompt", arguments->prompt, "the text to continue")->required();
   command->add_option("--max-new-tokens", arguments->max_new_tokens, "most tokens to generate")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   command->add_flag("--chat", arguments->chat, "wrap the prompt as a ChatML user turn (Qwen chat models)");
   add_runtime_options(command, arguments->runtime);
   command->callback([arguments] { run_generate(*arguments); });

@@ -7,8 +7,10 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/random_model.h"
@@ -44,16 +46,16 @@ constexpr const char* kTokenizerFiles[] = {"tokenizer.json",   "tokenizer_config
 
 // tokenizer.json of a tokenizer given as its directory or the file itself.
 fs::path tokenizer_json(const fs::path& given) {
-  return fs::is_directory(given) ? given / "tokenizer.json" : given;
+  return io::input_exists(given) && fs::is_directory(given) ? given / "tokenizer.json" : given;
 }
 
 void copy_tokenizer_files(const fs::path& given, const fs::path& out) {
-  if (!fs::is_directory(given)) {
+  if (!io::input_exists(given) || !fs::is_directory(given)) {
     io::write_file_atomically(out / "tokenizer.json", io::read_file(given));
     return;
   }
   for (const char* name : kTokenizerFiles)
-    if (fs::exists(given / name)) io::write_file_atomically(out / name, io::read_file(given / name));
+    if (io::input_exists(given / name)) io::write_file_atomically(out / name, io::read_file(given / name));
 }
 
 void run_init_model(const InitModelArguments& arguments) {
@@ -104,7 +106,7 @@ void add_init_model_command(CLI::App& app) {
       ->check(CLI::IsMember({"bf16", "fp32"}));
   command->add_option("--vocab-size", arguments->vocab_size,
                       "vocabulary size (default: the preset's, or the tokenizer's for tiny)")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   command->callback([arguments] { run_init_model(*arguments); });
 }
 

@@ -1,5 +1,7 @@
 #include "cli/item_limit_options.h"
 
+#include "cli/common.h"
+
 namespace qtalign::cli {
 
 void add_item_limit_options(CLI::App* command, ItemLimitOptions& options, const std::string& what) {
@@ -9,9 +11,9 @@ void add_item_limit_options(CLI::App* command, ItemLimitOptions& options, const 
                        "N items " + what + ": a label-balanced sample drawn with --seed, the same items in every "
                        "language (0 = all)")
           ->capture_default_str()
-          ->check(CLI::NonNegativeNumber);
+          ->check(at_least(0));
   command->add_option("--first", options.first, "the first N items " + what + " instead of a balanced sample")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->excludes(limit);
 }
 

@@ -35,7 +35,7 @@ class OneLineCommands : public CLI::Formatter {
 // command refuses negative values instead.
 void refuse_negative_unsigned(CLI::App& app) {
   for (CLI::Option* option : app.get_options())
-    if (option->get_type_name() == "UINT") option->check(CLI::NonNegativeNumber);
+    if (option->get_type_name() == "UINT") option->check(qtalign::cli::at_least(0));
   for (CLI::App* command : app.get_subcommands({})) refuse_negative_unsigned(*command);
 }
 

@@ -40,7 +40,7 @@ void add_merge_command(CLI::App& app) {
   command->add_option("--out", arguments->out_dir, "output checkpoint directory")->required();
   command->add_option("--save-dtype", arguments->save_dtype, "dtype of the written weights: auto (the base's), fp32, bf16, fp16")
       ->capture_default_str();
-  command->add_option("--threads", arguments->runtime.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  command->add_option("--threads", arguments->runtime.threads, "CPU threads (0 = all cores)")->check(at_least(0));
   command->callback([arguments] { run_merge(*arguments); });
 }
 

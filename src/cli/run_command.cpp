@@ -47,11 +47,16 @@ void unless_given(const CLI::App* command, const char* option, T& field, const T
 
 void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
+  if (!options.model_dir.empty())
+    refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"},
+                                  "they shape the demo model, made only without --model");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = hold_study_directory(options.out, processes);
   const bool grid = arguments.mixtures.size() > 1 || arguments.targets.size() > 1 || arguments.labels.size() > 1 ||
                     arguments.shots.size() > 1;
   if (grid) {
+    refuse_options_without_effect(*command, {"--analysis-limit", "--lens-langs", "--pca-langs", "--pca-layers"},
+                                  "a grid (several --train-langs, --target, --labels or --shots) runs no lens or PCA");
     arguments.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
     arguments.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
     run_study_grid(arguments, command, plan_from_arguments(arguments), processes);
@@ -85,7 +90,10 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
   command->add_option("--demo-examples", options.demo_examples,
                       "labelled English items per task the demo model is trained on (fewer: a faster, weaker demo)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
+  command->add_option("--max-configurations", arguments.max_configurations,
+                      "the most configurations (adapters to train) a grid may have")
+      ->capture_default_str();
   add_runtime_options(command, arguments.runtime);
   add_dist_timeout_option(command, arguments.dist_timeout);
 }
@@ -132,6 +140,7 @@ study::Plan plan_from_arguments(const StudyArguments& arguments) {
   for (const std::string& task : arguments.tasks) plan.tasks.push_back(study::parse_task_pair(task));
   for (const std::string& labels : arguments.labels) plan.labels.push_back(data::parse_answer_type(labels));
   for (const std::string& shots : arguments.shots) plan.shots.push_back(data::parse_shots(shots, "--shots"));
+  plan.max_configurations = arguments.max_configurations;
   return plan;
 }
 

@@ -33,6 +33,7 @@ struct StudyArguments {
   std::vector<std::string> tasks;
   std::vector<std::string> labels = {"english"};
   std::vector<std::string> shots = {"default"};
+  size_t max_configurations = study::kDefaultMaxConfigurations;
   std::filesystem::path plan_file;
 };
 
@@ -40,7 +41,8 @@ struct StudyArguments {
 extern const char* const kStudyProcessesHelp;
 
 // Adds the settings every configuration shares (--out, --size, --seed, --eval-langs, --eval-limit,
-// training options, --data-dir, --demo-tokenizer, runtime options, --dist-timeout).
+// training options, --data-dir, --demo-tokenizer, runtime options, --dist-timeout) and the plan's
+// --max-configurations.
 void add_shared_study_options(CLI::App* command, StudyArguments& arguments);
 
 // Adds --labels and --shots (several values each).

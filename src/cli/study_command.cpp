@@ -2,6 +2,7 @@
 // answer types x shots), resumable, with the study's tables, figures and report.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -87,6 +88,8 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
       apply_plan_settings(file["settings"], arguments.plan_file, arguments, command);
     defaults = std::move(from_file);
   }
+  if (std::find(defaults.models.begin(), defaults.models.end(), "demo") == defaults.models.end())
+    refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"}, "no model is the demo");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = hold_study_directory(arguments.study.out, processes);
   run_study_grid(arguments, command, std::move(defaults), processes);

@@ -78,7 +78,12 @@ void run_train(const TrainArguments& arguments, const ProcessRuntime* lent) {
 
 void add_train_command(CLI::App& app, const ProcessRuntime* processes) {
   auto arguments = std::make_shared<TrainArguments>();
-  add_train_options(app, *arguments)->callback([arguments, processes] { run_train(*arguments, processes); });
+  CLI::App* command = add_train_options(app, *arguments);
+  command->callback([arguments, processes, command] {
+    if (arguments->spec.settings.val_ratio == 0)
+      refuse_options_without_effect(*command, {"--eval-every"}, "--val-ratio 0 holds out no validation examples");
+    run_train(*arguments, processes);
+  });
 }
 
 train::TrainingSpec parse_train_arguments(const std::vector<std::string>& arguments) {

@@ -65,6 +65,13 @@ AnswerType parse_answer_type(const std::string& name) {
   throw Error("unknown answer type '" + name + "' (expected english, same-language or task-agnostic)");
 }
 
+void require_answerable(AnswerType type, int shots) {
+  if (type == AnswerType::task_agnostic && shots == 0)
+    throw Error("answer type task-agnostic needs demonstrations, and 0 shots gives none: its words (such as \"ox\") "
+                "stand for the labels only through the demonstrations that answer with them, so the model could "
+                "not know which word means which label (give --shots 1 or more, or leave the task's own)");
+}
+
 std::string answer_type_name(AnswerType type) {
   switch (type) {
     case AnswerType::english: return "english";

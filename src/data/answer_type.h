@@ -19,6 +19,12 @@ enum class AnswerType {
 // "english" | "same-language" | "task-agnostic"; throws Error listing the valid names.
 AnswerType parse_answer_type(const std::string& name);
 
+// Throws Error unless prompts with `shots` demonstrations (-1: the task's own, at least one by
+// prompts.json's rules) can say what answers of `type` mean: task-agnostic words ("ox", "horse")
+// stand for the labels only through the demonstrations that answer with them, so with none the
+// model cannot know which word is which label.
+void require_answerable(AnswerType type, int shots);
+
 // The command-line / results-file name of an answer type ("same-language", ...).
 std::string answer_type_name(AnswerType type);
 

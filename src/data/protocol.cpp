@@ -78,6 +78,16 @@ class ProtocolReader {
     return strings;
   }
 
+  // A file of the data directory, named relative to it: an absolute path or one through ".." would
+  // read (and show in prompts) whatever file it names.
+  void require_data_file(const std::string& file, const std::string& where) const {
+    const std::filesystem::path path(file);
+    if (file.empty() || path.is_absolute() ||
+        std::any_of(path.begin(), path.end(), [](const std::filesystem::path& part) { return part == ".."; }))
+      fail(where, "'" + file + "' is not a file inside the data directory (files are named relative to it, "
+                  "without '..')");
+  }
+
   static std::string join(const std::string& where, const std::string& key) {
     return where.empty() ? key : where + "." + key;
   }
@@ -115,6 +125,23 @@ std::vector<std::string> template_fields(const ProtocolReader& reader, const std
   return fields;
 }
 
+// The item fields of a task: those most of its languages' templates use (the first language's on a
+// tie), so that a template that differs is blamed rather than every other one.
+std::vector<std::string> majority_fields(const ProtocolReader& reader, const Json& language_block,
+                                         const std::vector<std::string>& languages, const std::string& where) {
+  std::vector<std::pair<std::vector<std::string>, size_t>> counts;  // in order of first use
+  for (const auto& code : languages) {
+    const std::string at = where + "." + code;
+    std::vector<std::string> fields =
+        template_fields(reader, reader.string_member(language_block[code], "template", at), at + ".template");
+    const auto found = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == fields; });
+    if (found == counts.end()) counts.emplace_back(std::move(fields), 1);
+    else ++found->second;
+  }
+  return std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+      ->first;
+}
+
 void require_placeholders(const ProtocolReader& reader, const std::string& template_text,
                           const std::set<std::string>& expected, const std::string& where) {
   const auto found = template_placeholders(template_text, reader.file().string() + ": " + where);
@@ -131,10 +158,11 @@ LanguageProtocol read_language(const ProtocolReader& reader, const Json& json, c
   language.answer_map = reader.string_map_member(json, "answer_map", where);
   language.count = reader.positive_integer_member(json, "count", where);
   language.file = reader.string_member(json, "file", where);
+  reader.require_data_file(language.file, where + ".file");
   const auto fields = template_fields(reader, language.template_text, where + ".template");
   if (fields != task.fields)
     reader.fail(where + ".template",
-                fmt::format("uses the fields {{{}}}, other languages {{{}}}", listed(fields), listed(task.fields)));
+                fmt::format("uses the fields {{{}}}, most languages {{{}}}", listed(fields), listed(task.fields)));
   std::set<std::string> labels_reached;
   for (const auto& [value, label] : language.answer_map) {
     if (std::find(task.labels.begin(), task.labels.end(), label) == task.labels.end())
@@ -219,13 +247,11 @@ TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std
   const Json& language_block = reader.object_member(json, "languages", where);
   if (!language_block.contains(languages.front()))
     reader.fail(where + ".languages", "missing language '" + languages.front() + "'");
-  task.fields = template_fields(reader, reader.string_member(language_block[languages.front()], "template",
-                                                              where + ".languages." + languages.front()),
-                                where + ".languages." + languages.front() + ".template");
-  for (const auto& code : languages) {
+  for (const auto& code : languages)
     if (!language_block.contains(code)) reader.fail(where + ".languages", "missing language '" + code + "'");
+  task.fields = majority_fields(reader, language_block, languages, where + ".languages");
+  for (const auto& code : languages)
     task.languages[code] = read_language(reader, language_block[code], task, where + ".languages." + code);
-  }
   for (const auto& entry : language_block.items())
     if (!task.languages.count(entry.key()))
       reader.fail(where + ".languages." + entry.key(), "not in the top-level languages list");
@@ -259,6 +285,7 @@ QuestionTranslationProtocol read_question_translation(const ProtocolReader& read
   // A shipped set belongs to the task whose folder holds it (e.g. "snli/snli_zh10k_train_question.json").
   for (const auto& [code, file] : reader.string_map_member(json, "shipped_sets", where)) {
     const std::string at = where + ".shipped_sets." + code;
+    reader.require_data_file(file, at);
     if (std::find(languages.begin(), languages.end(), code) == languages.end())
       reader.fail(at, "unknown language (valid: " + listed(languages) + ")");
     const std::string task = file.substr(0, file.find('/'));
@@ -267,9 +294,11 @@ QuestionTranslationProtocol read_question_translation(const ProtocolReader& read
     qt.shipped_sets[task][code] = file;
   }
   qt.english_source = reader.string_map_member(json, "english_source", where);
-  for (const auto& entry : qt.english_source)
-    if (!tasks.count(entry.first))
-      reader.fail(where + ".english_source." + entry.first, "unknown task (valid: " + listed(keys_of(tasks)) + ")");
+  for (const auto& [task, file] : qt.english_source) {
+    if (!tasks.count(task))
+      reader.fail(where + ".english_source." + task, "unknown task (valid: " + listed(keys_of(tasks)) + ")");
+    reader.require_data_file(file, where + ".english_source." + task);
+  }
   return qt;
 }
 

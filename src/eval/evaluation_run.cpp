@@ -75,6 +75,7 @@ EvaluationPlan plan_evaluation(const EvaluationSpec& spec, bool writes) {
     const data::TaskProtocol& used =
         plan.tasks.emplace(name, spec.shots < 0 ? task : with_shots(task, spec.shots)).first->second;
     plan.shots[name] = used.shots;
+    data::require_answerable(spec.answer_type, used.shots);
     // Refused before the model loads: every (task, language) must have words for the answer type.
     for (const std::string& language : plan.languages) data::answer_words(used, language, spec.answer_type);
   }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/bnb_checkpoint.h"
@@ -84,7 +85,7 @@ WeightFiles open_sharded(const fs::path& directory) {
     auto& file = shards[shard_name];
     if (!file) {
       const fs::path path = directory / shard_name;
-      if (!fs::exists(path)) fail_at(path, std::string("shard listed in ") + kIndexFile + " does not exist");
+      if (!io::input_exists(path)) fail_at(path, std::string("shard listed in ") + kIndexFile + " does not exist");
       file = SafetensorsFile::open(path);
     }
     if (!file->contains(name))
@@ -99,15 +100,15 @@ WeightFiles open_sharded(const fs::path& directory) {
 }
 
 WeightFiles open_weight_files(const fs::path& directory) {
-  if (fs::exists(directory / kSingleFile)) {
+  if (io::input_exists(directory / kSingleFile)) {
     WeightFiles files;
     files.listing = directory / kSingleFile;
     const auto file = SafetensorsFile::open(files.listing);
     for (const auto& record : file->header().tensors) files.by_tensor[record.name] = file;
     return files;
   }
-  if (fs::exists(directory / kIndexFile)) return open_sharded(directory);
-  if (fs::exists(directory / "pytorch_model.bin") || fs::exists(directory / "pytorch_model.bin.index.json"))
+  if (io::input_exists(directory / kIndexFile)) return open_sharded(directory);
+  if (io::input_exists(directory / "pytorch_model.bin") || io::input_exists(directory / "pytorch_model.bin.index.json"))
     fail_at(directory, "only safetensors weights are supported (found pytorch_model.bin); convert the checkpoint");
   fail_at(directory, std::string("no ") + kSingleFile + " or " + kIndexFile);
 }
@@ -177,8 +178,7 @@ std::string hugging_face_dtype_name(at::ScalarType dtype) {
 }  // namespace
 
 Model load_model(const fs::path& directory, const LoadOptions& options) {
-  if (!fs::is_directory(directory))
-    fail_at(directory, fs::exists(directory) ? "not a directory" : "no such checkpoint directory");
+  io::require_directory(directory, "checkpoint directory");
   Model model;
   model.config = read_model_config(directory / "config.json");
   const WeightFiles files = open_weight_files(directory);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/error.h"
+#include "io/input_path.h"
 
 namespace qtalign::model {
 namespace {
@@ -88,7 +89,7 @@ void refuse(const std::filesystem::path& file, const std::string& model_type, co
 }  // namespace
 
 ModelConfig read_model_config(const std::filesystem::path& config_json) {
-  if (!std::filesystem::exists(config_json)) fail_at(config_json, "no such file (not a Hugging Face checkpoint?)");
+  io::require_file(config_json, "not a Hugging Face checkpoint?");
   return model_config_from_json(io::read_json_file(config_json), config_json);
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/safetensors.h"
 
 namespace qtalign::model {
@@ -219,6 +220,7 @@ io::Json lora_config_to_json(const LoraConfig& config) {
 
 LoraConfig read_lora_config(const std::filesystem::path& adapter_config_json) {
   const std::filesystem::path& file = adapter_config_json;
+  io::require_file(file, "not a PEFT adapter directory?");
   const io::Json json = io::read_json_file(file);
   if (!json.is_object()) fail_at(file, "expected a JSON object");
   const std::string peft_type = optional_field<std::string>(json, "peft_type", "", file);
@@ -280,9 +282,9 @@ void save_lora_adapter(const Model& model, const LoraConfig& config, const std::
 LoraConfig load_lora_adapter(Model& model, const std::filesystem::path& directory) {
   const std::filesystem::path config_file = directory / "adapter_config.json";
   const std::filesystem::path weights_file = directory / "adapter_model.safetensors";
-  if (!std::filesystem::is_directory(directory)) fail_at(directory, "adapter directory not found");
-  if (!std::filesystem::exists(config_file)) fail_at(config_file, "not found (not a PEFT adapter directory?)");
-  if (!std::filesystem::exists(weights_file)) fail_at(weights_file, "not found (not a PEFT adapter directory?)");
+  io::require_directory(directory, "adapter directory");
+  io::require_file(config_file, "not a PEFT adapter directory?");
+  io::require_file(weights_file, "not a PEFT adapter directory?");
   if (!attached_lora(model).empty()) fail_at(directory, "the model already has a LoRA adapter attached");
   const LoraConfig config = read_lora_config(config_file);
 

@@ -14,6 +14,7 @@
 #include "data/task_items.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/progress.h"
 #include "io/provenance.h"
 #include "model/dtype.h"
@@ -46,8 +47,7 @@ void validate(const GridOptions& options, const data::Protocol& protocol, int wo
   grad_accum_per_process(options.common.training.grad_accum, world_size);
   validate_plan(options.plan, protocol);
   for (const std::string& model : options.plan.models)
-    if (model != "demo" && !fs::is_regular_file(fs::path(model) / "config.json"))
-      fail_at(model, "is not a Hugging Face checkpoint directory (no config.json)");
+    if (model != "demo") io::require_file(fs::path(model) / "config.json", "not a Hugging Face checkpoint");
   const std::vector<std::string> languages = data::parse_language_list(protocol, options.common.eval_languages);
   for (const EvaluationSetting& setting : all_evaluation_settings(options.plan))
     for (const std::string& task : grid_setting_tasks(protocol, setting))

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "data/answer_type.h"
@@ -17,6 +18,55 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   std::string joined;
   for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
   return joined;
+}
+
+// Throws Error naming two entries of a plan's axis that are the same by `keys` (entries[i] has
+// keys[i]), as spelt in the plan.
+void refuse_duplicates(const std::vector<std::string>& entries, const std::vector<std::string>& keys,
+                       const char* axis) {
+  std::map<std::string, size_t> first;  // key -> the entry that has it first
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto [found, inserted] = first.emplace(keys[i], i);
+    if (inserted) continue;
+    const std::string& earlier = entries[found->second];
+    const std::string twice = earlier == entries[i] ? fmt::format("{} is given twice", earlier)
+                                                    : fmt::format("{} and {} are the same", earlier, entries[i]);
+    throw Error(fmt::format("study plan: {} {}: each configuration and evaluation would run once and show twice in "
+                            "every table",
+                            axis, twice));
+  }
+}
+
+// Refuses entries given twice on any axis of the plan.
+void refuse_duplicate_entries(const Plan& plan, const data::Protocol& protocol) {
+  refuse_duplicates(plan.models, plan.models, "model");
+  std::vector<std::string> mixture_keys;
+  for (const std::string& mixture : plan.mixtures) {
+    std::vector<std::string> sources = data::parse_language_list(protocol, mixture);
+    std::sort(sources.begin(), sources.end());
+    mixture_keys.push_back(join(sources, ","));
+  }
+  refuse_duplicates(plan.mixtures, mixture_keys, "tuning mixture");
+  refuse_duplicates(plan.targets, plan.targets, "target");
+  std::vector<std::string> tasks, task_keys;
+  for (const TaskPair& pair : plan.tasks) {
+    tasks.push_back(pair.tune == pair.eval ? pair.tune : pair.tune + ":" + pair.eval);
+    task_keys.push_back(pair.tune + ":" + pair.eval);
+  }
+  refuse_duplicates(tasks, task_keys, "task");
+  std::vector<std::string> labels;
+  for (const data::AnswerType type : plan.labels) labels.push_back(data::answer_type_name(type));
+  refuse_duplicates(labels, labels, "answer type");
+  std::vector<std::string> shots;
+  for (int count : plan.shots) shots.push_back(data::shots_name(count));
+  refuse_duplicates(shots, shots, "shots");
+}
+
+// The tasks the plan tunes on, each once (one adapter serves every evaluation task).
+std::set<std::string> tune_tasks(const Plan& plan) {
+  std::set<std::string> tasks;
+  for (const TaskPair& pair : plan.tasks) tasks.insert(pair.tune);
+  return tasks;
 }
 
 std::vector<std::string> string_list(const io::Json& json, const char* key, const fs::path& file) {
@@ -66,6 +116,8 @@ void validate_plan(const Plan& plan, const data::Protocol& protocol) {
   }
   for (int shots : plan.shots)
     if (shots < -1) throw Error(fmt::format("study plan: shots {} is negative", shots));
+  for (const data::AnswerType labels : plan.labels)
+    for (int shots : plan.shots) data::require_answerable(labels, shots);
   for (const std::string& target : plan.targets) protocol.require_language(target);
   for (const std::string& mixture : plan.mixtures) {
     const std::vector<std::string> sources = data::parse_language_list(protocol, mixture);
@@ -76,12 +128,25 @@ void validate_plan(const Plan& plan, const data::Protocol& protocol) {
                                 "itself",
                                 mixture, target));
   }
+  refuse_duplicate_entries(plan, protocol);
   std::set<std::string> ids;
   for (const std::string& model : plan.models)
     if (!ids.insert(model_id(model)).second)
       throw Error(fmt::format("study plan: two models are named {} (the checkpoint directory's name names its rows "
                               "and folders)",
                               model_id(model)));
+  const size_t configurations = configuration_count(plan);
+  if (configurations > plan.max_configurations)
+    throw Error(fmt::format("study plan: {} configurations ({} model(s) x {} mixture(s) x {} target(s) x {} tuning "
+                            "task(s)), more than the limit of {}: a plan this large is most likely a mistake (each "
+                            "configuration trains an adapter); if it is meant, raise the limit with "
+                            "--max-configurations {}",
+                            configurations, plan.models.size(), plan.mixtures.size(), plan.targets.size(),
+                            tune_tasks(plan).size(), plan.max_configurations, configurations));
+}
+
+size_t configuration_count(const Plan& plan) {
+  return plan.models.size() * tune_tasks(plan).size() * plan.targets.size() * plan.mixtures.size();
 }
 
 std::vector<Configuration> plan_configurations(const Plan& plan, const data::Protocol& protocol) {
@@ -194,9 +259,10 @@ std::string plan_summary(const Plan& plan, const data::Protocol& protocol) {
   for (const Configuration& configuration : plan_configurations(plan, protocol))
     tuned_evaluations += evaluation_settings(plan, configuration.task).size();
   return fmt::format("{} model(s) x {} mixture(s) x {} target(s) x {} task pair(s) x {} answer type(s) x {} shot "
-                     "setting(s): {} adapters to train, {} base and {} tuned evaluations",
+                     "setting(s): {} adapters to train (at most {}: --max-configurations), {} base and {} tuned "
+                     "evaluations",
                      plan.models.size(), plan.mixtures.size(), plan.targets.size(), plan.tasks.size(),
-                     plan.labels.size(), plan.shots.size(), configurations,
+                     plan.labels.size(), plan.shots.size(), configurations, plan.max_configurations,
                      all_evaluation_settings(plan).size() * plan.models.size(), tuned_evaluations);
 }
 

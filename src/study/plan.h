@@ -15,6 +15,9 @@
 
 namespace qtalign::study {
 
+// How many configurations a plan may have unless --max-configurations says otherwise.
+constexpr size_t kDefaultMaxConfigurations = 200;
+
 // Tune on one task's questions, evaluate on `eval` (the same task, another one, or "all").
 struct TaskPair {
   std::string tune;
@@ -28,6 +31,9 @@ struct Plan {
   std::vector<TaskPair> tasks;
   std::vector<data::AnswerType> labels;  // answer types
   std::vector<int> shots;                // demonstrations per prompt; data::kTaskShots: the task's own
+  // The most configurations the plan may have (--max-configurations): a larger grid is far more
+  // likely a mistake (an axis given too many values) than a study to run for months.
+  size_t max_configurations = kDefaultMaxConfigurations;
 };
 
 // One adapter to train.
@@ -57,8 +63,11 @@ std::string model_id(const std::string& model);
 TaskPair parse_task_pair(const std::string& text);
 
 // The plan's settings, validated against the protocol before any work: known tasks, languages and
-// answer types, no empty axis, English not a tuning language when it is the target, a source never
-// its own target, distinct model names. Throws Error naming what is wrong.
+// answer types, no empty axis, no entry given twice (mixtures of the same languages in another
+// order included: each would run once and show twice in every table), English not a tuning
+// language when it is the target, a source never its own target, distinct model names, answers
+// the prompts can explain (data::require_answerable), at most max_configurations configurations.
+// Throws Error naming what is wrong.
 void validate_plan(const Plan& plan, const data::Protocol& protocol);
 
 // Every configuration, in plan order (models, then tasks, targets, mixtures).
@@ -77,6 +86,9 @@ io::Json plan_to_json(const Plan& plan);
 // The plan part of a plan file (`file` names it in errors): the axes above, each optional (defaults
 // of Plan as the command line has them: `defaults`).
 Plan plan_from_json(const io::Json& json, const std::filesystem::path& file, const Plan& defaults);
+
+// The number of configurations (adapters to train) of a plan.
+size_t configuration_count(const Plan& plan);
 
 // The number of configurations and evaluations a plan makes, in words.
 std::string plan_summary(const Plan& plan, const data::Protocol& protocol);

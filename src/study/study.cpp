@@ -21,6 +21,7 @@
 #include "eval/results.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "io/progress.h"
 #include "io/provenance.h"
@@ -314,8 +315,8 @@ class ConfigurationStages {
     protocol_.task(options_.task);
     if (options_.eval_task != "all") protocol_.task(options_.eval_task);
     data::parse_language_list(protocol_, options_.eval_languages);
-    if (!fs::is_regular_file(model_dir_ / "config.json") && !options_.model_dir.empty())
-      fail_at(model_dir_, "is not a Hugging Face checkpoint directory (no config.json)");
+    data::require_answerable(options_.labels, options_.shots);
+    if (!options_.model_dir.empty()) io::require_file(model_dir_ / "config.json", "not a Hugging Face checkpoint");
     grad_accum_per_process(options_.training.grad_accum, group_.world_size());
   }
 };

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "io/error.h"
+#include "io/input_path.h"
 #include "io/json_file.h"
 #include "io/utf8.h"
 #include "tokenizer/added_vocabulary.h"
@@ -107,6 +108,7 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
+  io::require_file(tokenizer_json, "");
   const Json root = io::read_json_file(tokenizer_json);
   if (!root.is_object()) fail_at(tokenizer_json, "expected a JSON object");
   auto model = root.find("model");
@@ -128,7 +130,7 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
   // Roles of special tokens are not in tokenizer.json; transformers reads them from the
   // tokenizer_config.json beside it.
   const std::filesystem::path config_file = tokenizer_json.parent_path() / "tokenizer_config.json";
-  if (std::filesystem::exists(config_file)) {
+  if (io::input_exists(config_file)) {
     const Json config = io::read_json_file(config_file);
     if (!config.is_object()) fail_at(config_file, "expected a JSON object");
     const Impl& view = *impl;

@@ -94,6 +94,47 @@ TEST_F(CheapInputsFirst, TheLensChecksItsTokenizerBeforeTheWeightsToo) {
   EXPECT_EQ(result.output, "qtalign: error: " + (no_tokenizer / "tokenizer.json").string() + ": no such file\n");
 }
 
+// A path that is a symbolic link loop cannot be looked at: every command names it and the problem in
+// one line (exit 1), as it does a missing file, instead of an internal filesystem error (exit 2).
+// Model, adapter, tokenizer and data, for eval, generate, train and the study runner.
+TEST_F(CheapInputsFirst, ASymlinkLoopAsAnyInputIsNamed) {
+  const std::filesystem::path loop = file("loop");
+  std::filesystem::create_symlink(loop.filename(), loop);  // loop -> loop
+  const std::string quoted = shell_quote(loop.string());
+  const std::string looped = "qtalign: error: " + loop.string() + ": cannot be read: Too many levels of symbolic links";
+  const std::string model = shell_quote(broken_model().string());
+  const std::string data = shell_quote(testing::shared_data_dir().string());
+  const std::string eval = "eval --data-dir " + data + " --model ";
+  const struct {
+    std::string command;
+    std::string message;
+  } cases[] = {
+      {eval + quoted + " --task snli --langs en --out " + path("out/r.json"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
+      {"generate --model " + quoted + " --prompt hi",
+       looped + " (reading " + (loop / "tokenizer.json").string() + ")\n"},
+      {"train --model " + quoted + " --data " + path("data.jsonl") + " --out " + path("adapter"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
+      {eval + model + " --adapter " + quoted + " --task snli --langs en --out " + path("out/r.json"),
+       looped + " (reading " + (loop / "adapter_config.json").string() + ")\n"},
+      {eval + model + " --tokenizer " + quoted + " --task snli --langs en --out " + path("out/r.json"),
+       looped + "\n"},
+      {"generate --model " + model + " --adapter " + quoted + " --prompt hi",
+       looped + " (reading " + (loop / "adapter_config.json").string() + ")\n"},
+      {"train --model " + model + " --data " + quoted + " --out " + path("adapter"), looped + "\n"},
+      {"run --data-dir " + data + " --model " + quoted + " --out " + path("study"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
+      {"study --data-dir " + data + " --models " + quoted + " --out " + path("study"),
+       looped + " (reading " + (loop / "config.json").string() + ")\n"},
+  };
+  for (const auto& [command, message] : cases) {
+    const testing::CommandResult result =
+        testing::run_command(shell_quote(testing::qtalign_binary().string()) + " " + command + " --threads 1 2>&1");
+    EXPECT_EQ(result.exit_code, 1) << command << "\n" << result.output;
+    EXPECT_EQ(result.output, message) << command;
+  }
+}
+
 TEST_F(CheapInputsFirst, DoubleQuantNeedsQuantize) {
   const testing::CommandResult result = eval(broken_model(), "--double-quant");
   EXPECT_EQ(result.exit_code, 1);

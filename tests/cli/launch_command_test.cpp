@@ -2,13 +2,22 @@
 // over loopback share eval's (task, language) pairs, or the items of a single pair, and the prompt
 // batches of lens and pca, and write the files one process writes; the study runner (run, study)
 // runs every stage on both, survives a dead rank by a rerun, and writes the study folder of one.
+// launch stops every process of every rank's process group before it reports a failure or an
+// interruption, and refuses to run inside another launch.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "distributed/process_group.h"
 #include "eval/eval_test_support.h"
@@ -164,6 +173,133 @@ TEST_F(LaunchAnalysis, TwoProcessesWriteTheRepresentationsOfOne) {
     EXPECT_EQ(io::read_file(file(std::string("pca/two/") + name)), io::read_file(file(std::string("pca/one/") + name)))
         << name;
   EXPECT_TRUE(std::filesystem::exists(file("pca/two/layer_00.svg")));
+}
+
+// The processes on this machine, from /proc: pid -> the fields of /proc/<pid>/stat after the command
+// name (state, ppid, pgrp, ...).
+std::map<int, std::vector<std::string>> process_table() {
+  std::map<int, std::vector<std::string>> table;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;  // ended meanwhile
+    std::istringstream fields(line.substr(line.rfind(')') + 1));
+    std::vector<std::string>& row = table[std::stoi(name)];
+    for (std::string field; fields >> field;) row.push_back(field);
+  }
+  return table;
+}
+
+// The processes whose process group is `group`.
+std::vector<int> processes_in_group(int group) {
+  std::vector<int> members;
+  for (const auto& [pid, fields] : process_table())
+    if (fields.size() > 2 && std::stoi(fields[2]) == group) members.push_back(pid);
+  return members;
+}
+
+// The value of `variable` in the environment a process started with ("" when unset or unreadable).
+std::string environment_of(int pid, const std::string& variable) {
+  std::ifstream environ_file("/proc/" + std::to_string(pid) + "/environ");
+  for (std::string entry; std::getline(environ_file, entry, '\0');)
+    if (entry.rfind(variable + "=", 0) == 0) return entry.substr(variable.size() + 1);
+  return "";
+}
+
+// The `count` processes `launcher` started once they run qtalign (rank -> pid); fewer when they did
+// not show within 60 s.
+std::map<int, int> launched_ranks(int launcher, size_t count) {
+  std::map<int, int> ranks;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ranks.size() < count && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& [pid, fields] : process_table()) {
+      const std::string rank = fields.size() > 1 && std::stoi(fields[1]) == launcher
+                                   ? environment_of(pid, "QTALIGN_LAUNCH_RANK")
+                                   : "";
+      if (!rank.empty()) ranks[std::stoi(rank)] = pid;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return ranks;
+}
+
+// launch, its processes and what it leaves behind when one of them fails or it is interrupted.
+class LaunchProcesses : public LaunchTest {
+ protected:
+  // `qtalign launch -n 2 --stop-grace 1 -- eval` on every pair (far longer than the tests let it run),
+  // started in the background with its output to `log`.
+  static std::unique_ptr<testing::BackgroundProcess> start_launch(const std::string& log) {
+    return std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{testing::qtalign_binary().string(), "launch", "-n", "2", "--stop-grace", "1", "--",
+                                 "eval", "--model", file("model").string(), "--dtype", "fp32", "--threads", "1",
+                                 "--data-dir", testing::shared_data_dir().string(), "--task", "all", "--langs", "all",
+                                 "--batch-size", "1", "--out", file(log + ".json").string()},
+        std::vector<std::string>{}, file(log));
+  }
+
+  // Expects every rank and every process of its process group to be gone, and ends what is left of
+  // a failed test.
+  static void expect_nothing_left(const std::map<int, int>& ranks) {
+    const auto table = process_table();
+    for (const auto& [rank, pid] : ranks) {
+      EXPECT_EQ(table.count(pid), 0u) << "rank " << rank << " lives on";
+      if (table.count(pid)) ::kill(pid, SIGKILL);
+      const std::vector<int> left = processes_in_group(pid);
+      EXPECT_TRUE(left.empty()) << "rank " << rank << "'s process group still has " << left.size() << " process(es)";
+      if (!left.empty()) ::kill(-pid, SIGKILL);
+    }
+  }
+};
+
+// A rank that fails makes launch stop the others as whole process groups: a process that does not end
+// on SIGTERM (here, stopped) gets SIGKILL after --stop-grace, and launch reports only once every
+// process of every group is gone.
+TEST_F(LaunchProcesses, AFailedRankStopsEveryProcessOfEveryGroupBeforeLaunchReturns) {
+  auto launch = start_launch("failed.log");
+  const std::map<int, int> ranks = launched_ranks(launch->pid, 2);
+  ASSERT_EQ(ranks.size(), 2u) << io::read_file(file("failed.log"));
+  for (const auto& [rank, pid] : ranks)
+    EXPECT_EQ(process_table()[pid].at(2), std::to_string(pid)) << "rank " << rank << " leads its own process group";
+  ::kill(ranks.at(0), SIGSTOP);
+  ::kill(ranks.at(1), SIGKILL);
+  EXPECT_EQ(launch->wait(60), 1) << io::read_file(file("failed.log"));
+  expect_nothing_left(ranks);
+  EXPECT_NE(io::read_file(file("failed.log"))
+                .find("qtalign: error: launch: rank 1 exited with status 137 (the other processes were stopped)"),
+            std::string::npos)
+      << io::read_file(file("failed.log"));
+  EXPECT_FALSE(std::filesystem::exists(file("failed.log.json")));
+}
+
+// Ctrl-C reaches only launch's own process group from the terminal: launch passes it on to every
+// rank's group and ends as an interrupted command does, once they are gone.
+TEST_F(LaunchProcesses, AnInterruptionReachesEveryRank) {
+  auto launch = start_launch("interrupted.log");
+  const std::map<int, int> ranks = launched_ranks(launch->pid, 2);
+  ASSERT_EQ(ranks.size(), 2u) << io::read_file(file("interrupted.log"));
+  ::kill(launch->pid, SIGINT);
+  EXPECT_EQ(launch->wait(60), 128 + SIGINT) << io::read_file(file("interrupted.log"));
+  expect_nothing_left(ranks);
+  EXPECT_NE(io::read_file(file("interrupted.log")).find("qtalign: interrupted"), std::string::npos)
+      << io::read_file(file("interrupted.log"));
+}
+
+// A launch inside a launch would start processes the outer one cannot stop (they once lived on and
+// finished the job after launch said it had stopped them): refused at its start, saying why.
+TEST_F(LaunchProcesses, ALaunchInsideALaunchIsRefused) {
+  const testing::CommandResult nested = qtalign("launch -n 2 -- launch -n 2 --", "eval",
+                                                "--task snli --langs en --limit 2 --out " + path("nested.json"));
+  EXPECT_EQ(nested.exit_code, 1) << nested.output;
+  // Either rank may say it first; the other may be stopped before it does.
+  EXPECT_NE(nested.output.find(" of a qtalign launch (QTALIGN_LAUNCH_RANK is set): a launch inside a launch starts "
+                               "processes the outer one cannot stop; give the command to one launch (qtalign launch "
+                               "-n N -- COMMAND)"),
+            std::string::npos)
+      << nested.output;
+  EXPECT_NE(nested.output.find("qtalign: error: launch: rank "), std::string::npos) << nested.output;
+  EXPECT_FALSE(std::filesystem::exists(file("nested.json")));
 }
 
 // The study runner on two processes against one. The two study folders must hold the same files with

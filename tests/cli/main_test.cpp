@@ -99,6 +99,64 @@ TEST(CommandLine, InvalidAndContradictoryOptions) {
   });
 }
 
+// Options that would have no effect in the combination given are refused rather than ignored.
+TEST(CommandLine, OptionsWithoutEffectAreRefused) {
+  const std::string data = " --data-dir " + shell_quote(testing::shared_data_dir().string());
+  expect_usage_errors({
+      {"eval --model m --quant-blocksize 128 --out OUT/r.json" + data,
+       "--quant-blocksize needs --quantize nf4 or fp4 (it sizes their absmax blocks; without 4-bit weights it would "
+       "be ignored)"},
+      {"eval --model m --quantize none --quant-blocksize 64 --out OUT/r.json" + data, "--quant-blocksize needs"},
+      {"generate --model m --prompt hi --quant-blocksize 256", "--quant-blocksize needs --quantize"},
+      {"train --model m --data d --out OUT --val-ratio 0 --eval-every 10",
+       "--eval-every has no effect here: --val-ratio 0 holds out no validation examples"},
+      {"data build --task snli --langs zh --split-out OUT/s.json --out OUT/t.jsonl" + data,
+       "--split-out requires --exclude-test"},
+      {"data build --task paws --langs ja --eval-fraction 0.3 --out OUT/t.jsonl" + data,
+       "--eval-fraction requires --exclude-test"},
+      {"run --model m --demo-examples 8 --out OUT" + data,
+       "--demo-examples has no effect here: they shape the demo model, made only without --model"},
+      {"run --train-langs zh sw --lens-langs zh --out OUT" + data,
+       "--lens-langs has no effect here: a grid (several --train-langs, --target, --labels or --shots) runs no lens "
+       "or PCA"},
+      {"study --models m --demo-tokenizer t --out OUT" + data,
+       "--demo-tokenizer has no effect here: no model is the demo"},
+  });
+}
+
+// CLI11's own range checks named a bound of 309 digits.
+TEST(CommandLine, NumbersOutOfRangeSayTheLeastValue) {
+  expect_usage_errors({{"eval --model m --threads -1 --out OUT/r.json", "--threads: must be at least 0, not -1"},
+                       {"eval --model m --first 0 --out OUT/r.json", "--first: must be at least 1, not 0"},
+                       {"generate --model m --prompt hi --max-new-tokens 0", "must be at least 1, not 0"},
+                       {"launch --stop-grace -1 -- eval --model m", "--stop-grace: must be at least 0, not -1"},
+                       {"train --model m --data d --out OUT --seed -1", "--seed: must be at least 0, not -1"}});
+}
+
+// With no demonstrations nothing says that task-agnostic words ("ox") stand for labels: eval, run
+// and study refuse it before any work instead of reporting chance accuracy.
+TEST(CommandLine, TaskAgnosticAnswersWithoutDemonstrationsAreRefused) {
+  const std::string data = " --data-dir " + shell_quote(testing::shared_data_dir().string());
+  const std::string refusal = "answer type task-agnostic needs demonstrations, and 0 shots gives none";
+  expect_usage_errors({
+      {"eval --model m --task emotion --labels task-agnostic --shots 0 --out OUT/r.json" + data, refusal},
+      {"run --task emotion --labels task-agnostic --shots 0 --out OUT" + data, refusal},
+      {"run --task emotion --labels english task-agnostic --shots 0 --out OUT" + data, refusal},
+      {"study --tasks emotion --labels task-agnostic --shots default 0 --out OUT" + data, refusal},
+  });
+}
+
+// A plan's size and duplicates are refused before any work, naming the count, the limit and the option.
+TEST(CommandLine, StudyPlansTooLargeOrWithDuplicatesAreRefused) {
+  const std::string data = " --data-dir " + shell_quote(testing::shared_data_dir().string());
+  expect_usage_errors({
+      {"study --train-langs zh de fr es --max-configurations 3 --out OUT" + data,
+       "4 configurations (1 model(s) x 4 mixture(s) x 1 target(s) x 1 tuning task(s)), more than the limit of 3"},
+      {"run --train-langs zh,de de,zh --out OUT" + data, "tuning mixture zh,de and de,zh are the same"},
+      {"study --train-langs zh --labels english english --out OUT" + data, "answer type english is given twice"},
+  });
+}
+
 TEST(CommandLine, HelpAndVersionSucceed) {
   const testing::CommandResult version = qtalign("--version");
   EXPECT_EQ(version.exit_code, 0) << version.output;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +28,6 @@
 #include "tokenizer/tokenizer.h"
 #include "train/training_checkpoint.h"
 #include "train/training_run.h"
-
-extern char** environ;
 
 namespace qtalign {
 namespace {
@@ -63,53 +60,7 @@ double max_abs_diff(const std::map<std::string, at::Tensor>& a, const std::map<s
   return diff;
 }
 
-// A process started in the background with extra environment variables, output to a file.
-struct Background {
-  pid_t pid = -1;
-
-  Background(const std::vector<std::string>& arguments, const std::vector<std::string>& environment,
-             const fs::path& output) {
-    std::vector<std::string> variables = environment;
-    for (char** entry = environ; *entry; ++entry) variables.emplace_back(*entry);
-    std::vector<char*> argv, envp;
-    std::vector<std::string> owned = arguments;
-    for (std::string& argument : owned) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    for (std::string& variable : variables) envp.push_back(variable.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-
-  // The exit status, or -1 when it has not ended within `seconds` (then it is killed). The limit
-  // only guards against a hang; nothing depends on how long the process takes.
-  int wait(double seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    kill_now();
-    return -1;
-  }
-
-  void kill_now() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-
-  ~Background() { kill_now(); }
-};
+using Background = testing::BackgroundProcess;
 
 // Waits until `file` holds at least `lines` JSONL records, or the process ended, or 300 s passed.
 bool wait_for_log(const fs::path& file, size_t lines, Background& process) {

@@ -163,5 +163,15 @@ TEST(OutputTypes, AreReadAndValidatedWithTheProtocol) {
                        "tasks.emotion.output_types: expected a JSON object"));
 }
 
+// Task-agnostic words mean labels only through the demonstrations that answer with them.
+TEST(RequireAnswerable, TaskAgnosticAnswersNeedADemonstration) {
+  EXPECT_TRUE(contains(error_of([] { require_answerable(AnswerType::task_agnostic, 0); }),
+                       "answer type task-agnostic needs demonstrations, and 0 shots gives none"));
+  require_answerable(AnswerType::task_agnostic, 1);
+  require_answerable(AnswerType::task_agnostic, -1);  // the task's own, at least one
+  require_answerable(AnswerType::english, 0);
+  require_answerable(AnswerType::same_language, 0);
+}
+
 }  // namespace
 }  // namespace qtalign::data

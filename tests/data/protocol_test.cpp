@@ -144,6 +144,34 @@ TEST(Protocol, MalformedPromptsJsonIsRejectedWithThePath) {
   EXPECT_TRUE(contains(load_error([](Json& p) { p["languages"].push_back("zh"); }), "languages: 'zh' appears twice"));
 }
 
+// English comes first in the languages list; a field renamed in its template alone is its fault, not
+// that of the next language compared with it.
+TEST(Protocol, ATemplateWhoseFieldsDifferFromMostIsTheOneBlamed) {
+  const std::string message = load_error([](Json& p) {
+    p["tasks"]["snli"]["languages"]["en"]["template"] =
+        "{demonstrations}\nPremise: {premis}\nHypothesis: {hypothesis}\nAnswer: \"";
+  });
+  EXPECT_TRUE(contains(message, "tasks.snli.languages.en.template: uses the fields {premis, hypothesis}, most "
+                                "languages {premise, hypothesis}"))
+      << message;
+}
+
+// A file named by prompts.json lies in the data directory: test sets, shipped training sets and the
+// English sources are read (and shown in prompts), so "../.." or an absolute path would read any file.
+TEST(Protocol, FilesOutsideTheDataDirectoryAreRefused) {
+  const std::string outside = "is not a file inside the data directory";
+  EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["snli"]["languages"]["zh"]["file"] = "../../etc/passwd"; }),
+                       "tasks.snli.languages.zh.file: '../../etc/passwd' " + outside));
+  EXPECT_TRUE(contains(load_error([](Json& p) { p["tasks"]["paws"]["languages"]["de"]["file"] = "/etc/passwd"; }),
+                       "tasks.paws.languages.de.file: '/etc/passwd' " + outside));
+  EXPECT_TRUE(contains(load_error([](Json& p) {
+                         p["question_translation"]["shipped_sets"]["zh"] = "snli/../../../etc/passwd";
+                       }),
+                       "question_translation.shipped_sets.zh: 'snli/../../../etc/passwd' " + outside));
+  EXPECT_TRUE(contains(load_error([](Json& p) { p["question_translation"]["english_source"]["snli"] = "/etc/passwd"; }),
+                       "question_translation.english_source.snli: '/etc/passwd' " + outside));
+}
+
 TEST(Protocol, InvalidJsonNamesTheFile) {
   TempDir dir;
   io::write_file_atomically(dir / "prompts.json", "{\"languages\": [\"en\",");

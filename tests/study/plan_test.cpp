@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "data/protocol.h"
+#include "io/error.h"
 #include "support/test_support.h"
 
 namespace qtalign::study {
@@ -94,6 +95,89 @@ TEST(Plan, ValidationRefusesWhatCannotRunBeforeAnyWork) {
   plan = table1_plan();
   plan.tasks = {parse_task_pair("snli:xnli")};
   EXPECT_FALSE(testing::error_of([&] { validate_plan(plan, protocol()); }).empty());
+}
+
+// The message validate_plan refuses `plan` with ("" when it accepts it).
+std::string refusal(const Plan& plan) {
+  try {
+    validate_plan(plan, protocol());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// An entry given twice would run once and show twice in every table: every axis refuses one, and
+// a mixture of the same languages in another order is the same mixture.
+TEST(Plan, EntriesGivenTwiceAreRefusedByName) {
+  const std::string twice = ": each configuration and evaluation would run once and show twice in every table";
+  Plan plan = table1_plan();
+  plan.mixtures = {"zh", "zh"};
+  EXPECT_EQ(refusal(plan), "study plan: tuning mixture zh is given twice" + twice);
+  plan.mixtures = {"zh,de", "es", "de,zh"};
+  EXPECT_EQ(refusal(plan), "study plan: tuning mixture zh,de and de,zh are the same" + twice);
+  plan = table1_plan();
+  plan.models = {"demo", "/models/Qwen1.5-1.8B", "demo"};
+  EXPECT_EQ(refusal(plan), "study plan: model demo is given twice" + twice);
+  plan = table1_plan();
+  plan.targets = {"en", "it", "en"};
+  EXPECT_EQ(refusal(plan), "study plan: target en is given twice" + twice);
+  plan = table1_plan();
+  plan.tasks = {parse_task_pair("snli"), parse_task_pair("snli:snli")};
+  EXPECT_EQ(refusal(plan), "study plan: task snli is given twice" + twice);
+  plan.tasks = {parse_task_pair("snli:emotion"), parse_task_pair("snli:emotion")};
+  EXPECT_EQ(refusal(plan), "study plan: task snli:emotion is given twice" + twice);
+  plan = table1_plan();
+  plan.labels = {"english", "same-language", "english"};
+  EXPECT_EQ(refusal(plan), "study plan: answer type english is given twice" + twice);
+  plan = table1_plan();
+  plan.shots = {-1, 0, -1};
+  EXPECT_EQ(refusal(plan), "study plan: shots default is given twice" + twice);
+  plan.shots = {2, 2};
+  EXPECT_EQ(refusal(plan), "study plan: shots 2 is given twice" + twice);
+}
+
+// Task-agnostic words mean the labels only through demonstrations; without any the result would be
+// chance accuracy without a word of warning.
+TEST(Plan, TaskAgnosticAnswersWithoutDemonstrationsAreRefused) {
+  Plan plan = table1_plan();
+  plan.tasks = {parse_task_pair("emotion")};
+  plan.labels = {"english", "task-agnostic"};
+  plan.shots = {-1, 0};
+  EXPECT_NE(refusal(plan).find("answer type task-agnostic needs demonstrations, and 0 shots gives none"),
+            std::string::npos)
+      << refusal(plan);
+  plan.shots = {-1, 1};
+  EXPECT_EQ(refusal(plan), "");
+  plan.labels = {"english"};
+  plan.shots = {0};
+  EXPECT_EQ(refusal(plan), "");
+}
+
+// 97 models x 1,159 mixtures x 3 tuning tasks once started as 337,269 adapters to train: a plan
+// beyond --max-configurations is refused with its size, the limit and the option.
+TEST(Plan, APlanBeyondTheConfigurationLimitIsRefused) {
+  Plan plan = table1_plan();  // 2 models x 2 mixtures x 2 targets x 1 tuning task
+  EXPECT_EQ(configuration_count(plan), 8u);
+  EXPECT_EQ(plan.max_configurations, 200u);
+  plan.max_configurations = 8;
+  EXPECT_EQ(refusal(plan), "");
+  plan.max_configurations = 7;
+  EXPECT_EQ(refusal(plan),
+            "study plan: 8 configurations (2 model(s) x 2 mixture(s) x 2 target(s) x 1 tuning task(s)), more than "
+            "the limit of 7: a plan this large is most likely a mistake (each configuration trains an adapter); if "
+            "it is meant, raise the limit with --max-configurations 8");
+  plan = table1_plan();  // with 80 two-language mixtures: 2 x 80 x 2 x 1
+  plan.mixtures.clear();
+  for (const char* first : {"zh", "de", "fr", "es", "ja", "ru", "sw", "th", "bn", "hi"})
+    for (const char* second : {"nl", "sv", "sl", "pl", "bg", "no", "ms", "is"})
+      plan.mixtures.push_back(std::string(first) + "," + second);
+  EXPECT_NE(refusal(plan).find("study plan: 320 configurations"), std::string::npos) << refusal(plan);
+  plan.max_configurations = 320;
+  EXPECT_EQ(refusal(plan), "");
+  EXPECT_NE(plan_summary(table1_plan(), protocol()).find("8 adapters to train (at most 200: --max-configurations)"),
+            std::string::npos)
+      << plan_summary(table1_plan(), protocol());
 }
 
 }  // namespace

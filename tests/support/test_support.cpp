@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,13 +12,17 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "io/error.h"
+
+extern char** environ;
 
 namespace qtalign::testing {
 
@@ -113,6 +119,47 @@ std::string shell_quote(const std::string& text) {
     else quoted += c;
   }
   return quoted + "'";
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& arguments,
+                                     const std::vector<std::string>& environment,
+                                     const std::filesystem::path& output) {
+  std::vector<std::string> variables = environment;
+  for (char** entry = environ; *entry; ++entry) variables.emplace_back(*entry);
+  std::vector<char*> argv, envp;
+  std::vector<std::string> owned = arguments;
+  for (std::string& argument : owned) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  for (std::string& variable : variables) envp.push_back(variable.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t spawned = -1;
+  if (posix_spawn(&spawned, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0) pid = spawned;
+  posix_spawn_file_actions_destroy(&actions);
+}
+
+int BackgroundProcess::wait(double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill_now();
+  return -1;
+}
+
+void BackgroundProcess::kill_now() {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  pid = -1;
 }
 
 std::string error_of(const std::function<void()>& action) {

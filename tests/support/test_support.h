@@ -50,6 +50,25 @@ CommandResult run_command(const std::string& command_line);
 CommandResult run_with_file_size_limit(const std::vector<std::string>& arguments, uint64_t max_file_bytes,
                                        bool ignore_sigxfsz);
 
+// A program (arguments[0], a path) started in the background with extra environment variables
+// ("NAME=value", before the inherited ones), its output (stdout and stderr) to a file; killed
+// (SIGKILL) and collected on destruction unless it was waited for.
+struct BackgroundProcess {
+  int pid = -1;
+
+  BackgroundProcess(const std::vector<std::string>& arguments, const std::vector<std::string>& environment,
+                    const std::filesystem::path& output);
+  ~BackgroundProcess() { kill_now(); }
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // The exit status, or -1 when it has not ended within `seconds` (then it is killed). The limit
+  // only guards against a hang; nothing depends on how long the process takes.
+  int wait(double seconds);
+
+  void kill_now();
+};
+
 // The message of the qtalign::Error `action` throws; records a test failure when it throws none.
 std::string error_of(const std::function<void()>& action);
 
