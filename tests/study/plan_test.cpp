@@ -128,7 +128,7 @@ TEST(Plan, EntriesGivenTwiceAreRefusedByName) {
   plan.tasks = {parse_task_pair("snli:emotion"), parse_task_pair("snli:emotion")};
   EXPECT_EQ(refusal(plan), "study plan: task snli:emotion is given twice" + twice);
   plan = table1_plan();
-  plan.labels = {"english", "same-language", "english"};
+  plan.labels = {data::AnswerType::english, data::AnswerType::same_language, data::AnswerType::english};
   EXPECT_EQ(refusal(plan), "study plan: answer type english is given twice" + twice);
   plan = table1_plan();
   plan.shots = {-1, 0, -1};
@@ -142,14 +142,14 @@ TEST(Plan, EntriesGivenTwiceAreRefusedByName) {
 TEST(Plan, TaskAgnosticAnswersWithoutDemonstrationsAreRefused) {
   Plan plan = table1_plan();
   plan.tasks = {parse_task_pair("emotion")};
-  plan.labels = {"english", "task-agnostic"};
+  plan.labels = {data::AnswerType::english, data::AnswerType::task_agnostic};
   plan.shots = {-1, 0};
   EXPECT_NE(refusal(plan).find("answer type task-agnostic needs demonstrations, and 0 shots gives none"),
             std::string::npos)
       << refusal(plan);
   plan.shots = {-1, 1};
   EXPECT_EQ(refusal(plan), "");
-  plan.labels = {"english"};
+  plan.labels = {data::AnswerType::english};
   plan.shots = {0};
   EXPECT_EQ(refusal(plan), "");
 }
