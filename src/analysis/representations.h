@@ -3,19 +3,18 @@
 // the same items in several languages; then a 2-D PCA of all of them coloured by language, for each
 // language pair the Pearson correlation of the items' 1-D PCA coordinates paired by parallel item (the
 // study's measure), and the mean cosine similarity between each language's vector and English's for
-// the same item (a direct measure of alignment), layer by layer.
+// the same item (a direct measure of alignment), layer by layer. Its JSON form is in
+// analysis/representations_json.h, its files and charts in analysis/representation_outputs.h.
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
+#include "analysis/representation_spec.h"
 #include "data/protocol.h"
-#include "data/sampling.h"
 #include "distributed/process_group.h"
 #include "io/json_file.h"
 #include "model/model.h"
@@ -24,20 +23,9 @@
 
 namespace qtalign::analysis {
 
-enum class Pooling {
-  mean,        // the mean over every prompt token (the study's choice)
-  last_token,  // the state at the last prompt token
-};
-
 // Parses "mean" or "last"; throws Error naming both.
 Pooling parse_pooling(const std::string& name);
 std::string pooling_name(Pooling pooling);
-
-enum class RepresentationPrompt {
-  study,     // the study's: the few-shot prompt with 2 demonstrations answered in the language itself
-  question,  // the item in the language's template without demonstrations (what question translation trains on)
-  few_shot,  // the evaluation prompt, demonstrations answered with English labels
-};
 
 // Parses "study", "question" or "few-shot"; throws Error naming them.
 RepresentationPrompt parse_representation_prompt(const std::string& name);
@@ -46,8 +34,6 @@ std::string representation_prompt_name(RepresentationPrompt prompt);
 // The prompt a task's analysis uses unless told otherwise: the study's for tasks with same-language
 // answers (emotion), else the question.
 RepresentationPrompt default_representation_prompt(const data::TaskProtocol& task);
-
-using LanguagePair = std::pair<std::string, std::string>;
 
 // The study's pairs: en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw, en-ms.
 std::vector<LanguagePair> study_language_pairs();
@@ -58,6 +44,12 @@ std::vector<LanguagePair> parse_language_pairs(const data::Protocol& protocol, c
 
 // Fewer paired items than this make a correlation meaningless; results say so.
 constexpr size_t kMinimumPairedItems = 10;
+
+// What the outputs say when fewer than kMinimumPairedItems items are paired.
+std::string too_few_items_note(size_t items);
+
+// "en-de".
+std::string pair_name(const LanguagePair& pair);
 
 // Pearson's r between the 1-D PCA coordinates of two languages' vectors of the same items (a and b,
 // [items, hidden], row i of each the same item): one principal component fitted to the rows of both
@@ -98,22 +90,6 @@ struct LayerAnalysis {
 LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, size_t reference,
                             const std::vector<std::pair<size_t, size_t>>& pairs, const BootstrapSettings& bootstrap);
 
-struct RepresentationOptions {
-  std::string task = "emotion";
-  std::vector<std::string> languages;  // the reference language is added first when missing
-  std::string reference_language = "en";
-  // Pairs to correlate: those of the study whose languages are analysed, then these (their languages
-  // are added to the analysis).
-  std::vector<LanguagePair> extra_pairs;
-  std::vector<int64_t> layers;         // residual-stream indices; empty = all
-  std::vector<size_t> item_indices;    // candidate test items (empty: all), before the limit
-  data::ItemLimit limit;               // items (count 0: all)
-  int64_t batch_size = 8;
-  Pooling pooling = Pooling::mean;
-  RepresentationPrompt prompt = RepresentationPrompt::study;
-  BootstrapSettings bootstrap;
-};
-
 struct RepresentationResult {
   std::string task;
   std::vector<std::string> languages;  // reference first
@@ -137,23 +113,6 @@ struct RepresentationResult {
 std::optional<RepresentationResult> run_representations(distributed::ProcessGroup& group, const model::Model& model,
                                                         const tokenizer::Tokenizer& tokenizer,
                                                         const data::Protocol& protocol,
-                                                        const RepresentationOptions& options);
-
-// The result as JSON, and back (throws Error naming the file for anything missing or inconsistent).
-io::Json representation_result_to_json(const RepresentationResult& result);
-RepresentationResult representation_result_from_json(const io::Json& json, const std::filesystem::path& file);
-
-// Writes into `directory`: layer_<L>.png/.svg (PCA scatter per layer), cosine.png/.svg (cosine to the
-// reference over layers, one line per language), cosine.csv, pair_correlation.csv (every pair, every
-// layer), representations.md (tables) and, last, representations.json.
-void write_representation_outputs(const RepresentationResult& result, const std::filesystem::path& directory);
-
-// Writes the base-vs-tuned comparison into `directory`: cosine_comparison.png/.svg (per language, base
-// dashed, tuned solid, same colour) and .csv (layer, language, base, tuned, delta); the pair
-// correlations in one table, pair_correlation_comparison.md/.csv/.json (layer, pair, base, tuned,
-// delta), and one figure per layer, pair_correlation_layer_<L>.png/.svg (base and tuned bars per
-// pair). Throws Error when the two results differ in languages, pairs, layers or items.
-void write_base_tuned_comparison(const RepresentationResult& base, const RepresentationResult& tuned,
-                                 const std::filesystem::path& directory);
+                                                        const RepresentationSpec& spec);
 
 }  // namespace qtalign::analysis

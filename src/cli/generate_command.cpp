@@ -11,6 +11,7 @@
 #include "io/json_file.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
+#include "model/loaded_model.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_data.h"
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "analysis/representations.h"
+#include "analysis/representations_json.h"
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"

@@ -170,9 +170,9 @@ TEST(LogitLens, ConstructedModelGivesTheHandComputedQuantitiesAtEveryLayer) {
   plan.item_indices = plan.sampled_indices = {4, 9};
   plan.item_labels = {0, 1};
   plan.prompts = {{0}, {0}};
-  LensOptions options;
-  options.bootstrap = {500, 3, 0.9};
-  const LensLanguageResult result = run_lens(model, plan, options);
+  LensSpec spec;
+  spec.bootstrap = {500, 3, 0.9};
+  const LensLanguageResult result = run_lens(model, plan, spec);
   ASSERT_EQ(result.layers.size(), 3u);
   for (int layer = 0; layer < 3; ++layer) {
     const LensLayerSummary& summary = result.layers[layer];

@@ -1,5 +1,8 @@
 #include "analysis/representations.h"
 
+#include "analysis/representation_outputs.h"
+#include "analysis/representations_json.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>

