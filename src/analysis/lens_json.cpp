@@ -1,5 +1,6 @@
 #include "analysis/lens_json.h"
 
+#include "analysis/lens_plan.h"
 #include "analysis/text_output.h"
 #include "data/answer_type.h"
 #include "data/sampling.h"
@@ -56,6 +57,10 @@ io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::
           {"language", plan.language},
           {"answer_type", data::answer_type_name(plan.answer_type)},
           {"forced_prefix", plan.forced_prefix},
+          {"prompt_end", plan.forced_prefix.empty()
+                             ? "the opening quote; whole answer words read (the study's lens script)"
+                             : "the forced prefix after the opening quote; the words' remainders read (the study's "
+                               "evaluation script)"},
           {"provenance", provenance},
           {"labels", {{"english", plan.english_labels}, {"native", plan.native_labels}}},
           {"token_sets", {{"english", plan.token_sets.english}, {"native", plan.token_sets.native}}},
@@ -71,7 +76,8 @@ io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::
           {"item_indices", plan.item_indices},
           {"dropped_overlap", plan.dropped_indices.size()},
           {"dropped_item_indices", plan.dropped_indices},
-          {"entropy_unit", "nats"},
+          {"dropped_reason", lens_drop_reason(plan, tokenizer)},
+          {"entropy_unit", "bits"},
           {"layers", layers},
           {"per_item", per_item_json(result)}};
 }
@@ -82,6 +88,7 @@ LensFileSummary read_lens_file(const std::filesystem::path& file) {
   summary.items = io::required_field<int64_t>(result, "items", file);
   summary.dropped = io::required_field<int64_t>(result, "dropped_overlap", file);
   summary.layers = io::required_field<io::Json>(result, "layers", file);
+  summary.dropped_reason = result.value("dropped_reason", "");
   if (!summary.layers.is_array() || (summary.items > 0 && summary.layers.empty())) fail_at(file, "no layers");
   return summary;
 }

@@ -3,6 +3,8 @@
 // the base-vs-tuned comparison read back from such a file.
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <utility>
 
 #include "analysis/logit_lens.h"
 #include "io/json_file.h"
@@ -20,6 +22,7 @@ struct LensFileSummary {
   int64_t items = 0;
   int64_t dropped = 0;
   io::Json layers;  // the file's "layers" array (empty when every item was dropped)
+  std::string dropped_reason;  // lens_drop_reason ("" when none was dropped)
 };
 
 // Reads a <lang>.json; throws Error naming the file when a field is missing or it has items but no layers.

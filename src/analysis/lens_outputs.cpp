@@ -53,15 +53,19 @@ void write_lens_overview(const std::vector<std::string>& languages, const std::f
   std::string markdown =
       "| language | items | dropped (overlap) | latent English answer: peak (layer) | correct answer in language, "
       "last layer | all answers in language, last layer | all English answers, last layer | entropy, last layer "
-      "(nats) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+      "(bits) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::string notes;  // why items were dropped, per language
   plot::LineChart latent_chart, native_chart;
   for (const std::string& language : languages) {
     const std::filesystem::path file = directory / (language + ".json");
     const LensFileSummary lens = read_lens_file(file);
+    if (!lens.dropped_reason.empty()) notes += fmt::format("- {}: {}\n", language, lens.dropped_reason);
     if (lens.items == 0) {
-      summary.push_back({{"language", language}, {"items", 0}, {"dropped_overlap", lens.dropped}});
-      markdown += fmt::format("| {} | 0 | {} | every item dropped: its English and {} answers share tokens |||||\n",
-                              language, lens.dropped, language);
+      summary.push_back({{"language", language},
+                         {"items", 0},
+                         {"dropped_overlap", lens.dropped},
+                         {"dropped_reason", lens.dropped_reason}});
+      markdown += fmt::format("| {} | 0 | {} | no curve: every item dropped (below) |||||\n", language, lens.dropped);
       continue;
     }
     // The palette's first colours are its most distinct: a language's colour is its place in this chart.
@@ -77,17 +81,18 @@ void write_lens_overview(const std::vector<std::string>& languages, const std::f
     const io::Json& last = lens.layers.back();
     const auto [peak_layer, peak] = lens_peak_of(lens.layers, "correct_english", file);
     io::Json last_layer{{"layer", last.at("layer")}};
-    for (const char* quantity : {"correct_english", "correct_native", "all_native", "all_english", "entropy"})
-      last_layer[quantity] = lens_estimate_at(last, quantity, file);
+    for (const LensQuantity& quantity : kLensQuantities)
+      last_layer[quantity.key] = lens_estimate_at(last, quantity.key, file);
     summary.push_back({{"language", language},
                        {"items", lens.items},
                        {"dropped_overlap", lens.dropped},
+                       {"dropped_reason", lens.dropped_reason},
                        {"last_layer", last_layer},
                        {"peak_correct_english", {{"layer", peak_layer}, {"mean", peak}}}});
     markdown += fmt::format("| {} | {} | {} | {:.4g} ({}) | {:.4g} | {:.4g} | {:.4g} | {:.3f} |\n", language,
                             lens.items, lens.dropped, peak, peak_layer, lens_estimate_at(last, "correct_native", file),
                             lens_estimate_at(last, "all_native", file), lens_estimate_at(last, "all_english", file),
-                            lens_estimate_at(last, "entropy", file));
+                            lens_estimate_at(last, "entropy_bits", file));
     latent_chart.series.push_back(std::move(latent));
     native_chart.series.push_back(std::move(native));
   }
@@ -107,6 +112,7 @@ void write_lens_overview(const std::vector<std::string>& languages, const std::f
     plot::write_line_chart(latent_chart, directory / "overview_latent");
     plot::write_line_chart(native_chart, directory / "overview_native");
   }
+  if (!notes.empty()) markdown += "\nItems dropped because their two readings share tokens:\n\n" + notes;
   io::write_file_atomically(directory / "summary.md", markdown);
   io::write_json_file(directory / "summary.json", summary);
 }
@@ -120,7 +126,7 @@ void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, cons
   plot::Series all_native{"all answers, " + plan.language, {}, {}, {}, {}, plot::palette_color(1),
                           plot::LineStyle::dashed};
   plot::Series all_english{"all answers, English", {}, {}, {}, {}, plot::palette_color(0), plot::LineStyle::dashed};
-  plot::HeatStrip entropy{"entropy (nats)", {}, {}, 0.0, std::log(static_cast<double>(vocab_size))};
+  plot::HeatStrip entropy{"entropy (bits)", {}, {}, 0.0, std::log2(static_cast<double>(vocab_size))};
   const std::pair<plot::Series*, stats::Estimate LensLayerSummary::*> lines[] = {
       {&correct_english, &LensLayerSummary::correct_english},
       {&correct_native, &LensLayerSummary::correct_native},
@@ -177,8 +183,11 @@ void write_lens_comparison(const std::filesystem::path& base_directory, const st
       throw Error(fmt::format("lens comparison: {} and {} cover different items or layers", base_file.string(),
                               tuned_file.string()));
     if (base.items == 0) {
-      markdown += fmt::format("| {} | 0 | every item dropped (overlapping answers) |||||\n", language);
-      comparison.push_back({{"language", language}, {"items", 0}, {"dropped_overlap", base.dropped}});
+      markdown += fmt::format("| {} | 0 | no curve: {} |||||\n", language, base.dropped_reason);
+      comparison.push_back({{"language", language},
+                            {"items", 0},
+                            {"dropped_overlap", base.dropped},
+                            {"dropped_reason", base.dropped_reason}});
       continue;
     }
     plot::LineChart chart;

@@ -16,7 +16,7 @@ namespace qtalign::analysis {
 std::string lens_csv(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer);
 
 // Figure-1-style chart of one lens result: the four quantities with their bands over layers, entropy
-// as a strip beneath on the fixed scale 0 to ln(vocab); `variant` ("base", "tuned" or "") in the title.
+// as a strip beneath on the fixed scale 0 to log2(vocab) bits; `variant` ("base", "tuned" or "") in the title.
 void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, const std::string& variant,
                       const std::filesystem::path& stem);
 

@@ -24,20 +24,16 @@ void run_lens_variant(distributed::ProcessGroup& group, const model::LoadedModel
                         {"top_k", spec.top_k},
                         {"answer_type", data::answer_type_name(spec.answer_type)},
                         {"token_sets", "prefix-sum candidates of the label words (prompts.json scoring)"},
+                        {"forced_prefix", spec.forced_prefix ? "appended, remainders read (the study's evaluation script)"
+                                                             : "none, whole words read (the study's lens script)"},
+                        {"entropy_unit", "bits"},
                         {"overlap_filter", "items whose correct answer's English and test-language candidates "
-                                           "share a token are dropped"}};
+                                           "share a token are dropped, but in English (as the study's lens script)"}};
   if (group.is_main())
-    for (const LensLanguagePlan& plan : plans) {
-      if (plan.item_indices.empty())
-        std::fprintf(stderr,
-                     "lens %s/%s: all %zu items dropped: the English and %s answers share candidate tokens, so the "
-                     "two readings cannot be told apart\n",
-                     plan.task.c_str(), plan.language.c_str(), plan.dropped_indices.size(), plan.language.c_str());
-      else if (!plan.dropped_indices.empty())
-        std::fprintf(stderr, "lens %s/%s: %zu of %zu items dropped (English and %s answers share candidate tokens)\n",
-                     plan.task.c_str(), plan.language.c_str(), plan.dropped_indices.size(),
-                     plan.sampled_indices.size(), plan.language.c_str());
-    }
+    for (const LensLanguagePlan& plan : plans)
+      if (!plan.dropped_indices.empty())
+        std::fprintf(stderr, "lens %s/%s: %s\n", plan.task.c_str(), plan.language.c_str(),
+                     lens_drop_reason(plan, loaded.tokenizer).c_str());
   // Rank 0 decides what is left to run, as only its output directory is sure to exist.
   std::string skipped(plans.size(), '0');
   if (group.is_main())
@@ -68,7 +64,16 @@ void compare_lens_variants(distributed::ProcessGroup& group, const data::Protoco
 }
 
 std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model::LoadedModel& loaded,
-                                        const data::Protocol& protocol, const LensSpec& spec) {
+                                        const data::Protocol& protocol, const LensSpec& requested) {
+  LensSpec spec = requested;
+  const int64_t vocab = loaded.model.lm_head.size(0);
+  if (spec.top_k > vocab) {
+    // More tokens than the vocabulary holds would only repeat it, item by item and layer by layer.
+    if (group.is_main())
+      std::fprintf(stderr, "lens: --top-k %d capped at the vocabulary's %lld tokens\n", spec.top_k,
+                   static_cast<long long>(vocab));
+    spec.top_k = static_cast<int>(vocab);
+  }
   // Every language's prompts, token sets and dropped items, before the first forward pass.
   const std::vector<LensLanguagePlan> plans = plan_lens(loaded.tokenizer, protocol, spec);
   if (spec.compare_adapter.empty()) {

@@ -31,7 +31,8 @@ void run_lens_variant(distributed::ProcessGroup& group, const model::LoadedModel
 // (write_lens_comparison); the other ranks do nothing.
 void compare_lens_variants(distributed::ProcessGroup& group, const data::Protocol& protocol, const LensSpec& spec);
 
-// The entry point: plans (every check before a forward pass), then runs the lens of `loaded` into
+// The entry point: caps spec.top_k at the vocabulary's size (saying so on stderr), plans (every check
+// before a forward pass), then runs the lens of `loaded` into
 // spec.out, or with spec.compare_adapter base, tuned and their comparison. Returns the Markdown table
 // that sums it up (summary.md, or comparison/comparison.md).
 std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model::LoadedModel& loaded,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "analysis/text_output.h"
 #include "data/prompt_format.h"
 #include "data/task_items.h"
 #include "eval/label_tokens.h"
@@ -15,7 +16,7 @@ std::vector<std::string> lens_languages(const data::Protocol& protocol, const st
   const data::LensProtocol& lens = protocol.task(task).lens_protocol();
   std::vector<std::string> languages;
   for (const std::string& language : protocol.languages)
-    if (language != "en" && lens.demonstrations.count(language) && lens.native_labels.count(language))
+    if (lens.demonstrations.count(language) && lens.native_labels.count(language))
       languages.push_back(language);
   return languages;
 }
@@ -25,17 +26,32 @@ std::vector<std::string> lens_spec_languages(const data::Protocol& protocol, con
 }
 
 LensTokenSets lens_token_sets(const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
-                              const std::string& language, data::AnswerType answer_type) {
+                              const std::string& language, data::AnswerType answer_type, bool forced_prefix) {
   const data::AnswerWords native = data::answer_words(task, language, data::AnswerType::same_language);
-  // The forced prefix is only in the prompt when the prompt answers in the language.
+  // The forced prefix is only in the prompt when asked for and the prompt answers in the language.
   const std::vector<std::string> native_words =
-      answer_type == data::AnswerType::same_language ? native.scored_words() : native.words;
+      forced_prefix && answer_type == data::AnswerType::same_language ? native.scored_words() : native.words;
   LensTokenSets sets;
   for (size_t label = 0; label < task.labels.size(); ++label) {
     sets.english.push_back(eval::prefix_sum_candidates(tokenizer, task.labels[label]));
     sets.native.push_back(eval::prefix_sum_candidates(tokenizer, native_words.at(label)));
   }
   return sets;
+}
+
+std::string lens_drop_reason(const LensLanguagePlan& plan, const tokenizer::Tokenizer& tokenizer) {
+  if (plan.dropped_indices.empty()) return "";
+  std::vector<std::string> shares;
+  for (size_t label = 0; label < plan.english_labels.size(); ++label) {
+    std::vector<std::string> tokens;
+    for (int64_t id : plan.token_sets.shared(label)) tokens.push_back("'" + token_text(tokenizer, id) + "'");
+    if (!tokens.empty())
+      shares.push_back(fmt::format("{}/{} share {}", plan.english_labels[label], plan.native_labels.at(label),
+                                   fmt::join(tokens, ", ")));
+  }
+  return fmt::format("{} of {} items dropped: their English and {} answers share candidate tokens ({}), so the two "
+                     "readings cannot be told apart",
+                     plan.dropped_indices.size(), plan.sampled_indices.size(), plan.language, fmt::join(shares, "; "));
 }
 
 std::vector<LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& tokenizer, const data::Protocol& protocol,
@@ -55,8 +71,8 @@ std::vector<LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& tokenizer, c
     plan.answer_type = spec.answer_type;
     plan.english_labels = task.labels;
     plan.native_labels = data::answer_words(task, language, data::AnswerType::same_language).words;
-    plan.forced_prefix = data::answer_words(task, language, spec.answer_type).forced_prefix;
-    plan.token_sets = lens_token_sets(tokenizer, task, language, spec.answer_type);
+    if (spec.forced_prefix) plan.forced_prefix = data::answer_words(task, language, spec.answer_type).forced_prefix;
+    plan.token_sets = lens_token_sets(tokenizer, task, language, spec.answer_type, spec.forced_prefix);
 
     const std::vector<data::TaskItem> items = data::read_test_set(protocol, task.name, language);
     plan.sampled_indices =
@@ -65,7 +81,11 @@ std::vector<LensLanguagePlan> plan_lens(const tokenizer::Tokenizer& tokenizer, c
     for (size_t index : plan.sampled_indices)
       labels.push_back(static_cast<size_t>(std::find(task.labels.begin(), task.labels.end(), items[index].label) -
                                            task.labels.begin()));
-    plan.item_indices = items_without_overlap(plan.sampled_indices, labels, plan.token_sets, plan.dropped_indices);
+    // The study's lens script exempts English: both readings are the same word there.
+    if (language == "en")
+      plan.item_indices = plan.sampled_indices;
+    else
+      plan.item_indices = items_without_overlap(plan.sampled_indices, labels, plan.token_sets, plan.dropped_indices);
     const std::vector<int64_t> prefix_ids =
         plan.forced_prefix.empty() ? std::vector<int64_t>() : tokenizer.encode(plan.forced_prefix, false);
     for (size_t i = 0; i < plan.sampled_indices.size(); ++i) {

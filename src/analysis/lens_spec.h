@@ -16,6 +16,10 @@ struct LensSpec {
   std::string task = "emotion";
   std::vector<std::string> languages;  // empty: every language the lens can read (lens_languages)
   data::AnswerType answer_type = data::AnswerType::same_language;  // how the demonstrations answer
+  // Same-language prompts of a language whose answers share a start (Thai เชิง-): false, the study's
+  // lens script, ends the prompt at the opening quote and reads the whole words; true, the study's
+  // evaluation script, appends the shared start and reads the remainders.
+  bool forced_prefix = false;
   std::vector<size_t> item_indices;  // candidate test items (empty: all), before the limit
   data::ItemLimit limit{100, data::ItemPick::balanced, 0};
   int64_t batch_size = 8;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -102,11 +104,17 @@ LensBatch lens_batch_from_message(const distributed::TensorMessage& message, siz
 std::vector<int64_t> LensTokenSets::all_english() const { return merged(english); }
 std::vector<int64_t> LensTokenSets::all_native() const { return merged(native); }
 
-bool LensTokenSets::overlaps(size_t label) const {
+bool LensTokenSets::overlaps(size_t label) const { return !shared(label).empty(); }
+
+std::vector<int64_t> LensTokenSets::shared(size_t label) const {
   if (label >= english.size() || label >= native.size())
     throw Error(fmt::format("logit lens: label {} has no token sets", label));
   const std::set<int64_t> english_ids(english[label].begin(), english[label].end());
-  return std::any_of(native[label].begin(), native[label].end(), [&](int64_t id) { return english_ids.count(id) > 0; });
+  const std::set<int64_t> native_ids(native[label].begin(), native[label].end());
+  std::vector<int64_t> both;
+  std::set_intersection(english_ids.begin(), english_ids.end(), native_ids.begin(), native_ids.end(),
+                        std::back_inserter(both));
+  return both;
 }
 
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual) {
@@ -132,7 +140,7 @@ std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities
   }
   const at::Tensor all_english = masses_of(p, token_sets.all_english());
   const at::Tensor all_native = masses_of(p, token_sets.all_native());
-  const at::Tensor entropy = -at::xlogy(p, p).sum(1);
+  const at::Tensor entropy = -at::xlogy(p, p).sum(1) / std::log(2.0);
   const int64_t k = std::min<int64_t>(std::max(top_k, 0), vocab);
   const auto [top_values, top_ids] = at::topk(p, k, 1);
   const auto top_value = top_values.accessor<double, 2>();

@@ -36,6 +36,8 @@ struct LensTokenSets {
   std::vector<int64_t> all_native() const;
   // Whether the label's English and test-language candidates share a token.
   bool overlaps(size_t label) const;
+  // The tokens they share, sorted.
+  std::vector<int64_t> shared(size_t label) const;
 };
 
 struct TokenProbability {
@@ -49,7 +51,7 @@ struct LensLayerReading {
   double correct_native = 0.0;   // the correct label's test-language candidates
   double all_native = 0.0;       // every label's test-language candidates
   double all_english = 0.0;      // every label's English candidates
-  double entropy = 0.0;          // nats
+  double entropy = 0.0;          // bits, as the study reports it
   std::vector<TokenProbability> top_tokens;  // by decreasing probability
 };
 
@@ -63,7 +65,7 @@ struct LensBatch {
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual);
 
 // Reads each row of [rows, vocab] probabilities, row r's correct answer being label labels[r]: the
-// four masses, the entropy and the top_k tokens. Throws Error on a label or token id out of range or
+// four masses, the entropy (bits) and the top_k tokens (k capped at the vocabulary's size). Throws Error on a label or token id out of range or
 // non-finite probabilities.
 std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
                                                  const std::vector<size_t>& labels, int top_k);
@@ -95,7 +97,7 @@ inline constexpr LensQuantity kLensQuantities[] = {
     {"correct_native", &LensLayerSummary::correct_native, &LensLayerReading::correct_native},
     {"all_native", &LensLayerSummary::all_native, &LensLayerReading::all_native},
     {"all_english", &LensLayerSummary::all_english, &LensLayerReading::all_english},
-    {"entropy", &LensLayerSummary::entropy, &LensLayerReading::entropy},
+    {"entropy_bits", &LensLayerSummary::entropy, &LensLayerReading::entropy},
 };
 
 // Per-layer means with bootstrap intervals (the same resampled items for every layer and quantity)

@@ -18,24 +18,28 @@ struct LensArguments {
   int64_t resamples = 10000;
   double confidence = 0.95;
   bool resume = false;
+  bool thai_forced_prefix = false;
 };
 
 constexpr const char* kDescription = R"(Logit lens, as the study ran it.
 
 Each item's prompt is the few-shot prompt with demonstrations answered in the language itself
 (--labels same-language, the study's choice) or in English (--labels english), ending right after
-the opening quote of the answer. At every layer (0 = embeddings, i = output of layer i) the residual
+the opening quote of the answer (as the study's lens script; Thai answers, which share the start
+เชิง, are read as whole words; --thai-forced-prefix appends เชิง and reads the remainders, as the
+study's evaluation script scores them). At every layer (0 = embeddings, i = output of layer i) the residual
 stream at that position goes through the final norm and the unembedding; from that distribution the
 lens reads the probability of the correct answer in English (the latent answer), of the correct
 answer in the language, of all the task's answers in the language and of all of them in English
 (each answer: the prefix-sum candidate tokens of its word, the rule evaluation scores with), and
-the entropy (nats). Items whose correct answer's English and language candidates share a token are
-left out (both readings would count it) and counted. Per layer: the mean over items with a seeded
+the entropy in bits. Items whose correct answer's English and language candidates share a token are
+left out (both readings would count it), counted and explained (the shared tokens named), but in
+English, whose two readings are the same word (as in the study). Per layer: the mean over items with a seeded
 percentile-bootstrap interval. Everything is checked before the first forward pass.
 
 Writes into --out, per language: <lang>.json (summary, token sets, items read and dropped,
 per-item readings, provenance), <lang>.csv (one row per layer) and <lang>.png/.svg (the four
-probabilities with their bands over layers, entropy beneath on the fixed scale 0..ln(vocabulary));
+probabilities with their bands over layers, entropy beneath on the fixed scale 0..log2(vocabulary) bits);
 and summary.md, summary.json, overview_latent / overview_native charts of every language. With
 --compare-adapter it runs twice, as base (the model, with --adapter if given) into --out/base and
 tuned (with the compare adapter) into --out/tuned, and --out/comparison holds per-language charts of
@@ -46,6 +50,7 @@ analysis::LensSpec lens_spec(const LensArguments& arguments, const data::Protoco
   analysis::LensSpec spec;
   spec.task = protocol.task(arguments.common.task).name;
   spec.answer_type = data::parse_answer_type(arguments.labels);
+  spec.forced_prefix = arguments.thai_forced_prefix;
   if (arguments.languages != "all") spec.languages = data::parse_language_list(protocol, arguments.languages);
   spec.limit = item_limit(arguments.common.items, arguments.common.seed);
   spec.item_indices = evaluation_split_items(arguments.common, spec.task);
@@ -58,6 +63,7 @@ analysis::LensSpec lens_spec(const LensArguments& arguments, const data::Protoco
   if (!(spec.bootstrap.confidence > 0.0 && spec.bootstrap.confidence < 1.0))
     throw Error("--confidence must lie strictly between 0 and 1");
   if (spec.bootstrap.resamples < 1) throw Error("--resamples must be at least 1");
+  if (spec.top_k < 0) throw Error("--top-k must not be negative");
   check_analysis_arguments(arguments.common);
   return spec;
 }
@@ -79,12 +85,16 @@ void add_lens_command(CLI::App& app) {
                              "a second adapter (e.g. the tuned one): run base and tuned and compare them");
   command->add_option("--task", arguments->common.task, "task with lens prompts (emotion)")->capture_default_str();
   command->add_option("--langs", arguments->languages,
-                      "languages such as zh,ja,ru, or all (every language with same-language labels but English)")
+                      "languages such as zh,ja,ru, or all (every language with same-language labels)")
       ->capture_default_str();
   command->add_option("--labels", arguments->labels,
                       "how the demonstrations answer: same-language (the study's lens) or english")
       ->capture_default_str();
-  command->add_option("--top-k", arguments->top_k, "top tokens recorded per layer")->capture_default_str();
+  command->add_flag("--thai-forced-prefix", arguments->thai_forced_prefix,
+                    "end Thai prompts with the answers' shared start เชิง and read the remainders (the study's "
+                    "evaluation script); default: the opening quote and the whole words (the study's lens script)");
+  command->add_option("--top-k", arguments->top_k,
+                      "top tokens recorded per layer (capped at the vocabulary's size)")->capture_default_str();
   command->add_option("--resamples", arguments->resamples, "bootstrap resamples")->capture_default_str();
   command->add_option("--confidence", arguments->confidence, "confidence level of the intervals")
       ->capture_default_str();

@@ -171,7 +171,7 @@ ReportSection lens_section(const fs::path& dir) {
       "test language and in English (each answer: the prefix-sum candidate tokens of its word), and the entropy. A "
       "model that works through English shows the latent answer rising in the middle layers before the test-language "
       "answer wins at the top. Items whose English and test-language answers share a candidate token are left out "
-      "(counted below). Lines: mean over items with 95% bootstrap bands; entropy on the fixed scale 0..ln(vocabulary)."));
+      "(counted below). Lines: mean over items with 95% bootstrap bands; entropy in bits on the fixed scale 0..log2(vocabulary)."));
   section.blocks.push_back(figures(dir, {{fs::path("lens/base/overview_latent.png"), "Base: latent English answer"},
                                          {fs::path("lens/tuned/overview_latent.png"), "Tuned: latent English answer"}}));
   section.blocks.push_back(
@@ -184,7 +184,7 @@ ReportSection lens_section(const fs::path& dir) {
     return section;
   }
   ReportTable table{{"language", "items", "dropped (shared tokens)", "latent English answer, peak (layer): base",
-                     "tuned", "correct answer in language, last layer: base", "tuned", "entropy (nats), last layer: base",
+                     "tuned", "correct answer in language, last layer: base", "tuned", "entropy (bits), last layer: base",
                      "tuned"},
                     {},
                     "Peak: the layer where the mean probability of the correct English answer is highest. Last layer: "
@@ -207,8 +207,8 @@ ReportSection lens_section(const fs::path& dir) {
     };
     table.rows.push_back({language, items, dropped, peak(entry), peak(*other),
                           number(b.at("correct_native").get<double>()), number(t.at("correct_native").get<double>()),
-                          fmt::format("{:.3f}", b.at("entropy").get<double>()),
-                          fmt::format("{:.3f}", t.at("entropy").get<double>())});
+                          fmt::format("{:.3f}", b.at("entropy_bits").get<double>()),
+                          fmt::format("{:.3f}", t.at("entropy_bits").get<double>())});
     per_language.push_back(figures(dir, {{fs::path("lens/comparison") / (language + ".png"),
                                           language + ": base (dashed) vs tuned (solid)"}}));
     per_language.push_back(figures(dir, {{fs::path("lens/base") / (language + ".png"), language + ", base"},
