@@ -3,8 +3,9 @@
 // last prompt position read through the final norm and the unembedding, as if the model stopped
 // there. Per layer and item it records the probability of the correct answer written in English (the
 // latent answer), of the correct answer in the test language, of all the task's answers in the test
-// language and in English, and the entropy; items whose correct answer has a token in both its English
-// and its test-language candidate sets are left out, since the two readings would share mass. Per
+// language and in English, and the entropy in bits; items whose correct answer has a token in both its
+// English and its test-language candidate sets are left out (but in English, as the study's lens
+// script: there the two readings are one word), since the two readings would share mass. Per
 // language it aggregates items with bootstrap confidence intervals. Its JSON form is in
 // analysis/lens_json.h, its files and charts in analysis/lens_outputs.h, its plan in
 // analysis/lens_plan.h.

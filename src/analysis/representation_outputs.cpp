@@ -1,6 +1,7 @@
 #include "analysis/representation_outputs.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "analysis/representations_json.h"
 #include "io/atomic_file.h"
@@ -14,14 +15,28 @@ namespace {
 
 std::string layer_stem(int64_t layer) { return fmt::format("layer_{:02d}", layer); }
 
+std::string layer_axis(int64_t final_norm_layer) {
+  return fmt::format("layer (0 = embeddings, {} = after the final norm)", final_norm_layer);
+}
+
+// What a figure's title says when it is not drawn as the study's: which of its choices differ.
+std::string title_caveat(const RepresentationResult& result) {
+  std::vector<std::string> differences;
+  if (result.scatter_languages != study_scatter_languages()) differences.push_back("other languages");
+  if (!result.every_item) differences.push_back("an item sample");
+  return differences.empty() ? "" : fmt::format(" [not the study's: {}]", fmt::join(differences, ", "));
+}
+
 void write_scatter(const RepresentationResult& result, const LayerAnalysis& layer, const std::filesystem::path& stem) {
   plot::ScatterChart chart;
-  chart.title = fmt::format("PCA of {}-pooled hidden states, layer {} ({} items per language)",
-                            pooling_name(result.pooling), layer.layer, result.item_indices.size());
+  chart.title = fmt::format("PCA of {}-pooled hidden states, layer {}, fitted to {} ({} items each){}",
+                            pooling_name(result.pooling), layer.layer, fmt::join(result.scatter_languages, ", "),
+                            result.item_indices.size(), title_caveat(result));
   chart.x_label = fmt::format("PC1 ({:.1f}% of variance)", 100 * layer.explained_variance_ratio[0]);
   chart.y_label = fmt::format("PC2 ({:.1f}% of variance)", 100 * layer.explained_variance_ratio[1]);
   for (size_t l = 0; l < result.languages.size(); ++l)
-    chart.groups.push_back({result.languages[l], layer.pc1[l], layer.pc2[l], plot::palette_color(l)});
+    if (!layer.pc1[l].empty())
+      chart.groups.push_back({result.languages[l], layer.pc1[l], layer.pc2[l], plot::palette_color(l)});
   plot::write_scatter_chart(chart, stem);
 }
 
@@ -29,7 +44,7 @@ void write_cosine_chart(const RepresentationResult& result, const std::filesyste
   plot::LineChart chart;
   chart.title = fmt::format("Cosine similarity to {} of the same item ({}-pooled, {} items)",
                             result.reference_language, pooling_name(result.pooling), result.item_indices.size());
-  chart.x_label = "layer (0 = embeddings)";
+  chart.x_label = layer_axis(result.final_norm_layer);
   chart.y_label = fmt::format("mean cosine similarity to {}", result.reference_language);
   for (size_t l = 0; l < result.languages.size(); ++l) {
     if (result.languages[l] == result.reference_language) continue;
@@ -62,13 +77,13 @@ std::string optional_text(const std::optional<double>& value, const char* format
 }
 
 std::string correlation_csv(const RepresentationResult& result) {
-  std::string csv = "layer,language_a,language_b,pearson_r_1d_pca,paired_items\n";
+  std::string csv = "layer,language_a,language_b,pearson_r_joint_fit_study,pearson_r_per_pair_fit,paired_items\n";
+  const auto cell = [](const std::optional<double>& r) { return r ? fmt::format("{:.9g}", *r) : std::string(); };
   for (const LayerAnalysis& layer : result.layers)
-    for (size_t p = 0; p < result.pairs.size(); ++p) {
-      const std::optional<double>& r = layer.pair_correlation[p];
-      csv += fmt::format("{},{},{},{},{}\n", layer.layer, result.pairs[p].first, result.pairs[p].second,
-                         r ? fmt::format("{:.9g}", *r) : "", result.item_indices.size());
-    }
+    for (size_t p = 0; p < result.pairs.size(); ++p)
+      csv += fmt::format("{},{},{},{},{},{}\n", layer.layer, result.pairs[p].first, result.pairs[p].second,
+                         cell(layer.pair_correlation[p]), cell(layer.pair_correlation_per_pair_fit[p]),
+                         result.item_indices.size());
   return csv;
 }
 
@@ -76,8 +91,12 @@ std::string markdown_row(const std::vector<std::string>& cells) { return "| " + 
 
 std::string representation_markdown(const RepresentationResult& result) {
   std::string md = fmt::format(
-      "# Representations: {} ({} items per language, {} pooling over the {} prompt)\n\n", result.task,
-      result.item_indices.size(), pooling_name(result.pooling), representation_prompt_name(result.prompt));
+      "# Representations: {} ({} items per language, {} pooling over the {} prompt)\n\nLayers: {}. Scatters "
+      "fitted to {}.\n\n",
+      result.task, result.item_indices.size(), pooling_name(result.pooling), representation_prompt_name(result.prompt),
+      kLayerStates, fmt::join(result.scatter_languages, ", "));
+  const std::string difference = study_difference_note(result);
+  if (!difference.empty()) md += "**" + difference + "**\n\n";
   std::vector<std::string> header{"layer"};
   std::vector<std::string> rule{"---:"};
   for (const std::string& language : result.languages) {
@@ -91,21 +110,28 @@ std::string representation_markdown(const RepresentationResult& result) {
     for (const stats::Estimate& cosine : layer.cosine_to_reference) cells.push_back(fmt::format("{:.3f}", cosine.value));
     md += markdown_row(cells);
   }
-  md += fmt::format("\n## Pearson r of the 1-D PCA coordinates, paired by item ({} items)\n\n",
-                    result.item_indices.size());
-  if (result.item_indices.size() < kMinimumPairedItems) md += "**Warning: " + too_few_items_note(result.item_indices.size()) + ".**\n\n";
-  if (result.pairs.empty()) return md + "(no language pair among the analysed languages)\n";
+  if (result.item_indices.size() < kMinimumPairedItems)
+    md += "\n**Warning: " + too_few_items_note(result.item_indices.size()) + ".**\n";
+  const struct {
+    const char* title;
+    const char* measure;
+    std::vector<std::optional<double>> LayerAnalysis::*values;
+  } tables[] = {{"Pearson r, the study's measure", kJointFitMeasure, &LayerAnalysis::pair_correlation},
+                {"Pearson r, per-pair fit", kPerPairFitMeasure, &LayerAnalysis::pair_correlation_per_pair_fit}};
   std::vector<std::string> pair_header{"layer"};
   std::vector<std::string> pair_rule{"---:"};
   for (const LanguagePair& pair : result.pairs) {
     pair_header.push_back(pair_name(pair));
     pair_rule.push_back("---:");
   }
-  md += markdown_row(pair_header) + markdown_row(pair_rule);
-  for (const LayerAnalysis& layer : result.layers) {
-    std::vector<std::string> cells{std::to_string(layer.layer)};
-    for (const std::optional<double>& r : layer.pair_correlation) cells.push_back(optional_text(r));
-    md += markdown_row(cells);
+  for (const auto& table : tables) {
+    md += fmt::format("\n## {} ({} items)\n\n{}.\n\n", table.title, result.item_indices.size(), table.measure);
+    md += markdown_row(pair_header) + markdown_row(pair_rule);
+    for (const LayerAnalysis& layer : result.layers) {
+      std::vector<std::string> cells{std::to_string(layer.layer)};
+      for (const std::optional<double>& r : layer.*table.values) cells.push_back(optional_text(r));
+      md += markdown_row(cells);
+    }
   }
   return md;
 }
@@ -116,9 +142,9 @@ void write_correlation_comparison(const RepresentationResult& base, const Repres
   std::string csv = "layer,pair,base,tuned,delta,paired_items\n";
   io::Json json = io::Json::array();
   std::string md = fmt::format(
-      "# Pearson r of the items' 1-D PCA coordinates between languages, base vs tuned ({} paired items)\n\n"
+      "# Pearson r between languages, base vs tuned ({} paired items)\n\n{}.\n\n"
       "Each cell: base -> tuned (delta). Tuning that aligns a language with another raises r.\n\n",
-      base.item_indices.size());
+      base.item_indices.size(), kJointFitMeasure);
   if (base.item_indices.size() < kMinimumPairedItems) md += "**Warning: " + too_few_items_note(base.item_indices.size()) + ".**\n\n";
   std::vector<std::string> header{"layer"}, rule{"---:"};
   for (const LanguagePair& pair : base.pairs) {
@@ -130,8 +156,8 @@ void write_correlation_comparison(const RepresentationResult& base, const Repres
     const int64_t layer = base.layers[i].layer;
     std::vector<std::string> cells{std::to_string(layer)};
     plot::BarChart chart;
-    chart.title = fmt::format("Layer {}: Pearson r of 1-D PCA coordinates, paired by item ({} items)", layer,
-                              base.item_indices.size());
+    chart.title = fmt::format("Layer {}: Pearson r of PC1 coordinates (one fit to the study's 7 languages), {} items",
+                              layer, base.item_indices.size());
     chart.x_label = "language pair";
     chart.y_label = "Pearson r";
     chart.y_min = -1.0;
@@ -168,7 +194,7 @@ void write_correlation_comparison(const RepresentationResult& base, const Repres
   io::write_file_atomically(directory / "pair_correlation_comparison.md", md);
   io::write_file_atomically(directory / "pair_correlation_comparison.csv", csv);
   io::write_json_file(directory / "pair_correlation_comparison.json",
-                      {{"measure", "Pearson r of the items' coordinates on a 1-D PCA fitted to both languages"},
+                      {{"measure", kJointFitMeasure},
                        {"paired_items", base.item_indices.size()},
                        {"item_indices", base.item_indices},
                        {"paired_items_warning", base.item_indices.size() < kMinimumPairedItems
@@ -204,14 +230,15 @@ void write_base_tuned_comparison(const RepresentationResult& base, const Represe
 
   plot::LineChart chart;
   chart.title = fmt::format("Cosine similarity to {}: base (dashed) vs tuned (solid)", base.reference_language);
-  chart.x_label = "layer (0 = embeddings)";
+  chart.x_label = layer_axis(base.final_norm_layer);
   chart.y_label = fmt::format("mean cosine similarity to {}", base.reference_language);
   chart.height = 720;
   std::string csv = "layer,language,base,tuned,delta\n";
   for (size_t l = 0; l < base.languages.size(); ++l) {
     if (base.languages[l] == base.reference_language) continue;
-    plot::Series base_series{base.languages[l] + " base", {}, {}, {}, {}, plot::palette_color(l), plot::LineStyle::dashed};
-    plot::Series tuned_series{base.languages[l] + " tuned", {}, {}, {}, {}, plot::palette_color(l)};
+    // One legend entry per language (its colour); the style key says which line is which model.
+    plot::Series base_series{"", {}, {}, {}, {}, plot::palette_color(l), plot::LineStyle::dashed};
+    plot::Series tuned_series{base.languages[l], {}, {}, {}, {}, plot::palette_color(l)};
     for (size_t i = 0; i < base.layers.size(); ++i) {
       const double x = static_cast<double>(base.layers[i].layer);
       const double before = base.layers[i].cosine_to_reference[l].value;
@@ -227,6 +254,7 @@ void write_base_tuned_comparison(const RepresentationResult& base, const Represe
     chart.series.push_back(std::move(tuned_series));
   }
   if (chart.series.empty()) throw Error("cosine comparison: no language besides the reference");
+  chart.style_key = {{"tuned", plot::LineStyle::solid}, {"base", plot::LineStyle::dashed}};
   plot::write_line_chart(chart, stem);
   io::write_file_atomically(stem.string() + ".csv", csv);
 }

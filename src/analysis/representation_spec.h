@@ -27,11 +27,16 @@ using LanguagePair = std::pair<std::string, std::string>;
 
 struct RepresentationSpec {
   std::string task = "emotion";
-  std::vector<std::string> languages;  // the reference language is added first when missing
+  // The reference language is added first when missing, and the study's seven languages (en, de,
+  // fr, hi, th, sw, ms) after these, as its correlation measure is fitted to them together.
+  std::vector<std::string> languages;
   std::string reference_language = "en";
   // Pairs to correlate: those of the study whose languages are analysed, then these (their languages
   // are added to the analysis).
   std::vector<LanguagePair> extra_pairs;
+  // The languages the PCA scatters are fitted to and show (empty: the reference and `languages`; the
+  // study's figures: en, de, fr, hi).
+  std::vector<std::string> scatter_languages;
   std::vector<int64_t> layers;       // residual-stream indices; empty = all
   std::vector<size_t> item_indices;  // candidate test items (empty: all), before the limit
   data::ItemLimit limit;             // items (count 0: all)

@@ -98,6 +98,46 @@ std::vector<std::vector<at::Tensor>> collect_vectors(distributed::ProcessGroup& 
   return vectors;
 }
 
+// The result's languages, pairs and settings, and each language's role, decided from the spec before
+// any forward pass: the reference first, the spec's languages (the scatters' unless the spec names
+// others), the study's seven (its correlation measure is fitted to them together), then those of the
+// scatter and of extra pairs.
+RepresentationResult planned_result(const data::Protocol& protocol, const RepresentationSpec& spec,
+                                    LayerRoles& roles) {
+  RepresentationResult result;
+  result.task = protocol.task(spec.task).name;
+  result.reference_language = spec.reference_language;
+  const auto index_of = [&](const std::string& language) {
+    return static_cast<size_t>(std::find(result.languages.begin(), result.languages.end(), language) -
+                               result.languages.begin());
+  };
+  const auto add_language = [&](const std::string& language) {
+    protocol.require_language(language);
+    if (index_of(language) == result.languages.size()) result.languages.push_back(language);
+    return index_of(language);
+  };
+  roles.reference = add_language(spec.reference_language);
+  for (const std::string& language : spec.languages) add_language(language);
+  // The scatters show the languages asked for, not those the correlation adds.
+  result.scatter_languages = spec.scatter_languages.empty() ? result.languages : spec.scatter_languages;
+  result.joint_fit_languages = study_correlation_languages();
+  for (const std::string& language : result.joint_fit_languages) roles.joint_fit.push_back(add_language(language));
+  for (const std::string& language : result.scatter_languages) roles.scatter.push_back(add_language(language));
+  result.pairs = study_language_pairs();
+  for (const LanguagePair& pair : spec.extra_pairs) {
+    add_language(pair.first);
+    add_language(pair.second);
+    if (std::find(result.pairs.begin(), result.pairs.end(), pair) == result.pairs.end()) result.pairs.push_back(pair);
+  }
+  for (const LanguagePair& pair : result.pairs) roles.pairs.emplace_back(index_of(pair.first), index_of(pair.second));
+  result.pooling = spec.pooling;
+  result.prompt = spec.prompt;
+  result.bootstrap = spec.bootstrap;
+  result.item_pick = data::item_pick_description(spec.limit);
+  result.every_item = spec.limit.count == 0 && spec.item_indices.empty();
+  return result;
+}
+
 }  // namespace
 
 std::string pair_name(const LanguagePair& pair) { return pair.first + "-" + pair.second; }
@@ -140,6 +180,35 @@ std::vector<LanguagePair> study_language_pairs() {
           {"fr", "hi"}, {"en", "th"}, {"en", "sw"}, {"en", "ms"}};
 }
 
+const char* const kJointFitMeasure =
+    "Pearson r of the items' coordinates on one 1-D PCA fitted to the study's seven languages (en, de, fr, hi, th, "
+    "sw, ms) together, paired by item: the study's measure";
+const char* const kPerPairFitMeasure =
+    "Pearson r of the items' coordinates on a 1-D PCA fitted to the pair's two languages alone (per-pair fit, not "
+    "the study's)";
+const char* const kLayerStates =
+    "layer 0: embeddings; layer i: the residual stream after layer i; the last layer after the final norm "
+    "(transformers' hidden_states, as the study)";
+
+std::string study_difference_note(const RepresentationResult& result) {
+  std::vector<std::string> differences;
+  if (result.scatter_languages != study_scatter_languages())
+    differences.push_back(fmt::format("scatters fitted to {} (the study's: en, de, fr, hi)",
+                                      fmt::join(result.scatter_languages, ", ")));
+  if (!result.every_item)
+    differences.push_back(fmt::format("{} items ({}) rather than every item in file order", result.item_indices.size(),
+                                      result.item_pick));
+  if (result.prompt != RepresentationPrompt::study)
+    differences.push_back("the " + representation_prompt_name(result.prompt) + " prompt (the study's: study)");
+  if (result.pooling != Pooling::mean) differences.push_back("last-token pooling (the study's: mean)");
+  if (differences.empty()) return "";
+  return fmt::format("Not as the study's notebook: {}.", fmt::join(differences, "; "));
+}
+
+std::vector<std::string> study_correlation_languages() { return {"en", "de", "fr", "hi", "th", "sw", "ms"}; }
+
+std::vector<std::string> study_scatter_languages() { return {"en", "de", "fr", "hi"}; }
+
 std::vector<LanguagePair> parse_language_pairs(const data::Protocol& protocol, const std::string& text) {
   std::vector<LanguagePair> pairs;
   std::stringstream stream(text);
@@ -171,6 +240,35 @@ std::optional<double> pca_1d_correlation(const at::Tensor& a, const at::Tensor& 
   for (const at::Tensor& values : {first, second})
     if ((values - values.mean()).abs().max().item<double>() <= kRelativeNoise * scale) return std::nullopt;
   return stats::pearson_correlation(first, second);
+}
+
+std::vector<std::optional<double>> joint_pca_1d_correlations(const std::vector<at::Tensor>& vectors,
+                                                             const std::vector<size_t>& fit,
+                                                             const std::vector<std::pair<size_t, size_t>>& pairs) {
+  std::vector<at::Tensor> fitted;
+  for (size_t l : fit) {
+    if (l >= vectors.size()) throw Error("pair correlation: a fitted language indexes no vectors");
+    fitted.push_back(vectors[l].to(at::kDouble));
+  }
+  for (const auto& [a, b] : pairs)
+    if (a >= vectors.size() || b >= vectors.size()) throw Error("pair correlation: a language pair indexes no language");
+  std::vector<std::optional<double>> correlations(pairs.size());
+  if (fitted.empty()) throw Error("pair correlation: no language to fit the PCA to");
+  const at::Tensor all = at::cat(fitted, 0);
+  if (all.size(0) < 2 * static_cast<int64_t>(fit.size()) || !varies(all)) return correlations;
+  const Pca pca = fit_pca(all, 1);
+  const double scale = pca.projections.abs().max().item<double>();
+  const auto coordinates = [&](size_t l) { return project_onto(pca, vectors[l]).select(1, 0); };
+  const auto constant = [&](const at::Tensor& values) {
+    return (values - values.mean()).abs().max().item<double>() <= kRelativeNoise * scale;
+  };
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    const at::Tensor first = coordinates(pairs[p].first), second = coordinates(pairs[p].second);
+    if (first.size(0) < 2 || first.sizes() != second.sizes())
+      throw Error("pair correlation: both languages need at least two parallel items");
+    if (!constant(first) && !constant(second)) correlations[p] = stats::pearson_correlation(first, second);
+  }
+  return correlations;
 }
 
 std::vector<int64_t> parse_layer_list(const std::string& text, int64_t num_hidden_layers) {
@@ -211,7 +309,10 @@ std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at
     if (layer < 0 || layer >= static_cast<int64_t>(output.hidden_states.size()))
       throw Error(fmt::format("layer {} does not exist (the model has {} residual-stream states)", layer,
                               output.hidden_states.size()));
-    const at::Tensor states = output.hidden_states[layer].to(at::kFloat);
+    // The study's last layer is transformers' hidden_states[L], which comes after the final norm.
+    const bool last_layer = layer == model.config.num_hidden_layers;
+    const at::Tensor states =
+        (last_layer ? model::final_norm(model, output.hidden_states[layer]) : output.hidden_states[layer]).to(at::kFloat);
     const at::Tensor vectors = pooling == Pooling::mean
                                    ? (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, true)
                                    : states.index({rows, last});
@@ -221,9 +322,10 @@ std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at
   return pooled;
 }
 
-LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, size_t reference,
-                            const std::vector<std::pair<size_t, size_t>>& pairs, const BootstrapSettings& bootstrap) {
-  if (vectors.empty() || reference >= vectors.size()) throw Error("representations: no reference language vectors");
+LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, const LayerRoles& roles,
+                            const BootstrapSettings& bootstrap) {
+  if (vectors.empty() || roles.reference >= vectors.size())
+    throw Error("representations: no reference language vectors");
   const int64_t items = vectors.front().size(0);
   for (const at::Tensor& language_vectors : vectors)
     if (language_vectors.dim() != 2 || language_vectors.sizes() != vectors.front().sizes())
@@ -233,27 +335,31 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
 
   LayerAnalysis analysis;
   analysis.layer = layer;
-  const at::Tensor all = at::cat(vectors, 0).to(at::kDouble);
   analysis.pc1.assign(languages, {});
   analysis.pc2.assign(languages, {});
-  if (varies(all)) {
+  std::vector<at::Tensor> shown;
+  for (size_t l : roles.scatter) {
+    if (l >= languages) throw Error("representations: a scatter language indexes no vectors");
+    shown.push_back(vectors[l]);
+  }
+  const at::Tensor all = shown.empty() ? at::Tensor() : at::cat(shown, 0).to(at::kDouble);
+  if (all.defined() && varies(all)) {
     const Pca pca = fit_pca(all, std::min<int64_t>(2, std::min(all.size(0), all.size(1))));
     analysis.has_pca = true;
     for (int64_t k = 0; k < pca.explained_variance_ratio.size(0); ++k)
       analysis.explained_variance_ratio[k] = pca.explained_variance_ratio[k].item<double>();
     const at::Tensor pc1 = pca.projections.select(1, 0);
     const at::Tensor pc2 = pca.projections.size(1) > 1 ? pca.projections.select(1, 1) : at::zeros_like(pc1);
-    for (size_t l = 0; l < languages; ++l) {
-      analysis.pc1[l] = to_vector(pc1.narrow(0, static_cast<int64_t>(l) * items, items));
-      analysis.pc2[l] = to_vector(pc2.narrow(0, static_cast<int64_t>(l) * items, items));
+    for (size_t s = 0; s < roles.scatter.size(); ++s) {
+      analysis.pc1[roles.scatter[s]] = to_vector(pc1.narrow(0, static_cast<int64_t>(s) * items, items));
+      analysis.pc2[roles.scatter[s]] = to_vector(pc2.narrow(0, static_cast<int64_t>(s) * items, items));
     }
   }
-  for (const auto& [a, b] : pairs) {
-    if (a >= languages || b >= languages) throw Error("representations: a language pair indexes no language");
-    analysis.pair_correlation.push_back(pca_1d_correlation(vectors[a], vectors[b]));
-  }
+  analysis.pair_correlation = joint_pca_1d_correlations(vectors, roles.joint_fit, roles.pairs);
+  for (const auto& [a, b] : roles.pairs)
+    analysis.pair_correlation_per_pair_fit.push_back(pca_1d_correlation(vectors[a], vectors[b]));
   for (size_t l = 0; l < languages; ++l) {
-    const at::Tensor cosines = stats::row_cosine_similarities(vectors[l], vectors[reference]);
+    const at::Tensor cosines = stats::row_cosine_similarities(vectors[l], vectors[roles.reference]);
     analysis.cosine_to_reference.push_back(
         stats::bootstrap_mean_intervals(cosines, bootstrap.resamples, bootstrap.seed, bootstrap.confidence).front());
   }
@@ -264,40 +370,11 @@ std::optional<RepresentationResult> run_representations(distributed::ProcessGrou
                                                         const tokenizer::Tokenizer& tokenizer,
                                                         const data::Protocol& protocol,
                                                         const RepresentationSpec& spec) {
-  const data::TaskProtocol& task = protocol.task(spec.task);
-  protocol.require_language(spec.reference_language);
-  RepresentationResult result;
-  result.task = task.name;
-  result.reference_language = spec.reference_language;
-  result.languages.push_back(spec.reference_language);
-  const auto add_language = [&](const std::string& language) {
-    protocol.require_language(language);
-    if (std::find(result.languages.begin(), result.languages.end(), language) == result.languages.end())
-      result.languages.push_back(language);
-  };
-  for (const std::string& language : spec.languages) add_language(language);
-  const auto analysed = [&](const std::string& language) {
-    return std::find(result.languages.begin(), result.languages.end(), language) != result.languages.end();
-  };
-  for (const LanguagePair& pair : study_language_pairs())
-    if (analysed(pair.first) && analysed(pair.second)) result.pairs.push_back(pair);
-  for (const LanguagePair& pair : spec.extra_pairs) {
-    add_language(pair.first);
-    add_language(pair.second);
-    if (std::find(result.pairs.begin(), result.pairs.end(), pair) == result.pairs.end()) result.pairs.push_back(pair);
-  }
-  std::vector<std::pair<size_t, size_t>> pair_indices;
-  const auto index_of = [&](const std::string& language) {
-    return static_cast<size_t>(std::find(result.languages.begin(), result.languages.end(), language) -
-                               result.languages.begin());
-  };
-  for (const LanguagePair& pair : result.pairs) pair_indices.emplace_back(index_of(pair.first), index_of(pair.second));
-  result.pooling = spec.pooling;
-  result.prompt = spec.prompt;
-  result.bootstrap = spec.bootstrap;
-  result.item_pick = data::item_pick_description(spec.limit);
-  result.item_indices = data::pick_test_items(data::read_test_set(protocol, task.name, spec.reference_language),
-                                              spec.item_indices, spec.limit, task.name);
+  LayerRoles roles;
+  RepresentationResult result = planned_result(protocol, spec, roles);
+  result.final_norm_layer = model.config.num_hidden_layers;
+  result.item_indices = data::pick_test_items(data::read_test_set(protocol, result.task, spec.reference_language),
+                                              spec.item_indices, spec.limit, result.task);
   if (result.item_indices.size() < 2)
     throw Error(fmt::format("representations: {} item(s) picked; at least two are needed", result.item_indices.size()));
   if (result.item_indices.size() < kMinimumPairedItems && group.is_main())
@@ -312,7 +389,7 @@ std::optional<RepresentationResult> run_representations(distributed::ProcessGrou
   const auto vectors = collect_vectors(group, model, prompts, spec, result, layers);
   if (!group.is_main()) return std::nullopt;
   for (size_t l = 0; l < layers.size(); ++l)
-    result.layers.push_back(analyse_layer(layers[l], vectors[l], 0, pair_indices, spec.bootstrap));
+    result.layers.push_back(analyse_layer(layers[l], vectors[l], roles, spec.bootstrap));
   return result;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// Cross-lingual representations: per layer, each prompt's residual stream pooled into one vector, for
-// the same items in several languages; then a 2-D PCA of all of them coloured by language, for each
-// language pair the Pearson correlation of the items' 1-D PCA coordinates paired by parallel item (the
-// study's measure), and the mean cosine similarity between each language's vector and English's for
-// the same item (a direct measure of alignment), layer by layer. Its JSON form is in
+// Cross-lingual representations, as the study's notebook measured them: per layer, each prompt's
+// hidden state pooled into one vector (the last layer's after the final norm, as transformers'
+// hidden_states[L]), for the same items in several languages; then a 2-D PCA of the scatter languages
+// coloured by language, for each language pair the Pearson correlation of the items' coordinates on
+// one 1-D PCA fitted to the study's seven languages together (the study's measure; a fit per pair is
+// kept beside it, named so), and the mean cosine similarity between each language's vector and
+// English's for the same item (a direct measure of alignment), layer by layer. Its JSON form is in
 // analysis/representations_json.h, its files and charts in analysis/representation_outputs.h.
 #include <ATen/ATen.h>
 
@@ -38,6 +40,12 @@ RepresentationPrompt default_representation_prompt(const data::TaskProtocol& tas
 // The study's pairs: en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw, en-ms.
 std::vector<LanguagePair> study_language_pairs();
 
+// The languages the study's 1-D PCA is fitted to together: en, de, fr, hi, th, sw, ms.
+std::vector<std::string> study_correlation_languages();
+
+// The languages the study's PCA scatter figures are fitted to and show: en, de, fr, hi.
+std::vector<std::string> study_scatter_languages();
+
 // Parses "en-de,fr-hi" into validated pairs of distinct languages (repeats dropped); throws Error
 // naming the entry and the valid languages.
 std::vector<LanguagePair> parse_language_pairs(const data::Protocol& protocol, const std::string& text);
@@ -58,12 +66,22 @@ std::string pair_name(const LanguagePair& pair);
 // than two items.
 std::optional<double> pca_1d_correlation(const at::Tensor& a, const at::Tensor& b);
 
+// The study's measure: one principal component fitted to the rows of the `fit` languages' vectors
+// together (vectors[l] is [items, hidden], rows parallel), every language's rows projected onto it,
+// and for each pair the Pearson r of the two languages' coordinates, item by item. Unset for every
+// pair when the fitted vectors do not vary, and for a pair whose coordinates are constant in either
+// language. Throws Error on mismatched shapes, an index out of range or fewer than two items.
+std::vector<std::optional<double>> joint_pca_1d_correlations(const std::vector<at::Tensor>& vectors,
+                                                             const std::vector<size_t>& fit,
+                                                             const std::vector<std::pair<size_t, size_t>>& pairs);
+
 // Parses "all" or a list like "0,6,12" of residual-stream indices (0 = embeddings, i = output of
 // layer i, up to num_hidden_layers); sorted, repeats dropped; throws Error for anything out of range.
 std::vector<int64_t> parse_layer_list(const std::string& text, int64_t num_hidden_layers);
 
-// Runs the model on a padded batch and pools each row's residual stream (real tokens only) at each of
-// `layers`: one [batch, hidden] float32 CPU tensor per requested layer.
+// Runs the model on a padded batch and pools each row's hidden states (real tokens only) at each of
+// `layers`: one [batch, hidden] float32 CPU tensor per requested layer. Layer num_hidden_layers is
+// taken after the final norm, as transformers' hidden_states (the study's) has it.
 std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at::Tensor& input_ids,
                                              const at::Tensor& attention_mask, const std::vector<int64_t>& layers,
                                              Pooling pooling);
@@ -71,38 +89,61 @@ std::vector<at::Tensor> pooled_hidden_states(const model::Model& model, const at
 // What one layer's vectors show.
 struct LayerAnalysis {
   int64_t layer = 0;
-  // PCA over every language's vectors together; unset when the vectors do not vary (e.g. the
+  // 2-D PCA over the scatter languages' vectors together; unset when they do not vary (e.g. the
   // embedding of the same last token in every prompt).
   bool has_pca = false;
   double explained_variance_ratio[2] = {0.0, 0.0};
-  std::vector<std::vector<double>> pc1;  // [language][item]
+  std::vector<std::vector<double>> pc1;  // [language][item], empty for a language outside the scatter
   std::vector<std::vector<double>> pc2;
-  // pca_1d_correlation of each language pair of the result, in its order.
+  // joint_pca_1d_correlations of each language pair of the result, in its order (the study's measure).
   std::vector<std::optional<double>> pair_correlation;  // [pair]
+  // pca_1d_correlation of each pair: a 1-D PCA fitted to the pair's two languages alone (not the study's).
+  std::vector<std::optional<double>> pair_correlation_per_pair_fit;  // [pair]
   // Mean (with bootstrap interval over items) cosine similarity to the reference language's vector of
   // the same item.
   std::vector<stats::Estimate> cosine_to_reference;  // [language]
 };
 
-// Analyses one layer: vectors[l] is [items, hidden] for language l, rows parallel across languages;
-// `reference` indexes the language the cosine compares with; `pairs` index languages. Throws Error on
-// mismatched shapes, a pair index out of range or fewer than two items.
-LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, size_t reference,
-                            const std::vector<std::pair<size_t, size_t>>& pairs, const BootstrapSettings& bootstrap);
+// The part each language (an index into a layer's vectors) plays in its analysis.
+struct LayerRoles {
+  size_t reference = 0;                          // the cosine compares with it
+  std::vector<size_t> joint_fit;                 // the study's 1-D PCA is fitted to these together
+  std::vector<size_t> scatter;                   // the 2-D PCA is fitted to these together
+  std::vector<std::pair<size_t, size_t>> pairs;  // correlated
+};
+
+// Analyses one layer: vectors[l] is [items, hidden] for language l, rows parallel across languages.
+// Throws Error on mismatched shapes, an index out of range or fewer than two items.
+LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vectors, const LayerRoles& roles,
+                            const BootstrapSettings& bootstrap);
 
 struct RepresentationResult {
   std::string task;
   std::vector<std::string> languages;  // reference first
   std::string reference_language;
   std::vector<LanguagePair> pairs;     // the correlated pairs, languages among `languages`
+  std::vector<std::string> joint_fit_languages;  // the study's 1-D PCA is fitted to these together
+  std::vector<std::string> scatter_languages;    // the 2-D PCA scatters are fitted to and show these
+  int64_t final_norm_layer = -1;       // the layer whose states are taken after the final norm (L)
   std::vector<size_t> item_indices;
   std::string item_pick;               // how the items were picked (item_pick_description)
+  bool every_item = false;             // every test item in file order, as the study
   Pooling pooling = Pooling::mean;
   RepresentationPrompt prompt = RepresentationPrompt::study;
   BootstrapSettings bootstrap;
   std::vector<LayerAnalysis> layers;
   io::Json provenance;
 };
+
+// How the result's figures differ from the study's notebook ("" when they do not): scatters fitted to
+// other languages than en, de, fr, hi; a sample or subset of the items rather than every item in file
+// order; another prompt or pooling.
+std::string study_difference_note(const RepresentationResult& result);
+
+// What the correlation measures and layer indices mean, as the outputs say it.
+extern const char* const kJointFitMeasure;
+extern const char* const kPerPairFitMeasure;
+extern const char* const kLayerStates;
 
 // Pools the same items' prompts in every language at the chosen layers and analyses each layer;
 // shows progress. Checks the task, languages, pairs, prompt and test sets before any forward pass,

@@ -22,13 +22,17 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
   for (const LayerAnalysis& layer : result.layers) {
     io::Json cosine = io::Json::object();
     io::Json correlation = io::Json::object();
-    for (size_t p = 0; p < result.pairs.size(); ++p)
+    io::Json per_pair_fit = io::Json::object();
+    for (size_t p = 0; p < result.pairs.size(); ++p) {
       correlation[pair_name(result.pairs[p])] = optional_json(layer.pair_correlation[p]);
+      per_pair_fit[pair_name(result.pairs[p])] = optional_json(layer.pair_correlation_per_pair_fit[p]);
+    }
     io::Json coordinates = io::Json::object();
     for (size_t a = 0; a < result.languages.size(); ++a) {
       const stats::Estimate& estimate = layer.cosine_to_reference[a];
       cosine[result.languages[a]] = {{"mean", estimate.value}, {"lower", estimate.lower}, {"upper", estimate.upper}};
-      if (layer.has_pca) coordinates[result.languages[a]] = {{"pc1", layer.pc1[a]}, {"pc2", layer.pc2[a]}};
+      if (layer.has_pca && !layer.pc1[a].empty())
+        coordinates[result.languages[a]] = {{"pc1", layer.pc1[a]}, {"pc2", layer.pc2[a]}};
     }
     layers.push_back({{"layer", layer.layer},
                       {"pca", layer.has_pca ? io::Json{{"explained_variance_ratio",
@@ -37,6 +41,7 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
                                                        {"coordinates", coordinates}}
                                             : io::Json(nullptr)},
                       {"pair_correlation", correlation},
+                      {"pair_correlation_per_pair_fit", per_pair_fit},
                       {"cosine_to_reference", cosine}});
   }
   return {{"kind", "qtalign representations"},
@@ -44,7 +49,14 @@ io::Json representation_result_to_json(const RepresentationResult& result) {
           {"languages", result.languages},
           {"reference_language", result.reference_language},
           {"pairs", result.pairs},
-          {"pair_correlation_measure", "Pearson r of the items' coordinates on a 1-D PCA fitted to both languages"},
+          {"pair_correlation_measure", kJointFitMeasure},
+          {"pair_correlation_per_pair_fit_measure", kPerPairFitMeasure},
+          {"joint_fit_languages", result.joint_fit_languages},
+          {"scatter_languages", result.scatter_languages},
+          {"layer_states", kLayerStates},
+          {"final_norm_layer", result.final_norm_layer},
+          {"every_item", result.every_item},
+          {"study_difference", study_difference_note(result)},
           {"pooling", pooling_name(result.pooling)},
           {"prompt", representation_prompt_name(result.prompt)},
           {"item_indices", result.item_indices},
@@ -80,6 +92,10 @@ RepresentationResult representation_result_from_json(const io::Json& json, const
     result.bootstrap.seed = json.at("bootstrap").at("seed").get<uint64_t>();
     result.bootstrap.confidence = json.at("bootstrap").at("confidence").get<double>();
     result.provenance = json.value("provenance", io::Json::object());
+    result.joint_fit_languages = json.at("joint_fit_languages").get<std::vector<std::string>>();
+    result.scatter_languages = json.at("scatter_languages").get<std::vector<std::string>>();
+    result.final_norm_layer = json.at("final_norm_layer").get<int64_t>();
+    result.every_item = json.at("every_item").get<bool>();
     const size_t languages = result.languages.size();
     for (const io::Json& entry : json.at("layers")) {
       LayerAnalysis layer;
@@ -94,14 +110,18 @@ RepresentationResult representation_result_from_json(const io::Json& json, const
         layer.explained_variance_ratio[0] = ratios[0];
         layer.explained_variance_ratio[1] = ratios[1];
         for (size_t l = 0; l < languages; ++l) {
+          if (!pca.at("coordinates").contains(result.languages[l])) continue;  // outside the scatter
           const io::Json& coordinates = pca.at("coordinates").at(result.languages[l]);
           layer.pc1[l] = coordinates.at("pc1").get<std::vector<double>>();
           layer.pc2[l] = coordinates.at("pc2").get<std::vector<double>>();
         }
       }
       const io::Json& correlation = entry.at("pair_correlation");
-      for (const LanguagePair& pair : result.pairs)
+      const io::Json& per_pair_fit = entry.at("pair_correlation_per_pair_fit");
+      for (const LanguagePair& pair : result.pairs) {
         layer.pair_correlation.push_back(optional_from_json(correlation.at(pair_name(pair))));
+        layer.pair_correlation_per_pair_fit.push_back(optional_from_json(per_pair_fit.at(pair_name(pair))));
+      }
       for (const std::string& language : result.languages) {
         const io::Json& cosine = entry.at("cosine_to_reference").at(language);
         layer.cosine_to_reference.push_back(

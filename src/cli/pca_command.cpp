@@ -17,30 +17,40 @@ struct PcaArguments {
   std::string pooling = "mean";
   std::string prompt = "default";
   int64_t resamples = 2000;
+  bool as_study = false;
 };
 
 constexpr const char* kPcaDescription = R"(Cross-lingual representations per layer, as the study measured them.
 
 For the same test items in every language (parallel items: item i is the same in each), each
-prompt's residual stream (0 = embeddings, i = output of layer i) is pooled into one vector: the mean
-over all prompt tokens (the study's choice) or the last token (--pooling last). Prompts (--prompt):
+prompt's hidden states (0 = embeddings, i = the residual stream after layer i, the last layer after
+the final norm as transformers' hidden_states, which the study read) are pooled into one vector: the
+mean over all prompt tokens (the study's choice) or the last token (--pooling last). Prompts
+(--prompt):
   study     the study's: the few-shot prompt whose 2 demonstrations answer in the language itself
             (the default for emotion, the only task with same-language answers)
   question  the item's question alone, as question translation trains on (the default otherwise)
   few-shot  the evaluation prompt, demonstrations answered with English labels
-Per layer: a 2-D PCA (SVD of the centred vectors of all languages) scattered by language; for each
-language pair, the Pearson correlation of the items' coordinates on a 1-D PCA fitted to the pair's
-vectors, paired by item (the study's pairs en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw,
-en-ms among the analysed languages, plus --pairs); and the mean cosine similarity of each language's
-vector with English's for the same item. Fewer than 10 items make the correlations meaningless: the
-outputs warn.
+Per layer: a 2-D PCA scattered by language, fitted to the --langs languages (the study's figures:
+en, de, fr, hi); for each language pair the study's measure, the Pearson correlation of the items'
+coordinates on one 1-D PCA fitted to the study's seven languages (en, de, fr, hi, th, sw, ms)
+together, paired by item (those seven are always pooled for it, whatever --langs is; the study's
+pairs en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw, en-ms, plus --pairs), and beside it
+the same with a PCA fitted to each pair alone (per-pair fit, not the study's); and the mean cosine
+similarity of each language's vector with English's for the same item. Fewer than 10 items make
+the correlations meaningless: the outputs warn. The outputs say where a figure differs from the
+study's notebook (other scatter languages, a sample of items).
+
+--as-study takes every choice of the study's notebook: emotion, the study prompt, mean pooling,
+every layer, all items in file order, the seven languages, scatters of en, de, fr, hi.
 
 Writes into --out: layer_<L>.png/.svg, cosine.png/.svg/.csv, pair_correlation.csv,
 representations.md and representations.json. With --compare-adapter the analysis runs twice, as
 base (the model, with --adapter if given) into --out/base and tuned (with the compare adapter instead)
-into --out/tuned; then cosine_comparison.png/.svg/.csv overlays the two, and
-pair_correlation_comparison.md/.csv/.json (one table) and pair_correlation_layer_<L>.png/.svg (one
-figure per layer) set the pair correlations of base and tuned side by side.)";
+into --out/tuned; then cosine_comparison.png/.svg/.csv overlays the two (a colour per language,
+tuned solid, base dashed), and pair_correlation_comparison.md/.csv/.json (one table) and
+pair_correlation_layer_<L>.png/.svg (one figure per layer) set the study's pair correlations of base
+and tuned side by side.)";
 
 // The spec the arguments ask for, checked before the model loads but for the layers (which need the
 // model's depth).
@@ -58,6 +68,14 @@ analysis::RepresentationSpec representation_spec(const PcaArguments& arguments, 
   spec.bootstrap = {arguments.resamples, arguments.common.seed, 0.95};
   spec.out = arguments.common.out;
   spec.compare_adapter = arguments.common.compare_adapter_dir;
+  if (arguments.as_study) {
+    spec.task = "emotion";
+    spec.languages = analysis::study_correlation_languages();
+    spec.scatter_languages = analysis::study_scatter_languages();
+    spec.limit = {};  // every item, in file order
+    spec.prompt = analysis::RepresentationPrompt::study;
+    spec.pooling = analysis::Pooling::mean;
+  }
   check_analysis_arguments(arguments.common);
   return spec;
 }
@@ -66,7 +84,8 @@ void run_pca(const PcaArguments& arguments) {
   const AnalysisSetup setup = join_analysis(arguments.common);
   analysis::RepresentationSpec spec = representation_spec(arguments, setup.protocol);
   model::LoadedModel loaded = load_analysis_model(arguments.common, setup);
-  spec.layers = analysis::parse_layer_list(arguments.layers, loaded.model.config.num_hidden_layers);
+  spec.layers = analysis::parse_layer_list(arguments.as_study ? "all" : arguments.layers,
+                                          loaded.model.config.num_hidden_layers);
   const std::filesystem::path table =
       analysis::run_representation_analysis(*setup.processes.group, loaded, setup.protocol, spec);
   print_analysis_summary(setup, table, spec.out);
@@ -80,7 +99,9 @@ void add_pca_command(CLI::App& app) {
   add_analysis_model_options(command, arguments->common,
                              "a second adapter (e.g. the tuned one): run both and overlay the cosine curves");
   command->add_option("--task", arguments->common.task, "emotion, snli or paws")->capture_default_str();
-  command->add_option("--langs", arguments->languages, "languages such as en,de,fr,hi, or all (en is always added)")
+  command->add_option("--langs", arguments->languages,
+                      "languages such as en,de,fr,hi, or all, scattered and compared by cosine (en and the study's "
+                      "seven are always added for the correlations)")
       ->capture_default_str();
   command->add_option("--pairs", arguments->pairs,
                       "language pairs to correlate besides the study's, such as zh-ja,en-ru (languages are added)");
@@ -94,6 +115,9 @@ void add_pca_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--resamples", arguments->resamples, "bootstrap resamples for the cosine intervals")
       ->capture_default_str();
+  command->add_flag("--as-study", arguments->as_study,
+                    "the study's notebook: emotion, study prompt, mean pooling, all layers, every item in file order, "
+                    "en,de,fr,hi,th,sw,ms, scatters of en,de,fr,hi (overrides those options)");
   add_analysis_run_options(command, arguments->common, "(the same in every language)");
   command->callback([arguments] { run_pca(*arguments); });
 }

@@ -253,8 +253,9 @@ ReportSection representation_section(const fs::path& dir) {
   if (base)
     section.blocks.push_back(paragraph(fmt::format(
         "As in the study: per layer, each item's prompt ({}) is {}-pooled over its tokens into one vector, for the "
-        "same {} items ({}) in {} languages. For each language pair, a 1-D PCA is fitted to both languages' vectors "
-        "and the items' coordinates are correlated (Pearson r, paired by parallel item); the study's claim is that "
+        "same {} items ({}) in {} languages (the last layer after the final norm). One 1-D PCA is fitted to the "
+        "study's seven languages (en, de, fr, hi, th, sw, ms) together and each pair's item coordinates are "
+        "correlated (Pearson r, paired by parallel item), as the study's notebook; the study's claim is that "
         "tuning raises this correlation for low-resource languages with the high-resource ones. The cosine "
         "similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
         "whether languages cluster apart or mix.",
