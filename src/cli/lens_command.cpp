@@ -51,7 +51,9 @@ analysis::LensSpec lens_spec(const LensArguments& arguments, const data::Protoco
   spec.task = protocol.task(arguments.common.task).name;
   spec.answer_type = data::parse_answer_type(arguments.labels);
   spec.forced_prefix = arguments.thai_forced_prefix;
-  if (arguments.languages != "all") spec.languages = data::parse_language_list(protocol, arguments.languages);
+  // "all" resolved now: a task without lens prompts fails before the model loads.
+  spec.languages = arguments.languages == "all" ? analysis::lens_languages(protocol, spec.task)
+                                                : data::parse_language_list(protocol, arguments.languages);
   spec.limit = item_limit(arguments.common.items, arguments.common.seed);
   spec.item_indices = evaluation_split_items(arguments.common, spec.task);
   spec.batch_size = arguments.common.batch_size;
