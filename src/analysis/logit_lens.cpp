@@ -4,19 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
-#include <numeric>
 #include <set>
 
 #include "analysis/shared_batches.h"
-#include "analysis/text_output.h"
 #include "distributed/tensor_message.h"
-#include "io/atomic_file.h"
 #include "io/error.h"
 #include "model/finite.h"
 #include "model/prompt_batches.h"
 #include "model/transformer.h"
-#include "plot/line_chart.h"
 
 namespace qtalign::analysis {
 namespace {
@@ -51,50 +48,6 @@ std::vector<TokenProbability> top_of(const at::Tensor& probabilities, int top_k)
   return top;
 }
 
-io::Json estimate_json(const stats::Estimate& estimate) {
-  return {{"mean", estimate.value}, {"lower", estimate.lower}, {"upper", estimate.upper}};
-}
-
-io::Json top_tokens_json(const std::vector<TokenProbability>& top, const tokenizer::Tokenizer& tokenizer) {
-  io::Json tokens = io::Json::array();
-  for (const TokenProbability& token : top)
-    tokens.push_back({{"id", token.id}, {"text", token_text(tokenizer, token.id)}, {"probability", token.probability}});
-  return tokens;
-}
-
-// The summary's quantities in output order, with their names in files and charts.
-struct Quantity {
-  const char* key;
-  stats::Estimate LensLayerSummary::*estimate;
-  double LensLayerReading::*reading;
-};
-constexpr Quantity kQuantities[] = {
-    {"correct_english", &LensLayerSummary::correct_english, &LensLayerReading::correct_english},
-    {"correct_native", &LensLayerSummary::correct_native, &LensLayerReading::correct_native},
-    {"all_native", &LensLayerSummary::all_native, &LensLayerReading::all_native},
-    {"all_english", &LensLayerSummary::all_english, &LensLayerReading::all_english},
-    {"entropy", &LensLayerSummary::entropy, &LensLayerReading::entropy},
-};
-
-std::string lens_csv(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer) {
-  std::string csv = "layer,items";
-  for (const Quantity& quantity : kQuantities)
-    csv += fmt::format(",{0},{0}_lower,{0}_upper", quantity.key);
-  csv += ",top_tokens\n";
-  for (const LensLayerSummary& layer : result.layers) {
-    csv += fmt::format("{},{}", layer.layer, result.readings.size());
-    for (const Quantity& quantity : kQuantities) {
-      const stats::Estimate& estimate = layer.*quantity.estimate;
-      csv += fmt::format(",{:.9g},{:.9g},{:.9g}", estimate.value, estimate.lower, estimate.upper);
-    }
-    std::string top;
-    for (const TokenProbability& token : layer.top_tokens)
-      top += fmt::format("{}{}={:.6g}", top.empty() ? "" : " | ", token_text(tokenizer, token.id), token.probability);
-    csv += "," + csv_field(top) + "\n";
-  }
-  return csv;
-}
-
 // A batch's readings as the tensors a rank sends: the summed distributions, the quantities [rows,
 // layers, quantity] and the top tokens' ids and probabilities [rows, layers, k].
 distributed::TensorMessage lens_batch_message(const LensBatch& batch) {
@@ -102,7 +55,7 @@ distributed::TensorMessage lens_batch_message(const LensBatch& batch) {
   const int64_t layers = rows > 0 ? static_cast<int64_t>(batch.readings[0].size()) : 0;
   const int64_t k = layers > 0 ? static_cast<int64_t>(batch.readings[0][0].top_tokens.size()) : 0;
   const auto doubles = at::TensorOptions().dtype(at::kDouble);
-  at::Tensor quantities = at::empty({rows, layers, static_cast<int64_t>(std::size(kQuantities))}, doubles);
+  at::Tensor quantities = at::empty({rows, layers, static_cast<int64_t>(std::size(kLensQuantities))}, doubles);
   at::Tensor top_ids = at::empty({rows, layers, k}, at::TensorOptions().dtype(at::kLong));
   at::Tensor top_probabilities = at::empty({rows, layers, k}, doubles);
   auto values = quantities.accessor<double, 3>();
@@ -111,7 +64,7 @@ distributed::TensorMessage lens_batch_message(const LensBatch& batch) {
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t layer = 0; layer < layers; ++layer) {
       const LensLayerReading& reading = batch.readings[row][layer];
-      for (size_t q = 0; q < std::size(kQuantities); ++q) values[row][layer][q] = reading.*kQuantities[q].reading;
+      for (size_t q = 0; q < std::size(kLensQuantities); ++q) values[row][layer][q] = reading.*kLensQuantities[q].reading;
       for (int64_t t = 0; t < k; ++t) {
         ids[row][layer][t] = reading.top_tokens[t].id;
         probabilities[row][layer][t] = reading.top_tokens[t].probability;
@@ -125,7 +78,7 @@ LensBatch lens_batch_from_message(const distributed::TensorMessage& message, siz
   const bool shaped = message.tensors.size() == 4 && message.tensors[0].dim() == 2 && message.tensors[1].dim() == 3 &&
                       message.tensors[1].size(0) == static_cast<int64_t>(rows) &&
                       message.tensors[1].size(1) == message.tensors[0].size(0) &&
-                      message.tensors[1].size(2) == static_cast<int64_t>(std::size(kQuantities)) &&
+                      message.tensors[1].size(2) == static_cast<int64_t>(std::size(kLensQuantities)) &&
                       message.tensors[2].sizes() == message.tensors[3].sizes() && message.tensors[2].dim() == 3 &&
                       message.tensors[2].size(0) == static_cast<int64_t>(rows) &&
                       message.tensors[2].size(1) == message.tensors[0].size(0);
@@ -139,7 +92,7 @@ LensBatch lens_batch_from_message(const distributed::TensorMessage& message, siz
   for (size_t row = 0; row < rows; ++row)
     for (size_t layer = 0; layer < batch.readings[row].size(); ++layer) {
       LensLayerReading& reading = batch.readings[row][layer];
-      for (size_t q = 0; q < std::size(kQuantities); ++q) reading.*kQuantities[q].reading = values[row][layer][q];
+      for (size_t q = 0; q < std::size(kLensQuantities); ++q) reading.*kLensQuantities[q].reading = values[row][layer][q];
       for (int64_t t = 0; t < ids.size(2); ++t)
         reading.top_tokens.push_back({ids[row][layer][t], probabilities[row][layer][t]});
     }
@@ -151,11 +104,17 @@ LensBatch lens_batch_from_message(const distributed::TensorMessage& message, siz
 std::vector<int64_t> LensTokenSets::all_english() const { return merged(english); }
 std::vector<int64_t> LensTokenSets::all_native() const { return merged(native); }
 
-bool LensTokenSets::overlaps(size_t label) const {
+bool LensTokenSets::overlaps(size_t label) const { return !shared(label).empty(); }
+
+std::vector<int64_t> LensTokenSets::shared(size_t label) const {
   if (label >= english.size() || label >= native.size())
     throw Error(fmt::format("logit lens: label {} has no token sets", label));
   const std::set<int64_t> english_ids(english[label].begin(), english[label].end());
-  return std::any_of(native[label].begin(), native[label].end(), [&](int64_t id) { return english_ids.count(id) > 0; });
+  const std::set<int64_t> native_ids(native[label].begin(), native[label].end());
+  std::vector<int64_t> both;
+  std::set_intersection(english_ids.begin(), english_ids.end(), native_ids.begin(), native_ids.end(),
+                        std::back_inserter(both));
+  return both;
 }
 
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual) {
@@ -181,7 +140,7 @@ std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities
   }
   const at::Tensor all_english = masses_of(p, token_sets.all_english());
   const at::Tensor all_native = masses_of(p, token_sets.all_native());
-  const at::Tensor entropy = -at::xlogy(p, p).sum(1);
+  const at::Tensor entropy = -at::xlogy(p, p).sum(1) / std::log(2.0);
   const int64_t k = std::min<int64_t>(std::max(top_k, 0), vocab);
   const auto [top_values, top_ids] = at::topk(p, k, 1);
   const auto top_value = top_values.accessor<double, 2>();
@@ -238,7 +197,7 @@ std::vector<LensLayerSummary> summarize_lens(const std::vector<std::vector<LensL
     throw Error("logit lens: the readings and the summed distributions disagree on the number of layers");
   std::vector<LensLayerSummary> summary(layers);
   for (int64_t layer = 0; layer < layers; ++layer) summary[layer].layer = layer;
-  for (const Quantity& quantity : kQuantities) {
+  for (const LensQuantity& quantity : kLensQuantities) {
     at::Tensor values = at::empty({items, layers}, at::TensorOptions().dtype(at::kDouble));
     auto accessor = values.accessor<double, 2>();
     for (int64_t item = 0; item < items; ++item) {
@@ -267,17 +226,8 @@ std::vector<size_t> items_without_overlap(const std::vector<size_t>& items, cons
   return kept;
 }
 
-std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task) {
-  const data::LensProtocol& lens = protocol.task(task).lens_protocol();
-  std::vector<std::string> languages;
-  for (const std::string& language : protocol.languages)
-    if (language != "en" && lens.demonstrations.count(language) && lens.native_labels.count(language))
-      languages.push_back(language);
-  return languages;
-}
-
 void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model,
-                     const std::vector<LensLanguagePlan>& plans, const LensOptions& options,
+                     const std::vector<LensLanguagePlan>& plans, const LensSpec& spec,
                      const std::function<void(LensLanguageResult)>& finished) {
   // A language's result on rank 0, filled as its batches arrive; distributions are summed in batch
   // order, as one process sums them, so a batch that arrives early waits.
@@ -296,8 +246,8 @@ void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model
     languages.push_back(plans[p].language);
     Gathering& language = gathering[p];
     language.result.plan = plans[p];
-    language.result.bootstrap = options.bootstrap;
-    language.result.limit = options.limit;
+    language.result.bootstrap = spec.bootstrap;
+    language.result.limit = spec.limit;
     language.result.readings.assign(plans[p].prompts.size(), {});
     if (plans[p].prompts.empty() && group.is_main()) finished(std::move(language.result));
   }
@@ -305,7 +255,7 @@ void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model
     std::vector<size_t> labels;
     for (size_t index : batch.prompt_indices) labels.push_back(plans[p].item_labels[index]);
     const LensBatch read =
-        read_lens(model, batch.input_ids, batch.attention_mask, plans[p].token_sets, labels, options.top_k);
+        read_lens(model, batch.input_ids, batch.attention_mask, plans[p].token_sets, labels, spec.top_k);
     return distributed::encode_tensor_message(lens_batch_message(read));
   };
   const auto on_result = [&](size_t p, size_t b, const model::PromptBatch& batch, const std::string& bytes) {
@@ -327,119 +277,19 @@ void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model
     }
     if (language.summed_rows < plans[p].prompts.size()) return;
     language.result.layers =
-        summarize_lens(language.result.readings, language.probability_sums, options.top_k, options.bootstrap);
+        summarize_lens(language.result.readings, language.probability_sums, spec.top_k, spec.bootstrap);
     language.probability_sums = at::Tensor();
     finished(std::move(language.result));
   };
-  run_shared_batches(group, prompts, languages, options.batch_size,
+  run_shared_batches(group, prompts, languages, spec.batch_size,
                      "lens " + (plans.empty() ? std::string() : plans.front().task), work, on_result);
 }
 
-LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options) {
+LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensSpec& spec) {
   distributed::ProcessGroup single;
   LensLanguageResult result;
-  run_lens_shared(single, model, {plan}, options, [&](LensLanguageResult finished) { result = std::move(finished); });
+  run_lens_shared(single, model, {plan}, spec, [&](LensLanguageResult finished) { result = std::move(finished); });
   return result;
-}
-
-io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                             const io::Json& provenance) {
-  const LensLanguagePlan& plan = result.plan;
-  io::Json layers = io::Json::array();
-  for (const LensLayerSummary& layer : result.layers) {
-    io::Json entry{{"layer", layer.layer}};
-    for (const Quantity& quantity : kQuantities) entry[quantity.key] = estimate_json(layer.*quantity.estimate);
-    entry["top_tokens"] = top_tokens_json(layer.top_tokens, tokenizer);
-    layers.push_back(std::move(entry));
-  }
-  io::Json per_item = io::Json::array();
-  for (size_t item = 0; item < result.readings.size(); ++item) {
-    io::Json item_layers = io::Json::array();
-    for (const LensLayerReading& reading : result.readings[item]) {
-      io::Json top = io::Json::array();
-      for (const TokenProbability& token : reading.top_tokens) top.push_back({token.id, token.probability});
-      io::Json entry = io::Json::object();
-      for (const Quantity& quantity : kQuantities) entry[quantity.key] = reading.*quantity.reading;
-      entry["top_tokens"] = top;
-      item_layers.push_back(std::move(entry));
-    }
-    per_item.push_back({{"index", plan.item_indices[item]},
-                        {"label", plan.english_labels.at(plan.item_labels[item])},
-                        {"layers", item_layers}});
-  }
-  return {{"kind", "qtalign logit lens"},
-          {"task", plan.task},
-          {"language", plan.language},
-          {"answer_type", data::answer_type_name(plan.answer_type)},
-          {"forced_prefix", plan.forced_prefix},
-          {"provenance", provenance},
-          {"labels", {{"english", plan.english_labels}, {"native", plan.native_labels}}},
-          {"token_sets", {{"english", plan.token_sets.english}, {"native", plan.token_sets.native}}},
-          {"bootstrap",
-           {{"resamples", result.bootstrap.resamples},
-            {"seed", result.bootstrap.seed},
-            {"confidence", result.bootstrap.confidence}}},
-          {"sample",
-           {{"limit", result.limit.count},
-            {"pick", data::item_pick_description(result.limit)},
-            {"item_indices", plan.sampled_indices}}},
-          {"items", result.readings.size()},
-          {"item_indices", plan.item_indices},
-          {"dropped_overlap", plan.dropped_indices.size()},
-          {"dropped_item_indices", plan.dropped_indices},
-          {"entropy_unit", "nats"},
-          {"layers", layers},
-          {"per_item", per_item}};
-}
-
-void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, const std::string& variant,
-                      const std::filesystem::path& stem) {
-  const LensLanguagePlan& plan = result.plan;
-  // The study's Figure 1: the latent (English) answer, the answer in the language, and both answer sets.
-  plot::Series correct_english{"correct answer, English (latent)", {}, {}, {}, {}, plot::palette_color(0)};
-  plot::Series correct_native{"correct answer, " + plan.language, {}, {}, {}, {}, plot::palette_color(1)};
-  plot::Series all_native{"all answers, " + plan.language, {}, {}, {}, {}, plot::palette_color(1),
-                          plot::LineStyle::dashed};
-  plot::Series all_english{"all answers, English", {}, {}, {}, {}, plot::palette_color(0), plot::LineStyle::dashed};
-  plot::HeatStrip entropy{"entropy (nats)", {}, {}, 0.0, std::log(static_cast<double>(vocab_size))};
-  const std::pair<plot::Series*, stats::Estimate LensLayerSummary::*> lines[] = {
-      {&correct_english, &LensLayerSummary::correct_english},
-      {&correct_native, &LensLayerSummary::correct_native},
-      {&all_native, &LensLayerSummary::all_native},
-      {&all_english, &LensLayerSummary::all_english}};
-  for (const LensLayerSummary& layer : result.layers) {
-    const double x = static_cast<double>(layer.layer);
-    for (const auto& [series, member] : lines) {
-      const stats::Estimate& estimate = layer.*member;
-      series->x.push_back(x);
-      series->y.push_back(estimate.value);
-      series->lower.push_back(estimate.lower);
-      series->upper.push_back(estimate.upper);
-    }
-    entropy.x.push_back(x);
-    entropy.values.push_back(layer.entropy.value);
-  }
-  plot::LineChart chart;
-  chart.title = fmt::format("Logit lens{}: {} / {} ({} items, {:.0f}% CI)", variant.empty() ? "" : ", " + variant,
-                            plan.task, plan.language, result.readings.size(), 100 * result.bootstrap.confidence);
-  chart.x_label = "layer (0 = embeddings)";
-  chart.y_label = "probability at the answer position";
-  chart.series = {correct_english, correct_native, all_native, all_english};
-  chart.heat_strip = entropy;
-  chart.y_min = 0.0;
-  // Drawn small so that, shown two abreast in the report, the text stays readable.
-  chart.width = 720;
-  chart.height = 520;
-  plot::write_line_chart(chart, stem);
-}
-
-void write_lens_outputs(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                        int64_t vocab_size, const std::string& variant, const std::filesystem::path& directory,
-                        const io::Json& provenance) {
-  const std::filesystem::path stem = directory / result.plan.language;
-  if (!result.layers.empty()) write_lens_chart(result, vocab_size, variant, stem);
-  io::write_file_atomically(stem.string() + ".csv", lens_csv(result, tokenizer));
-  io::write_json_file(stem.string() + ".json", lens_result_to_json(result, tokenizer, provenance));
 }
 
 }  // namespace qtalign::analysis

@@ -3,26 +3,26 @@
 // last prompt position read through the final norm and the unembedding, as if the model stopped
 // there. Per layer and item it records the probability of the correct answer written in English (the
 // latent answer), of the correct answer in the test language, of all the task's answers in the test
-// language and in English, and the entropy; items whose correct answer has a token in both its English
-// and its test-language candidate sets are left out, since the two readings would share mass. Per
-// language it aggregates items with bootstrap confidence intervals and writes CSV, JSON and a chart.
+// language and in English, and the entropy in bits; items whose correct answer has a token in both its
+// English and its test-language candidate sets are left out (but in English, as the study's lens
+// script: there the two readings are one word), since the two readings would share mass. Per
+// language it aggregates items with bootstrap confidence intervals. Its JSON form is in
+// analysis/lens_json.h, its files and charts in analysis/lens_outputs.h, its plan in
+// analysis/lens_plan.h.
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "analysis/bootstrap_settings.h"
+#include "analysis/lens_spec.h"
 #include "data/answer_type.h"
-#include "data/protocol.h"
 #include "data/sampling.h"
 #include "distributed/process_group.h"
-#include "io/json_file.h"
 #include "model/model.h"
 #include "stats/statistics.h"
-#include "tokenizer/tokenizer.h"
 
 namespace qtalign::analysis {
 
@@ -37,6 +37,8 @@ struct LensTokenSets {
   std::vector<int64_t> all_native() const;
   // Whether the label's English and test-language candidates share a token.
   bool overlaps(size_t label) const;
+  // The tokens they share, sorted.
+  std::vector<int64_t> shared(size_t label) const;
 };
 
 struct TokenProbability {
@@ -50,7 +52,7 @@ struct LensLayerReading {
   double correct_native = 0.0;   // the correct label's test-language candidates
   double all_native = 0.0;       // every label's test-language candidates
   double all_english = 0.0;      // every label's English candidates
-  double entropy = 0.0;          // nats
+  double entropy = 0.0;          // bits, as the study reports it
   std::vector<TokenProbability> top_tokens;  // by decreasing probability
 };
 
@@ -64,7 +66,7 @@ struct LensBatch {
 at::Tensor lens_probabilities(const model::Model& model, const at::Tensor& residual);
 
 // Reads each row of [rows, vocab] probabilities, row r's correct answer being label labels[r]: the
-// four masses, the entropy and the top_k tokens. Throws Error on a label or token id out of range or
+// four masses, the entropy (bits) and the top_k tokens (k capped at the vocabulary's size). Throws Error on a label or token id out of range or
 // non-finite probabilities.
 std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities, const LensTokenSets& token_sets,
                                                  const std::vector<size_t>& labels, int top_k);
@@ -85,6 +87,20 @@ struct LensLayerSummary {
   std::vector<TokenProbability> top_tokens;  // of the mean distribution over items
 };
 
+// The per-item quantities in the order files list them, with their names there.
+struct LensQuantity {
+  const char* key;
+  stats::Estimate LensLayerSummary::*estimate;
+  double LensLayerReading::*reading;
+};
+inline constexpr LensQuantity kLensQuantities[] = {
+    {"correct_english", &LensLayerSummary::correct_english, &LensLayerReading::correct_english},
+    {"correct_native", &LensLayerSummary::correct_native, &LensLayerReading::correct_native},
+    {"all_native", &LensLayerSummary::all_native, &LensLayerReading::all_native},
+    {"all_english", &LensLayerSummary::all_english, &LensLayerReading::all_english},
+    {"entropy_bits", &LensLayerSummary::entropy, &LensLayerReading::entropy},
+};
+
 // Per-layer means with bootstrap intervals (the same resampled items for every layer and quantity)
 // and the top_k tokens of the mean distribution (probability_sums / items); throws Error on no items
 // or ragged layers.
@@ -96,16 +112,6 @@ std::vector<LensLayerSummary> summarize_lens(const std::vector<std::vector<LensL
 // test-language candidates do not overlap; `dropped` receives the others.
 std::vector<size_t> items_without_overlap(const std::vector<size_t>& items, const std::vector<size_t>& labels,
                                           const LensTokenSets& token_sets, std::vector<size_t>& dropped);
-
-struct LensOptions {
-  std::string task = "emotion";
-  data::AnswerType answer_type = data::AnswerType::same_language;  // how the demonstrations answer
-  std::vector<size_t> item_indices;  // candidate test items (empty: all), before the limit
-  data::ItemLimit limit{100, data::ItemPick::balanced, 0};
-  int64_t batch_size = 8;
-  int top_k = 5;
-  BootstrapSettings bootstrap;
-};
 
 // Everything about one language decided before any forward pass: prompts, labels, token sets, which
 // items are kept and which dropped for overlapping candidates.
@@ -134,37 +140,17 @@ struct LensLanguageResult {
   data::ItemLimit limit;
 };
 
-// The languages the lens can read for a task: those with same-language answer words, in prompts.json
-// order, without English (whose two readings coincide, so every item would be dropped).
-std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task);
-
-// Reads every plan's prompts through the lens, the batches shared over `group`
+// Reads every plan's prompts through the lens (spec's batch size, top-k and bootstrap), the batches shared over `group`
 // (analysis/shared_batches.h), and on rank 0 calls finished(result) for each
 // language once its last batch arrives (at once, without layers, for a plan that keeps no item): the
 // result one process computes, distributions summed in batch order. Shows each rank's progress;
 // collective failures (a rank died or stalled) throw Error naming the rank.
 void run_lens_shared(distributed::ProcessGroup& group, const model::Model& model,
-                     const std::vector<LensLanguagePlan>& plans, const LensOptions& options,
+                     const std::vector<LensLanguagePlan>& plans, const LensSpec& spec,
                      const std::function<void(LensLanguageResult)>& finished);
 
 // Reads the plan's prompts through the lens in this process and summarizes them; shows progress.
 // Returns a result without layers when the plan keeps no item.
-LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensOptions& options);
-
-// The result as JSON (summary per layer, token sets, kept and dropped items, per-item readings), with
-// `provenance` embedded.
-io::Json lens_result_to_json(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                             const io::Json& provenance);
-
-// Figure-1-style chart of one lens result: the four quantities with their bands over layers, entropy
-// as a strip beneath on the fixed scale 0 to ln(vocab); `variant` ("base", "tuned" or "") in the title.
-void write_lens_chart(const LensLanguageResult& result, int64_t vocab_size, const std::string& variant,
-                      const std::filesystem::path& stem);
-
-// Writes <dir>/<language>.json, .csv (one row per layer) and, when items were read, the chart
-// <language>.png/.svg, atomically.
-void write_lens_outputs(const LensLanguageResult& result, const tokenizer::Tokenizer& tokenizer,
-                        int64_t vocab_size, const std::string& variant, const std::filesystem::path& directory,
-                        const io::Json& provenance);
+LensLanguageResult run_lens(const model::Model& model, const LensLanguagePlan& plan, const LensSpec& spec);
 
 }  // namespace qtalign::analysis

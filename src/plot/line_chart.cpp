@@ -157,8 +157,11 @@ void write_line_chart(const LineChart& chart, const std::filesystem::path& stem)
   for (std::size_t i = 0; i < chart.series.size(); ++i) {
     const Series& series = chart.series[i];
     colors.push_back(series.color.value_or(palette_color(i)));
-    frame.legend.push_back(LegendEntry{series.name, colors.back(), LegendMark::line, series.style});
+    if (!series.name.empty())
+      frame.legend.push_back(LegendEntry{series.name, colors.back(), LegendMark::line, series.style});
   }
+  for (const auto& [label, style] : chart.style_key)
+    frame.legend.push_back(LegendEntry{label, Color{0.35, 0.35, 0.35}, LegendMark::line, style});
   if (chart.heat_strip) {
     frame.strip_height = kStripHeight;
     frame.strip_label = chart.heat_strip->label;

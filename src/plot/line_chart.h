@@ -3,13 +3,14 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plot/style.h"
 
 namespace qtalign::plot {
 
-// One named curve; `lower`/`upper` (both empty, or both as long as x) draw a translucent band.
+// One named curve (an empty name keeps it out of the legend); `lower`/`upper` (both empty, or both as long as x) draw a translucent band.
 struct Series {
   std::string name;
   std::vector<double> x;
@@ -38,6 +39,9 @@ struct LineChart {
   std::string y_label;
   std::vector<Series> series;
   std::optional<HeatStrip> heat_strip;
+  // Legend entries after the series', drawn in grey: what each line style means (e.g. "tuned" solid,
+  // "base" dashed) when colours name something else.
+  std::vector<std::pair<std::string, LineStyle>> style_key;
   std::optional<double> y_min;  // axis limits; from the data (bands included) when unset
   std::optional<double> y_max;
   int width = 960;              // pixels in the PNG, points in the SVG

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "analysis/representations.h"
+#include "analysis/representations_json.h"
 #include "eval/compare.h"
 #include "eval/results.h"
 #include "io/atomic_file.h"
@@ -173,7 +174,7 @@ ReportSection lens_section(const fs::path& dir) {
       "test language and in English (each answer: the prefix-sum candidate tokens of its word), and the entropy. A "
       "model that works through English shows the latent answer rising in the middle layers before the test-language "
       "answer wins at the top. Items whose English and test-language answers share a candidate token are left out "
-      "(counted below). Lines: mean over items with 95% bootstrap bands; entropy on the fixed scale 0..ln(vocabulary)."));
+      "(counted below). Lines: mean over items with 95% bootstrap bands; entropy in bits on the fixed scale 0..log2(vocabulary)."));
   section.blocks.push_back(figures(dir, {{fs::path("lens/base/overview_latent.png"), "Base: latent English answer"},
                                          {fs::path("lens/tuned/overview_latent.png"), "Tuned: latent English answer"}}));
   section.blocks.push_back(
@@ -186,7 +187,7 @@ ReportSection lens_section(const fs::path& dir) {
     return section;
   }
   ReportTable table{{"language", "items", "dropped (shared tokens)", "latent English answer, peak (layer): base",
-                     "tuned", "correct answer in language, last layer: base", "tuned", "entropy (nats), last layer: base",
+                     "tuned", "correct answer in language, last layer: base", "tuned", "entropy (bits), last layer: base",
                      "tuned"},
                     {},
                     "Peak: the layer where the mean probability of the correct English answer is highest. Last layer: "
@@ -209,8 +210,8 @@ ReportSection lens_section(const fs::path& dir) {
     };
     table.rows.push_back({language, items, dropped, peak(entry), peak(*other),
                           number(b.at("correct_native").get<double>()), number(t.at("correct_native").get<double>()),
-                          fmt::format("{:.3f}", b.at("entropy").get<double>()),
-                          fmt::format("{:.3f}", t.at("entropy").get<double>())});
+                          fmt::format("{:.3f}", b.at("entropy_bits").get<double>()),
+                          fmt::format("{:.3f}", t.at("entropy_bits").get<double>())});
     per_language.push_back(figures(dir, {{fs::path("lens/comparison") / (language + ".png"),
                                           language + ": base (dashed) vs tuned (solid)"}}));
     per_language.push_back(figures(dir, {{fs::path("lens/base") / (language + ".png"), language + ", base"},
@@ -255,8 +256,9 @@ ReportSection representation_section(const fs::path& dir) {
   if (base)
     section.blocks.push_back(paragraph(fmt::format(
         "As in the study: per layer, each item's prompt ({}) is {}-pooled over its tokens into one vector, for the "
-        "same {} items ({}) in {} languages. For each language pair, a 1-D PCA is fitted to both languages' vectors "
-        "and the items' coordinates are correlated (Pearson r, paired by parallel item); the study's claim is that "
+        "same {} items ({}) in {} languages (the last layer after the final norm). One 1-D PCA is fitted to the "
+        "study's seven languages (en, de, fr, hi, th, sw, ms) together and each pair's item coordinates are "
+        "correlated (Pearson r, paired by parallel item), as the study's notebook; the study's claim is that "
         "tuning raises this correlation for low-resource languages with the high-resource ones. The cosine "
         "similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
         "whether languages cluster apart or mix.",

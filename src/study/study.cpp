@@ -7,8 +7,9 @@
 #include <cstdio>
 #include <optional>
 
-#include "analysis/logit_lens.h"
-#include "analysis/representations.h"
+#include "analysis/base_tuned.h"
+#include "analysis/lens_pipeline.h"
+#include "analysis/representation_pipeline.h"
 #include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/evaluation_split.h"
@@ -28,8 +29,6 @@
 #include "model/dtype.h"
 #include "report/report.h"
 #include "study/demo_model.h"
-#include "study/lens_pipeline.h"
-#include "study/representation_pipeline.h"
 #include "study/stages.h"
 #include "train/training_run.h"
 
@@ -175,7 +174,7 @@ io::Json compare(const std::vector<std::string>& seen, const Paths& paths) {
 }
 
 // The lens and representations of the base model, then of the tuned one (one model load, the
-// adapter attached in between), their forward passes shared over `group`.
+// adapter attached in between: analysis::run_base_and_tuned), their forward passes shared over `group`.
 void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths& paths, const data::Protocol& protocol,
              StageRunner& stages, distributed::ProcessGroup& group) {
   // Rank 0 decides, as it decides every stage.
@@ -189,51 +188,57 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   }
   const data::EvaluationSplit split = data::read_evaluation_split(paths.split);
 
-  analysis::LensOptions lens;
+  analysis::LensSpec lens;
   lens.task = "emotion";  // the task with native-label lens prompts
+  if (options.lens_languages != "all") lens.languages = data::parse_language_list(protocol, options.lens_languages);
   lens.limit = {static_cast<size_t>(options.analysis_limit), data::ItemPick::balanced, options.seed};
   lens.bootstrap.seed = options.seed;
   if (split.task == lens.task) lens.item_indices = split.evaluation_indices;
-  const std::vector<std::string> lens_languages = options.lens_languages == "all"
-                                                      ? analysis::lens_languages(protocol, lens.task)
-                                                      : data::parse_language_list(protocol, options.lens_languages);
+  lens.out = paths.lens_base.parent_path();
+  lens.resume = true;
 
-  analysis::RepresentationOptions representations;
+  analysis::RepresentationSpec representations;
   representations.task = lens.task;  // the study's PCA prompt: emotion with same-language labels
   representations.languages = data::parse_language_list(protocol, options.pca_languages);
   representations.limit = {static_cast<size_t>(options.analysis_limit), data::ItemPick::balanced, options.seed};
   if (split.task == representations.task) representations.item_indices = split.evaluation_indices;
   representations.bootstrap = {2000, options.seed, 0.95};
+  representations.out = paths.pca;
 
-  const auto run_variant = [&](const std::string& variant, const fs::path& lens_dir, const fs::path& pca_dir) {
-    stages.run_shared("logit lens (" + variant + ")", lens_dir / "summary.json", [&] {
-      run_lens_pipeline(group, *loaded, protocol, lens_languages, lens, lens_dir, true, variant);
-      return io::Json{{"languages", lens_languages}, {"items_per_language_limit", lens.limit.count}};
-    });
-    stages.run_shared("representations (" + variant + ")", pca_dir / "representations.json", [&] {
-      representations.layers = analysis::parse_layer_list(options.pca_layers, loaded->model.config.num_hidden_layers);
-      const std::optional<analysis::RepresentationResult> result =
-          run_representation_pipeline(group, *loaded, protocol, representations, pca_dir, false);
-      if (!result) return io::Json::object();  // a rank other than 0
-      return io::Json{{"languages", result->languages}, {"items", result->item_indices.size()}};
-    });
-  };
-  run_variant("base", paths.lens_base, paths.pca_base);
-  if (loaded) model::use_adapter(*loaded, paths.adapter);
-  run_variant("tuned", paths.lens_tuned, paths.pca_tuned);
-  stages.run_on_main("logit lens: base vs tuned", paths.lens_base.parent_path() / "comparison" / "comparison.json", [&] {
-    write_lens_comparison(paths.lens_base, paths.lens_tuned, lens_languages, paths.lens_base.parent_path() / "comparison");
-    return io::Json::object();
-  });
-  stages.run_on_main("representations: base vs tuned", paths.cosine_comparison.string() + ".csv", [&] {
-    const auto read = [](const fs::path& file) {
-      return analysis::representation_result_from_json(io::read_json_file(file), file);
-    };
-    analysis::write_base_tuned_comparison(read(paths.pca_base / "representations.json"),
-                                          read(paths.pca_tuned / "representations.json"),
-                                          paths.cosine_comparison.parent_path());
-    return io::Json::object();
-  });
+  const analysis::VariantAnalysis lens_stages{
+      [&](const std::string& variant) {
+        stages.run_shared("logit lens (" + variant + ")", lens.out / variant / "summary.json", [&] {
+          analysis::run_lens_variant(group, *loaded, protocol, analysis::plan_lens(loaded->tokenizer, protocol, lens),
+                                     lens, variant);
+          return io::Json{{"languages", analysis::lens_spec_languages(protocol, lens)},
+                          {"items_per_language_limit", lens.limit.count}};
+        });
+      },
+      [&] {
+        stages.run_on_main("logit lens: base vs tuned", lens.out / "comparison" / "comparison.json", [&] {
+          analysis::compare_lens_variants(group, protocol, lens);
+          return io::Json::object();
+        });
+      }};
+  const analysis::VariantAnalysis representation_stages{
+      [&](const std::string& variant) {
+        stages.run_shared("representations (" + variant + ")", representations.out / variant / "representations.json",
+                          [&] {
+                            representations.layers = analysis::parse_layer_list(
+                                options.pca_layers, loaded->model.config.num_hidden_layers);
+                            const std::optional<analysis::RepresentationResult> result =
+                                analysis::run_representation_variant(group, *loaded, protocol, representations, variant);
+                            if (!result) return io::Json::object();  // a rank other than 0
+                            return io::Json{{"languages", result->languages}, {"items", result->item_indices.size()}};
+                          });
+      },
+      [&] {
+        stages.run_on_main("representations: base vs tuned", paths.cosine_comparison.string() + ".csv", [&] {
+          analysis::compare_representation_variants(group, representations);
+          return io::Json::object();
+        });
+      }};
+  analysis::run_base_and_tuned(loaded ? &*loaded : nullptr, paths.adapter, {lens_stages, representation_stages});
 }
 
 io::Json settings_json(const StudyOptions& options, const std::vector<std::string>& train_languages) {

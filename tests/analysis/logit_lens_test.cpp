@@ -57,7 +57,7 @@ LensTokenSets two_label_sets() { return {{{0, 1}, {2}}, {{3}, {4, 5}}}; }
 double entropy_of(const std::vector<double>& p) {
   double total = 0;
   for (double value : p)
-    if (value > 0) total -= value * std::log(value);
+    if (value > 0) total -= value * std::log2(value);
   return total;
 }
 
@@ -145,11 +145,12 @@ TEST(LogitLens, ConstructedModelGivesTheHandComputedQuantitiesAtEveryLayer) {
   const double correct_native[3][2] = {{0.05, 0.10}, {0.05, 0.10}, {0.50, 0.30}};
   const double all_native[3] = {0.15, 0.15, 0.80};
   const double all_english[3] = {0.15, 0.60, 0.10};
-  const double entropy[3] = {-(6 * 0.05 * std::log(0.05) + 2 * 0.35 * std::log(0.35)),
-                             -(0.30 * std::log(0.30) + 2 * 0.10 * std::log(0.10) + 0.20 * std::log(0.20) +
-                               3 * 0.05 * std::log(0.05) + 0.15 * std::log(0.15)),
-                             -(0.02 * std::log(0.02) + 0.03 * std::log(0.03) + 3 * 0.05 * std::log(0.05) +
-                               0.50 * std::log(0.50) + 0.20 * std::log(0.20) + 0.10 * std::log(0.10))};
+  // In bits, as the study reports it.
+  const double entropy[3] = {-(6 * 0.05 * std::log2(0.05) + 2 * 0.35 * std::log2(0.35)),
+                             -(0.30 * std::log2(0.30) + 2 * 0.10 * std::log2(0.10) + 0.20 * std::log2(0.20) +
+                               3 * 0.05 * std::log2(0.05) + 0.15 * std::log2(0.15)),
+                             -(0.02 * std::log2(0.02) + 0.03 * std::log2(0.03) + 3 * 0.05 * std::log2(0.05) +
+                               0.50 * std::log2(0.50) + 0.20 * std::log2(0.20) + 0.10 * std::log2(0.10))};
   for (int layer = 0; layer < 3; ++layer)
     for (int item = 0; item < 2; ++item) {
       const LensLayerReading& reading = read.readings[item][layer];
@@ -170,9 +171,9 @@ TEST(LogitLens, ConstructedModelGivesTheHandComputedQuantitiesAtEveryLayer) {
   plan.item_indices = plan.sampled_indices = {4, 9};
   plan.item_labels = {0, 1};
   plan.prompts = {{0}, {0}};
-  LensOptions options;
-  options.bootstrap = {500, 3, 0.9};
-  const LensLanguageResult result = run_lens(model, plan, options);
+  LensSpec spec;
+  spec.bootstrap = {500, 3, 0.9};
+  const LensLanguageResult result = run_lens(model, plan, spec);
   ASSERT_EQ(result.layers.size(), 3u);
   for (int layer = 0; layer < 3; ++layer) {
     const LensLayerSummary& summary = result.layers[layer];
@@ -235,7 +236,7 @@ TEST(LogitLens, LastLayerIsTheModelsOwnOutputAndEveryLayerMatchesAHandWrittenLen
     EXPECT_NEAR(top_layer.all_english, sum_over(own_p, {3, 17, 40}), 1e-5);
     EXPECT_NEAR(top_layer.all_native, sum_over(own_p, {5, 17, 90}), 1e-5);
     double own_entropy = 0;
-    for (double p : own_p) own_entropy -= p * std::log(p);
+    for (double p : own_p) own_entropy -= p * std::log2(p);
     EXPECT_NEAR(top_layer.entropy, own_entropy, 1e-5);
     std::vector<int64_t> order(kVocab);
     std::iota(order.begin(), order.end(), 0);

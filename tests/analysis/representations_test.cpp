@@ -1,5 +1,8 @@
 #include "analysis/representations.h"
 
+#include "analysis/representation_outputs.h"
+#include "analysis/representations_json.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,7 +54,8 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
   };
   std::vector<at::Tensor> vectors;
   for (const Points& points : languages) vectors.push_back(matrix(points));
-  const LayerAnalysis analysis = analyse_layer(4, vectors, 0, {{0, 1}, {0, 2}, {1, 2}}, {2000, 1, 0.95});
+  const LayerRoles roles{0, {0, 1, 2}, {0, 1, 2}, {{0, 1}, {0, 2}, {1, 2}}};
+  const LayerAnalysis analysis = analyse_layer(4, vectors, roles, {2000, 1, 0.95});
 
   // The 2x2 covariance of all 12 points and its eigen-decomposition in closed form.
   double mean_x = 0, mean_y = 0;
@@ -92,9 +96,18 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
       // PC2 is orthogonal to PC1; its sign is fixed by the same rule, so compare magnitudes.
       EXPECT_NEAR(std::abs(analysis.pc2[l][i]), std::abs(-(x - mean_x) * uy + (y - mean_y) * ux), 1e-6);
     }
-  // Each pair's correlation: a 1-D PCA of the pair's 8 points, in closed form the same way.
+  // The study's measure: the items' coordinates on the PC1 of all 12 points (fitted to the three
+  // languages together), correlated pair by pair.
   const std::pair<size_t, size_t> pairs[] = {{0, 1}, {0, 2}, {1, 2}};
   ASSERT_EQ(analysis.pair_correlation.size(), 3u);
+  for (size_t p = 0; p < 3; ++p) {
+    ASSERT_TRUE(analysis.pair_correlation[p].has_value()) << p;
+    EXPECT_NEAR(*analysis.pair_correlation[p], pearson(expected_pc1[pairs[p].first], expected_pc1[pairs[p].second]),
+                1e-9)
+        << p;
+  }
+  // The per-pair fit: a 1-D PCA of the pair's 8 points, in closed form the same way.
+  ASSERT_EQ(analysis.pair_correlation_per_pair_fit.size(), 3u);
   for (size_t p = 0; p < 3; ++p) {
     const auto [a, b] = pairs[p];
     double px = 0, py = 0;
@@ -115,8 +128,8 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
     std::vector<double> first, second;
     for (auto [x, y] : languages[a]) first.push_back((x - px) * vx + (y - py) * vy);
     for (auto [x, y] : languages[b]) second.push_back((x - px) * vx + (y - py) * vy);
-    ASSERT_TRUE(analysis.pair_correlation[p].has_value()) << p;
-    EXPECT_NEAR(*analysis.pair_correlation[p], pearson(first, second), 1e-9) << p;
+    ASSERT_TRUE(analysis.pair_correlation_per_pair_fit[p].has_value()) << p;
+    EXPECT_NEAR(*analysis.pair_correlation_per_pair_fit[p], pearson(first, second), 1e-9) << p;
   }
 
   for (size_t l = 0; l < 3; ++l) {
@@ -135,7 +148,7 @@ TEST(Representations, PcaCorrelationsAndCosinesMatchHandComputation) {
 
 TEST(Representations, IdenticalVectorsGiveNoPcaButStillACosine) {
   const at::Tensor same = matrix({{1, 2}, {1, 2}, {1, 2}});
-  const LayerAnalysis analysis = analyse_layer(0, {same, same}, 0, {{0, 1}}, {100, 0, 0.95});
+  const LayerAnalysis analysis = analyse_layer(0, {same, same}, {0, {0, 1}, {0, 1}, {{0, 1}}}, {100, 0, 0.95});
   EXPECT_FALSE(analysis.has_pca);
   ASSERT_EQ(analysis.pair_correlation.size(), 1u);
   EXPECT_FALSE(analysis.pair_correlation[0].has_value());
@@ -143,26 +156,35 @@ TEST(Representations, IdenticalVectorsGiveNoPcaButStillACosine) {
 }
 
 TEST(Representations, RejectsMismatchedShapes) {
-  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}})}, 0, {}, {}), Error);
-  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}})}, 0, {}, {}), Error);
-  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}, {0, 1}})}, 0, {{0, 2}}, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}})}, {0, {0}, {0}, {}}, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}})}, {0, {0}, {0}, {}}, {}), Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}, {0, 1}})}, {0, {0, 1}, {0, 1}, {{0, 2}}}, {}),
+               Error);
+  EXPECT_THROW(analyse_layer(0, {matrix({{1, 2}, {3, 4}}), matrix({{1, 2}, {0, 1}})}, {0, {0, 5}, {0}, {}}, {}), Error);
   EXPECT_THROW(pca_1d_correlation(matrix({{1, 2}}), matrix({{1, 2}})), Error);
 }
 
 TEST(Representations, PoolingOverAPaddedBatchMatchesEachPromptAlone) {
   const model::Model model = model::make_random_model(model::tiny_qwen2_config(61), 5);
   const std::vector<std::vector<int64_t>> prompts = {{4, 8, 15, 16, 23, 42}, {7, 1}, {9, 9, 9, 2}};
-  const std::vector<int64_t> layers = {0, 2};
+  // The last layer as transformers' hidden_states[L] (the study's): after the final norm.
+  const int64_t last = model.config.num_hidden_layers;
+  const std::vector<int64_t> layers = {0, 2, last};
+  const auto hand_norm = [&](const at::Tensor& states) {  // RMSNorm per token, in double
+    const at::Tensor h = states.to(at::kDouble);
+    return h / (h * h).mean(-1, true).add(model.config.rms_norm_eps).sqrt() * model.norm.to(at::kDouble);
+  };
   for (Pooling pooling : {Pooling::mean, Pooling::last_token}) {
     for (const model::PromptBatch& batch : model::make_prompt_batches(prompts, 3)) {
       const auto pooled = pooled_hidden_states(model, batch.input_ids, batch.attention_mask, layers, pooling);
-      ASSERT_EQ(pooled.size(), 2u);
+      ASSERT_EQ(pooled.size(), 3u);
       for (size_t row = 0; row < batch.prompt_indices.size(); ++row) {
         const auto& prompt = prompts[batch.prompt_indices[row]];
         const model::ForwardOutput alone =
             model::forward(model, {at::tensor(prompt, at::kLong).unsqueeze(0)}, {.capture_hidden_states = true});
         for (size_t l = 0; l < layers.size(); ++l) {
-          const at::Tensor states = alone.hidden_states[layers[l]][0];
+          const at::Tensor residual = alone.hidden_states[layers[l]][0];
+          const at::Tensor states = layers[l] == last ? hand_norm(residual).to(at::kFloat) : residual;
           const at::Tensor expected = pooling == Pooling::mean ? states.mean(0) : states[states.size(0) - 1];
           EXPECT_LE((pooled[l][row] - expected).abs().max().item<double>(), 1e-5);
         }
@@ -189,13 +211,20 @@ TEST(Representations, ResultRoundTripsThroughJsonAndComparisonChecksCoverage) {
   result.pairs = {{"en", "de"}};
   result.item_indices = {0, 1, 2};
   result.item_pick = "all";
-  result.layers.push_back(analyse_layer(1, {matrix({{1, 2}, {3, 1}, {0, 1}}), matrix({{2, 2}, {2, 0}, {1, 1}})}, 0,
-                                        {{0, 1}}, {200, 0, 0.9}));
+  result.joint_fit_languages = {"en", "de"};
+  result.scatter_languages = {"en"};
+  result.final_norm_layer = 1;
+  result.layers.push_back(analyse_layer(1, {matrix({{1, 2}, {3, 1}, {0, 1}}), matrix({{2, 2}, {2, 0}, {1, 1}})},
+                                        {0, {0, 1}, {0}, {{0, 1}}}, {200, 0, 0.9}));
+  EXPECT_TRUE(result.layers[0].pc1[1].empty());  // de is outside the scatter
   const RepresentationResult back = representation_result_from_json(representation_result_to_json(result), "r.json");
   EXPECT_EQ(back.languages, result.languages);
   ASSERT_EQ(back.layers.size(), 1u);
   EXPECT_EQ(back.layers[0].pc1, result.layers[0].pc1);
   EXPECT_EQ(back.layers[0].pair_correlation, result.layers[0].pair_correlation);
+  EXPECT_EQ(back.layers[0].pair_correlation_per_pair_fit, result.layers[0].pair_correlation_per_pair_fit);
+  EXPECT_EQ(back.scatter_languages, result.scatter_languages);
+  EXPECT_EQ(back.final_norm_layer, 1);
   EXPECT_EQ(back.pairs, result.pairs);
   EXPECT_DOUBLE_EQ(back.layers[0].cosine_to_reference[1].value, result.layers[0].cosine_to_reference[1].value);
 
@@ -205,7 +234,12 @@ TEST(Representations, ResultRoundTripsThroughJsonAndComparisonChecksCoverage) {
                            "pair_correlation.csv", "representations.md", "representations.json"})
     EXPECT_TRUE(std::filesystem::exists(dir / name)) << name;
   // Three items: the outputs warn that the correlations mean nothing.
-  EXPECT_NE(io::read_file(dir / "representations.md").find("fewer than 10"), std::string::npos);
+  const std::string markdown = io::read_file(dir / "representations.md");
+  EXPECT_NE(markdown.find("fewer than 10"), std::string::npos);
+  // Not the study's figures: the outputs say how.
+  EXPECT_NE(markdown.find("Not as the study's notebook: scatters fitted to en (the study's: en, de, fr, hi)"),
+            std::string::npos)
+      << markdown;
   RepresentationResult other = result;
   other.item_indices = {0, 1, 5};
   EXPECT_THROW(write_base_tuned_comparison(result, other, dir / "compare"), Error);
@@ -241,6 +275,20 @@ TEST(Representations, PairCorrelationMatchesNumpy) {
     };
     cases.push_back({{"a", rows(a)}, {"b", rows(b)}});
   }
+  // The study's measure on five languages of 30 items, fitted to four of them (the fifth projected).
+  std::vector<at::Tensor> languages;
+  io::Json rows_of_languages = io::Json::array();
+  const at::Tensor common = at::randn({30, 12}, at::kDouble);
+  for (int l = 0; l < 5; ++l) {
+    languages.push_back((0.2 * l * common + at::randn({30, 12}, at::kDouble) + l).to(at::kFloat));
+    std::vector<std::vector<double>> rows(30);
+    for (int64_t i = 0; i < 30; ++i)
+      for (int64_t j = 0; j < 12; ++j) rows[i].push_back(languages.back()[i][j].item<double>());
+    rows_of_languages.push_back(rows);
+  }
+  const std::vector<size_t> fit = {0, 1, 2, 3};
+  const std::vector<std::pair<size_t, size_t>> joint_pairs = {{0, 1}, {2, 3}, {0, 4}, {3, 1}};
+  cases.push_back({{"languages", rows_of_languages}, {"fit", fit}, {"pairs", joint_pairs}});
   io::write_json_file(dir / "cases.json", cases);
   const testing::CommandResult run = testing::run_command(
       testing::python() + " " + testing::shell_quote((testing::source_dir() / "tests/analysis/pca_correlation_reference.py").string()) +
@@ -248,7 +296,13 @@ TEST(Representations, PairCorrelationMatchesNumpy) {
       " 2>&1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const io::Json golden = io::read_json_file(dir / "golden.json");
-  ASSERT_EQ(golden.size(), inputs.size());
+  ASSERT_EQ(golden.size(), inputs.size() + 1);
+  const std::vector<std::optional<double>> joint = joint_pca_1d_correlations(languages, fit, joint_pairs);
+  ASSERT_EQ(golden.back().size(), joint_pairs.size());
+  for (size_t p = 0; p < joint_pairs.size(); ++p) {
+    ASSERT_TRUE(joint[p].has_value()) << p;
+    EXPECT_NEAR(*joint[p], golden.back()[p].get<double>(), 1e-9) << "joint pair " << p;
+  }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::optional<double> r = pca_1d_correlation(inputs[i].first.to(at::kFloat), inputs[i].second.to(at::kFloat));
     ASSERT_TRUE(r.has_value());

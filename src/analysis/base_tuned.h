@@ -1,0 +1,30 @@
+#pragma once
+// Base versus tuned: an analysis run for the model as loaded (the base), again with the tuned adapter
+// attached, then the two compared. One loaded model serves both, and the adapter is swapped once for
+// any number of analyses (the study runs the lens and the representations in one pass).
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/loaded_model.h"
+
+namespace qtalign::analysis {
+
+// One analysis of the base-vs-tuned flow.
+struct VariantAnalysis {
+  std::function<void(const std::string& variant)> run;  // "base" or "tuned": writes that variant's outputs
+  std::function<void()> compare;                         // on every rank, once both variants are written
+};
+
+// Where an analysis writing into `out` puts a variant: out/<variant>, or out itself for a single
+// model (variant "").
+std::filesystem::path variant_directory(const std::filesystem::path& out, const std::string& variant);
+
+// Runs every analysis for the base model, attaches `tuned_adapter` to `loaded`, runs every analysis
+// again for the tuned model, then compares each. `loaded` may be null when the caller knows every
+// run is already done (a resumed study loads no model); then nothing is attached.
+void run_base_and_tuned(model::LoadedModel* loaded, const std::filesystem::path& tuned_adapter,
+                        const std::vector<VariantAnalysis>& analyses);
+
+}  // namespace qtalign::analysis
