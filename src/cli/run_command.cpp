@@ -117,6 +117,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--grad-accum", options.grad_accum, settings.grad_accum);
     unless_given(command, "--cutoff", options.cutoff, settings.cutoff);
     unless_given(command, "--eval-every", options.eval_every, settings.eval_every);
+    unless_given(command, "--dtype", arguments.runtime.dtype, settings.dtype);
   }
   options.analysis_device = processes.device;
   options.analysis_dtype = compute_dtype(arguments.runtime, options.analysis_device);
