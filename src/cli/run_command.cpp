@@ -120,6 +120,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--grad-accum", options.training.grad_accum, settings.grad_accum);
     unless_given(command, "--cutoff", options.training.cutoff, settings.cutoff);
     unless_given(command, "--eval-every", options.training.eval_every, settings.eval_every);
+    unless_given(command, "--dtype", arguments.runtime.dtype, settings.dtype);
   }
   options.compute = compute_settings(arguments.runtime, processes.device);
 }

@@ -77,6 +77,9 @@ struct DemoSettings {
   int64_t grad_accum = 2;
   int64_t cutoff = 512;
   int64_t eval_every = 0;
+  // fp32 on every CPU: the demo model's label scores are too close for bf16 kernels, which differ
+  // between CPUs, to leave its predictions the same from machine to machine.
+  std::string dtype = "fp32";
 };
 
 // One evaluation of a model: which task (or all), answer type and shots, on which items, into which file.
