@@ -54,10 +54,11 @@ std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfi
 
 void run_generate(const GenerateArguments& arguments) {
   const at::Device device = apply_runtime_options(arguments.runtime);
+  const model::ComputeSettings compute = compute_settings(arguments.runtime, device);  // option errors first
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   io::require_file(tokenizer_file, "generate needs the model's tokenizer");
-  const model::LoadedModel loaded = model::load_model_with_tokenizer(
-      {arguments.model, tokenizer_file, arguments.adapter}, compute_settings(arguments.runtime, device));
+  const model::LoadedModel loaded =
+      model::load_model_with_tokenizer({arguments.model, tokenizer_file, arguments.adapter}, compute);
   const model::Model& model = loaded.model;
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 
