@@ -349,12 +349,19 @@ TEST_F(EvalCommand, AnswerTypesAndZeroShotsAreRecordedAndNotComparedAcross) {
   EXPECT_FALSE(std::filesystem::exists(file("mixed/cmp.json")));
 
   const testing::CommandResult zero =
-      eval("--task emotion --langs th --limit 2 --shots 0 --labels task-agnostic --out " + path("zero/results.json"));
+      eval("--task emotion --langs th --limit 2 --shots 0 --labels same-language --out " + path("zero/results.json"));
   ASSERT_EQ(zero.exit_code, 0) << zero.output;
   const io::Json zero_results = io::read_json_file(file("zero/results.json"));
   EXPECT_EQ(zero_results["provenance"]["shots"], (io::Json{{"emotion", 0}}));
   EXPECT_EQ(zero_results["tasks"][0]["shots"], 0);
-  EXPECT_EQ(zero_results["provenance"]["answer_type"], "task-agnostic");
+  EXPECT_EQ(zero_results["provenance"]["answer_type"], "same-language");
+  // Task-agnostic words mean the labels only through demonstrations: without any they are refused.
+  const testing::CommandResult agnostic =
+      eval("--task emotion --langs th --limit 2 --shots 0 --labels task-agnostic --out " + path("zero/agnostic.json"));
+  EXPECT_EQ(agnostic.exit_code, 1);
+  EXPECT_NE(agnostic.output.find("answer type task-agnostic needs demonstrations"), std::string::npos)
+      << agnostic.output;
+  EXPECT_FALSE(std::filesystem::exists(file("zero/agnostic.json")));
 
   // Tasks without such answers are refused before any work.
   const testing::CommandResult refused = eval("--task all --langs en --labels same-language --out " + path("bad/same.json"));
