@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "report/table_format.h"
-#include "study/demo_model.h"
 
 namespace qtalign::report {
 namespace {
@@ -32,7 +31,7 @@ std::string json_text(const io::Json& value) { return value.is_string() ? value.
 ReportSection overview(const io::Json& study) {
   ReportSection section{"Overview", {}};
   if (study.value("demo", false)) section.blocks.push_back(text_block(
-        Kind::notice, "Demo run: the " + study::demo_model_description() +
+        Kind::notice, "Demo run: the " + study.value("demo_model", std::string("demo model")) +
                           ". Real results need a real checkpoint: qtalign study --models DIR ..."));
   section.blocks.push_back(text_block(
       Kind::paragraph,

@@ -16,7 +16,6 @@
 #include "io/error.h"
 #include "io/json_file.h"
 #include "io/provenance.h"
-#include "study/demo_model.h"
 
 namespace qtalign::report {
 namespace {
@@ -62,8 +61,8 @@ ReportSection overview_section(const io::Json& study, const std::optional<eval::
   ReportSection section{"Overview", {}};
   const io::Json settings = study.value("settings", io::Json::object());
   if (study.value("demo", false))
-    section.blocks.push_back(
-        notice("Demo run. " + study::demo_model_description() + ". Real results need a real checkpoint: qtalign run --model DIR."));
+    section.blocks.push_back(notice("Demo run. " + study.value("demo_model", std::string("demo model")) +
+                                    ". Real results need a real checkpoint: qtalign run --model DIR."));
   const io::Json build = study.value("stages", io::Json::object()).value("data: question-translation training set", io::Json::object());
   std::string text = fmt::format(
       "Question-translation tuning on the {} task's questions in {} (inputs in those languages, the same questions in "

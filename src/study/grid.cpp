@@ -18,6 +18,7 @@
 #include "io/progress.h"
 #include "io/provenance.h"
 #include "model/dtype.h"
+#include "study/demo_model.h"
 #include "study/grid_layout.h"
 #include "study/stages.h"
 #include "train/training_settings.h"
@@ -80,6 +81,7 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
   StudyRecord record(paths.record, grid_settings(grid), group);
   record.set("kind", "grid");
   record.set("demo", demo);
+  if (demo) record.set("demo_model", demo_model_description());  // what the report says of it
   record.set("data", {{"dir", fs::absolute(protocol.data_dir).string()}, {"prompts_sha1", io::file_sha1(protocol.source)}});
   record.set("question_sources", question_source_note(protocol, grid.plan));
   record.set("processes", group.world_size());

@@ -409,6 +409,7 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group) {
   const data::Protocol& protocol = study.protocol_;
   if (demo && report) std::fprintf(stderr, "%s", demo_notice().c_str());
   study.record_.set("demo", demo);
+  if (demo) study.record_.set("demo_model", demo_model_description());  // what the report says of it
 
   if (demo) demo_model_stage(study.stages_, options, paths.model);
   study.build_data();
