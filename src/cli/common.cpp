@@ -73,15 +73,24 @@ at::Device apply_runtime_options(const RuntimeOptions& options) {
     threads = hardware;
   }
   at::set_num_threads(threads);
-  at::Device device(at::kCPU);
-  try {
-    device = at::Device(options.device);
-  } catch (const std::exception&) {
-    throw Error("--device: cannot parse '" + options.device + "' (expected cpu, cuda or cuda:N)");
-  }
+  const at::Device device = parse_device(options.device);
   if (device.is_cuda() && !at::hasCUDA())
     throw Error("--device " + options.device + ": this qtalign was built against a libtorch without CUDA");
   return device;
+}
+
+at::Device parse_device(const std::string& name) {
+  try {
+    return at::Device(name);
+  } catch (const std::exception&) {
+    throw Error("--device: cannot parse '" + name + "' (expected cpu, cuda or cuda:N)");
+  }
+}
+
+void parse_command_words(CLI::App& app, const std::vector<std::string>& words) {
+  app.require_subcommand(1);
+  std::vector<std::string> reversed(words.rbegin(), words.rend());  // CLI11 consumes from the back
+  app.parse(reversed);
 }
 
 at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "model/compute_settings.h"
 #include "model/quantization.h"
@@ -36,6 +37,13 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options);
 // Sets libtorch's thread count (Debian's build starts with one; more threads than the hardware has
 // only slow it down, so a larger --threads is capped with a warning) and returns the device.
 at::Device apply_runtime_options(const RuntimeOptions& options);
+
+// The device --device names: cpu, cuda or cuda:N; throws Error for anything else.
+at::Device parse_device(const std::string& name);
+
+// Parses a command's words ({"eval", "--model", ...}) with the options on `app`, as main parses argv
+// (CLI::ParseError for words the options refuse).
+void parse_command_words(CLI::App& app, const std::vector<std::string>& words);
 
 // The compute dtype the options ask for on `device` ("auto" = bf16 where fast, else fp32).
 at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device);

@@ -193,10 +193,8 @@ eval::EvaluationSpec parse_eval_spec(const std::vector<std::string>& arguments) 
   CLI::App app{"qtalign"};
   EvalArguments parsed;
   add_eval_options(app, parsed);
-  app.require_subcommand(1);
-  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
-  app.parse(reversed);
-  return evaluation_spec(parsed, at::Device(parsed.runtime.device));
+  parse_command_words(app, arguments);
+  return evaluation_spec(parsed, parse_device(parsed.runtime.device));
 }
 
 }  // namespace qtalign::cli

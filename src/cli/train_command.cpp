@@ -90,20 +90,12 @@ train::TrainingSpec parse_train_arguments(const std::vector<std::string>& argume
   CLI::App app{"qtalign"};
   TrainArguments parsed;
   add_train_options(app, parsed);
-  app.require_subcommand(1);
-  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());  // CLI11 consumes from the back
   try {
-    app.parse(reversed);
+    parse_command_words(app, arguments);
   } catch (const CLI::ParseError& e) {
     throw Error(fmt::format("the train arguments were refused: {}", e.what()));
   }
-  at::Device device(at::kCPU);
-  try {
-    device = at::Device(parsed.runtime.device);
-  } catch (const std::exception&) {
-    throw Error("--device: cannot parse '" + parsed.runtime.device + "' (expected cpu, cuda or cuda:N)");
-  }
-  return training_spec(parsed, device);
+  return training_spec(parsed, parse_device(parsed.runtime.device));
 }
 
 }  // namespace qtalign::cli

@@ -1,6 +1,7 @@
 #include "study/study.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <algorithm>
@@ -72,12 +73,6 @@ struct Paths {
         record(out / "study.json") {}
 };
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string joined;
-  for (const std::string& part : parts) joined += (joined.empty() ? "" : separator) + part;
-  return joined;
-}
-
 // Prints a stage's equivalent command line, so that the log stays copy-pasteable, and returns it.
 std::string announce(const std::vector<std::string>& command_line, const distributed::ProcessGroup& group) {
   const std::string line = quoted_command(command_line);
@@ -103,7 +98,7 @@ io::Json build_training_set(const data::Protocol& protocol, const StudyOptions& 
     std::fprintf(stderr,
                  "data: %s has %zu question-translation examples for %s outside the evaluation items (fewer than the "
                  "study's %zu): using all of them\n",
-                 options.task.c_str(), result.examples.size(), join(languages, ",").c_str(), kDefaultSize);
+                 options.task.c_str(), result.examples.size(), fmt::format("{}", fmt::join(languages, ",")).c_str(), kDefaultSize);
   for (const fs::path& file : options.held_out_splits) {
     const data::EvaluationSplit held_out = data::read_evaluation_split(file);
     if (held_out.task != options.task) continue;
