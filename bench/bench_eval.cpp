@@ -8,7 +8,7 @@
 // of the peak matmul GFLOP/s measured in the same run for the same dtype.
 //
 // Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
-//                   [--threads N] [--optimised-dtype bf16|fp32]
+//                   [--threads N] [--optimised-dtype bf16|fp32] [--device cpu|cuda]
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -48,6 +48,7 @@ struct Arguments {
   int64_t batch_size = 8;
   int threads = 0;
   std::string optimised_dtype = "bf16";
+  std::string device = "cpu";
 };
 
 Arguments parse_arguments(int argc, char** argv) {
@@ -63,6 +64,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (name == "--batch-size") arguments.batch_size = std::stoll(value);
     else if (name == "--threads") arguments.threads = std::stoi(value);
     else if (name == "--optimised-dtype") arguments.optimised_dtype = value;
+    else if (name == "--device") arguments.device = value;
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
@@ -104,11 +106,13 @@ int main(int argc, char** argv) try {
   const FlopModel flops(config);
   const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);
   const std::string optimised_name = model::dtype_name(optimised_dtype);
+  const at::Device device(arguments.device);
 
-  std::printf("bench_eval: %s/%s, Qwen1.5-0.5B shape (random weights), Qwen tokenizer, %d threads\n",
-              arguments.task.c_str(), arguments.language.c_str(), threads);
-  const Timing peak_fp32 = peak_matmul_gflops(at::kFloat);
-  const Timing peak_optimised = optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype);
+  std::printf("bench_eval: %s/%s, Qwen1.5-0.5B shape (random weights), Qwen tokenizer, %d threads, device %s\n",
+              arguments.task.c_str(), arguments.language.c_str(), threads, device.str().c_str());
+  const Timing peak_fp32 = peak_matmul_gflops(at::kFloat, device);
+  const Timing peak_optimised =
+      optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype, device);
   std::printf("peak matmul GFLOP/s (best of 2048^3, 512x1024x2816, 512x2816x1024), per wall / per CPU second:\n"
               "    fp32 %.1f / %.1f, %s %.1f / %.1f\n",
               peak_fp32.wall, peak_fp32.cpu, optimised_name.c_str(), peak_optimised.wall, peak_optimised.cpu);
@@ -118,18 +122,18 @@ int main(int argc, char** argv) try {
   double naive_tokens = 0.0, naive_flops = 0.0;
   Timing naive;
   {
-    const model::Model model = model::make_random_model(config, 1, at::kFloat);
+    const model::Model model = model::make_random_model(config, 1, at::kFloat, device);
     std::vector<std::vector<int64_t>> candidates;
     for (const std::string& label : task.labels) candidates.push_back(eval::prefix_sum_candidates(tokenizer, label));
-    model::forward(model, {at::ones({1, 8}, at::kLong), at::Tensor(), nullptr});  // warm-up
+    model::forward(model, {at::ones({1, 8}, at::TensorOptions(at::kLong).device(device)), at::Tensor(), nullptr});
     naive = timed([&] {
       for (int64_t i = 0; i < arguments.naive_items; ++i) {
         const std::vector<int64_t> ids =
             tokenizer.encode(data::evaluation_prompt(task, arguments.language, items[i]), true);
-        const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1});
+        const at::Tensor input = at::tensor(ids, at::kLong).view({1, -1}).to(device);
         const at::Tensor all_logits =
             model::logits(model, model::forward(model, {input, at::Tensor(), nullptr}).final_hidden);
-        const at::Tensor probabilities = at::softmax(all_logits[0][-1], -1).unsqueeze(0);
+        const at::Tensor probabilities = at::softmax(all_logits[0][-1], -1).unsqueeze(0).cpu();
         const at::Tensor sums = eval::prefix_sum_scores(probabilities, candidates);
         std::vector<double> scores(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel());
         std::mt19937_64 generator = eval::tie_break_generator(0, task.name, arguments.language, items[i].index);
@@ -138,11 +142,11 @@ int main(int argc, char** argv) try {
         naive_tokens += tokens;
         naive_flops += flops.run(tokens, 0) + tokens * flops.per_unembedding;
       }
-    });
+    }, device);
   }
 
   // (b) optimised.
-  const model::Model model = model::make_random_model(config, 1, optimised_dtype);
+  const model::Model model = model::make_random_model(config, 1, optimised_dtype, device);
   eval::EvaluationOptions options;
   options.batch_size = arguments.batch_size;
   const std::vector<data::TaskItem> optimised_items(items.begin(), items.begin() + arguments.items);
@@ -150,7 +154,8 @@ int main(int argc, char** argv) try {
   eval::evaluate_language(model, tokenizer, task, arguments.language, warm_up_items, options);
   eval::LanguageEvaluation result;
   const Timing optimised =
-      timed([&] { result = eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options); });
+      timed([&] { result = eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options); },
+            device);
   double prompt_tokens = 0.0, optimised_flops = flops.run(result.prefix_tokens, 0);
   for (const eval::ItemResult& item : result.items) {
     prompt_tokens += item.prompt_tokens;

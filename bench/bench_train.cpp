@@ -12,7 +12,7 @@
 //
 //   bench_train [--steps 3] [--batch 4] [--accum 4] [--pass-positions -1] [--examples 64] [--threads 0]
 //               [--dtype both|bf16|fp32]
-//               [--profile 0|1] [--model DIR [--quantize nf4|fp4]]
+//               [--profile 0|1] [--model DIR [--quantize nf4|fp4]] [--device cpu|cuda]
 // --model trains on a checkpoint on disk instead of the random 0.5B shape; --quantize loads its linear
 // weights 4-bit (QLoRA: LoRA on the frozen quantized base).
 #include <ATen/Parallel.h>
@@ -48,19 +48,22 @@ struct Settings {
   int64_t steps = 3;
   int64_t batch = 4;
   int64_t accum = 4;
-  int64_t pass_positions = train::TrainingOptions{}.pass_positions;
+  int64_t pass_positions = train::TrainingSettings{}.pass_positions;
   int64_t examples = 64;
   int threads = 0;
   std::string dtype = "both";
   bool profile = false;
   std::string model_dir;          // empty = the random Qwen1.5-0.5B shape
   std::string quantize = "none";  // with model_dir: none, nf4 or fp4
+  std::string device = "cpu";
 };
 
 model::Model training_model(const Settings& settings, at::ScalarType dtype) {
-  if (settings.model_dir.empty()) return model::make_random_model(model::qwen1_5_0_5b_shape_config(), 0, dtype);
+  const at::Device device(settings.device);
+  if (settings.model_dir.empty()) return model::make_random_model(model::qwen1_5_0_5b_shape_config(), 0, dtype, device);
   model::LoadOptions options;
   options.dtype = dtype;
+  options.device = device;
   if (settings.quantize != "none") options.quantization.type = model::parse_quant_type(settings.quantize);
   return model::load_model(settings.model_dir, options);
 }
@@ -126,11 +129,11 @@ void print_profile(const std::map<std::string, std::pair<double, int64_t>>& time
 }
 
 void run(at::ScalarType dtype, const Settings& settings, const std::vector<train::TokenizedExample>& examples) {
-  const double peak_before = bench::peak_matmul_gflops(dtype).wall * 1e9;
+  const at::Device device(settings.device);
+  const double peak_before = bench::peak_matmul_gflops(dtype, device).wall * 1e9;
   model::Model model = training_model(settings, dtype);
   const model::ModelConfig config = model.config;
-  const model::LoraConfig lora;
-  train::TrainingOptions options;
+  train::TrainingSettings options;
   options.epochs = 1;
   options.micro_batch = settings.batch;
   options.grad_accum = settings.accum;
@@ -139,7 +142,7 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   options.warmup_ratio = 0.0;
   options.eval_every = 0;
   options.save_every = 0;
-  options.show_progress = false;
+  const model::LoraConfig lora = train::lora_config(options, "");
   // One epoch of exactly `steps + 1` steps; the first warms up allocators and caches.
   const int64_t used = std::min<int64_t>(examples.size(), (settings.steps + 1) * settings.batch * settings.accum);
   const std::vector<train::TokenizedExample> train_set(examples.begin(), examples.begin() + used);
@@ -151,11 +154,11 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   namespace profiler = torch::autograd::profiler;
   if (settings.profile)
     profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
-  train::train_lora(model, lora, train_set, {}, options, group, out);
+  train::train_lora(model, options, train_set, {}, {out, "", false, false}, group);
   std::map<std::string, std::pair<double, int64_t>> profile;
   if (settings.profile) profile = self_times(profiler::disableProfilerLegacy());
   const int64_t peak_resident = bench::status_bytes("VmHWM");
-  const double peak = std::max(peak_before, bench::peak_matmul_gflops(dtype).wall * 1e9);
+  const double peak = std::max(peak_before, bench::peak_matmul_gflops(dtype, device).wall * 1e9);
 
   const train::BatchLayout layout{used, settings.batch, settings.accum, 1, options.seed};
   std::ifstream log(out / "training_log.jsonl");
@@ -207,6 +210,7 @@ int main(int argc, char** argv) {
     else if (option == "--dtype") settings.dtype = value;
     else if (option == "--model") settings.model_dir = value;
     else if (option == "--quantize") settings.quantize = value;
+    else if (option == "--device") settings.device = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", option.c_str());
       return 2;

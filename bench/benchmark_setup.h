@@ -3,6 +3,7 @@
 // the peak matmul rate, and the peak resident set.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <array>
@@ -88,26 +89,34 @@ struct Timing {
   double cpu = 0.0;
 };
 
-// Runs `work` once and times it.
+// Blocks until `device` has finished the work queued on it: GPU kernels run asynchronously, so a timed
+// stretch on a GPU ends only when its work does.
+inline void wait_for(at::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+// Runs `work` once on `device` and times it.
 template <typename Work>
-Timing timed(Work&& work) {
+Timing timed(Work&& work, at::Device device = at::kCPU) {
   const auto wall_start = Clock::now();
   const double cpu_start = cpu_seconds();
   work();
+  wait_for(device);
   return {seconds_since(wall_start), cpu_seconds() - cpu_start};
 }
 
 // The best GFLOP/s of a few matmul shapes (square, and the 0.5B model's projections on a batch of
 // tokens), per wall second and per CPU second: the peak that benchmarks state their rates against.
-inline Timing peak_matmul_gflops(at::ScalarType dtype) {
+inline Timing peak_matmul_gflops(at::ScalarType dtype, at::Device device = at::kCPU) {
   const std::vector<std::array<int64_t, 3>> shapes = {{2048, 2048, 2048}, {512, 1024, 2816}, {512, 2816, 1024}};
   Timing best;
   for (const auto& [m, k, n] : shapes) {
-    const at::Tensor a = at::randn({m, k}).to(dtype);
-    const at::Tensor b = at::randn({k, n}).to(dtype);
+    const at::Tensor a = at::randn({m, k}).to(device, dtype);
+    const at::Tensor b = at::randn({k, n}).to(device, dtype);
     at::matmul(a, b);  // warm-up (oneDNN builds its kernels on first use)
+    wait_for(device);
     for (int repeat = 0; repeat < 5; ++repeat) {
-      const Timing t = timed([&] { at::Tensor c = at::matmul(a, b); });
+      const Timing t = timed([&] { at::Tensor c = at::matmul(a, b); }, device);
       const double flops = 2.0 * static_cast<double>(m * k * n);
       best.wall = std::max(best.wall, flops / t.wall / 1e9);
       best.cpu = std::max(best.cpu, flops / t.cpu / 1e9);

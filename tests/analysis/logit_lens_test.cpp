@@ -17,7 +17,9 @@ namespace {
 
 constexpr int64_t kVocab = 97;
 
-model::Model tiny_model() { return model::make_random_model(model::tiny_qwen2_config(kVocab), 7); }
+model::Model tiny_model() {
+  return model::make_random_model(model::tiny_qwen2_config(kVocab), 7, at::kFloat, testing::test_device());
+}
 
 std::vector<std::vector<int64_t>> test_prompts() {
   std::mt19937_64 generator(3);

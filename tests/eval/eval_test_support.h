@@ -24,7 +24,7 @@ inline std::filesystem::path mistral_tokenizer_file() {
 // are scaled up so next-token distributions are peaked, not nearly uniform: label probabilities then
 // differ clearly between items and labels, and the predicted label varies.
 inline model::Model tiny_qwen_model(uint64_t seed = 7) {
-  model::Model model = model::make_random_model(model::tiny_qwen2_config(151936), seed, at::kFloat);
+  model::Model model = model::make_random_model(model::tiny_qwen2_config(151936), seed, at::kFloat, test_device());
   model.embed_tokens.mul_(40.0);
   return model;
 }

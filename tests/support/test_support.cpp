@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <random>
@@ -30,6 +31,15 @@ std::filesystem::path shared_data_dir() { return QTALIGN_SHARED_DATA; }
 std::filesystem::path source_dir() { return QTALIGN_SOURCE_DIR; }
 std::filesystem::path qtalign_binary() { return QTALIGN_BINARY; }
 std::string python() { return QTALIGN_PYTHON; }
+
+at::Device test_device() {
+  const char* requested = std::getenv("QTALIGN_TEST_DEVICE");
+  if (!requested || !*requested) return at::kCPU;
+  const at::Device device(requested);
+  if (device.is_cuda() && !at::hasCUDA())
+    throw std::runtime_error(std::string("QTALIGN_TEST_DEVICE=") + requested + " but this libtorch sees no CUDA device");
+  return device;
+}
 
 TempDir::TempDir() {
   std::random_device entropy;

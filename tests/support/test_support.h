@@ -1,5 +1,7 @@
 #pragma once
 // What every test program shares: where things are, scratch directories, running commands.
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -16,6 +18,9 @@ std::filesystem::path source_dir();
 std::filesystem::path qtalign_binary();
 // Debian's python3 (the one with python3-torch), for reference implementations.
 std::string python();
+// The device the model, eval, train and analysis tests compute on: QTALIGN_TEST_DEVICE (e.g. "cuda",
+// as tools/gpu-check.sh sets it), else the CPU; throws when that device is not available.
+at::Device test_device();
 
 // A fresh directory under the system temp dir, removed with its contents on destruction.
 class TempDir {

@@ -41,7 +41,8 @@ std::vector<TokenizedExample> byte_examples(size_t first, size_t count, int64_t 
 // A tiny qwen2 model over bytes with weights at the scale of trained models (embeddings ~1,
 // projections ~1/sqrt(fan-in)), so that LoRA can move its predictions far from uniform.
 model::Model byte_model() {
-  model::Model model = model::make_random_model(model::tiny_qwen2_config(kEos + 1), 2);
+  model::Model model =
+      model::make_random_model(model::tiny_qwen2_config(kEos + 1), 2, at::kFloat, testing::test_device());
   model.embed_tokens = model.embed_tokens * 50.0;
   model.lm_head = model.embed_tokens;
   model::for_each_linear(model, [](const std::string&, model::Linear& linear) {
