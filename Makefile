@@ -24,6 +24,7 @@ demo: build
 
 # One ctest entry per GoogleTest suite; each test's result is also in $(BUILD)/tests/results/*.xml.
 test: build
+	cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
 # The benchmark programs (bench/; see BENCHMARKS.md), which the default build leaves out.

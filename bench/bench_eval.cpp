@@ -8,7 +8,8 @@
 // of the peak matmul GFLOP/s measured in the same run for the same dtype.
 //
 // Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
-//                   [--threads N] [--optimised-dtype bf16|fp32] [--device cpu|cuda]
+//                   [--threads N] [--optimised-dtype bf16|fp32] [--device cpu|cuda] [--profile 0|1]
+// --profile 1 runs (b) once more, recording self CPU time per operator, and prints the table.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "benchmark_setup.h"
+#include "operator_profile.h"
 #include "data/prompt_format.h"
 #include "eval/evaluator.h"
 #include "eval/label_tokens.h"
@@ -49,6 +51,7 @@ struct Arguments {
   int threads = 0;
   std::string optimised_dtype = "bf16";
   std::string device = "cpu";
+  bool profile = false;
 };
 
 Arguments parse_arguments(int argc, char** argv) {
@@ -65,6 +68,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (name == "--threads") arguments.threads = std::stoi(value);
     else if (name == "--optimised-dtype") arguments.optimised_dtype = value;
     else if (name == "--device") arguments.device = value;
+    else if (name == "--profile") arguments.profile = std::stoi(value) != 0;
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
@@ -184,6 +188,11 @@ int main(int argc, char** argv) try {
   for (int64_t i = 0; i < shared; ++i) agree += naive_predictions[i] == result.items[i].prediction;
   std::printf("same prediction (fp32 naive vs %s optimised) on %ld of %ld shared items\n", optimised_name.c_str(),
               static_cast<long>(agree), static_cast<long>(shared));
+  if (arguments.profile) {  // a run of its own, so that recording does not slow the timed one
+    bench::start_profile();
+    eval::evaluate_language(model, tokenizer, task, arguments.language, optimised_items, options);
+    bench::print_profile(bench::stop_profile(), arguments.items, "item");
+  }
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "bench_eval: %s\n", error.what());

@@ -17,7 +17,6 @@
 // weights 4-bit (QLoRA: LoRA on the frozen quantized base).
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
-#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +27,7 @@
 #include <map>
 
 #include "benchmark_setup.h"
+#include "operator_profile.h"
 #include "data/question_translation.h"
 #include "io/heap_policy.h"
 #include "io/json_file.h"
@@ -86,48 +86,6 @@ double training_flops(const model::ModelConfig& config, const model::LoraConfig&
   return 2.0 * forward + 3.0 * attention + 3.0 * lora_flops;
 }
 
-// Self CPU time (microseconds) and calls per operator: each range's time less its nested ranges'.
-std::map<std::string, std::pair<double, int64_t>> self_times(const torch::autograd::profiler::thread_event_lists& lists) {
-  std::map<std::string, std::pair<double, int64_t>> times;
-  for (const auto& events : lists) {
-    std::vector<std::pair<const torch::autograd::profiler::LegacyEvent*, double>> open;  // range, nested time
-    for (const auto& event : events) {
-      if (event.kind() == torch::autograd::profiler::EventKind::PushRange) {
-        open.emplace_back(&event, 0.0);
-      } else if (event.kind() == torch::autograd::profiler::EventKind::PopRange && !open.empty()) {
-        const auto [start, nested] = open.back();
-        open.pop_back();
-        const double total = start->cpuElapsedUs(event);
-        auto& entry = times[start->name()];
-        entry.first += total - nested;
-        entry.second += 1;
-        if (!open.empty()) open.back().second += total;
-      }
-    }
-  }
-  return times;
-}
-
-void print_profile(const std::map<std::string, std::pair<double, int64_t>>& times, int64_t steps) {
-  std::vector<std::pair<double, std::string>> order;
-  double all = 0.0;
-  for (const auto& [name, entry] : times) {
-    order.emplace_back(entry.first, name);
-    all += entry.first;
-  }
-  std::sort(order.rbegin(), order.rend());
-  std::printf("\n| operator | calls per step | self ms per step | share |\n|---|---:|---:|---:|\n");
-  double shown = 0.0;
-  for (size_t i = 0; i < order.size() && i < 16; ++i) {
-    const auto& [micros, name] = order[i];
-    shown += micros;
-    std::printf("| %s | %.0f | %.1f | %.1f%% |\n", name.c_str(), double(times.at(name).second) / double(steps),
-                micros / 1000.0 / double(steps), 100.0 * micros / all);
-  }
-  std::printf("| (all others) | | %.1f | %.1f%% |\n\n", (all - shown) / 1000.0 / double(steps),
-              100.0 * (all - shown) / all);
-}
-
 void run(at::ScalarType dtype, const Settings& settings, const std::vector<train::TokenizedExample>& examples) {
   const at::Device device(settings.device);
   const double peak_before = bench::peak_matmul_gflops(dtype, device).wall * 1e9;
@@ -151,12 +109,10 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
   distributed::ProcessGroup group;
   bench::reset_peak_rss();
   const int64_t resident_with_model = bench::status_bytes("VmRSS");
-  namespace profiler = torch::autograd::profiler;
-  if (settings.profile)
-    profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  if (settings.profile) bench::start_profile();
   train::train_lora(model, options, train_set, {}, {out, "", false, false}, group);
-  std::map<std::string, std::pair<double, int64_t>> profile;
-  if (settings.profile) profile = self_times(profiler::disableProfilerLegacy());
+  bench::OperatorTimes profile;
+  if (settings.profile) profile = bench::stop_profile();
   const int64_t peak_resident = bench::status_bytes("VmHWM");
   const double peak = std::max(peak_before, bench::peak_matmul_gflops(dtype, device).wall * 1e9);
 
@@ -190,7 +146,7 @@ void run(at::ScalarType dtype, const Settings& settings, const std::vector<train
               static_cast<long long>(settings.accum), tokens / seconds, rate / 1e9, peak / 1e9, 100.0 * rate / peak,
               100.0 * (1.0 - tokens / positions), double(peak_resident) / (1 << 30),
               double(peak_resident - resident_with_model) / (1 << 30));
-  if (settings.profile) print_profile(profile, step);
+  if (settings.profile) bench::print_profile(profile, step, "step");
   std::fflush(stdout);
 }
 
