@@ -12,7 +12,7 @@ writes safetensors by hand.
   hf_reference.py generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N --output OUT.json
       Greedy decoding without any cache (the whole sequence recomputed each step); writes the new
       ids as a JSON list.
-  hf_reference.py make-checkpoint --out DIR --model-type qwen2|llama|mistral ...
+  hf_reference.py make-checkpoint --out DIR --model-type qwen2|llama|mistral|qwen3|gemma2|gemma3_text ...
       A random-weight checkpoint in the Hugging Face layout (config.json + safetensors, sharded
       with an index when --shards > 1), with weights scaled so activations and attention are far
       from trivial.
@@ -259,15 +259,26 @@ def run_generate(args):
 
 # ---- random checkpoints ----
 
+ARCHITECTURE_NAMES = {"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                      "qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}
+GEMMA_TYPES = ("gemma2", "gemma3_text")
+
+
 def make_checkpoint(args):
     generator = torch.Generator().manual_seed(args.seed)
     hidden, heads = args.hidden_size, args.heads
     head_dim = args.head_dim or hidden // heads
     kv_heads = args.kv_heads or heads
+    gemma = args.model_type in GEMMA_TYPES
+    tie = args.tie or gemma  # Gemma's classes always tie the output projection to the embeddings
+    qk_norm = args.model_type in ("qwen3", "gemma3_text")
+    bias = args.model_type == "qwen2" or args.attention_bias
 
     def normal(*shape, std=1.0, mean=0.0):
         return torch.randn(*shape, generator=generator) * std + mean
 
+    # Gemma stores RMSNorm weights as offsets from 1 (it scales by 1 + w), the others as the scale.
+    norm_mean = 0.0 if gemma else 1.0
     weights = {"model.embed_tokens.weight": normal(args.vocab_size, hidden)}
     for i in range(args.layers):
         prefix = f"model.layers.{i}."
@@ -277,24 +288,30 @@ def make_checkpoint(args):
             # masking or head grouping show in the outputs.
             gain = 2.0 if name in ("q_proj", "k_proj") else 1.0
             weights[prefix + f"self_attn.{name}.weight"] = normal(width, hidden, std=gain / math.sqrt(hidden))
-            if args.model_type == "qwen2":
+            if bias:
                 weights[prefix + f"self_attn.{name}.bias"] = normal(width, std=0.5)
         weights[prefix + "self_attn.o_proj.weight"] = normal(hidden, heads * head_dim, std=1 / math.sqrt(heads * head_dim))
         weights[prefix + "mlp.gate_proj.weight"] = normal(args.intermediate_size, hidden, std=1 / math.sqrt(hidden))
         weights[prefix + "mlp.up_proj.weight"] = normal(args.intermediate_size, hidden, std=1 / math.sqrt(hidden))
         weights[prefix + "mlp.down_proj.weight"] = normal(hidden, args.intermediate_size,
                                                           std=1 / math.sqrt(args.intermediate_size))
-        weights[prefix + "input_layernorm.weight"] = normal(hidden, std=0.1, mean=1.0)
-        weights[prefix + "post_attention_layernorm.weight"] = normal(hidden, std=0.1, mean=1.0)
-    weights["model.norm.weight"] = normal(hidden, std=0.1, mean=1.0)
-    if not args.tie:
+        weights[prefix + "input_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        weights[prefix + "post_attention_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        if gemma:
+            weights[prefix + "pre_feedforward_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+            weights[prefix + "post_feedforward_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        if qk_norm:
+            # Normalized queries and keys have unit RMS; an effective scale near 2 keeps attention sharp.
+            for name in ("q_norm", "k_norm"):
+                weights[prefix + f"self_attn.{name}.weight"] = normal(head_dim, std=0.5, mean=1.0 if gemma else 2.0)
+    weights["model.norm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+    if not tie:
         weights["lm_head.weight"] = normal(args.vocab_size, hidden, std=1 / math.sqrt(hidden))
 
     disk_dtype = COMPUTE_DTYPES[args.dtype]
     weights = {name: tensor.to(disk_dtype) for name, tensor in weights.items()}
     config = {
-        "architectures": [{"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM",
-                           "mistral": "MistralForCausalLM"}[args.model_type]],
+        "architectures": [ARCHITECTURE_NAMES[args.model_type]],
         "model_type": args.model_type,
         "vocab_size": args.vocab_size,
         "hidden_size": hidden,
@@ -302,22 +319,46 @@ def make_checkpoint(args):
         "num_hidden_layers": args.layers,
         "num_attention_heads": heads,
         "num_key_value_heads": kv_heads,
-        "hidden_act": "silu",
-        "max_position_embeddings": 4096,
+        "hidden_act": "gelu_pytorch_tanh" if gemma else "silu",
+        "max_position_embeddings": args.max_position_embeddings,
         "rms_norm_eps": args.rms_norm_eps,
         "rope_theta": args.rope_theta,
-        "rope_scaling": None,
-        "tie_word_embeddings": args.tie,
+        "rope_scaling": json.loads(args.rope_scaling) if args.rope_scaling else None,
+        "tie_word_embeddings": tie,
         "torch_dtype": HF_DTYPE_NAMES[disk_dtype],
         "bos_token_id": 1,
         "eos_token_id": 2,
     }
-    if args.head_dim:
-        config["head_dim"] = args.head_dim
-    if args.model_type == "qwen2":
-        config.update(use_sliding_window=False, sliding_window=4096, max_window_layers=args.layers)
+    if args.head_dim or args.model_type in ("qwen3",) + GEMMA_TYPES:
+        config["head_dim"] = head_dim
+    window = args.sliding_window or 4096
+    if args.model_type in ("qwen2", "qwen3"):
+        config.update(use_sliding_window=args.use_sliding_window, sliding_window=window,
+                      max_window_layers=args.layers if args.max_window_layers < 0 else args.max_window_layers)
     if args.model_type == "mistral":
-        config["sliding_window"] = 4096
+        config["sliding_window"] = window
+    new_family = args.model_type in ("qwen3",) + GEMMA_TYPES
+    if new_family:
+        config["attention_bias"] = args.attention_bias
+        config["attention_dropout"] = 0.0
+    if gemma:
+        # As Hugging Face writes Gemma configs: both activation keys, no tie_word_embeddings (the class
+        # default, true), pad id 0, soft-capping written as null when off.
+        del config["tie_word_embeddings"]
+        config.update(hidden_activation=args.hidden_activation, pad_token_id=0, bos_token_id=2, eos_token_id=1,
+                      query_pre_attn_scalar=args.query_pre_attn_scalar or head_dim, sliding_window=window,
+                      attn_logit_softcapping=args.attn_logit_softcapping or None,
+                      final_logit_softcapping=args.final_logit_softcapping or None,
+                      cache_implementation="hybrid")
+    if args.model_type == "gemma2":
+        del config["rope_scaling"]  # Gemma2Config has no rope_scaling
+        config["sliding_window_size"] = window
+    if args.model_type == "gemma3_text":
+        config.update(rope_local_base_freq=args.rope_local_base_freq, sliding_window_pattern=args.sliding_window_pattern)
+    if args.layer_types:
+        config["layer_types"] = args.layer_types.split(",")
+    if new_family:
+        config = dict(sorted(config.items()))  # transformers writes config.json with sorted keys
 
     os.makedirs(args.out, exist_ok=True)
     names = list(weights)
@@ -353,7 +394,7 @@ def main(argv=None):
     generate.add_argument("--output", required=True)
     make = commands.add_parser("make-checkpoint")
     make.add_argument("--out", required=True)
-    make.add_argument("--model-type", required=True, choices=["qwen2", "llama", "mistral"])
+    make.add_argument("--model-type", required=True, choices=sorted(ARCHITECTURE_NAMES))
     make.add_argument("--vocab-size", type=int, default=97)
     make.add_argument("--hidden-size", type=int, default=64)
     make.add_argument("--intermediate-size", type=int, default=112)
@@ -363,6 +404,19 @@ def main(argv=None):
     make.add_argument("--head-dim", type=int, default=0, help="0 = hidden size / heads, not written to config.json")
     make.add_argument("--rope-theta", type=float, default=10000.0)
     make.add_argument("--rms-norm-eps", type=float, default=1e-6)
+    make.add_argument("--max-position-embeddings", type=int, default=4096)
+    make.add_argument("--rope-scaling", default="", help="config.json's rope_scaling, as JSON (default null)")
+    make.add_argument("--attention-bias", action="store_true", help="q/k/v biases (always on for qwen2)")
+    make.add_argument("--sliding-window", type=int, default=0, help="0 = 4096")
+    make.add_argument("--use-sliding-window", action="store_true", help="qwen2/qwen3")
+    make.add_argument("--max-window-layers", type=int, default=-1, help="qwen2/qwen3; -1 = all layers")
+    make.add_argument("--sliding-window-pattern", type=int, default=6, help="gemma3_text")
+    make.add_argument("--layer-types", default="", help="comma-separated layer_types, written when given")
+    make.add_argument("--rope-local-base-freq", type=float, default=10000.0, help="gemma3_text")
+    make.add_argument("--query-pre-attn-scalar", type=int, default=0, help="gemma; 0 = head_dim")
+    make.add_argument("--attn-logit-softcapping", type=float, default=0, help="gemma; 0 = null")
+    make.add_argument("--final-logit-softcapping", type=float, default=0, help="gemma; 0 = null")
+    make.add_argument("--hidden-activation", default="gelu_pytorch_tanh", help="gemma")
     make.add_argument("--tie", action="store_true")
     make.add_argument("--dtype", default="fp32", choices=sorted(COMPUTE_DTYPES))
     make.add_argument("--shards", type=int, default=1)
