@@ -21,8 +21,8 @@ What llama.cpp expects and transformers does differently, applied here:
   hidden/heads) and ignores query_pre_attn_scalar; a config whose query_pre_attn_scalar differs from
   head_dim is refused rather than silently converted into a different model. llama.cpp's Gemma 2
   always soft-caps attention (default 50), so null soft-capping values are refused for gemma2.
-- mistral: llama.cpp runs Mistral as LLaMA, without a sliding window; prompts longer than the window
-  would differ from transformers, so the window is checked against --max-tokens by the caller.
+- mistral: llama.cpp runs Mistral as LLaMA, without a sliding window, so its goldens only hold prompts
+  shorter than the window (72 tokens against 4096); Gemma's goldens check sliding windows instead.
 """
 import argparse
 import json
