@@ -83,30 +83,51 @@ at::Tensor left_padded(const std::vector<at::Tensor>& rows, int64_t width, bool 
   return out;
 }
 
+// Regenerates `name`'s checkpoint under `dir` from its recipe in goldens.json.
+fs::path make_checkpoint(const std::string& name, const fs::path& dir) {
+  const fs::path checkpoint = dir / "checkpoint";
+  std::string command = testing::python() + " " +
+                        testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) +
+                        " make-checkpoint --out " + testing::shell_quote(checkpoint.string());
+  for (const Json& argument : find_case(name).at("make_checkpoint"))
+    command += " " + testing::shell_quote(argument.get<std::string>());
+  const testing::CommandResult made = testing::run_command(command);
+  if (made.exit_code != 0) throw std::runtime_error("make-checkpoint failed for " + name + ": " + made.output);
+  return checkpoint;
+}
+
+// llama.cpp's logits of every prompt of `name`, and the vocabulary subset they were kept at.
+std::vector<Golden> read_goldens(const std::string& name, at::Tensor& subset) {
+  const auto file = io::SafetensorsFile::open(golden_dir() / (name + ".safetensors"));
+  subset = file->tensor("subset_ids");
+  std::vector<Golden> golden;
+  for (size_t i = 0; i < goldens().at("prompts").size(); ++i) {
+    const std::string p = std::to_string(i) + ".";
+    golden.push_back({file->tensor(p + "input_ids"), file->tensor(p + "subset_logits"), file->tensor(p + "top_ids"),
+                      file->tensor(p + "top_logits"), file->tensor(p + "logsumexp"),
+                      file->tensor(p + "scale").max().item<double>()});
+  }
+  return golden;
+}
+
+// Each prompt run alone, compared with llama.cpp.
+Agreement one_prompt_at_a_time(const Model& model, const std::vector<Golden>& golden, const at::Tensor& subset) {
+  Agreement agreement;
+  for (const Golden& g : golden)
+    agreement.add(logits(model, forward(model, {g.input_ids.unsqueeze(0)}).final_hidden)[0], g, subset, 0);
+  return agreement;
+}
+
 using LlamaCppGolden = ::testing::TestWithParam<std::string>;
 
 TEST_P(LlamaCppGolden, LogitsMatchLlamaCpp) {
   const std::string name = GetParam();
   const Json& spec = find_case(name);
   testing::TempDir dir;
-  const fs::path checkpoint = dir / "checkpoint";
-  std::string command = testing::python() + " " +
-                        testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) +
-                        " make-checkpoint --out " + testing::shell_quote(checkpoint.string());
-  for (const Json& argument : spec.at("make_checkpoint")) command += " " + testing::shell_quote(argument.get<std::string>());
-  const testing::CommandResult made = testing::run_command(command);
-  ASSERT_EQ(made.exit_code, 0) << made.output;
-
-  const auto file = io::SafetensorsFile::open(golden_dir() / (name + ".safetensors"));
-  const at::Tensor subset = file->tensor("subset_ids");
+  const fs::path checkpoint = make_checkpoint(name, dir.path());
+  at::Tensor subset;
+  const std::vector<Golden> golden = read_goldens(name, subset);
   const std::vector<std::string> prompts = goldens().at("prompts").get<std::vector<std::string>>();
-  std::vector<Golden> golden;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    const std::string p = std::to_string(i) + ".";
-    golden.push_back({file->tensor(p + "input_ids"), file->tensor(p + "subset_logits"), file->tensor(p + "top_ids"),
-                      file->tensor(p + "top_logits"), file->tensor(p + "logsumexp"),
-                      file->tensor(p + "scale").max().item<double>()});
-  }
 
   // The ids were made by transformers.js (special tokens added, cut at 72); ours must agree.
   const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
@@ -126,10 +147,7 @@ TEST_P(LlamaCppGolden, LogitsMatchLlamaCpp) {
     EXPECT_EQ(agreement.argmax_equal, agreement.positions) << what;
   };
 
-  Agreement single;
-  for (const Golden& g : golden)
-    single.add(logits(model, forward(model, {g.input_ids.unsqueeze(0)}).final_hidden)[0], g, subset, 0);
-  report("one prompt at a time", single);
+  report("one prompt at a time", one_prompt_at_a_time(model, golden, subset));
 
   std::vector<at::Tensor> rows;
   int64_t width = 0;
@@ -178,6 +196,18 @@ TEST_P(LlamaCppGolden, LogitsMatchLlamaCpp) {
     cached.add(continued[r].narrow(0, continuation_width - length, length), golden[r], subset, shared);
   }
   report("prefix cache + left-padded continuations", cached);
+}
+
+// The goldens are sharp enough to see a small change of the model: RoPE's base doubled moves the
+// logits far beyond the tolerance.
+TEST(LlamaCppGoldens, SeeARopeBaseChange) {
+  testing::TempDir dir;
+  Model model = load_model(make_checkpoint("llama", dir.path()), {at::kFloat});
+  model.config.rope_theta *= 2;
+  at::Tensor subset;
+  const Agreement agreement = one_prompt_at_a_time(model, read_goldens("llama", subset), subset);
+  std::cout << "[llamacpp] llama with rope_theta doubled: " << agreement << std::endl;
+  EXPECT_GT(agreement.max_relative_diff, 100 * kRelativeTolerance);
 }
 
 // Every case of goldens.json is listed here, so that a case cannot silently go untested.
