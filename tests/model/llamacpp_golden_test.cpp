@@ -198,6 +198,39 @@ TEST_P(LlamaCppGolden, LogitsMatchLlamaCpp) {
   report("prefix cache + left-padded continuations", cached);
 }
 
+// tests/reference/hf_reference.py (our transformers-semantics reference, which other tests trust) agrees
+// with llama.cpp too, on a left-padded batch of all prompts: the two references check each other.
+TEST_P(LlamaCppGolden, ReferenceMatchesLlamaCpp) {
+  const std::string name = GetParam();
+  testing::TempDir dir;
+  at::Tensor subset;
+  const std::vector<Golden> golden = read_goldens(name, subset);
+  std::vector<at::Tensor> rows;
+  int64_t width = 0;
+  for (const Golden& g : golden) {
+    rows.push_back(g.input_ids);
+    width = std::max(width, g.input_ids.size(0));
+  }
+  io::write_safetensors(dir / "inputs.safetensors", {{"all.input_ids", left_padded(rows, width, false)},
+                                                     {"all.attention_mask", left_padded(rows, width, true)}});
+  const fs::path checkpoint = make_checkpoint(name, dir.path());
+  const testing::CommandResult run = testing::run_command(
+      testing::python() + " " +
+      testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) + " forward --model " +
+      testing::shell_quote(checkpoint.string()) + " --inputs " + testing::shell_quote((dir / "inputs.safetensors").string()) +
+      " --output " + testing::shell_quote((dir / "outputs.safetensors").string()));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const at::Tensor reference = io::SafetensorsFile::open(dir / "outputs.safetensors")->tensor("all.logits");
+  Agreement agreement;
+  for (size_t r = 0; r < golden.size(); ++r) {
+    const int64_t length = golden[r].input_ids.size(0);
+    agreement.add(reference[r].narrow(0, width - length, length), golden[r], subset, 0);
+  }
+  std::cout << "[llamacpp] " << name << " hf_reference.py, left-padded batch: " << agreement << std::endl;
+  EXPECT_LE(agreement.max_relative_diff, kRelativeTolerance);
+  EXPECT_EQ(agreement.argmax_equal, agreement.positions);
+}
+
 // The goldens are sharp enough to see a small change of the model: RoPE's base doubled moves the
 // logits far beyond the tolerance.
 TEST(LlamaCppGoldens, SeeARopeBaseChange) {
