@@ -243,6 +243,25 @@ TEST(LlamaCppGoldens, SeeARopeBaseChange) {
   EXPECT_GT(agreement.max_relative_diff, 100 * kRelativeTolerance);
 }
 
+// ... and so do Gemma 2's sliding window and attention soft-capping: without either, the logits leave
+// llama.cpp's.
+TEST(LlamaCppGoldens, SeeGemmaSlidingWindowAndSoftCapping) {
+  testing::TempDir dir;
+  const Model loaded = load_model(make_checkpoint("gemma2", dir.path()), {at::kFloat});
+  at::Tensor subset;
+  const std::vector<Golden> golden = read_goldens("gemma2", subset);
+  Model unwindowed = loaded;
+  unwindowed.config.sliding_window.reset();
+  Model uncapped = loaded;
+  uncapped.config.attn_logit_softcapping.reset();
+  for (const auto& [what, model] : {std::pair<std::string, const Model*>{"no sliding window", &unwindowed},
+                                    {"no attention soft-capping", &uncapped}}) {
+    const Agreement agreement = one_prompt_at_a_time(*model, golden, subset);
+    std::cout << "[llamacpp] gemma2 with " << what << ": " << agreement << std::endl;
+    EXPECT_GT(agreement.max_relative_diff, 100 * kRelativeTolerance) << what;
+  }
+}
+
 // Every case of goldens.json is listed here, so that a case cannot silently go untested.
 const std::vector<std::string> kCases = {"qwen2", "llama", "mistral", "llama_rope_llama3", "qwen3", "gemma2", "gemma3_text"};
 
