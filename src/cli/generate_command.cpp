@@ -84,13 +84,6 @@ void run_generate(const GenerateArguments& arguments) {
   const std::vector<int64_t> generated =
       model::generate_greedy(model, prompt, options, [&](int64_t id) { print(stream.add(id)); }, &stop);
   print(stream.finish() + "\n");
-  const int64_t length = static_cast<int64_t>(prompt.size() + generated.size());
-  if (stop == model::StopReason::sliding_window)
-    std::fprintf(stderr,
-                 "generate: stopped after %ld new tokens: the sequence (%ld tokens) filled the model's sliding window "
-                 "of %ld, beyond which qtalign does not run sliding-window attention\n",
-                 static_cast<long>(generated.size()), static_cast<long>(length),
-                 static_cast<long>(*model.config.sliding_window));
   if (stop == model::StopReason::context_full)
     std::fprintf(stderr, "generate: stopped after %ld new tokens: the sequence filled the model's context of %ld tokens\n",
                  static_cast<long>(generated.size()), static_cast<long>(model.config.max_position_embeddings));

@@ -43,12 +43,21 @@ void for_each_weight(ModelT& model, Fn&& fn) {
     projection("self_attn.q_proj", layer.q_proj, q_size, c.hidden_size, c.attention_bias);
     projection("self_attn.k_proj", layer.k_proj, kv_size, c.hidden_size, c.attention_bias);
     projection("self_attn.v_proj", layer.v_proj, kv_size, c.hidden_size, c.attention_bias);
-    projection("self_attn.o_proj", layer.o_proj, c.hidden_size, q_size, false);
+    projection("self_attn.o_proj", layer.o_proj, c.hidden_size, q_size, c.output_bias);
+    if (c.qk_norm) {
+      fn(prefix + "self_attn.q_norm.weight", layer.q_norm, std::vector<int64_t>{c.head_dim});
+      fn(prefix + "self_attn.k_norm.weight", layer.k_norm, std::vector<int64_t>{c.head_dim});
+    }
     projection("mlp.gate_proj", layer.gate_proj, c.intermediate_size, c.hidden_size, false);
     projection("mlp.up_proj", layer.up_proj, c.intermediate_size, c.hidden_size, false);
     projection("mlp.down_proj", layer.down_proj, c.hidden_size, c.intermediate_size, false);
     fn(prefix + "input_layernorm.weight", layer.input_layernorm, std::vector<int64_t>{c.hidden_size});
     fn(prefix + "post_attention_layernorm.weight", layer.post_attention_layernorm, std::vector<int64_t>{c.hidden_size});
+    if (c.sandwich_norms) {
+      fn(prefix + "pre_feedforward_layernorm.weight", layer.pre_feedforward_layernorm, std::vector<int64_t>{c.hidden_size});
+      fn(prefix + "post_feedforward_layernorm.weight", layer.post_feedforward_layernorm,
+         std::vector<int64_t>{c.hidden_size});
+    }
   }
   fn("model.norm.weight", model.norm, std::vector<int64_t>{c.hidden_size});
   if (!c.tie_word_embeddings)

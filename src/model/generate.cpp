@@ -12,13 +12,10 @@
 namespace qtalign::model {
 namespace {
 
-// The longest sequence the forward pass accepts for this model, and whether the sliding window is
-// what limits it.
-std::pair<int64_t, StopReason> context_limit(const ModelConfig& config) {
-  const int64_t context = config.max_position_embeddings > 0 ? config.max_position_embeddings : INT64_MAX;
-  if (config.sliding_window && *config.sliding_window < context)
-    return {*config.sliding_window, StopReason::sliding_window};
-  return {context, StopReason::context_full};
+// The longest sequence the forward pass accepts for this model (dynamic NTK scaling runs past the context).
+int64_t context_limit(const ModelConfig& config) {
+  if (config.max_position_embeddings <= 0 || config.rope_scaling.type == "dynamic") return INT64_MAX;
+  return config.max_position_embeddings;
 }
 
 int64_t greedy_choice(const Model& model, const ForwardOutput& output, size_t step) {
@@ -47,7 +44,7 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
   input.input_ids = as_batch(prompt);
   ForwardOutput output = forward(model, input, forward_options);
 
-  const auto [limit, limit_reason] = context_limit(model.config);
+  const int64_t limit = context_limit(model.config);
   std::vector<int64_t> generated;
   while (static_cast<int64_t>(generated.size()) < options.max_new_tokens) {
     const int64_t next = greedy_choice(model, output, generated.size());
@@ -59,7 +56,7 @@ std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64
     if (on_token) on_token(next);
     if (static_cast<int64_t>(generated.size()) == options.max_new_tokens) break;
     if (static_cast<int64_t>(prompt.size() + generated.size()) >= limit) {
-      reason = limit_reason;
+      reason = StopReason::context_full;
       break;
     }
     input.input_ids = as_batch({next});

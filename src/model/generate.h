@@ -19,12 +19,12 @@ enum class StopReason {
   stop_id,         // the model chose a stop id
   max_new_tokens,  // max_new_tokens were generated
   context_full,    // the sequence filled max_position_embeddings
-  sliding_window,  // the sequence filled the sliding window (Mistral), before max_position_embeddings
 };
 
 // Greedily continues `prompt` (non-empty; throws Error otherwise), calling on_token for each new id as
-// it is chosen; stops at a stop id, after max_new_tokens, or when the model's context (or sliding
-// window) is full, storing why in `stop` when given. Throws Error when the logits are not finite.
+// it is chosen; stops at a stop id, after max_new_tokens, or when the model's context is full (never,
+// with dynamic NTK RoPE scaling), storing why in `stop` when given. Sliding windows are attended as
+// they slide. Throws Error when the logits are not finite.
 // Returns the new ids.
 std::vector<int64_t> generate_greedy(const Model& model, const std::vector<int64_t>& prompt,
                                      const GenerationOptions& options,

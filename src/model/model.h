@@ -34,7 +34,10 @@ struct Linear {
 struct DecoderLayer {
   at::Tensor input_layernorm;           // [hidden]
   Linear q_proj, k_proj, v_proj, o_proj;
+  at::Tensor q_norm, k_norm;            // [head_dim] when config.qk_norm
+  // Before the MLP; with config.sandwich_norms (Gemma), after attention instead.
   at::Tensor post_attention_layernorm;  // [hidden]
+  at::Tensor pre_feedforward_layernorm, post_feedforward_layernorm;  // [hidden] when config.sandwich_norms
   Linear gate_proj, up_proj, down_proj;
 };
 

@@ -37,8 +37,9 @@ ModelConfig qwen1_5_1_8b_shape_config();
 // The tiny presets have vocab_size 0: the caller sets it (from a tokenizer, say).
 ModelConfig preset_config(const std::string& name);
 
-// The presets: tiny (qwen2), tiny-llama, tiny-mistral, and the published shapes qwen1.5-0.5b,
-// qwen1.5-1.8b, qwen1.5-4b, qwen1.5-14b, mistral-7b and llama-2-7b.
+// The presets: tiny (qwen2), tiny-llama, tiny-mistral, tiny-llama3, tiny-qwen3, tiny-gemma2, tiny-gemma3,
+// and the published shapes qwen1.5-0.5b, qwen1.5-1.8b, qwen1.5-4b, qwen1.5-14b, mistral-7b, llama-2-7b,
+// llama-3.1-8b, llama-3.2-1b, qwen2.5-7b, qwen3-8b, gemma-2-9b and gemma-3-12b.
 std::vector<std::string> preset_names();
 
 }  // namespace qtalign::model

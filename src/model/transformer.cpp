@@ -1,5 +1,8 @@
-// The decoder forward pass, following Hugging Face's Qwen2/Llama/Mistral modeling code:
-// embed -> [RMSNorm -> attention (RoPE, GQA) -> residual -> RMSNorm -> SwiGLU MLP -> residual] x L -> RMSNorm.
+// The decoder forward pass, following Hugging Face's Qwen2/Llama/Mistral/Qwen3/Gemma2/Gemma3 modeling code:
+// embed (Gemma: x sqrt(hidden)) -> [RMSNorm -> attention (q/k norms, RoPE, GQA, sliding window, soft-capping)
+// (Gemma: -> RMSNorm) -> residual -> RMSNorm -> gated MLP (Gemma: -> RMSNorm) -> residual] x L -> RMSNorm
+// -> lm_head (Gemma 2: -> soft-capping). Where llama.cpp and transformers differ (Gemma's norm offsets
+// and soft-capping order), this follows transformers.
 #include "model/transformer.h"
 
 #include <fmt/format.h>
@@ -7,6 +10,8 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <tuple>
 
 #include "io/error.h"
 #include "model/seed_mix.h"
@@ -14,11 +19,18 @@
 namespace qtalign::model {
 namespace {
 
-// RMSNorm in fp32, scaled by the weight in the input dtype, as Hugging Face computes it.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+// RMSNorm in fp32 as Hugging Face computes it: scaled by the weight in the input dtype, or (Gemma) by
+// (1 + weight) in fp32 before casting back.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, const ModelConfig& config) {
   const at::Tensor x32 = x.to(at::kFloat);
-  const at::Tensor normalized = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  const at::Tensor normalized = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + config.rms_norm_eps);
+  if (config.norm_weight_offset) return (normalized * (weight.to(at::kFloat) + 1.0)).to(x.scalar_type());
   return weight * normalized.to(x.scalar_type());
+}
+
+// cap * tanh(x / cap), Gemma's soft-capping of attention scores and logits.
+at::Tensor soft_cap(const at::Tensor& x, const std::optional<double>& cap) {
+  return cap ? at::tanh(x / *cap) * *cap : x;
 }
 
 // The column blocks of a forward pass (ForwardInput::block_lengths) and, when training, where each
@@ -79,12 +91,35 @@ at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& bl
   return y;
 }
 
+// RoPE's inverse frequencies [head_dim / 2] for a base and a scaling, as transformers' rope init
+// functions compute them. seq_len (the largest position of the pass + 1) matters to dynamic NTK only,
+// which raises the base once the sequence outgrows max_positions.
+at::Tensor inverse_frequencies(int64_t head_dim, double theta, const RopeScaling& scaling, int64_t max_positions,
+                               int64_t seq_len, at::Device device) {
+  const auto float_options = at::TensorOptions().dtype(at::kFloat).device(device);
+  const double dim = static_cast<double>(head_dim);
+  if (scaling.type == "dynamic" && seq_len > max_positions)
+    theta *= std::pow(scaling.factor * static_cast<double>(seq_len) / static_cast<double>(max_positions) -
+                          (scaling.factor - 1),
+                      dim / (dim - 2));
+  const at::Tensor exponents = at::arange(0, head_dim, 2, float_options) / dim;
+  const at::Tensor inverse = at::pow(theta, exponents).reciprocal();
+  if (scaling.type == "linear") return inverse / scaling.factor;
+  if (scaling.type != "llama3") return inverse;
+  // Llama 3: long wavelengths slowed by `factor`, short ones kept, the band between interpolated.
+  const double context = static_cast<double>(scaling.original_max_position_embeddings);
+  const double low = scaling.low_freq_factor, high = scaling.high_freq_factor;
+  const at::Tensor wavelength = inverse.reciprocal() * (2 * M_PI);
+  const at::Tensor scaled = at::where(wavelength > context / low, inverse / scaling.factor, inverse);
+  const at::Tensor smooth = (wavelength.reciprocal() * context - low) / (high - low);
+  const at::Tensor smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled;
+  const at::Tensor medium = wavelength.ge(context / high) & wavelength.le(context / low);
+  return at::where(medium, smoothed, scaled);
+}
+
 // cos and sin of the rotary angles for integer positions [batch, tokens] -> [batch, 1, tokens, head_dim].
-std::pair<at::Tensor, at::Tensor> rotary_tables(const at::Tensor& positions, int64_t head_dim, double theta,
+std::pair<at::Tensor, at::Tensor> rotary_tables(const at::Tensor& positions, const at::Tensor& inverse_frequencies,
                                                 at::ScalarType dtype) {
-  const auto float_options = at::TensorOptions().dtype(at::kFloat).device(positions.device());
-  const at::Tensor exponents = at::arange(0, head_dim, 2, float_options) / static_cast<double>(head_dim);
-  const at::Tensor inverse_frequencies = at::pow(theta, exponents).reciprocal();
   const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * inverse_frequencies;  // [B, T, d/2]
   const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1);                    // [B, 1, T, d]
   return {doubled.cos().to(dtype), doubled.sin().to(dtype)};
@@ -99,15 +134,24 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
   return x * cos + rotate_half(x) * sin;
 }
 
-// An additive mask [batch, 1, tokens, total]: 0 where query t may see key s (s is real and not in
-// its future), the lowest float elsewhere (not -inf, so padding rows stay finite as in HF).
-at::Tensor attention_bias(const at::Tensor& full_mask, int64_t past_length, int64_t tokens) {
+// An additive mask [batch, 1, tokens, total]: 0 where query t may see key s (s is real, not in its
+// future and, with a window, fewer than `window` positions before it), the lowest float elsewhere (not
+// -inf, so padding rows stay finite as in HF). The window counts positions, not columns: transformers
+// counts columns, which is the same wherever padding does not sit between real tokens (a left-padded
+// continuation of a cached prefix), and positions keep such a row equal to its unpadded sequence.
+at::Tensor attention_bias(const at::Tensor& full_mask, int64_t past_length, int64_t tokens,
+                          std::optional<int64_t> window) {
   const int64_t total = full_mask.size(1);
   const auto long_options = at::TensorOptions().dtype(at::kLong).device(full_mask.device());
   const at::Tensor query_index = at::arange(past_length, past_length + tokens, long_options).unsqueeze(1);
   const at::Tensor key_index = at::arange(0, total, long_options).unsqueeze(0);
   const at::Tensor causal = key_index.le(query_index);                                 // [T, S]
-  const at::Tensor allowed = causal.unsqueeze(0) & full_mask.to(at::kBool).unsqueeze(1);  // [B, T, S]
+  at::Tensor allowed = causal.unsqueeze(0) & full_mask.to(at::kBool).unsqueeze(1);  // [B, T, S]
+  if (window) {
+    const at::Tensor key_positions = full_mask.cumsum(1) - 1;                         // [B, S]
+    const at::Tensor query_positions = key_positions.narrow(1, past_length, tokens);  // [B, T]
+    allowed = allowed & (query_positions.unsqueeze(2) - key_positions.unsqueeze(1)).lt(*window);
+  }
   at::Tensor bias = at::zeros(allowed.sizes(), full_mask.options().dtype(at::kFloat));
   bias.masked_fill_(allowed.logical_not(), std::numeric_limits<float>::lowest());
   return bias.unsqueeze(1);
@@ -130,11 +174,15 @@ struct AttentionResult {
 // Softmax attention of q [B, heads, T, d] over k, v [B, kv_heads, S, d] with an additive bias
 // [B, 1, T, S], in [B, T, heads * d]. Grouped-query attention without repeating K/V: the `group` query
 // heads that share a KV head are stacked along the token axis and multiplied against that head once.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
+// Scores are divided by sqrt(query_pre_attn_scalar, else head_dim) and soft-capped before the mask.
+at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& bias) {
   const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), head_dim = q.size(3);
   const int64_t kv_heads = k.size(1), group = heads / kv_heads, total = k.size(2);
+  const double scale = config.query_pre_attn_scalar > 0 ? config.query_pre_attn_scalar : static_cast<double>(head_dim);
   const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
-  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(scale);
+  scores = soft_cap(scores, config.attn_logit_softcapping);
   scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
   const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
   return at::matmul(probabilities.view({batch, kv_heads, group * tokens, total}), v)
@@ -143,39 +191,52 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
       .reshape({batch, tokens, heads * head_dim});
 }
 
-// biases: one per block of `blocks`, each [B, 1, block tokens, block keys].
+// What a layer's attention sees of the positions: RoPE's cos and sin and the mask, one bias per block of
+// the pass (each [B, 1, block tokens, block keys]). Full-attention and sliding layers may differ in both.
+struct AttentionTables {
+  at::Tensor cos, sin;
+  std::vector<at::Tensor> biases;
+};
+
 AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
-                               const at::Tensor& cos, const at::Tensor& sin, const std::vector<at::Tensor>& biases,
-                               const at::Tensor& past_keys, const at::Tensor& past_values, const PassBlocks& blocks) {
+                               const AttentionTables& tables, const at::Tensor& past_keys,
+                               const at::Tensor& past_values, const PassBlocks& blocks) {
   const int64_t batch = x.size(0), tokens = x.size(1), head_dim = config.head_dim;
   const int64_t heads = config.num_attention_heads, kv_heads = config.num_key_value_heads;
 
-  at::Tensor q = linear(layer.q_proj, x, blocks).view({batch, tokens, heads, head_dim}).transpose(1, 2);
-  at::Tensor k = linear(layer.k_proj, x, blocks).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor q = linear(layer.q_proj, x, blocks).view({batch, tokens, heads, head_dim});
+  at::Tensor k = linear(layer.k_proj, x, blocks).view({batch, tokens, kv_heads, head_dim});
   at::Tensor v = linear(layer.v_proj, x, blocks).view({batch, tokens, kv_heads, head_dim}).transpose(1, 2);
-  q = apply_rotary(q, cos, sin);
-  k = apply_rotary(k, cos, sin);
+  if (config.qk_norm) {
+    q = rms_norm(q, layer.q_norm, config);
+    k = rms_norm(k, layer.k_norm, config);
+  }
+  q = apply_rotary(q.transpose(1, 2), tables.cos, tables.sin);
+  k = apply_rotary(k.transpose(1, 2), tables.cos, tables.sin);
   if (past_keys.defined()) {
     k = at::cat({with_batch(past_keys, batch), k}, 2);
     v = at::cat({with_batch(past_values, batch), v}, 2);
   }
   at::Tensor context;
   if (!blocks.several()) {
-    context = attend(q, k, v, biases.front());
+    context = attend(config, q, k, v, tables.biases.front());
   } else {
     std::vector<at::Tensor> parts;
     for (size_t b = 0; b < blocks.lengths.size(); ++b) {
       const int64_t start = blocks.starts[b], length = blocks.lengths[b];
-      parts.push_back(attend(q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length),
-                             biases[b]));
+      parts.push_back(attend(config, q.narrow(2, start, length), k.narrow(2, start, length),
+                             v.narrow(2, start, length), tables.biases[b]));
     }
     context = at::cat(parts, 1);
   }
   return {linear(layer.o_proj, context, blocks), k, v};
 }
 
-at::Tensor swiglu_mlp(const DecoderLayer& layer, const at::Tensor& x, const PassBlocks& blocks) {
-  const at::Tensor gate = at::silu(linear(layer.gate_proj, x, blocks));
+// The gated MLP: down(act(gate(x)) * up(x)), act SiLU or (Gemma) tanh-approximated GELU.
+at::Tensor gated_mlp(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
+                     const PassBlocks& blocks) {
+  const at::Tensor projected = linear(layer.gate_proj, x, blocks);
+  const at::Tensor gate = config.hidden_activation == "silu" ? at::silu(projected) : at::gelu(projected, "tanh");
   return linear(layer.down_proj, gate * linear(layer.up_proj, x, blocks), blocks);
 }
 
@@ -199,14 +260,12 @@ void check_input(const Model& model, const ForwardInput& input) {
       throw Error(fmt::format("forward: blocks span {} tokens of {}", covered, input.input_ids.size(1)));
     if (input.past && input.past->length() > 0) throw Error("forward: blocks cannot follow a cache");
   }
+  // Dynamic NTK scaling exists to run past the trained context.
   const int64_t total = input.input_ids.size(1) + (input.past ? input.past->length() : 0);
-  if (config.max_position_embeddings > 0 && total > config.max_position_embeddings)
+  if (config.max_position_embeddings > 0 && total > config.max_position_embeddings &&
+      config.rope_scaling.type != "dynamic")
     throw Error(fmt::format("sequence of {} tokens exceeds the model's context of {} tokens", total,
                             config.max_position_embeddings));
-  if (config.sliding_window && total > *config.sliding_window)
-    throw Error(fmt::format("sequence of {} tokens exceeds the sliding window of {} tokens, which qtalign "
-                            "does not implement",
-                            total, *config.sliding_window));
 }
 
 }  // namespace
@@ -240,13 +299,16 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
   if (!options.dropout_seeds.empty() && options.dropout_seeds.size() != blocks.lengths.size())
     throw Error(fmt::format("forward: {} dropout seeds for {} blocks", options.dropout_seeds.size(),
                             blocks.lengths.size()));
-  std::vector<at::Tensor> block_positions, biases;
+  const bool any_sliding = config.sliding_window.has_value();
+  std::vector<at::Tensor> block_positions;
+  AttentionTables full, sliding;
   int64_t start = 0;
   for (const int64_t length : blocks.lengths) {
     blocks.starts.push_back(start);
     const at::Tensor block_mask = blocks.several() ? full_mask.narrow(1, start, length) : full_mask;
     block_positions.push_back((block_mask.cumsum(1) - 1).clamp_min(0).narrow(1, past_length, length));
-    biases.push_back(attention_bias(block_mask, past_length, length));
+    full.biases.push_back(attention_bias(block_mask, past_length, length, std::nullopt));
+    if (any_sliding) sliding.biases.push_back(attention_bias(block_mask, past_length, length, config.sliding_window));
     if (blocks.several()) {
       const at::Tensor real_rows = block_mask.any(1).nonzero();
       blocks.rows.push_back(real_rows.numel() == 0 ? batch : real_rows.max().item<int64_t>() + 1);
@@ -256,20 +318,40 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
     start += length;
   }
   const at::Tensor positions = blocks.several() ? at::cat(block_positions, 1) : block_positions.front();
-  const auto [cos, sin] = rotary_tables(positions, config.head_dim, config.rope_theta, model.dtype());
+  const int64_t seq_len = config.rope_scaling.type == "dynamic" ? positions.max().item<int64_t>() + 1 : 0;
+  std::tie(full.cos, full.sin) = rotary_tables(
+      positions,
+      inverse_frequencies(config.head_dim, config.rope_theta, config.rope_scaling, config.max_position_embeddings,
+                          seq_len, model.device()),
+      model.dtype());
+  // Gemma 3's sliding layers rotate with their own base and no scaling.
+  if (any_sliding && config.rope_local_base_freq)
+    std::tie(sliding.cos, sliding.sin) = rotary_tables(
+        positions, inverse_frequencies(config.head_dim, *config.rope_local_base_freq, {}, 0, 0, model.device()),
+        model.dtype());
+  else if (any_sliding)
+    std::tie(sliding.cos, sliding.sin) = std::tie(full.cos, full.sin);
 
   ForwardOutput output;
   at::Tensor x = at::embedding(model.embed_tokens, ids);
+  if (config.scale_embeddings)
+    x = x * at::scalar_tensor(std::sqrt(static_cast<double>(config.hidden_size)), x.options());
   if (options.capture_hidden_states) output.hidden_states.push_back(x);
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const DecoderLayer& layer = model.layers[i];
     const at::Tensor past_keys = has_past ? input.past->keys[i] : at::Tensor();
     const at::Tensor past_values = has_past ? input.past->values[i] : at::Tensor();
     AttentionResult attention =
-        self_attention(config, layer, rms_norm(x, layer.input_layernorm, config.rms_norm_eps), cos, sin, biases,
-                       past_keys, past_values, blocks);
-    x = x + attention.output;
-    x = x + swiglu_mlp(layer, rms_norm(x, layer.post_attention_layernorm, config.rms_norm_eps), blocks);
+        self_attention(config, layer, rms_norm(x, layer.input_layernorm, config),
+                       layer_slides(config, i) ? sliding : full, past_keys, past_values, blocks);
+    if (config.sandwich_norms) {
+      x = x + rms_norm(attention.output, layer.post_attention_layernorm, config);
+      x = x + rms_norm(gated_mlp(config, layer, rms_norm(x, layer.pre_feedforward_layernorm, config), blocks),
+                       layer.post_feedforward_layernorm, config);
+    } else {
+      x = x + attention.output;
+      x = x + gated_mlp(config, layer, rms_norm(x, layer.post_attention_layernorm, config), blocks);
+    }
     if (options.capture_hidden_states) output.hidden_states.push_back(x);
     if (options.return_cache) {
       output.cache.keys.push_back(std::move(attention.keys));
@@ -282,11 +364,12 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
 }
 
 at::Tensor final_norm(const Model& model, const at::Tensor& hidden) {
-  return rms_norm(hidden, model.norm, model.config.rms_norm_eps);
+  return rms_norm(hidden, model.norm, model.config);
 }
 
 at::Tensor logits(const Model& model, const at::Tensor& final_hidden) {
-  return at::linear(final_hidden.to(model.dtype()), model.lm_head).to(at::kFloat);
+  return soft_cap(at::linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
+      .to(at::kFloat);
 }
 
 }  // namespace qtalign::model

@@ -1,5 +1,5 @@
 #pragma once
-// The forward pass of the decoder-only transformer (qwen2 / llama / mistral), top to bottom.
+// The forward pass of the decoder-only transformer (qwen2 / llama / mistral / qwen3 / gemma2 / gemma3_text).
 #include <ATen/ATen.h>
 
 #include <vector>
@@ -54,10 +54,12 @@ struct ForwardOutput {
 // padded batches; padding tokens are never attended to.
 ForwardOutput forward(const Model& model, const ForwardInput& input, const ForwardOptions& options = {});
 
-// Applies the final RMSNorm to residual-stream states (for the logit lens).
+// Applies the final RMSNorm (the family's own: Gemma scales by 1 + w) to residual-stream states (for the
+// logit lens).
 at::Tensor final_norm(const Model& model, const at::Tensor& hidden);
 
-// Projects final hidden states [..., hidden] to vocabulary logits [..., vocab] in fp32.
+// Projects final hidden states [..., hidden] to vocabulary logits [..., vocab] in fp32, soft-capped where
+// the family caps them (Gemma 2).
 at::Tensor logits(const Model& model, const at::Tensor& final_hidden);
 
 }  // namespace qtalign::model

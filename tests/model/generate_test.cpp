@@ -25,6 +25,13 @@ class GreedyGeneration : public ::testing::Test {
                              "--vocab-size", "67", "--heads", "4", "--kv-heads", "2", "--layers", "3", "--seed", "5"},
                             {"generate", "--model", (*directory_ / "model").string(), "--prompt-ids", "3,14,15,9,26",
                              "--max-new-tokens", "12", "--output", (*directory_ / "generated.json").string()},
+                            // Mistral with a window of 4: the cache keeps every key, the mask slides.
+                            {"make-checkpoint", "--out", (*directory_ / "windowed").string(), "--model-type",
+                             "mistral", "--vocab-size", "67", "--heads", "4", "--kv-heads", "2", "--layers", "3",
+                             "--sliding-window", "4", "--seed", "6"},
+                            {"generate", "--model", (*directory_ / "windowed").string(), "--prompt-ids",
+                             "3,14,15,9,26", "--max-new-tokens", "12", "--output",
+                             (*directory_ / "windowed.json").string()},
                         }));
     reference_run_ = new testing::CommandResult(testing::run_command(
         testing::python() + " " +
@@ -60,6 +67,19 @@ TEST_F(GreedyGeneration, MatchesTheUncachedReferenceTokenByToken) {
   EXPECT_EQ(streamed, expected_);
 }
 
+TEST_F(GreedyGeneration, SlidesTheWindowPastItsLengthAsTheReferenceDoes) {
+  const Model windowed = load_model(*directory_ / "windowed");
+  ASSERT_EQ(windowed.config.sliding_window, 4);
+  const auto expected = io::read_json_file(*directory_ / "windowed.json").get<std::vector<int64_t>>();
+  StopReason stop;
+  EXPECT_EQ(generate_greedy(windowed, prompt_, {12, {}}, {}, &stop), expected);
+  EXPECT_EQ(stop, StopReason::max_new_tokens);
+  // Control: the same weights without the window choose differently, so the window is what matched.
+  Model unwindowed = windowed;
+  unwindowed.config.sliding_window.reset();
+  EXPECT_NE(generate_greedy(unwindowed, prompt_, {12, {}}), expected);
+}
+
 TEST_F(GreedyGeneration, StopsAtAStopTokenAtMaxNewTokensAndAtTheContextLength) {
   // The first generated token that did not occur before it: stopping there leaves the ids before it.
   size_t stop_at = 1;
@@ -78,14 +98,6 @@ TEST_F(GreedyGeneration, StopsAtAStopTokenAtMaxNewTokensAndAtTheContextLength) {
   EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}, {}, &stop),
             std::vector<int64_t>(expected_.begin(), expected_.begin() + 3));
   EXPECT_EQ(stop, StopReason::context_full);
-  // A sliding window (Mistral) shorter than the context is where generation stops, and says so.
-  model_.config.max_position_embeddings = 100;
-  model_.config.sliding_window = 9;
-  EXPECT_EQ(generate_greedy(model_, prompt_, {12, {}}, {}, &stop),
-            std::vector<int64_t>(expected_.begin(), expected_.begin() + 4));
-  EXPECT_EQ(stop, StopReason::sliding_window);
-  model_.config.sliding_window.reset();
-  model_.config.max_position_embeddings = 8;
   EXPECT_THROW(generate_greedy(model_, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {2, {}}), Error);
   EXPECT_THROW(generate_greedy(model_, {}, {2, {}}), Error);
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -33,6 +34,12 @@ struct CheckpointSpec {
   std::optional<ModelConfig> config;             // otherwise make_random_model + save_model
   at::ScalarType disk_dtype = at::kFloat;
   uint64_t max_shard_bytes = uint64_t(5) << 30;
+  // A control: this change to the config (the family detail the spec is about) must move the logits
+  // far beyond the tolerance, so the match above cannot come from the detail not mattering.
+  std::function<void(ModelConfig&)> perturb;
+  // Dynamic NTK rescales RoPE by the pass's length, so a cached prefix keeps the rotation of its own
+  // shorter pass (as in transformers) and cannot equal one uncached pass; those comparisons are left out.
+  bool cache_equals_uncached = true;
 };
 
 // Test names show the checkpoint's name rather than the bytes of the spec.
@@ -74,6 +81,47 @@ const std::vector<CheckpointSpec>& checkpoints() {
         "--dtype", "bf16", "--shards", "3", "--seed", "3"}},
       {"qwen2_untied_bf16_sharded_by_qtalign", 89, {}, qwen2_untied_config(), at::kBFloat16, 40000},
       {"llama_mqa_tied_fp32_by_qtalign", 61, {}, llama_mqa_config(), at::kFloat},
+      // The new families and options, each with the control that shows its detail matters.
+      {"llama3_rope_scaling", 83,
+       {"--model-type", "llama", "--vocab-size", "83", "--heads", "4", "--kv-heads", "2", "--seed", "11",
+        "--rope-scaling",
+        R"({"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8, "rope_type": "llama3"})"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.rope_scaling = {}; }},
+      {"llama_linear_rope_type_key", 83,
+       {"--model-type", "llama", "--vocab-size", "83", "--seed", "12", "--rope-scaling",
+        R"({"type": "linear", "factor": 4.0})"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.rope_scaling = {}; }},
+      {"llama_dynamic_ntk", 83,
+       {"--model-type", "llama", "--vocab-size", "83", "--seed", "13", "--max-position-embeddings", "5",
+        "--rope-theta", "100", "--rope-scaling", R"({"rope_type": "dynamic", "factor": 4.0})"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.rope_scaling.factor = 2.0; }, false},
+      {"mistral_sliding_window", 101,
+       {"--model-type", "mistral", "--vocab-size", "101", "--heads", "4", "--kv-heads", "2", "--layers", "3",
+        "--sliding-window", "4", "--seed", "14"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.sliding_window.reset(); }},
+      {"qwen2_sliding_upper_layers", 97,
+       {"--model-type", "qwen2", "--vocab-size", "97", "--heads", "4", "--kv-heads", "2", "--layers", "3",
+        "--use-sliding-window", "--sliding-window", "3", "--max-window-layers", "1", "--seed", "15"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.sliding_window.reset(); }},
+      {"qwen3_qk_norm_head_dim", 89,
+       {"--model-type", "qwen3", "--vocab-size", "89", "--heads", "4", "--kv-heads", "2", "--head-dim", "24",
+        "--layers", "3", "--rope-theta", "1000000", "--seed", "16"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.rope_theta = 10000.0; }},
+      {"qwen3_attention_bias", 89,
+       {"--model-type", "qwen3", "--vocab-size", "89", "--heads", "4", "--kv-heads", "1", "--attention-bias",
+        "--seed", "17"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.qk_norm = false; }},
+      {"gemma2_softcap_window", 97,
+       {"--model-type", "gemma2", "--vocab-size", "97", "--heads", "4", "--kv-heads", "2", "--layers", "3",
+        "--sliding-window", "4", "--query-pre-attn-scalar", "24", "--attn-logit-softcapping", "3",
+        "--final-logit-softcapping", "2", "--seed", "18"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.attn_logit_softcapping.reset(); }},
+      {"gemma3_text_local_global", 97,
+       {"--model-type", "gemma3_text", "--vocab-size", "97", "--heads", "4", "--kv-heads", "2", "--layers", "3",
+        "--sliding-window", "4", "--sliding-window-pattern", "2", "--rope-theta", "1000000",
+        "--rope-local-base-freq", "100", "--rope-scaling", R"({"rope_type": "linear", "factor": 8.0})", "--seed",
+        "19"},
+       {}, at::kFloat, uint64_t(5) << 30, [](ModelConfig& c) { c.rope_local_base_freq.reset(); }},
   };
   return specs;
 }
@@ -228,24 +276,33 @@ TEST_P(HuggingFaceParity, MatchesTheReference) {
                compare(model, run(model, inputs.single), *reference, "single", at::ones({1, 12}), 0));
   expect_close("fp32 left-padded batch", compare(model, run(model, inputs.padded, inputs.padded_mask), *reference,
                                                  "padded", inputs.padded_mask, 0));
+  if (spec.perturb) {
+    Model perturbed = model;
+    spec.perturb(perturbed.config);
+    const double moved =
+        compare(perturbed, run(perturbed, inputs.single), *reference, "single", at::ones({1, 12}), 0).logits;
+    std::cout << "[parity] " << spec.name << " control (perturbed config): max |logits diff| " << moved << std::endl;
+    EXPECT_GT(moved, 100 * kFp32Tolerance) << "the perturbed config matches the reference as well";
+  }
+  if (spec.cache_equals_uncached) {
+    // A batch-1 prefix run once, its cache serving a left-padded batch of continuations.
+    const ForwardOutput prefix = run(model, inputs.prefix, {}, nullptr, /*return_cache=*/true);
+    expect_close("fp32 prefix (batch 1)", compare(model, prefix, *reference, "prefixed", at::ones({3, 6}), 0));
+    const ForwardOutput continued = run(model, inputs.continuation, inputs.continuation_mask, &prefix.cache);
+    expect_close("fp32 continuation batch on the prefix cache",
+                 compare(model, continued, *reference, "prefixed", inputs.continuation_mask, 6));
 
-  // A batch-1 prefix run once, its cache serving a left-padded batch of continuations.
-  const ForwardOutput prefix = run(model, inputs.prefix, {}, nullptr, /*return_cache=*/true);
-  expect_close("fp32 prefix (batch 1)", compare(model, prefix, *reference, "prefixed", at::ones({3, 6}), 0));
-  const ForwardOutput continued = run(model, inputs.continuation, inputs.continuation_mask, &prefix.cache);
-  expect_close("fp32 continuation batch on the prefix cache",
-               compare(model, continued, *reference, "prefixed", inputs.continuation_mask, 6));
-
-  // ... which equals running prefix + continuation in one uncached pass.
-  const ForwardOutput whole = run(model, inputs.prefixed, inputs.prefixed_mask);
-  Diffs uncached;
-  for (size_t i = 0; i < whole.hidden_states.size(); ++i)
-    uncached.hidden = std::max(uncached.hidden, max_abs_diff(continued.hidden_states[i],
-                                                             whole.hidden_states[i].narrow(1, 6, 5),
-                                                             inputs.continuation_mask));
-  uncached.logits = max_abs_diff(logits(model, continued.final_hidden),
-                                 logits(model, whole.final_hidden.narrow(1, 6, 5)), inputs.continuation_mask);
-  expect_close("fp32 cached continuation vs the uncached run", uncached);
+    // ... which equals running prefix + continuation in one uncached pass.
+    const ForwardOutput whole = run(model, inputs.prefixed, inputs.prefixed_mask);
+    Diffs uncached;
+    for (size_t i = 0; i < whole.hidden_states.size(); ++i)
+      uncached.hidden = std::max(uncached.hidden, max_abs_diff(continued.hidden_states[i],
+                                                               whole.hidden_states[i].narrow(1, 6, 5),
+                                                               inputs.continuation_mask));
+    uncached.logits = max_abs_diff(logits(model, continued.final_hidden),
+                                   logits(model, whole.final_hidden.narrow(1, 6, 5)), inputs.continuation_mask);
+    expect_close("fp32 cached continuation vs the uncached run", uncached);
+  }
 
   // bf16 compute: close to the fp32 reference, relative to the logits' scale.
   const Model bf16_model = load_model(prepared.checkpoint(), {at::kBFloat16});

@@ -18,6 +18,7 @@ struct PublishedShape {
   int64_t vocab, hidden, intermediate, layers, heads, kv_heads, max_positions;
   double rms_norm_eps, rope_theta;
   bool tied;
+  int64_t head_dim = 0;  // 0 = hidden / heads
 };
 
 TEST(Presets, HaveThePublishedShapes) {
@@ -30,6 +31,14 @@ TEST(Presets, HaveThePublishedShapes) {
       {"qwen1.5-14b", "qwen2", 152064, 5120, 13696, 40, 40, 40, 32768, 1e-6, 1e6, false},
       {"mistral-7b", "mistral", 32000, 4096, 14336, 32, 32, 8, 32768, 1e-5, 1e4, false},
       {"llama-2-7b", "llama", 32000, 4096, 11008, 32, 32, 32, 4096, 1e-5, 1e4, false},
+      // meta-llama/Llama-3.1-8B, meta-llama/Llama-3.2-1B, Qwen/Qwen2.5-7B, Qwen/Qwen3-8B, google/gemma-2-9b,
+      // google/gemma-3-12b-pt (its text_config).
+      {"llama-3.1-8b", "llama", 128256, 4096, 14336, 32, 32, 8, 131072, 1e-5, 5e5, false},
+      {"llama-3.2-1b", "llama", 128256, 2048, 8192, 16, 32, 8, 131072, 1e-5, 5e5, true},
+      {"qwen2.5-7b", "qwen2", 152064, 3584, 18944, 28, 28, 4, 131072, 1e-6, 1e6, false},
+      {"qwen3-8b", "qwen3", 151936, 4096, 12288, 36, 32, 8, 40960, 1e-6, 1e6, false, 128},
+      {"gemma-2-9b", "gemma2", 256000, 3584, 14336, 42, 16, 8, 8192, 1e-6, 1e4, true, 256},
+      {"gemma-3-12b", "gemma3_text", 262208, 3840, 15360, 48, 16, 8, 131072, 1e-6, 1e6, true, 256},
   };
   for (const PublishedShape& shape : shapes) {
     SCOPED_TRACE(shape.preset);
@@ -41,7 +50,7 @@ TEST(Presets, HaveThePublishedShapes) {
     EXPECT_EQ(config.num_hidden_layers, shape.layers);
     EXPECT_EQ(config.num_attention_heads, shape.heads);
     EXPECT_EQ(config.num_key_value_heads, shape.kv_heads);
-    EXPECT_EQ(config.head_dim * config.num_attention_heads, config.hidden_size);
+    EXPECT_EQ(config.head_dim, shape.head_dim ? shape.head_dim : shape.hidden / shape.heads);
     EXPECT_EQ(config.max_position_embeddings, shape.max_positions);
     EXPECT_EQ(config.rms_norm_eps, shape.rms_norm_eps);
     EXPECT_EQ(config.rope_theta, shape.rope_theta);
@@ -50,7 +59,29 @@ TEST(Presets, HaveThePublishedShapes) {
     // Each preset survives config.json as transformers reads it back.
     const ModelConfig reread = model_config_from_json(model_config_to_json(config), "config.json");
     EXPECT_EQ(reread.num_key_value_heads, config.num_key_value_heads);
+    EXPECT_EQ(model_config_to_json(reread), model_config_to_json(config));
   }
+  const ModelConfig llama31 = preset_config("llama-3.1-8b");
+  EXPECT_EQ(llama31.rope_scaling.type, "llama3");
+  EXPECT_EQ(llama31.rope_scaling.factor, 8.0);
+  EXPECT_EQ(llama31.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(preset_config("llama-3.2-1b").rope_scaling.factor, 32.0);
+  EXPECT_EQ(preset_config("llama-3.1-8b").bos_token_id, 128000);
+  EXPECT_FALSE(preset_config("qwen2.5-7b").sliding_window);
+  const ModelConfig gemma2 = preset_config("gemma-2-9b");
+  EXPECT_EQ(gemma2.sliding_window, 4096);
+  EXPECT_EQ(gemma2.attn_logit_softcapping, 50.0);
+  EXPECT_EQ(gemma2.final_logit_softcapping, 30.0);
+  const ModelConfig gemma3 = preset_config("gemma-3-12b");
+  EXPECT_EQ(gemma3.sliding_window, 1024);
+  EXPECT_EQ(gemma3.rope_scaling.type, "linear");
+  EXPECT_EQ(gemma3.rope_scaling.factor, 8.0);
+  EXPECT_EQ(gemma3.rope_local_base_freq, 10000.0);
+  EXPECT_FALSE(gemma3.final_logit_softcapping);
+  EXPECT_TRUE(layer_slides(gemma3, 4));
+  EXPECT_FALSE(layer_slides(gemma3, 5));
+  for (const char* tiny : {"tiny-llama3", "tiny-qwen3", "tiny-gemma2", "tiny-gemma3"})
+    EXPECT_EQ(preset_config(tiny).vocab_size, 0) << tiny;
   EXPECT_EQ(preset_config("mistral-7b").sliding_window, 4096);
   EXPECT_FALSE(preset_config("llama-2-7b").sliding_window.has_value());
   EXPECT_EQ(preset_config("llama-2-7b").eos_token_id, 2);

