@@ -158,7 +158,8 @@ std::string drawn_demonstrations(const TaskProtocol& task, const std::string& la
 TaskProtocol read_task_file(const fs::path& file) {
   const ProtocolReader reader(file);
   const Json root = io::read_json_file(file, io::JsonComments::allowed);
-  if (!root.is_object() || root.empty()) reader.fail("", "expected a JSON object with the task's fields");
+  if (!root.is_object() || root.empty()) reader.fail("", "expected a JSON object with the task's fields (every *.json file of a tasks directory is a task "
+                    "file: keep item files in a subfolder)");
   require_known_keys(reader, root, kTaskFileKeys, "");
   TaskProtocol task;
   task.source = file;
