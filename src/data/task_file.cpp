@@ -214,8 +214,8 @@ TaskProtocol read_task_file(const fs::path& file) {
     merged.update(draw);
     const std::string dev = reader.string_member(merged, "dev", where);
     const fs::path dev_path = fs::path(dev).is_absolute() ? fs::path(dev) : file.parent_path() / dev;
-    const Json& seed = merged.value("seed", Json(0));
-    if (!seed.is_number_unsigned()) reader.fail(at(where, "seed"), "expected an integer >= 0");
+    const Json seed = merged.value("seed", Json(0));
+    if (!seed.is_number_integer() || seed.get<int64_t>() < 0) reader.fail(at(where, "seed"), "expected an integer >= 0");
     const std::vector<TaskItem> dev_items = read_task_items(dev_path.lexically_normal(), task, code);
     task.languages[code].demonstrations =
         drawn_demonstrations(task, code, dev_items, task.shots, seed.get<uint64_t>(), file.string() + ": " + where);

@@ -65,7 +65,7 @@ EvaluationPlan plan_evaluation(const EvaluationSpec& spec, bool writes) {
   if (spec.max_pairs < 0 || spec.max_items < 0 || spec.save_every < 0)
     throw Error("--max-pairs, --max-items and --save-every must not be negative");
   EvaluationPlan plan;
-  plan.protocol = data::load_protocol(data::resolve_data_dir(spec.data_dir));
+  plan.protocol = data::load_protocol(data::resolve_data_dir(spec.data_dir), spec.tasks_dir);
   plan.task_names =
       spec.task == "all" ? plan.protocol.study_task_names() : std::vector<std::string>{plan.protocol.task(spec.task).name};
   // A task file's languages are its own ("all" in its order); the study's tasks share prompts.json's.
@@ -250,6 +250,7 @@ std::vector<std::string> command_line(const EvaluationSpec& spec) {
   if (!spec.source.adapter_dir.empty()) add({"--adapter", spec.source.adapter_dir.string()});
   if (spec.source.hash_weights) add({"--hash-weights"});
   if (!spec.data_dir.empty()) add({"--data-dir", spec.data_dir.string()});
+  if (!spec.tasks_dir.empty()) add({"--tasks-dir", spec.tasks_dir.string()});
   if (spec.task != defaults.task) add({"--task", spec.task});
   if (spec.languages != defaults.languages) add({"--langs", spec.languages});
   if (spec.mode != defaults.mode) add({"--mode", scoring_mode_name(spec.mode)});
