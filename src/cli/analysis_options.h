@@ -21,7 +21,7 @@ struct AnalysisArguments {
   std::filesystem::path model_dir;
   std::filesystem::path adapter_dir;
   std::filesystem::path compare_adapter_dir;
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir, tasks_dir;
   std::filesystem::path eval_split;
   std::filesystem::path out;
   std::string task = "emotion";

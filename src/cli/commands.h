@@ -49,6 +49,9 @@ void add_study_command(CLI::App& app);
 // qtalign generate (src/cli/generate_command.cpp).
 void add_generate_command(CLI::App& app);
 
+// qtalign task check|new|export (src/cli/task_command.cpp).
+void add_task_command(CLI::App& app);
+
 // qtalign init-model (src/cli/init_model_command.cpp).
 void add_init_model_command(CLI::App& app);
 

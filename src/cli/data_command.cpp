@@ -29,7 +29,7 @@ struct BuildArguments {
   std::filesystem::path file_x, file_target;
   bool exclude_test = false;
   double eval_fraction = 0.5;
-  std::filesystem::path out, split_out, data_dir;
+  std::filesystem::path out, split_out, data_dir, tasks_dir;
 };
 
 struct ShowArguments {
@@ -39,7 +39,7 @@ struct ShowArguments {
   std::string labels = "english";
   bool question = false;
   bool json = false;
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir, tasks_dir;
 };
 
 constexpr const char* kBuildDescription = R"(Build a question-translation training set (JSONL: input, target, language, index).
@@ -66,7 +66,7 @@ item's are dropped.
 )";
 
 void run_build(const BuildArguments& arguments) {
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir);
   data::BuildOptions options;
   options.task = arguments.task;
   options.languages = data::parse_language_list(protocol, arguments.languages);
@@ -103,7 +103,7 @@ void run_build(const BuildArguments& arguments) {
 }
 
 void run_show(const ShowArguments& arguments) {
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir));
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir);
   const data::TaskProtocol& task = protocol.task(arguments.task);
   task.language(arguments.language);
   const std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
@@ -129,7 +129,7 @@ void run_show(const ShowArguments& arguments) {
 void run_check(const std::filesystem::path& data_dir) {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(data_dir));
   size_t files = 0, items = 0;
-  for (const auto& task_name : protocol.task_names()) {
+  for (const auto& task_name : protocol.study_task_names()) {
     const std::vector<data::TaskItem> english = data::read_test_set(protocol, task_name, "en");
     for (const auto& language : protocol.languages) {
       const std::vector<data::TaskItem> translated = data::read_test_set(protocol, task_name, language);
@@ -162,7 +162,7 @@ void add_data_command(CLI::App& app) {
 
   auto build_arguments = std::make_shared<BuildArguments>();
   CLI::App* build = data->add_subcommand("build", kBuildDescription);
-  build->add_option("--task", build_arguments->task, "emotion, snli or paws")->required();
+  build->add_option("--task", build_arguments->task, "emotion, snli, paws or a task file's name")->required();
   build->add_option("--langs", build_arguments->languages, "tuning languages, e.g. zh or zh,de")->required();
   build->add_option("--size", build_arguments->size, "examples in all (0 = all available)")->capture_default_str();
   build->add_option("--seed", build_arguments->seed, "seed of the draw and of the evaluation split")
@@ -184,11 +184,12 @@ void add_data_command(CLI::App& app) {
       ->needs(exclude_test);
   build->add_option("--out", build_arguments->out, "output JSONL file")->required();
   build->add_option("--data-dir", build_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  build->add_option("--tasks-dir", build_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
   build->callback([build_arguments] { run_build(*build_arguments); });
 
   auto show_arguments = std::make_shared<ShowArguments>();
   CLI::App* show = data->add_subcommand("show", "Print the evaluation prompt (or question) of one test item");
-  show->add_option("--task", show_arguments->task, "emotion, snli or paws")->required();
+  show->add_option("--task", show_arguments->task, "emotion, snli, paws or a task file's name")->required();
   show->add_option("--lang", show_arguments->language, "language code")->required();
   show->add_option("--item", show_arguments->item, "item index, from 0")->capture_default_str();
   show->add_option("--labels", show_arguments->labels,
@@ -197,6 +198,7 @@ void add_data_command(CLI::App& app) {
   show->add_flag("--question", show_arguments->question, "print the question-translation question instead");
   show->add_flag("--json", show_arguments->json, "print JSON with the answer and English label");
   show->add_option("--data-dir", show_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  show->add_option("--tasks-dir", show_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
   show->callback([show_arguments] { run_show(*show_arguments); });
 
   auto check_data_dir = std::make_shared<std::filesystem::path>();

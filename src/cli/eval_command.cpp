@@ -21,7 +21,7 @@ struct EvalArguments {
   std::filesystem::path model_dir;
   std::filesystem::path adapter_dir;
   std::filesystem::path tokenizer_file;
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir, tasks_dir;
   std::filesystem::path out;
   std::filesystem::path predictions;
   std::vector<std::filesystem::path> eval_splits;
@@ -87,6 +87,7 @@ eval::EvaluationSpec evaluation_spec(const EvalArguments& arguments, at::Device 
   eval::EvaluationSpec spec;
   spec.source = {arguments.model_dir, arguments.tokenizer_file, arguments.adapter_dir, arguments.hash_weights};
   spec.data_dir = arguments.data_dir;
+  spec.tasks_dir = arguments.tasks_dir;
   spec.out = arguments.out;
   spec.predictions = arguments.predictions;
   spec.eval_splits = arguments.eval_splits;
@@ -178,6 +179,7 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
       ->check(CLI::IsMember({"none", "left"}));
   add_dist_timeout_option(command, arguments.dist_timeout);
   command->add_option("--data-dir", arguments.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  command->add_option("--tasks-dir", arguments.tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
   add_runtime_options(command, arguments.runtime);
   return command;
 }

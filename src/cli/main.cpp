@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   qtalign::cli::add_study_command(app);
   qtalign::cli::add_generate_command(app);
   qtalign::cli::add_init_model_command(app);
+  qtalign::cli::add_task_command(app);
   refuse_negative_unsigned(app);
   app.require_subcommand(1);
   try {

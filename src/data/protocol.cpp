@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <set>
 
@@ -11,103 +12,11 @@
 #include "data/prompt_format.h"
 #include "io/error.h"
 #include "io/json_file.h"
+#include "data/protocol_reader.h"
+#include "data/task_file.h"
 
 namespace qtalign::data {
-namespace {
 
-using io::Json;
-
-// Reads prompts.json with every problem reported as "<file>: <json path>: <problem>".
-class ProtocolReader {
- public:
-  explicit ProtocolReader(std::filesystem::path file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
-    fail_at(file_, where.empty() ? problem : where + ": " + problem);
-  }
-
-  const Json& member(const Json& object, const std::string& key, const std::string& where) const {
-    if (!object.is_object()) fail(where, "expected a JSON object");
-    const auto found = object.find(key);
-    if (found == object.end()) fail(where, "missing field '" + key + "'");
-    return *found;
-  }
-
-  const Json& object_member(const Json& object, const std::string& key, const std::string& where) const {
-    const Json& value = member(object, key, where);
-    if (!value.is_object() || value.empty()) fail(join(where, key), "expected a non-empty JSON object");
-    return value;
-  }
-
-  std::string string_member(const Json& object, const std::string& key, const std::string& where) const {
-    const Json& value = member(object, key, where);
-    if (!value.is_string()) fail(join(where, key), std::string("expected a string, found ") + value.type_name());
-    return value.get<std::string>();
-  }
-
-  int64_t positive_integer_member(const Json& object, const std::string& key, const std::string& where) const {
-    const Json& value = member(object, key, where);
-    if (!value.is_number_integer() || value.get<int64_t>() <= 0)
-      fail(join(where, key), "expected a positive integer");
-    return value.get<int64_t>();
-  }
-
-  std::vector<std::string> string_list_member(const Json& object, const std::string& key,
-                                              const std::string& where) const {
-    const Json& value = member(object, key, where);
-    if (!value.is_array() || value.empty()) fail(join(where, key), "expected a non-empty array of strings");
-    std::vector<std::string> strings;
-    std::set<std::string> seen;
-    for (const Json& element : value) {
-      if (!element.is_string()) fail(join(where, key), "expected a non-empty array of strings");
-      if (!seen.insert(element.get<std::string>()).second)
-        fail(join(where, key), "'" + element.get<std::string>() + "' appears twice");
-      strings.push_back(element.get<std::string>());
-    }
-    return strings;
-  }
-
-  std::map<std::string, std::string> string_map_member(const Json& object, const std::string& key,
-                                                       const std::string& where) const {
-    const Json& value = object_member(object, key, where);
-    std::map<std::string, std::string> strings;
-    for (const auto& [name, element] : value.items()) {
-      if (!element.is_string()) fail(join(join(where, key), name), "expected a string");
-      strings[name] = element.get<std::string>();
-    }
-    return strings;
-  }
-
-  // A file of the data directory, named relative to it: an absolute path or one through ".." would
-  // read (and show in prompts) whatever file it names.
-  void require_data_file(const std::string& file, const std::string& where) const {
-    const std::filesystem::path path(file);
-    if (file.empty() || path.is_absolute() ||
-        std::any_of(path.begin(), path.end(), [](const std::filesystem::path& part) { return part == ".."; }))
-      fail(where, "'" + file + "' is not a file inside the data directory (files are named relative to it, "
-                  "without '..')");
-  }
-
-  static std::string join(const std::string& where, const std::string& key) {
-    return where.empty() ? key : where + "." + key;
-  }
-
-  const std::filesystem::path& file() const { return file_; }
-
- private:
-  std::filesystem::path file_;
-};
-
-std::string listed(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
-
-template <typename Value>
-std::vector<std::string> keys_of(const std::map<std::string, Value>& map) {
-  std::vector<std::string> keys;
-  for (const auto& entry : map) keys.push_back(entry.first);
-  return keys;
-}
-
-// The item fields a template uses: its placeholders minus {demonstrations}, which must open it.
 std::vector<std::string> template_fields(const ProtocolReader& reader, const std::string& template_text,
                                          const std::string& where) {
   if (template_text.rfind("{demonstrations}\n", 0) != 0)
@@ -124,6 +33,8 @@ std::vector<std::string> template_fields(const ProtocolReader& reader, const std
   if (fields.empty()) reader.fail(where, "uses no item field");
   return fields;
 }
+
+namespace {
 
 // The item fields of a task: those most of its languages' templates use (the first language's on a
 // tie), so that a template that differs is blamed rather than every other one.
@@ -163,15 +74,7 @@ LanguageProtocol read_language(const ProtocolReader& reader, const Json& json, c
   if (fields != task.fields)
     reader.fail(where + ".template",
                 fmt::format("uses the fields {{{}}}, most languages {{{}}}", listed(fields), listed(task.fields)));
-  std::set<std::string> labels_reached;
-  for (const auto& [value, label] : language.answer_map) {
-    if (std::find(task.labels.begin(), task.labels.end(), label) == task.labels.end())
-      reader.fail(where + ".answer_map." + value, "'" + label + "' is not one of the labels " + listed(task.labels));
-    if (!labels_reached.insert(label).second)
-      reader.fail(where + ".answer_map", "two answers map to '" + label + "'");
-  }
-  if (labels_reached.size() != task.labels.size())
-    reader.fail(where + ".answer_map", "does not cover every label of " + listed(task.labels));
+  check_answer_map(reader, language.answer_map, task.labels, where + ".answer_map");
   return language;
 }
 
@@ -255,17 +158,9 @@ TaskProtocol read_task(const ProtocolReader& reader, const Json& json, const std
   for (const auto& entry : language_block.items())
     if (!task.languages.count(entry.key()))
       reader.fail(where + ".languages." + entry.key(), "not in the top-level languages list");
-  // Prompts show what the block holds, so a block of another size would silently change the shots.
-  for (const auto& [code, language] : task.languages) {
-    const size_t held = answer_line_ends(language.demonstrations, task.labels).size();
-    if (held != static_cast<size_t>(task.shots))
-      reader.fail(where + ".languages." + code + ".demonstrations",
-                  fmt::format("holds {} demonstrations (answer lines ending in a quoted label), but the task's shots is {}",
-                              held, task.shots));
-  }
-  if (json.contains("lens")) task.lens = read_lens(reader, json["lens"], task, languages, where + ".lens");
-  if (json.contains("output_types"))
-    task.output_types = read_output_types(reader, json["output_types"], task, where + ".output_types");
+  task.language_order = languages;
+  check_demonstration_counts(reader, task, where + ".languages");
+  read_answer_type_blocks(reader, json, task, languages, where);
   return task;
 }
 
@@ -304,6 +199,36 @@ QuestionTranslationProtocol read_question_translation(const ProtocolReader& read
 
 }  // namespace
 
+void check_answer_map(const ProtocolReader& reader, const std::map<std::string, std::string>& answer_map,
+                      const std::vector<std::string>& labels, const std::string& where) {
+  std::set<std::string> labels_reached;
+  for (const auto& [value, label] : answer_map) {
+    if (std::find(labels.begin(), labels.end(), label) == labels.end())
+      reader.fail(where + "." + value, "'" + label + "' is not one of the labels " + listed(labels));
+    if (!labels_reached.insert(label).second) reader.fail(where, "two answers map to '" + label + "'");
+  }
+  if (labels_reached.size() != labels.size()) reader.fail(where, "does not cover every label of " + listed(labels));
+}
+
+// Prompts show what the block holds, so a block of another size would silently change the shots.
+void check_demonstration_counts(const ProtocolReader& reader, const TaskProtocol& task, const std::string& where) {
+  for (const auto& [code, language] : task.languages) {
+    const size_t held = answer_line_ends(language.demonstrations, task.labels).size();
+    if (held != static_cast<size_t>(task.shots))
+      reader.fail(where + (where.empty() ? "" : ".") + code + ".demonstrations",
+                  fmt::format("holds {} demonstrations (answer lines ending in a quoted label), but the task's shots is {}",
+                              held, task.shots));
+  }
+}
+
+void read_answer_type_blocks(const ProtocolReader& reader, const Json& json, TaskProtocol& task,
+                             const std::vector<std::string>& languages, const std::string& where) {
+  const std::string prefix = where.empty() ? "" : where + ".";
+  if (json.contains("lens")) task.lens = read_lens(reader, json["lens"], task, languages, prefix + "lens");
+  if (json.contains("output_types"))
+    task.output_types = read_output_types(reader, json["output_types"], task, prefix + "output_types");
+}
+
 const LanguageProtocol& TaskProtocol::language(const std::string& code) const {
   const auto found = languages.find(code);
   if (found == languages.end())
@@ -331,11 +256,27 @@ const TaskProtocol& Protocol::task(const std::string& name) const {
 }
 
 void Protocol::require_language(const std::string& code) const {
-  if (std::find(languages.begin(), languages.end(), code) == languages.end())
-    throw Error(fmt::format("unknown language '{}' (valid: {})", code, listed(languages)));
+  std::vector<std::string> known = languages;
+  for (const auto& entry : tasks)
+    for (const std::string& language : entry.second.language_order)
+      if (std::find(known.begin(), known.end(), language) == known.end()) known.push_back(language);
+  if (std::find(known.begin(), known.end(), code) == known.end())
+    throw Error(fmt::format("unknown language '{}' (valid: {})", code, listed(known)));
+}
+
+const std::string& ItemSource::column_of(const std::string& field) const {
+  const auto found = columns.find(field);
+  return found == columns.end() ? field : found->second;
 }
 
 std::vector<std::string> Protocol::task_names() const { return keys_of(tasks); }
+
+std::vector<std::string> Protocol::study_task_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, task] : tasks)
+    if (task.source.empty()) names.push_back(name);
+  return names;
+}
 
 std::filesystem::path Protocol::path_of(const std::string& relative) const { return data_dir / relative; }
 
@@ -343,7 +284,64 @@ std::filesystem::path Protocol::test_set_path(const std::string& task_name, cons
   return path_of(task(task_name).language(language).file);
 }
 
-Protocol load_protocol(const std::filesystem::path& data_dir) {
+namespace {
+
+// The task files' directory load_protocol reads (empty: none).
+std::filesystem::path resolve_tasks_dir(const std::filesystem::path& data_dir, const std::filesystem::path& given) {
+  if (!given.empty()) {
+    if (!std::filesystem::is_directory(given)) fail_at(given, "is not a directory of task files (--tasks-dir)");
+    return given;
+  }
+  const char* environment = std::getenv("QTALIGN_TASKS");
+  if (environment && *environment) {
+    if (!std::filesystem::is_directory(environment))
+      fail_at(environment, "is not a directory of task files ($QTALIGN_TASKS)");
+    return environment;
+  }
+  return std::filesystem::is_directory(data_dir / "tasks") ? data_dir / "tasks" : std::filesystem::path();
+}
+
+// Adds the task files of `dir` (sorted by name) to the protocol; a task's display names extend the
+// question-translation language names where the study has none.
+void add_task_files(Protocol& protocol, const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    TaskProtocol task = read_task_file(file);
+    if (protocol.tasks.count(task.name))
+      fail_at(file, "task '" + task.name + "' is already defined (" +
+                        (protocol.tasks.at(task.name).source.empty() ? protocol.source : protocol.tasks.at(task.name).source)
+                            .string() + ")");
+    for (const auto& [code, name] : task.language_names) protocol.question_translation.language_names.emplace(code, name);
+    protocol.tasks.emplace(task.name, std::move(task));
+  }
+}
+
+// Splits "zh,de" into codes, keeping order and dropping repeats; `require` validates each.
+template <typename Require>
+std::vector<std::string> split_language_list(const std::string& list, const std::vector<std::string>& valid,
+                                             Require require) {
+  std::vector<std::string> codes;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string code = list.substr(start, end - start);
+    code.erase(0, code.find_first_not_of(' '));
+    code.erase(code.find_last_not_of(' ') + 1);
+    if (code.empty()) throw Error("empty language in the list '" + list + "' (valid: " + listed(valid) + ")");
+    require(code);
+    if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.push_back(code);
+    start = end + 1;
+  }
+  return codes;
+}
+
+}  // namespace
+
+Protocol load_protocol(const std::filesystem::path& data_dir, const std::filesystem::path& tasks_dir) {
   Protocol protocol;
   protocol.data_dir = data_dir;
   protocol.source = data_dir / "prompts.json";
@@ -356,25 +354,19 @@ Protocol load_protocol(const std::filesystem::path& data_dir) {
     protocol.tasks[name] = read_task(reader, task, name, protocol.languages);
   protocol.scoring = reader.string_member(root, "scoring", "");
   protocol.question_translation = read_question_translation(reader, root, protocol.tasks, protocol.languages);
+  protocol.tasks_dir = resolve_tasks_dir(data_dir, tasks_dir);
+  if (!protocol.tasks_dir.empty()) add_task_files(protocol, protocol.tasks_dir);
   return protocol;
 }
 
 std::vector<std::string> parse_language_list(const Protocol& protocol, const std::string& list) {
   if (list == "all") return protocol.languages;
-  std::vector<std::string> codes;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string code = list.substr(start, end - start);
-    code.erase(0, code.find_first_not_of(' '));
-    code.erase(code.find_last_not_of(' ') + 1);
-    if (code.empty()) throw Error("empty language in the list '" + list + "' (valid: " + listed(protocol.languages) + ")");
-    protocol.require_language(code);
-    if (std::find(codes.begin(), codes.end(), code) == codes.end()) codes.push_back(code);
-    start = end + 1;
-  }
-  return codes;
+  return split_language_list(list, protocol.languages, [&](const std::string& code) { protocol.require_language(code); });
+}
+
+std::vector<std::string> parse_task_language_list(const TaskProtocol& task, const std::string& list) {
+  if (list == "all") return task.language_order;
+  return split_language_list(list, task.language_order, [&](const std::string& code) { task.language(code); });
 }
 
 }  // namespace qtalign::data

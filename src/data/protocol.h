@@ -10,13 +10,25 @@
 
 namespace qtalign::data {
 
+// Where a language's items are and how their fields are named there (a task file's "items"; the
+// study's files use the task's own field names and "answer").
+struct ItemSource {
+  std::string format = "json";                // json (a JSON array or JSONL) | csv | tsv
+  std::map<std::string, std::string> columns;  // task field -> the file's field or column (absent: the same name)
+  std::string answer = "answer";               // the file's field holding the answer
+
+  // The file's name for a task field.
+  const std::string& column_of(const std::string& field) const;
+};
+
 // One task in one language.
 struct LanguageProtocol {
   std::string demonstrations;                     // the few-shot block, answers as English labels
   std::string template_text;                      // e.g. "{demonstrations}\nPremise: {premise}\n...: \""
   std::map<std::string, std::string> answer_map;  // value of an item's "answer" -> English label
-  int64_t count = 0;                              // items in the test set
-  std::string file;                               // the test set, relative to the data directory
+  int64_t count = 0;                              // items in the test set (0 in a task file: not checked)
+  std::string file;                               // the test set, relative to the data directory (or absolute)
+  ItemSource items;                               // how the file names the fields
 };
 
 // The logit-lens prompts (emotion only): demonstrations answered in the target language.
@@ -37,7 +49,11 @@ struct TaskProtocol {
   int shots = 0;
   std::vector<std::string> labels;                     // English label words, in prompts.json order
   std::vector<std::string> fields;                     // item fields the templates use, in template order
-  std::map<std::string, LanguageProtocol> languages;   // every language of the protocol
+  std::map<std::string, LanguageProtocol> languages;   // every language of the task
+  std::vector<std::string> language_order;             // the task's languages in table order
+  std::vector<std::string> options;                    // multiple choice: the fields holding options, one per label
+  std::map<std::string, std::string> language_names;   // code -> display name, from a task file
+  std::filesystem::path source;                        // the task file (empty: prompts.json)
   std::optional<LensProtocol> lens;
   std::optional<OutputTypesProtocol> output_types;
 
@@ -61,6 +77,7 @@ struct QuestionTranslationProtocol {
 struct Protocol {
   std::filesystem::path data_dir;     // the directory holding prompts.json
   std::filesystem::path source;       // prompts.json itself, for error messages
+  std::filesystem::path tasks_dir;    // where the task files were read (empty: none)
   std::vector<std::string> languages; // in prompts.json order (en first)
   std::map<std::string, TaskProtocol> tasks;
   std::string scoring;                // the prefix-sum rule, in words
@@ -68,21 +85,28 @@ struct Protocol {
 
   // The task; throws Error listing the valid tasks.
   const TaskProtocol& task(const std::string& name) const;
-  // Throws Error listing the valid languages unless `code` is one of them.
+  // Throws Error listing the valid languages unless `code` is one of them (the study's or a task file's).
   void require_language(const std::string& code) const;
   // Task names, sorted.
   std::vector<std::string> task_names() const;
+  // The study's task names (prompts.json's, not the task files'), sorted: what "--task all" means.
+  std::vector<std::string> study_task_names() const;
   // A data-relative path (as prompts.json writes them) made absolute under data_dir.
   std::filesystem::path path_of(const std::string& relative) const;
   // The test set file of a task in a language (validates both).
   std::filesystem::path test_set_path(const std::string& task, const std::string& language) const;
 };
 
-// Reads and validates <data_dir>/prompts.json; throws Error "<prompts.json>: <json path>: problem".
-Protocol load_protocol(const std::filesystem::path& data_dir);
+// Reads and validates <data_dir>/prompts.json (the study's tasks) and every task file (*.json) of the
+// tasks directory: `tasks_dir` when given, else $QTALIGN_TASKS when set, else <data_dir>/tasks when it
+// exists; throws Error "<file>: <json path>: problem", also for a task file naming a study task.
+Protocol load_protocol(const std::filesystem::path& data_dir, const std::filesystem::path& tasks_dir = {});
 
 // Splits "zh,de" (or "all") into validated language codes, keeping order and dropping repeats;
 // throws Error listing the valid languages.
 std::vector<std::string> parse_language_list(const Protocol& protocol, const std::string& list);
+
+// As parse_language_list for the languages of a task: "all" is its languages in its order.
+std::vector<std::string> parse_task_language_list(const TaskProtocol& task, const std::string& list);
 
 }  // namespace qtalign::data

@@ -65,10 +65,12 @@ EvaluationPlan plan_evaluation(const EvaluationSpec& spec, bool writes) {
   if (spec.max_pairs < 0 || spec.max_items < 0 || spec.save_every < 0)
     throw Error("--max-pairs, --max-items and --save-every must not be negative");
   EvaluationPlan plan;
-  plan.protocol = data::load_protocol(data::resolve_data_dir(spec.data_dir));
+  plan.protocol = data::load_protocol(data::resolve_data_dir(spec.data_dir), spec.tasks_dir);
   plan.task_names =
-      spec.task == "all" ? plan.protocol.task_names() : std::vector<std::string>{plan.protocol.task(spec.task).name};
-  plan.languages = data::parse_language_list(plan.protocol, spec.languages);
+      spec.task == "all" ? plan.protocol.study_task_names() : std::vector<std::string>{plan.protocol.task(spec.task).name};
+  // A task file's languages are its own ("all" in its order); the study's tasks share prompts.json's.
+  plan.languages = spec.task == "all" ? data::parse_language_list(plan.protocol, spec.languages)
+                                      : data::parse_task_language_list(plan.protocol.task(spec.task), spec.languages);
   if (!spec.seen.empty()) plan.seen = data::parse_language_list(plan.protocol, joined(spec.seen));
   for (const std::string& name : plan.task_names) {
     const data::TaskProtocol& task = plan.protocol.task(name);
@@ -94,7 +96,7 @@ io::Json run_settings(const EvaluationSpec& spec, const EvaluationPlan& plan, co
   model.erase("weights");
   io::Json runtime = loaded.provenance["runtime"];
   runtime.update({{"batch_size", spec.batch_size}, {"prefix_cache", spec.prefix_cache}, {"save_every", spec.save_every}});
-  return {{"qtalign_version", QTALIGN_VERSION},
+  io::Json settings = {{"qtalign_version", QTALIGN_VERSION},
           {"model", model},
           {"adapter", loaded.provenance["adapter"]},
           {"tokenizer", loaded.provenance["tokenizer"]},
@@ -108,6 +110,10 @@ io::Json run_settings(const EvaluationSpec& spec, const EvaluationPlan& plan, co
           {"truncate", spec.truncate_left ? "left" : "none"},
           {"prompts_sha1", io::file_sha1(plan.protocol.source)},
           {"runtime", runtime}};
+  for (const std::string& name : plan.task_names)
+    if (const data::TaskProtocol& task = plan.protocol.task(name); !task.source.empty())
+      settings["task_files"][name] = {{"path", model::canonical_path(task.source)}, {"sha1", io::file_sha1(task.source)}};
+  return settings;
 }
 
 // Rank 0's state of the run: what a killed run left behind goes (temporaries beside the outputs, never
@@ -244,6 +250,7 @@ std::vector<std::string> command_line(const EvaluationSpec& spec) {
   if (!spec.source.adapter_dir.empty()) add({"--adapter", spec.source.adapter_dir.string()});
   if (spec.source.hash_weights) add({"--hash-weights"});
   if (!spec.data_dir.empty()) add({"--data-dir", spec.data_dir.string()});
+  if (!spec.tasks_dir.empty()) add({"--tasks-dir", spec.tasks_dir.string()});
   if (spec.task != defaults.task) add({"--task", spec.task});
   if (spec.languages != defaults.languages) add({"--langs", spec.languages});
   if (spec.mode != defaults.mode) add({"--mode", scoring_mode_name(spec.mode)});

@@ -23,6 +23,7 @@ namespace qtalign::eval {
 struct EvaluationSpec {
   model::ModelSource source;                       // the checkpoint, its tokenizer and an optional adapter
   std::filesystem::path data_dir;                  // benchmark data (empty: data::resolve_data_dir's default)
+  std::filesystem::path tasks_dir;                 // task files (empty: data::load_protocol's default)
   std::filesystem::path out;                       // results JSON
   std::filesystem::path predictions;               // per-item JSONL (empty: none)
   std::vector<std::filesystem::path> eval_splits;  // evaluation-split files restricting the items (one per task)

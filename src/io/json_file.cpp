@@ -22,9 +22,10 @@ std::pair<size_t, size_t> line_and_column(const std::string& text, size_t offset
   return {line, column};
 }
 
-Json parse_or_fail(const std::string& text, const std::filesystem::path& path, size_t line_offset) {
+Json parse_or_fail(const std::string& text, const std::filesystem::path& path, size_t line_offset,
+                  JsonComments comments = JsonComments::refused) {
   try {
-    return Json::parse(text);
+    return Json::parse(text, nullptr, true, comments == JsonComments::allowed);
   } catch (const nlohmann::json::parse_error& e) {
     auto [line, column] = line_and_column(text, e.byte == 0 ? 0 : e.byte - 1);
     std::string what = e.what();
@@ -45,10 +46,10 @@ Json parse_or_fail(const std::string& text, const std::filesystem::path& path, s
 
 }  // namespace
 
-Json read_json_file(const std::filesystem::path& path) {
+Json read_json_file(const std::filesystem::path& path, JsonComments comments) {
   const std::string text = read_file(path);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) fail_at(path, "file is empty");
-  return parse_or_fail(text, path, 0);
+  return parse_or_fail(text, path, 0, comments);
 }
 
 std::vector<Json> read_json_records(const std::filesystem::path& path, size_t max_line_bytes) {

@@ -9,9 +9,12 @@ namespace qtalign::io {
 
 using Json = nlohmann::json;
 
+// Whether a JSON file may hold // and /* */ comments (files people write by hand, such as task files).
+enum class JsonComments { refused, allowed };
+
 // Parses a JSON file; throws Error "<file>: invalid JSON at line L column C: ..." on bad input
-// (including invalid UTF-8).
-Json read_json_file(const std::filesystem::path& path);
+// (including invalid UTF-8) and "<file>: file is empty" for an empty one.
+Json read_json_file(const std::filesystem::path& path, JsonComments comments = JsonComments::refused);
 
 // Reads a list of records: a JSON array, or JSONL (one object per non-empty line); throws Error on
 // anything else, naming the file and line, and on a JSONL line longer than max_line_bytes (before

@@ -85,12 +85,26 @@ std::optional<double> mean(const std::vector<double>& values) {
 }  // namespace
 
 bool is_high_resource(const std::string& language) {
-  return data::language_group_of(language) == data::study_language_groups().front().name;
+  const std::vector<std::string>& high = data::study_language_groups().front().languages;
+  return std::find(high.begin(), high.end(), language) != high.end();
 }
+
+namespace {
+
+// Whether a language is in one of the study's blocks.
+bool in_study_block(const std::string& language) {
+  const auto& groups = data::study_language_groups();
+  return std::any_of(groups.begin(), groups.end(), [&](const data::LanguageGroup& group) {
+    return std::find(group.languages.begin(), group.languages.end(), language) != group.languages.end();
+  });
+}
+
+}  // namespace
 
 std::vector<std::string> GridTable::languages() const {
   std::vector<std::string> all = high_resource;
   all.insert(all.end(), low_resource.begin(), low_resource.end());
+  all.insert(all.end(), other.begin(), other.end());
   return all;
 }
 
@@ -105,9 +119,12 @@ GridTable build_grid_table(const data::Protocol& protocol, const std::string& ta
   table.shots = shots;
   LanguagePredictions base_predictions;
   table.rows.push_back(read_row(base, task, base_predictions));
-  for (const std::string& language : protocol.languages) {
+  for (const std::string& language : protocol.task(task).language_order) {
     if (!table.rows.front().cells.count(language)) continue;
-    (is_high_resource(language) ? table.high_resource : table.low_resource).push_back(language);
+    (!in_study_block(language)  ? table.other
+     : is_high_resource(language) ? table.high_resource
+                                  : table.low_resource)
+        .push_back(language);
   }
   for (const RowSource& source : tuned) {
     LanguagePredictions predictions;
@@ -146,7 +163,7 @@ RowAverages row_averages(const GridTable& table, const GridRow& row,
     if (cell == row.cells.end()) continue;
     const std::optional<double> v = value(language, cell->second);
     if (!v) continue;
-    (is_high_resource(language) ? high : low).push_back(*v);
+    if (in_study_block(language)) (is_high_resource(language) ? high : low).push_back(*v);
     all.push_back(*v);
     if (row.seen.empty()) continue;
     (std::find(row.seen.begin(), row.seen.end(), language) != row.seen.end() ? seen : unseen).push_back(*v);
@@ -155,6 +172,8 @@ RowAverages row_averages(const GridTable& table, const GridRow& row,
 }
 
 io::Json grid_table_to_json(const GridTable& table) {
+  io::Json languages = {{"high_resource", table.high_resource}, {"low_resource", table.low_resource}};
+  if (!table.other.empty()) languages["other"] = table.other;
   io::Json rows = io::Json::array();
   for (const GridRow& row : table.rows) {
     io::Json cells = io::Json::object();
@@ -193,7 +212,7 @@ io::Json grid_table_to_json(const GridTable& table) {
           {"significance", {{"test", "exact McNemar (two-sided, binomial on the discordant pairs), base vs tuned on the same items"},
                             {"correction", "Holm across the languages of each configuration"},
                             {"level", kSignificanceLevel}}},
-          {"languages", {{"high_resource", table.high_resource}, {"low_resource", table.low_resource}}},
+          {"languages", languages},
           {"rows", std::move(rows)}};
 }
 

@@ -50,13 +50,15 @@ struct GridTable {
   std::string tuning_tasks;  // the tasks whose questions tuned the rows' adapters
   std::vector<std::string> high_resource;  // evaluated languages of each block, in the paper's order
   std::vector<std::string> low_resource;
+  std::vector<std::string> other;          // a task file's languages in neither block, in the task's order
   std::vector<GridRow> rows;               // base first
 
-  // Every evaluated language, high-resource block first.
+  // Every evaluated language: the high-resource block, the low-resource one, the others.
   std::vector<std::string> languages() const;
 };
 
-// Whether a language is in the study's high-resource block (data/language_groups.h).
+// Whether a language is in the study's high-resource block (data/language_groups.h); false for a
+// language of neither block.
 bool is_high_resource(const std::string& language);
 
 // A results file with its per-item predictions and what names its row.

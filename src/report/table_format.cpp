@@ -33,7 +33,8 @@ NumberTable language_table(const GridTable& table, std::string caption, const st
     return kept;
   };
   for (const auto& [name, languages] : {std::pair{"high-resource", keep(table.high_resource)},
-                                        std::pair{"low-resource", keep(table.low_resource)}})
+                                        std::pair{"low-resource", keep(table.low_resource)},
+                                        std::pair{"other", keep(table.other)}})
     if (!languages.empty()) {
       result.blocks.push_back(name);
       result.columns.push_back(languages);

@@ -49,10 +49,10 @@ void validate(const GridOptions& options, const data::Protocol& protocol, int wo
   validate_plan(options.plan, protocol);
   for (const std::string& model : options.plan.models)
     if (model != "demo") io::require_file(fs::path(model) / "config.json", "not a Hugging Face checkpoint");
-  const std::vector<std::string> languages = data::parse_language_list(protocol, options.common.eval_languages);
   for (const EvaluationSetting& setting : all_evaluation_settings(options.plan))
     for (const std::string& task : grid_setting_tasks(protocol, setting))
-      for (const std::string& language : languages)
+      for (const std::string& language :
+           data::parse_task_language_list(protocol.task(task), options.common.eval_languages))
         data::answer_words(protocol.task(task), language, setting.labels);
 }
 

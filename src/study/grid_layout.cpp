@@ -30,7 +30,7 @@ fs::path GridPaths::tuned_results(const std::string& configuration_id, const Eva
 fs::path GridPaths::model_dir(const std::string& model) const { return model == "demo" ? this->model : fs::path(model); }
 
 std::vector<std::string> grid_setting_tasks(const data::Protocol& protocol, const EvaluationSetting& setting) {
-  return setting.task == "all" ? protocol.task_names() : std::vector<std::string>{setting.task};
+  return setting.task == "all" ? protocol.study_task_names() : std::vector<std::string>{setting.task};
 }
 
 std::vector<std::string> grid_split_tasks(const data::Protocol& protocol, const Plan& plan) {

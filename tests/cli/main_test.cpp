@@ -184,7 +184,7 @@ TEST(CommandLine, TopLevelHelpListsEachCommandOnOneLine) {
   for (std::string line; std::getline(listing, line);)
     if (!line.empty()) lines.push_back(line);
   const std::vector<std::string> commands = {"data", "eval", "compare", "train",    "merge",      "launch",
-                                             "lens", "pca",  "run",     "generate", "init-model", "study"};
+                                             "lens", "pca",  "run",     "generate", "init-model", "study", "task"};
   for (const std::string& command : commands)
     EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
                             [&](const std::string& line) { return line.rfind("  " + command + " ", 0) == 0; }),

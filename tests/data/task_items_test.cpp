@@ -61,7 +61,7 @@ TEST_F(TaskItemsTest, AllSixtyTestSetsAreBalancedAndParallelToEnglish) {
 TEST_F(TaskItemsTest, TrainingFilesAreReadWithoutAnswers) {
   const auto snli_train = protocol.path_of(protocol.question_translation.english_source.at("snli"));
   const std::string missing = error_of([&] { read_task_items(snli_train, protocol.task("snli"), "en"); });
-  EXPECT_TRUE(contains(missing, "snli_en10k_train.json: item 531: missing field 'answer'")) << missing;
+  EXPECT_TRUE(contains(missing, "snli_en10k_train.json: language en: item 531: missing field 'answer'")) << missing;
   const auto snli_items = read_task_items(snli_train, protocol.task("snli"), "en", Answers::ignored);
   ASSERT_EQ(snli_items.size(), 10000u);
   EXPECT_EQ(snli_items[531].fields.at("hypothesis"), "He is outside.");
@@ -77,7 +77,7 @@ TEST_F(TaskItemsTest, TrainingFilesAreReadWithoutAnswers) {
   TempDir dir;
   io::write_file_atomically(dir / "x.json", "[{\"sentence1\": \"a\"}]");
   EXPECT_TRUE(contains(error_of([&] { read_task_items(dir / "x.json", protocol.task("paws"), "en", Answers::ignored); }),
-                       "item 0: missing field 'sentence2'"));
+                       "language en: template field {sentence2}: no item has it"));
 }
 
 TEST_F(TaskItemsTest, ReadsJsonLinesLikeArrays) {

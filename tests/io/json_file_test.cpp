@@ -106,5 +106,12 @@ TEST(AtomicFile, CommitReplacesTheDestinationWhole) {
   EXPECT_EQ(read_file(dir / "out.txt"), "new contents");
 }
 
+TEST(JsonFile, CommentsOnlyWhereAllowed) {
+  TempDir dir;
+  write_file_atomically(dir / "c.json", "// a note\n{\"a\": 1 /* inline */}\n");
+  EXPECT_EQ(read_json_file(dir / "c.json", JsonComments::allowed), Json({{"a", 1}}));
+  EXPECT_NE(error_of([&] { read_json_file(dir / "c.json"); }).find("invalid JSON at line 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qtalign::io
