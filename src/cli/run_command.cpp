@@ -37,8 +37,8 @@ a grid, run as `qtalign study` runs it (see qtalign study --help).
 Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
 STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop (unless given:
 --size 96 --eval-limit 16 --analysis-limit 24 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
---eval-every 0). Its numbers are
-not the study's: real results need a real checkpoint.)";
+--eval-every 0 --lr 5e-3 --dtype fp32). Its numbers are not the study's: real results need a real
+checkpoint.)";
 
 template <typename T>
 void unless_given(const CLI::App* command, const char* option, T& field, const T& demo_value) {
@@ -120,6 +120,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
     unless_given(command, "--grad-accum", options.training.grad_accum, settings.grad_accum);
     unless_given(command, "--cutoff", options.training.cutoff, settings.cutoff);
     unless_given(command, "--eval-every", options.training.eval_every, settings.eval_every);
+    unless_given(command, "--lr", options.training.lr, settings.lr);
     unless_given(command, "--dtype", arguments.runtime.dtype, settings.dtype);
   }
   options.compute = compute_settings(arguments.runtime, processes.device);
