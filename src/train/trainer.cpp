@@ -148,6 +148,102 @@ int64_t total_tokens(const std::vector<TokenizedExample>& examples, const std::v
   return count;
 }
 
+// What every step of a run reads: the settings, the data, the batch layout over the processes and
+// the learning-rate schedule's length.
+struct Schedule {
+  const TrainingSettings& settings;
+  const std::vector<TokenizedExample>& train_set;
+  BatchLayout layout;
+  int64_t pass_positions = 0;  // resolved from kModelScaledPassPositions
+  int64_t total_steps = 0;
+  int64_t warmup_steps = 0;
+};
+
+Schedule make_schedule(const model::ModelConfig& config, const TrainingSettings& settings,
+                       const std::vector<TokenizedExample>& train_set, int64_t world_size) {
+  const BatchLayout layout{static_cast<int64_t>(train_set.size()), settings.micro_batch, settings.grad_accum,
+                           world_size, settings.seed};
+  const int64_t total_steps = layout.steps_per_epoch() * settings.epochs;
+  return {settings,
+          train_set,
+          layout,
+          settings.pass_positions == kModelScaledPassPositions ? default_pass_positions(config) : settings.pass_positions,
+          total_steps,
+          warmup_steps_for_ratio(settings.warmup_ratio, total_steps)};
+}
+
+// Loads the checkpoint at `checkpoint_file` into `state`, the model's adapter and the optimizer when
+// there is one, and says whether it did; throws Error when one is there without `resume`, or it
+// belongs to another run (its settings differ from state.settings) or is beyond `total_steps`.
+bool resume_from(const std::filesystem::path& checkpoint_file, bool resume, int64_t total_steps,
+                 const model::Model& model, AdamW& optimizer, TrainingCheckpoint& state) {
+  if (!std::filesystem::exists(checkpoint_file)) return false;
+  if (!resume)
+    fail_at(checkpoint_file, "a training checkpoint is already there: pass --resume to continue it, or choose another --out");
+  const io::Json expected_settings = state.settings;
+  state = load_training_checkpoint(checkpoint_file);
+  check_resume_settings(state.settings, expected_settings, checkpoint_file);
+  if (state.step > total_steps) fail_at(checkpoint_file, "checkpoint is beyond the last step of this run");
+  restore_adapter(model, state.adapter, checkpoint_file);
+  try {
+    optimizer.load_state(state.optimizer, state.step);
+  } catch (const Error& e) {
+    fail_at(checkpoint_file, e.what());
+  }
+  return true;
+}
+
+// What one optimizer step did.
+struct StepResult {
+  double loss = 0.0;       // mean cross-entropy per target token over the step's micro-batches
+  double grad_norm = 0.0;  // before clipping
+  double lr = 0.0;
+  int64_t tokens = 0;      // tokens of the step's micro-batches, on every process
+};
+
+// Runs this process's micro-batches of `step` forward and backward (rank r takes micro-batches r,
+// r + world size, ...), sums gradients and loss over the group, clips and steps the optimizer;
+// throws Error for a non-finite loss.
+StepResult optimizer_step(model::Model& model, const Schedule& schedule, int64_t step,
+                          const std::vector<at::Tensor>& parameters, AdamW& optimizer,
+                          distributed::ProcessGroup& group) {
+  const TrainingSettings& settings = schedule.settings;
+  const std::vector<TokenizedExample>& train_set = schedule.train_set;
+  const std::vector<std::vector<int64_t>> micro_batches = step_micro_batches(schedule.layout, train_set, step);
+  StepResult result;
+  int64_t step_targets = 0;
+  for (const auto& indices : micro_batches) {
+    step_targets += target_tokens(train_set, indices);
+    result.tokens += total_tokens(train_set, indices);
+  }
+  double local_loss_sum = 0.0;
+  std::vector<size_t> own;
+  for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) own.push_back(j);
+  for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, schedule.pass_positions)) {
+    std::vector<std::vector<int64_t>> members;
+    std::vector<uint64_t> seeds;
+    for (const size_t j : pass) {
+      members.push_back(micro_batches[j]);
+      seeds.push_back(dropout_seed(settings.seed, step, static_cast<int64_t>(j)));
+    }
+    const Batch batch = collate_pass(train_set, members, model.device());
+    const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, seeds);
+    if (step_targets > 0) (loss_sum / double(step_targets)).backward();
+    local_loss_sum += loss_sum.item<double>();
+  }
+  all_reduce_gradients(parameters, group);
+  at::Tensor loss_total = at::tensor({local_loss_sum}, at::kDouble).to(model.device());
+  group.all_reduce_sum(loss_total);
+  result.loss = step_targets > 0 ? loss_total.item<double>() / double(step_targets) : 0.0;
+  if (!std::isfinite(result.loss))
+    throw Error(fmt::format("training loss became {} at step {} (try a lower --lr)", result.loss, step + 1));
+  result.grad_norm = clip_gradients(parameters, settings.max_grad_norm);
+  result.lr = cosine_with_warmup_lr(settings.lr, step, schedule.warmup_steps, schedule.total_steps);
+  optimizer.step(result.lr);
+  for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).mutable_grad().reset();
+  return result;
+}
+
 }  // namespace
 
 int64_t default_pass_positions(const model::ModelConfig& config) {
@@ -195,15 +291,9 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
   const model::LoraConfig lora = lora_config(settings, output.base_model);
   const std::filesystem::path& output_dir = output.dir;
   if (train_set.empty()) throw Error("no training examples");
-  const int64_t pass_positions = settings.pass_positions == kModelScaledPassPositions
-                                     ? default_pass_positions(model.config)
-                                     : settings.pass_positions;
-  const BatchLayout layout{static_cast<int64_t>(train_set.size()), settings.micro_batch, settings.grad_accum,
-                           group.world_size(), settings.seed};
-  const int64_t total_steps = layout.steps_per_epoch() * settings.epochs;
-  const int64_t warmup_steps = warmup_steps_for_ratio(settings.warmup_ratio, total_steps);
+  const Schedule schedule = make_schedule(model.config, settings, train_set, group.world_size());
   check_training_can_learn(static_cast<int64_t>(train_set.size()), settings.micro_batch, group.world_size(), lora.alpha,
-                           settings.lr, warmup_steps, total_steps);
+                           settings.lr, schedule.warmup_steps, schedule.total_steps);
   const bool writer = group.is_main();
   const std::filesystem::path checkpoint_file = training_checkpoint_path(output_dir);
 
@@ -212,25 +302,12 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
   for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(true);
   AdamW optimizer(parameters, adamw_options(settings));
 
-  const io::Json resume_settings = run_settings(model, lora, settings, layout, train_set, validation_set);
   TrainingCheckpoint state;
-  state.settings = resume_settings;
-  if (std::filesystem::exists(checkpoint_file)) {
-    if (!output.resume)
-      fail_at(checkpoint_file, "a training checkpoint is already there: pass --resume to continue it, or choose another --out");
-    state = load_training_checkpoint(checkpoint_file);
-    check_resume_settings(state.settings, resume_settings, checkpoint_file);
-    if (state.step > total_steps) fail_at(checkpoint_file, "checkpoint is beyond the last step of this run");
-    restore_adapter(model, state.adapter, checkpoint_file);
-    try {
-      optimizer.load_state(state.optimizer, state.step);
-    } catch (const Error& e) {
-      fail_at(checkpoint_file, e.what());
-    }
-    if (writer && output.show_progress)
-      std::fprintf(stderr, "train: resuming from %s at step %lld of %lld\n", checkpoint_file.string().c_str(),
-                   static_cast<long long>(state.step), static_cast<long long>(total_steps));
-  }
+  state.settings = run_settings(model, lora, settings, schedule.layout, train_set, validation_set);
+  if (resume_from(checkpoint_file, output.resume, schedule.total_steps, model, optimizer, state) && writer &&
+      output.show_progress)
+    std::fprintf(stderr, "train: resuming from %s at step %lld of %lld\n", checkpoint_file.string().c_str(),
+                 static_cast<long long>(state.step), static_cast<long long>(schedule.total_steps));
   if (writer) std::filesystem::create_directories(output_dir);
   TrainingLog log(writer ? output_dir / "training_log.jsonl" : std::filesystem::path(), state.log);
 
@@ -243,57 +320,25 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
   };
 
   std::optional<io::Progress> progress;
-  if (writer && output.show_progress) progress.emplace("train", total_steps - state.step, "steps");
-  const at::Device device = model.device();
+  if (writer && output.show_progress) progress.emplace("train", schedule.total_steps - state.step, "steps");
   const Clock::time_point start_time = Clock::now();
   int64_t tokens_seen = 0;
-  for (int64_t step = state.step; step < total_steps; ++step) {
+  for (int64_t step = state.step; step < schedule.total_steps; ++step) {
     const Clock::time_point step_start = Clock::now();
-    const std::vector<std::vector<int64_t>> micro_batches = step_micro_batches(layout, train_set, step);
-    int64_t step_targets = 0, step_tokens = 0;
-    for (const auto& indices : micro_batches) {
-      step_targets += target_tokens(train_set, indices);
-      step_tokens += total_tokens(train_set, indices);
-    }
-    double local_loss_sum = 0.0;
-    std::vector<size_t> own;  // rank r runs micro-batches r, r + world_size, ...
-    for (size_t j = group.rank(); j < micro_batches.size(); j += group.world_size()) own.push_back(j);
-    for (const std::vector<size_t>& pass : group_passes(micro_batches, own, train_set, pass_positions)) {
-      std::vector<std::vector<int64_t>> members;
-      std::vector<uint64_t> seeds;
-      for (const size_t j : pass) {
-        members.push_back(micro_batches[j]);
-        seeds.push_back(dropout_seed(settings.seed, step, static_cast<int64_t>(j)));
-      }
-      const Batch batch = collate_pass(train_set, members, device);
-      const at::Tensor loss_sum = summed_target_loss(model, batch, /*training=*/true, seeds);
-      if (step_targets > 0) (loss_sum / double(step_targets)).backward();
-      local_loss_sum += loss_sum.item<double>();
-    }
-    all_reduce_gradients(parameters, group);
-    at::Tensor loss_total = at::tensor({local_loss_sum}, at::kDouble).to(device);
-    group.all_reduce_sum(loss_total);
-    const double loss = step_targets > 0 ? loss_total.item<double>() / double(step_targets) : 0.0;
-    if (!std::isfinite(loss))
-      throw Error(fmt::format("training loss became {} at step {} (try a lower --lr)", loss, step + 1));
-    const double grad_norm = clip_gradients(parameters, settings.max_grad_norm);
-    const double lr = cosine_with_warmup_lr(settings.lr, step, warmup_steps, total_steps);
-    optimizer.step(lr);
-    for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).mutable_grad().reset();
-
+    const StepResult result = optimizer_step(model, schedule, step, parameters, optimizer, group);
     const int64_t done = step + 1;
     const double step_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
-    tokens_seen += step_tokens;
+    tokens_seen += result.tokens;
     io::Json record = {
         {"step", done},
-        {"epoch", double(done) / double(layout.steps_per_epoch())},
-        {"lr", lr},
-        {"loss", loss},
-        {"grad_norm", grad_norm},
-        {"tokens_per_second", double(step_tokens) / std::max(step_seconds, 1e-9)},
+        {"epoch", double(done) / double(schedule.layout.steps_per_epoch())},
+        {"lr", result.lr},
+        {"loss", result.loss},
+        {"grad_norm", result.grad_norm},
+        {"tokens_per_second", double(result.tokens) / std::max(step_seconds, 1e-9)},
         {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_time).count()},
     };
-    const bool last = done == total_steps;
+    const bool last = done == schedule.total_steps;
     if (!validation_set.empty() && ((settings.eval_every > 0 && done % settings.eval_every == 0) || last)) {
       const double validation = validation_loss(model, validation_set, settings.micro_batch, group);
       record["val_loss"] = validation;
@@ -306,9 +351,9 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
     log.append(record);
     if (progress) {
       const double rate = double(tokens_seen) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - start_time).count());
-      std::string status = fmt::format("loss {:.4f}", loss);
+      std::string status = fmt::format("loss {:.4f}", result.loss);
       if (record.contains("val_loss")) status += fmt::format(" val {:.4f}", record["val_loss"].get<double>());
-      progress->advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", lr, rate));
+      progress->advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", result.lr, rate));
     }
     if (writer && !last && settings.save_every > 0 && done % settings.save_every == 0) {
       save_checkpoint(done);
@@ -320,7 +365,7 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
   if (writer) {
     model::save_lora_adapter(model, lora, validation_set.empty() ? output_dir : output_dir / "final");
     plot_losses(log.records(), output_dir / "loss");
-    save_checkpoint(total_steps);
+    save_checkpoint(schedule.total_steps);
   }
   for (const at::Tensor& parameter : parameters) const_cast<at::Tensor&>(parameter).requires_grad_(false);
   group.barrier();
