@@ -3,7 +3,8 @@
 // typed runs, and updated only where a change to what the outputs say is intended and explained).
 // Every results JSON and JSONL, table, CSV and Markdown file must match, except what records when,
 // how long and where (timings, dates, provenance, the stage command lines); numbers must match to
-// 1e-6 relative (a sum reordered by another build may move the last bits, nothing more).
+// 1e-6 relative (a sum reordered by another build may move the last bits, nothing more). The commands
+// run with the CPU kernels pinned (see SetUpTestSuite), so the goldens hold on any x86-64 machine.
 //
 // QTALIGN_UPDATE_GOLDEN=1 writes the normalised outputs into tests/study/golden/ instead of comparing.
 #include <gtest/gtest-spi.h>
@@ -161,6 +162,12 @@ void check_against_golden(const fs::path& scratch, const std::string& name) {
 class GoldenOutputs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // The same kernels on every x86-64 machine: OpenBLAS and ATen otherwise pick them by CPU, and
+    // the lr-0.1 tuning grows their last-bit differences into other adapters (an Intel Xeon and an
+    // AMD EPYC differ from the fifth step's gradient norm on). AVX2 is what both, and our users' CPUs
+    // without AVX-512, have.
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    setenv("ATEN_CPU_CAPABILITY", "avx2", 1);
     scratch_ = std::make_unique<testing::TempDir>();
     // A random Qwen2-architecture model whose unit-scale weights make predictions depend on the prompt
     // (the reference implementation's checkpoint maker), with Qwen's real tokenizer.
