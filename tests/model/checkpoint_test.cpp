@@ -213,7 +213,7 @@ TEST_F(BrokenCheckpoint, UnknownModelType) {
 }
 
 TEST_F(BrokenCheckpoint, UnsupportedRopeScaling) {
-  edit_config([](io::Json& config) { config["rope_scaling"] = {{"type", "dynamic"}, {"factor", 4.0}}; });
+  edit_config([](io::Json& config) { config["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; });
   expect_load_error(dir / "config.json", "rope_scaling");
 }
 
