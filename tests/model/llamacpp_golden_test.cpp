@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -83,17 +84,21 @@ at::Tensor left_padded(const std::vector<at::Tensor>& rows, int64_t width, bool 
   return out;
 }
 
-// Regenerates `name`'s checkpoint under `dir` from its recipe in goldens.json.
-fs::path make_checkpoint(const std::string& name, const fs::path& dir) {
-  const fs::path checkpoint = dir / "checkpoint";
+// `name`'s checkpoint, regenerated from its recipe in goldens.json once per test program (the tests of
+// a family share it; each Python run costs seconds).
+const fs::path& make_checkpoint(const std::string& name) {
+  static const testing::TempDir dir;
+  static std::map<std::string, fs::path> made;
+  if (const auto found = made.find(name); found != made.end()) return found->second;
+  const fs::path checkpoint = dir / name;
   std::string command = testing::python() + " " +
                         testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) +
                         " make-checkpoint --out " + testing::shell_quote(checkpoint.string());
   for (const Json& argument : find_case(name).at("make_checkpoint"))
     command += " " + testing::shell_quote(argument.get<std::string>());
-  const testing::CommandResult made = testing::run_command(command);
-  if (made.exit_code != 0) throw std::runtime_error("make-checkpoint failed for " + name + ": " + made.output);
-  return checkpoint;
+  const testing::CommandResult result = testing::run_command(command);
+  if (result.exit_code != 0) throw std::runtime_error("make-checkpoint failed for " + name + ": " + result.output);
+  return made.emplace(name, checkpoint).first->second;
 }
 
 // llama.cpp's logits of every prompt of `name`, and the vocabulary subset they were kept at.
@@ -123,8 +128,7 @@ using LlamaCppGolden = ::testing::TestWithParam<std::string>;
 TEST_P(LlamaCppGolden, LogitsMatchLlamaCpp) {
   const std::string name = GetParam();
   const Json& spec = find_case(name);
-  testing::TempDir dir;
-  const fs::path checkpoint = make_checkpoint(name, dir.path());
+  const fs::path checkpoint = make_checkpoint(name);
   at::Tensor subset;
   const std::vector<Golden> golden = read_goldens(name, subset);
   const std::vector<std::string> prompts = goldens().at("prompts").get<std::vector<std::string>>();
@@ -213,7 +217,7 @@ TEST_P(LlamaCppGolden, ReferenceMatchesLlamaCpp) {
   }
   io::write_safetensors(dir / "inputs.safetensors", {{"all.input_ids", left_padded(rows, width, false)},
                                                      {"all.attention_mask", left_padded(rows, width, true)}});
-  const fs::path checkpoint = make_checkpoint(name, dir.path());
+  const fs::path checkpoint = make_checkpoint(name);
   const testing::CommandResult run = testing::run_command(
       testing::python() + " " +
       testing::shell_quote((testing::source_dir() / "tests/reference/hf_reference.py").string()) + " forward --model " +
@@ -234,8 +238,7 @@ TEST_P(LlamaCppGolden, ReferenceMatchesLlamaCpp) {
 // The goldens are sharp enough to see a small change of the model: RoPE's base doubled moves the
 // logits far beyond the tolerance.
 TEST(LlamaCppGoldens, SeeARopeBaseChange) {
-  testing::TempDir dir;
-  Model model = load_model(make_checkpoint("llama", dir.path()), {at::kFloat});
+  Model model = load_model(make_checkpoint("llama"), {at::kFloat});
   model.config.rope_theta *= 2;
   at::Tensor subset;
   const Agreement agreement = one_prompt_at_a_time(model, read_goldens("llama", subset), subset);
@@ -246,8 +249,7 @@ TEST(LlamaCppGoldens, SeeARopeBaseChange) {
 // ... and so do Gemma 2's sliding window and attention soft-capping: without either, the logits leave
 // llama.cpp's.
 TEST(LlamaCppGoldens, SeeGemmaSlidingWindowAndSoftCapping) {
-  testing::TempDir dir;
-  const Model loaded = load_model(make_checkpoint("gemma2", dir.path()), {at::kFloat});
+  const Model loaded = load_model(make_checkpoint("gemma2"), {at::kFloat});
   at::Tensor subset;
   const std::vector<Golden> golden = read_goldens("gemma2", subset);
   Model unwindowed = loaded;
