@@ -10,8 +10,10 @@
 #       git ignores; name it in the device tool's `carry`).
 #   tools/gpu-check.sh run OUT [--carry DIR]
 #       There: unpacks, configures against the libtorch of `python3`'s torch, builds, runs the model,
-#       eval, train and analysis test suites with QTALIGN_TEST_DEVICE=cuda, then bench_eval and
-#       bench_train with --device cuda; logs, test results and figures go to OUT.
+#       eval, train and analysis test suites with QTALIGN_TEST_DEVICE=cuda, then the reference
+#       checks against transformers and PEFT themselves (QTALIGN_REFERENCE=transformers: every
+#       family's parity, the llama.cpp goldens' reference check, the LoRA adapter), then bench_eval
+#       and bench_train with --device cuda; logs, test results and figures go to OUT.
 #   tools/gpu-check.sh dry-run [--carry DIR] [--build DIR]
 #       Here: pack, unpack and configure as `run` does, without building, then checks that every
 #       library was found in the prefix and libtorch through Python. tests/tools runs this.
@@ -108,19 +110,17 @@ unpack() {
   tar -C "$carry/node_modules" -xJf "$tokenizer_archive"
 }
 
-# libtorch's CMake prefix, as the chosen Python's torch reports it.
-torch_cmake_prefix() {
-  local python=${QTALIGN_GPU_PYTHON:-python3} found
-  found=$("$python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)') ||
+# The chosen Python and libtorch's CMake prefix as its torch reports it, asked once: sets `python`
+# and `torch_prefix`.
+find_torch() {
+  python=$(command -v "${QTALIGN_GPU_PYTHON:-python3}") || fail "no ${QTALIGN_GPU_PYTHON:-python3} on PATH"
+  torch_prefix=$("$python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)') ||
     fail "$python cannot import torch (set QTALIGN_GPU_PYTHON to the Python that has PyTorch)"
-  [ -f "$found/Torch/TorchConfig.cmake" ] || fail "$python's torch reports $found, which has no Torch/TorchConfig.cmake"
-  echo "$found"
+  [ -f "$torch_prefix/Torch/TorchConfig.cmake" ] ||
+    fail "$python's torch reports $torch_prefix, which has no Torch/TorchConfig.cmake"
 }
 
 configure() {
-  local torch_prefix python
-  torch_prefix=$(torch_cmake_prefix)
-  python=$(command -v "${QTALIGN_GPU_PYTHON:-python3}")
   export PKG_CONFIG_LIBDIR=$libdir/pkgconfig:$prefix/usr/share/pkgconfig PKG_CONFIG_SYSROOT_DIR=$prefix
   export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}  # for the carried pkgconf
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -141,7 +141,7 @@ check_configuration() {
     esac
   done
   value=$(sed -n 's/^Torch_DIR:[A-Z]*=//p' "$cache")
-  [ "$value" = "$(torch_cmake_prefix)/Torch" ] || fail "Torch_DIR is '$value', not the libtorch of Python's torch"
+  [ "$value" = "$torch_prefix/Torch" ] || fail "Torch_DIR is '$value', not the libtorch of Python's torch"
   echo "gpu-check: Torch_DIR=$value"
 }
 
@@ -150,7 +150,7 @@ run_checks() {
   out=$(cd "$out" && pwd)
   local jobs=${QTALIGN_GPU_JOBS:-$(nproc)} status=0 suite
   nvidia-smi -L >"$out/machine.txt" 2>&1 || true
-  torch_cmake_prefix >/dev/null
+  find_torch
   configure >"$out/configure.log" 2>&1 || fail "configure failed (see $out/configure.log)"
   check_configuration >>"$out/configure.log"
   echo "gpu-check: building with $jobs jobs"
@@ -162,6 +162,19 @@ run_checks() {
       >"$out/test_$suite.log" 2>&1 || { status=1; echo "gpu-check: test_$suite FAILED (see test_$suite.log)"; }
     tail -n 3 "$out/test_$suite.log"
   done
+  echo "gpu-check: qtalign against transformers and PEFT themselves (QTALIGN_REFERENCE=transformers)"
+  if "$python" -c 'import transformers, peft; print("transformers", transformers.__version__, "peft", peft.__version__)' \
+    >"$out/test_transformers.log" 2>&1; then
+    QTALIGN_REFERENCE=transformers "$build/tests/test_model" \
+      --gtest_filter='Checkpoints/HuggingFaceParity.*:Families/LlamaCppGolden.ReferenceMatchesLlamaCpp/*:Lora.MatchesThePeftReference' \
+      --gtest_output="xml:$out/test_transformers.xml" >>"$out/test_transformers.log" 2>&1 ||
+      { status=1; echo "gpu-check: transformers/PEFT check FAILED (see test_transformers.log)"; }
+    grep -E '^\[(parity|llamacpp)\]' "$out/test_transformers.log" || true
+    tail -n 3 "$out/test_transformers.log"
+  else
+    status=1
+    echo "gpu-check: $python has no transformers or PEFT (see test_transformers.log)"
+  fi
   for dtype in bf16 fp32; do
     echo "gpu-check: bench_eval --device cuda --optimised-dtype $dtype"
     "$build/bench/bench_eval" --device cuda --optimised-dtype "$dtype" --naive-items 4 --items 256 --batch-size 32 \
@@ -184,6 +197,7 @@ case $command in
     build=${build:-$root/build-gpu-dry-run}
     pack
     unpack
+    find_torch
     configure >"$carry/configure.log" 2>&1 || fail "configure failed (see $carry/configure.log)"
     check_configuration
     echo "gpu-check: dry run passed: packed, unpacked and configured against the prefix"

@@ -9,6 +9,7 @@ writes safetensors by hand.
       OUT holds, per case, in fp32: "<case>.logits", "<case>.hidden_states.<i>" for i = 0..layers
       (transformers' output_hidden_states: embeddings, then each layer's output, the last one after
       the final norm) and "<case>.last_layer_output" (the last layer's output before the final norm).
+      With QTALIGN_REFERENCE=transformers, transformers itself computes them (transformers_reference.py).
   hf_reference.py generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N --output OUT.json
       Greedy decoding without any cache (the whole sequence recomputed each step); writes the new
       ids as a JSON list.
@@ -351,6 +352,10 @@ def forward(arch, weights, input_ids, attention_mask, dtype):
 
 
 def run_forward(args):
+    import transformers_reference  # transformers itself instead, when QTALIGN_REFERENCE asks for it
+    if transformers_reference.selected():
+        transformers_reference.run_forward(args.model, "", args.inputs, args.output, args.dtype)
+        return
     config, weights = load_checkpoint(args.model)
     arch = Architecture(config)
     dtype = COMPUTE_DTYPES[args.dtype]

@@ -6,7 +6,8 @@ adapter_model.safetensors with "base_model.model.<module>.lora_A.weight" [r, in]
 base(x) + lora_B(lora_A(x)) * lora_alpha / r.
 
   peft_reference.py forward --model DIR --adapter DIR --inputs IN.safetensors --output OUT.safetensors
-      As hf_reference.py forward (fp32), with the adapter applied unmerged.
+      As hf_reference.py forward (fp32), with the adapter applied unmerged. With
+      QTALIGN_REFERENCE=transformers, PEFT itself applies it (transformers_reference.py).
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_reference  # noqa: E402
+import transformers_reference  # noqa: E402
 
 KEY = re.compile(r"base_model\.model\.(.+)\.lora_([AB])\.weight")
 
@@ -68,6 +70,9 @@ def main():
     run.add_argument("--output", required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if transformers_reference.selected():  # PEFT itself instead, when QTALIGN_REFERENCE asks for it
+        transformers_reference.run_forward(args.model, args.adapter, args.inputs, args.output, "fp32")
+        return
 
     config, weights = hf_reference.load_checkpoint(args.model)
     weights = {name: tensor.float() for name, tensor in weights.items()}
