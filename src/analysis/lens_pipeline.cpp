@@ -87,4 +87,11 @@ std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model:
   return spec.out / "comparison" / "comparison.md";
 }
 
+void check_lens_spec(const LensSpec& spec) {
+  if (!(spec.bootstrap.confidence > 0.0 && spec.bootstrap.confidence < 1.0))
+    throw Error("--confidence must lie strictly between 0 and 1");
+  if (spec.bootstrap.resamples < 1) throw Error("--resamples must be at least 1");
+  if (spec.top_k < 0) throw Error("--top-k must not be negative");
+}
+
 }  // namespace qtalign::analysis

@@ -38,4 +38,8 @@ void compare_lens_variants(distributed::ProcessGroup& group, const data::Protoco
 std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model::LoadedModel& loaded,
                                         const data::Protocol& protocol, const LensSpec& spec);
 
+// Throws Error for what the spec cannot mean: a confidence level outside (0, 1), fewer than one
+// bootstrap resample, a negative top_k.
+void check_lens_spec(const LensSpec& spec);
+
 }  // namespace qtalign::analysis

@@ -58,4 +58,13 @@ std::filesystem::path run_representation_analysis(distributed::ProcessGroup& gro
   return spec.out / "pair_correlation_comparison.md";
 }
 
+void take_study_choices(RepresentationSpec& spec) {
+  spec.task = "emotion";
+  spec.languages = study_correlation_languages();
+  spec.scatter_languages = study_scatter_languages();
+  spec.limit = {};  // every item, in file order
+  spec.prompt = RepresentationPrompt::study;
+  spec.pooling = Pooling::mean;
+}
+
 }  // namespace qtalign::analysis

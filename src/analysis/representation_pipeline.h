@@ -36,4 +36,8 @@ void compare_representation_variants(distributed::ProcessGroup& group, const Rep
 std::filesystem::path run_representation_analysis(distributed::ProcessGroup& group, model::LoadedModel& loaded,
                                                   const data::Protocol& protocol, const RepresentationSpec& spec);
 
+// The spec with every choice of the study's notebook: emotion, the study prompt, mean pooling, every
+// item in file order, the seven languages, scatters of en, de, fr, hi.
+void take_study_choices(RepresentationSpec& spec);
+
 }  // namespace qtalign::analysis

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
@@ -23,15 +22,10 @@ void add_analysis_run_options(CLI::App* command, AnalysisArguments& arguments, c
   command->add_option("--seed", arguments.seed, "seed of the item sample and the bootstrap")->capture_default_str();
   command->add_option("--batch-size", arguments.batch_size, "prompts per forward pass")->capture_default_str();
   command->add_option("--out", arguments.out, "output directory")->required();
-  command->add_option("--data-dir", arguments.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  command->add_option("--tasks-dir", arguments.tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_data_dir_option(command, arguments.data_dir);
+  add_tasks_dir_option(command, arguments.tasks_dir);
   add_dist_timeout_option(command, arguments.dist_timeout);
   add_runtime_options(command, arguments.runtime);
-}
-
-AnalysisSetup join_analysis(const AnalysisArguments& arguments) {
-  ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
-  return {std::move(processes), data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir)};
 }
 
 std::vector<size_t> evaluation_split_items(const AnalysisArguments& arguments, const std::string& task) {
@@ -49,14 +43,14 @@ void check_analysis_arguments(const AnalysisArguments& arguments) {
   io::check_output_directory(arguments.out);
 }
 
-model::LoadedModel load_analysis_model(const AnalysisArguments& arguments, const AnalysisSetup& setup) {
+model::LoadedModel load_analysis_model(const AnalysisArguments& arguments, at::Device device) {
   return model::load_model_with_tokenizer({arguments.model_dir, {}, arguments.adapter_dir},
-                                          compute_settings(arguments.runtime, setup.processes.device));
+                                          model::compute_settings(arguments.runtime, device));
 }
 
-void print_analysis_summary(const AnalysisSetup& setup, const std::filesystem::path& table,
+void print_analysis_summary(const distributed::ProcessGroup& group, const std::filesystem::path& table,
                             const std::filesystem::path& out) {
-  if (!setup.processes.group->is_main()) return;
+  if (!group.is_main()) return;
   std::printf("%s", io::read_file(table).c_str());
   std::fprintf(stderr, "wrote %s\n", out.c_str());
 }

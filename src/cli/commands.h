@@ -5,24 +5,27 @@
 #include <string>
 #include <vector>
 
+#include "eval/evaluation_run.h"
 #include "train/training_run.h"
 
 namespace qtalign::cli {
 
-struct ProcessRuntime;
-
 // qtalign data build|show|check (src/cli/data_command.cpp).
 void add_data_command(CLI::App& app);
 
-// qtalign eval (src/cli/eval_command.cpp). With `processes` (the study runner's, for a stage it runs
-// in its process) the work is shared over those instead of processes the command joins itself.
-void add_eval_command(CLI::App& app, const ProcessRuntime* processes = nullptr);
+// qtalign eval (src/cli/eval_command.cpp).
+void add_eval_command(CLI::App& app);
+
+// The spec an `eval` argument list ({"eval", "--model", ...}, as eval::command_line renders one) asks
+// for, parsed with the command's options: the device as --device names it, the dtype resolved on it as
+// the command resolves it. Throws CLI::ParseError for a list the command refuses, Error for bad values.
+eval::EvaluationSpec parse_eval_spec(const std::vector<std::string>& arguments);
 
 // qtalign compare (src/cli/compare_command.cpp).
 void add_compare_command(CLI::App& app);
 
-// qtalign train (src/cli/train_command.cpp); `processes` as for add_eval_command.
-void add_train_command(CLI::App& app, const ProcessRuntime* processes = nullptr);
+// qtalign train (src/cli/train_command.cpp).
+void add_train_command(CLI::App& app);
 
 // The spec a `train` argument list ({"train", "--model", ...}) asks for, read by the train command's
 // own options without running it, on the device it names; throws Error for a list they refuse.

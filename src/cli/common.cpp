@@ -1,32 +1,11 @@
 #include "cli/common.h"
 
-#include <ATen/Parallel.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstring>
-#include <thread>
+#include <chrono>
 
 #include "io/error.h"
-#include "model/dtype.h"
+#include "model/quantization.h"
 
 namespace qtalign::cli {
-namespace {
-
-// The interruption line, composed before any signal can arrive: a handler may only write() it.
-char interrupt_message[2048] =
-    "\nqtalign: interrupted; outputs are written whole or not at all, so none is half-written\n";
-
-void on_interrupt(int signal_number) {
-  const ssize_t ignored = ::write(STDERR_FILENO, interrupt_message, std::strlen(interrupt_message));
-  (void)ignored;
-  // Dies of the signal as it would have, so callers see the same status.
-  ::signal(signal_number, SIG_DFL);
-  ::raise(signal_number);
-}
-
-}  // namespace
 
 CLI::Validator at_least(int64_t minimum) {
   return CLI::Validator(
@@ -45,7 +24,7 @@ void refuse_options_without_effect(const CLI::App& command, const std::vector<st
     if (command.count(option) > 0) throw Error(option + " has no effect here: " + why);
 }
 
-void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
+void add_runtime_options(CLI::App* command, model::ComputeRequest& options) {
   command->add_option("--threads", options.threads, "CPU threads (0 = all cores)")
       ->check(at_least(0));
   command->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -64,27 +43,14 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
                     "bnb_4bit_use_double_quant does");
 }
 
-at::Device apply_runtime_options(const RuntimeOptions& options) {
-  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int threads = options.threads > 0 ? options.threads : hardware;
-  if (threads > hardware) {
-    std::fprintf(stderr, "qtalign: warning: --threads %d is more than the %d hardware threads; using %d\n", threads,
-                 hardware, hardware);
-    threads = hardware;
-  }
-  at::set_num_threads(threads);
-  const at::Device device = parse_device(options.device);
-  if (device.is_cuda() && !at::hasCUDA())
-    throw Error("--device " + options.device + ": this qtalign was built against a libtorch without CUDA");
-  return device;
+void add_data_dir_option(CLI::App* command, std::filesystem::path& data_dir) {
+  command->add_option("--data-dir", data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
 }
 
-at::Device parse_device(const std::string& name) {
-  try {
-    return at::Device(name);
-  } catch (const std::exception&) {
-    throw Error("--device: cannot parse '" + name + "' (expected cpu, cuda or cuda:N)");
-  }
+
+void add_tasks_dir_option(CLI::App* command, std::filesystem::path& tasks_dir) {
+  command->add_option("--tasks-dir", tasks_dir,
+                      "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
 }
 
 void parse_command_words(CLI::App& app, const std::vector<std::string>& words) {
@@ -93,52 +59,21 @@ void parse_command_words(CLI::App& app, const std::vector<std::string>& words) {
   app.parse(reversed);
 }
 
-at::ScalarType compute_dtype(const RuntimeOptions& options, at::Device device) {
-  if (options.dtype == "auto") return model::default_compute_dtype(device);
-  const at::ScalarType dtype = model::parse_dtype(options.dtype);
-  if (dtype == at::kHalf && !device.is_cuda()) throw Error("--dtype fp16 is supported on CUDA only");
-  return dtype;
+ProcessRuntime join_processes(model::ComputeRequest options, double timeout_seconds) {
+  if (!(timeout_seconds > 0)) throw Error("--dist-timeout must be positive");
+  const distributed::DistributedEnv env = distributed::distributed_env_from_environment();
+  options.threads = distributed::threads_per_process(env, options.threads);
+  ProcessRuntime runtime;
+  runtime.device = distributed::device_for_process(env, model::apply_threads_and_device(options));
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  runtime.group = distributed::ProcessGroup::join(env, runtime.device, timeout);
+  return runtime;
 }
 
-model::QuantizationOptions quantization_options(const RuntimeOptions& options) {
-  model::QuantizationOptions quantization;
-  if (options.quant_blocksize != 0) quantization.blocksize = options.quant_blocksize;
-  if (options.quantize == "none") {
-    if (options.double_quant)
-      throw Error("--double-quant needs --quantize nf4 or fp4 (it quantizes their absmax values)");
-    if (options.quant_blocksize != 0)
-      throw Error("--quant-blocksize needs --quantize nf4 or fp4 (it sizes their absmax blocks; without 4-bit "
-                  "weights it would be ignored)");
-    return quantization;
-  }
-  quantization.type = model::parse_quant_type(options.quantize);
-  quantization.double_quant = options.double_quant;
-  return quantization;
-}
-
-model::ComputeSettings compute_settings(const RuntimeOptions& options, at::Device device) {
-  model::ComputeSettings settings;
-  settings.device = device;
-  settings.dtype = compute_dtype(options, device);
-  settings.quantization = quantization_options(options);
-  settings.threads = options.threads;
-  return settings;
-}
-
-void report_interruptions() {
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-}
-
-void set_interrupt_hint(const std::string& hint) {
-  // `run` sets its hint before running its stages in process; a stage's own hint would mislead.
-  static bool set = false;
-  if (set) return;
-  set = true;
-  std::snprintf(interrupt_message, sizeof interrupt_message, "\nqtalign: interrupted; %s\n", hint.c_str());
+void add_dist_timeout_option(CLI::App* command, double& timeout_seconds) {
+  command->add_option("--dist-timeout", timeout_seconds,
+                      "seconds before a silent or dead process is an error (under qtalign launch or torchrun)")
+      ->capture_default_str();
 }
 
 }  // namespace qtalign::cli

@@ -8,9 +8,6 @@
 #include "cli/commands.h"
 #include "eval/compare.h"
 #include "eval/results.h"
-#include "io/atomic_file.h"
-#include "io/error.h"
-#include "io/json_file.h"
 
 namespace qtalign::cli {
 namespace {
@@ -40,9 +37,7 @@ void run_compare(const CompareArguments& arguments) {
   std::fputs(markdown.c_str(), stdout);
   if (arguments.out.empty()) return;
   const std::filesystem::path stem = arguments.out;
-  io::write_file_atomically(stem.string() + ".md", markdown);
-  io::write_json_file(stem.string() + ".json", eval::comparison_to_json(comparison));
-  const auto charts = eval::write_comparison_charts(comparison, stem);
+  const auto charts = eval::write_comparison(comparison, stem);
   std::fprintf(stderr, "wrote %s.md, %s.json", stem.c_str(), stem.c_str());
   for (const auto& chart : charts) std::fprintf(stderr, ", %s.png/.svg", chart.c_str());
   std::fprintf(stderr, "\n");

@@ -6,11 +6,12 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "data/answer_type.h"
+#include "data/data_check.h"
 #include "data/data_dir.h"
 #include "data/prompt_format.h"
 #include "data/protocol.h"
-#include "data/question_translation.h"
 #include "data/question_translation_build.h"
 #include "data/task_items.h"
 #include "io/error.h"
@@ -20,15 +21,9 @@ namespace qtalign::cli {
 namespace {
 
 struct BuildArguments {
-  std::string task;
+  data::BuildOptions options;  // but the languages and the source, read with the protocol
   std::string languages;
-  std::string target = "en";
-  size_t size = 10000;
-  uint64_t seed = 0;
   std::string source = "auto";
-  std::filesystem::path file_x, file_target;
-  bool exclude_test = false;
-  double eval_fraction = 0.5;
   std::filesystem::path out, split_out, data_dir, tasks_dir;
 };
 
@@ -67,17 +62,9 @@ item's are dropped.
 
 void run_build(const BuildArguments& arguments) {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir);
-  data::BuildOptions options;
-  options.task = arguments.task;
+  data::BuildOptions options = arguments.options;
   options.languages = data::parse_language_list(protocol, arguments.languages);
-  options.target = arguments.target;
-  options.size = arguments.size;
-  options.seed = arguments.seed;
   options.source = data::parse_question_source(arguments.source);
-  options.file_x = arguments.file_x;
-  options.file_target = arguments.file_target;
-  options.exclude_test = arguments.exclude_test;
-  options.eval_fraction = arguments.eval_fraction;
   if ((!options.file_x.empty() || !options.file_target.empty()) && options.source != data::QuestionSource::files)
     throw Error("--x-file and --target-file go with --source files");
 
@@ -125,33 +112,11 @@ void run_show(const ShowArguments& arguments) {
   }
 }
 
-// Reads every file the protocol names and checks the test sets are parallel to English (by label).
 void run_check(const std::filesystem::path& data_dir) {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(data_dir));
-  size_t files = 0, items = 0;
-  for (const auto& task_name : protocol.study_task_names()) {
-    const std::vector<data::TaskItem> english = data::read_test_set(protocol, task_name, "en");
-    for (const auto& language : protocol.languages) {
-      const std::vector<data::TaskItem> translated = data::read_test_set(protocol, task_name, language);
-      if (translated.size() != english.size())
-        fail_at(protocol.test_set_path(task_name, language),
-                fmt::format("{} items, the English set has {}", translated.size(), english.size()));
-      for (size_t i = 0; i < english.size(); ++i)
-        if (translated[i].label != english[i].label)
-          fail_at(protocol.test_set_path(task_name, language),
-                  fmt::format("item {} is '{}' but the English item is '{}'", i, translated[i].label, english[i].label));
-      ++files;
-      items += translated.size();
-    }
-    const auto shipped = protocol.question_translation.shipped_sets.find(task_name);
-    if (shipped == protocol.question_translation.shipped_sets.end()) continue;
-    for (const auto& entry : shipped->second) {
-      items += data::read_shipped_set(protocol, task_name, entry.first).size();
-      ++files;
-    }
-  }
-  fmt::print("{}: {} files, {} items, all valid; test sets parallel to English\n", protocol.data_dir.string(), files,
-             items);
+  const data::DataCheck check = data::check_data_files(protocol);
+  fmt::print("{}: {} files, {} items, all valid; test sets parallel to English\n", protocol.data_dir.string(),
+             check.files, check.items);
 }
 
 }  // namespace
@@ -162,29 +127,29 @@ void add_data_command(CLI::App& app) {
 
   auto build_arguments = std::make_shared<BuildArguments>();
   CLI::App* build = data->add_subcommand("build", kBuildDescription);
-  build->add_option("--task", build_arguments->task, "emotion, snli, paws or a task file's name")->required();
+  build->add_option("--task", build_arguments->options.task, "emotion, snli, paws or a task file's name")->required();
   build->add_option("--langs", build_arguments->languages, "tuning languages, e.g. zh or zh,de")->required();
-  build->add_option("--size", build_arguments->size, "examples in all (0 = all available)")->capture_default_str();
-  build->add_option("--seed", build_arguments->seed, "seed of the draw and of the evaluation split")
+  build->add_option("--size", build_arguments->options.size, "examples in all (0 = all available)")->capture_default_str();
+  build->add_option("--seed", build_arguments->options.seed, "seed of the draw and of the evaluation split")
       ->capture_default_str();
   build->add_option("--source", build_arguments->source, "auto, shipped, test or files")->capture_default_str();
-  build->add_option("--x-file", build_arguments->file_x, "with --source files: the task file in X");
-  build->add_option("--target", build_arguments->target, "language the questions are translated into")
+  build->add_option("--x-file", build_arguments->options.file_x, "with --source files: the task file in X");
+  build->add_option("--target", build_arguments->options.target, "language the questions are translated into")
       ->capture_default_str();
-  build->add_option("--target-file,--en-file", build_arguments->file_target,
+  build->add_option("--target-file,--en-file", build_arguments->options.file_target,
                     "with --source files: the same items in the target language");
   // Without --exclude-test no test items are held out, so --eval-fraction and --split-out would be ignored.
   CLI::Option* exclude_test =
-      build->add_flag("--exclude-test", build_arguments->exclude_test, "keep evaluation items out (see above)");
-  build->add_option("--eval-fraction", build_arguments->eval_fraction,
+      build->add_flag("--exclude-test", build_arguments->options.exclude_test, "keep evaluation items out (see above)");
+  build->add_option("--eval-fraction", build_arguments->options.eval_fraction,
                     "share of test items kept for evaluation when drawing from test sets")
       ->capture_default_str()
       ->needs(exclude_test);
   build->add_option("--split-out", build_arguments->split_out, "where to write the evaluation split")
       ->needs(exclude_test);
   build->add_option("--out", build_arguments->out, "output JSONL file")->required();
-  build->add_option("--data-dir", build_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  build->add_option("--tasks-dir", build_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_data_dir_option(build, build_arguments->data_dir);
+  add_tasks_dir_option(build, build_arguments->tasks_dir);
   build->callback([build_arguments] { run_build(*build_arguments); });
 
   auto show_arguments = std::make_shared<ShowArguments>();
@@ -197,13 +162,13 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str();
   show->add_flag("--question", show_arguments->question, "print the question-translation question instead");
   show->add_flag("--json", show_arguments->json, "print JSON with the answer and English label");
-  show->add_option("--data-dir", show_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  show->add_option("--tasks-dir", show_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_data_dir_option(show, show_arguments->data_dir);
+  add_tasks_dir_option(show, show_arguments->tasks_dir);
   show->callback([show_arguments] { run_show(*show_arguments); });
 
   auto check_data_dir = std::make_shared<std::filesystem::path>();
   CLI::App* check = data->add_subcommand("check", "Validate prompts.json and every data file it names");
-  check->add_option("--data-dir", *check_data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_data_dir_option(check, *check_data_dir);
   check->callback([check_data_dir] { run_check(*check_data_dir); });
 }
 

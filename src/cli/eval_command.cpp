@@ -1,6 +1,4 @@
 // qtalign eval: its options read into an eval::EvaluationSpec, the run (eval/evaluation_run.h), the table on stdout.
-#include "cli/eval_command.h"
-
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -9,41 +7,25 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/item_limit_options.h"
-#include "cli/processes.h"
 #include "data/answer_type.h"
 #include "eval/results.h"
 #include "eval/scoring.h"
+#include "io/interruption.h"
 
 namespace qtalign::cli {
 namespace {
 
 struct EvalArguments {
-  std::filesystem::path model_dir;
-  std::filesystem::path adapter_dir;
-  std::filesystem::path tokenizer_file;
-  std::filesystem::path data_dir, tasks_dir;
-  std::filesystem::path out;
-  std::filesystem::path predictions;
-  std::vector<std::filesystem::path> eval_splits;
-  std::string task = "all";
-  std::string languages = "all";
+  eval::EvaluationSpec spec;  // but the fields below fill in, and the compute settings from `runtime`
   std::string mode = "prefix-sum";
   std::string labels = "english";
   std::string seen;
   std::string format = "table";
   std::string truncate = "none";
-  int shots = -1;
   ItemLimitOptions items;
-  uint64_t seed = 0;
-  int64_t batch_size = 8;
   bool no_prefix_cache = false;
-  bool restart = false;
-  bool hash_weights = false;
-  int64_t max_pairs = 0;
-  int64_t max_items = 0;
-  int64_t save_every = 100;
   double dist_timeout = 300.0;
-  RuntimeOptions runtime;
+  model::ComputeRequest runtime;
 };
 
 constexpr const char* kEvalDescription = R"(Each prompt is the language's demonstrations from prompts.json followed by the test item in the
@@ -69,52 +51,26 @@ evaluates only the rest and writes the files an uninterrupted run writes. The re
 provenance, per-language accuracy, 95% Wilson intervals and macro averages) goes to --out, a table
 to stdout.)";
 
-// The languages of a comma-separated list, as written ("" gives none).
-std::vector<std::string> comma_separated(const std::string& list) {
-  std::vector<std::string> words;
-  if (list.empty()) return words;
-  size_t start = 0;
-  for (size_t comma = list.find(','); comma != std::string::npos; comma = list.find(',', start)) {
-    words.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  words.push_back(list.substr(start));
-  return words;
-}
-
 // The evaluation the options ask for, computed on `device`.
 eval::EvaluationSpec evaluation_spec(const EvalArguments& arguments, at::Device device) {
-  eval::EvaluationSpec spec;
-  spec.source = {arguments.model_dir, arguments.tokenizer_file, arguments.adapter_dir, arguments.hash_weights};
-  spec.data_dir = arguments.data_dir;
-  spec.tasks_dir = arguments.tasks_dir;
-  spec.out = arguments.out;
-  spec.predictions = arguments.predictions;
-  spec.eval_splits = arguments.eval_splits;
-  spec.task = arguments.task;
-  spec.languages = arguments.languages;
+  eval::EvaluationSpec spec = arguments.spec;
   spec.mode = eval::parse_scoring_mode(arguments.mode);
   spec.answer_type = data::parse_answer_type(arguments.labels);
-  spec.shots = arguments.shots;
-  spec.limit = item_limit(arguments.items, arguments.seed);
-  spec.seed = arguments.seed;
-  spec.seen = comma_separated(arguments.seen);
-  spec.batch_size = arguments.batch_size;
+  spec.limit = item_limit(arguments.items, spec.seed);
+  // As written: getline drops only a trailing empty word.
+  if (!arguments.seen.empty()) spec.seen = CLI::detail::split(arguments.seen, ',');
+  if (!arguments.seen.empty() && arguments.seen.back() == ',') spec.seen.emplace_back();
   spec.prefix_cache = !arguments.no_prefix_cache;
   spec.truncate_left = arguments.truncate == "left";
-  spec.restart = arguments.restart;
-  spec.max_pairs = arguments.max_pairs;
-  spec.max_items = arguments.max_items;
-  spec.save_every = arguments.save_every;
-  spec.compute = compute_settings(arguments.runtime, device);
+  spec.compute = model::compute_settings(arguments.runtime, device);
   return spec;
 }
 
-void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
+void run_eval(const EvalArguments& arguments) {
   const eval::TableFormat format = eval::parse_table_format(arguments.format);
-  const ProcessRuntime processes = lent_or_joined(lent, arguments.runtime, arguments.dist_timeout);
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const eval::EvaluationSpec spec = evaluation_spec(arguments, processes.device);
-  const eval::EvaluationResult result = eval::run(spec, *processes.group, set_interrupt_hint);
+  const eval::EvaluationResult result = eval::run(spec, *processes.group, io::set_interrupt_hint);
   if (!processes.group->is_main()) return;
   if (result.complete) {
     std::fputs(eval::format_results(*result.results, format).c_str(), stdout);
@@ -131,43 +87,44 @@ void run_eval(const EvalArguments& arguments, const ProcessRuntime* lent) {
 
 // Adds the subcommand "eval" with its options, bound to `arguments`, to `app`.
 CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
+  eval::EvaluationSpec& spec = arguments.spec;
   CLI::App* command = app.add_subcommand("eval", "Few-shot accuracy with constrained decoding over tasks and languages");
   command->footer(kEvalDescription);
-  command->add_option("--model", arguments.model_dir, "Hugging Face checkpoint directory")->required();
-  command->add_option("--adapter", arguments.adapter_dir, "PEFT LoRA adapter directory to attach");
-  command->add_option("--tokenizer", arguments.tokenizer_file, "tokenizer.json (default: the model's)");
-  command->add_option("--task", arguments.task, "emotion, snli, paws or all")->capture_default_str();
-  command->add_option("--langs", arguments.languages, "all, or languages such as en,zh")->capture_default_str();
+  command->add_option("--model", spec.source.model_dir, "Hugging Face checkpoint directory")->required();
+  command->add_option("--adapter", spec.source.adapter_dir, "PEFT LoRA adapter directory to attach");
+  command->add_option("--tokenizer", spec.source.tokenizer_file, "tokenizer.json (default: the model's)");
+  command->add_option("--task", spec.task, "emotion, snli, paws or all")->capture_default_str();
+  command->add_option("--langs", spec.languages, "all, or languages such as en,zh")->capture_default_str();
   command->add_option("--mode", arguments.mode, "scoring: prefix-sum or sequence")->capture_default_str();
   command->add_option("--labels", arguments.labels,
                       "how answers are written: english, same-language (the language's own words and "
                       "demonstrations) or task-agnostic (ox/horse); the last two for emotion only")
       ->capture_default_str();
-  command->add_option("--shots", arguments.shots, "demonstrations per prompt (default: the task's own)")
+  command->add_option("--shots", spec.shots, "demonstrations per prompt (default: the task's own)")
       ->check(at_least(0));
   add_item_limit_options(command, arguments.items, "per language");
-  command->add_option("--eval-split", arguments.eval_splits,
+  command->add_option("--eval-split", spec.eval_splits,
                       "evaluate only the evaluation items of a split file from `data build` (one per task)");
-  command->add_option("--seed", arguments.seed, "seed for breaking exact ties and drawing the --limit sample")->capture_default_str();
+  command->add_option("--seed", spec.seed, "seed for breaking exact ties and drawing the --limit sample")->capture_default_str();
   command->add_option("--seen", arguments.seen, "tuning languages, for seen/unseen averages (e.g. zh,de)");
-  command->add_option("--batch-size", arguments.batch_size, "items per forward pass")->capture_default_str();
+  command->add_option("--batch-size", spec.batch_size, "items per forward pass")->capture_default_str();
   command->add_flag("--no-prefix-cache", arguments.no_prefix_cache,
                     "run every prompt whole instead of reusing the demonstrations' KV cache");
-  command->add_option("--out", arguments.out, "results JSON")->required();
-  command->add_option("--predictions", arguments.predictions, "also write per-item predictions and scores (JSONL)");
+  command->add_option("--out", spec.out, "results JSON")->required();
+  command->add_option("--predictions", spec.predictions, "also write per-item predictions and scores (JSONL)");
   command->add_option("--format", arguments.format, "table on stdout: table, md or csv")->capture_default_str();
-  command->add_flag("--restart", arguments.restart, "discard an interrupted run's state instead of resuming it");
-  command->add_flag("--hash-weights", arguments.hash_weights,
+  command->add_flag("--restart", spec.restart, "discard an interrupted run's state instead of resuming it");
+  command->add_flag("--hash-weights", spec.source.hash_weights,
                     "fingerprint the weights by their full content in the provenance (default: headers and sizes)");
-  command->add_option("--max-pairs", arguments.max_pairs,
+  command->add_option("--max-pairs", spec.max_pairs,
                       "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
       ->check(at_least(0));
-  command->add_option("--max-items", arguments.max_items,
+  command->add_option("--max-items", spec.max_items,
                       "evaluate about N items (whole --save-every pieces), then stop; rerun to continue (0 = no limit)")
       ->capture_default_str()
       ->check(at_least(0));
-  command->add_option("--save-every", arguments.save_every,
+  command->add_option("--save-every", spec.save_every,
                       "evaluate and keep each pair in pieces of N items, so an interruption loses at most the pieces "
                       "in flight (0 = whole pairs); pieces are batched on their own, so a resumed run must use the "
                       "same N")
@@ -178,17 +135,17 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "left"}));
   add_dist_timeout_option(command, arguments.dist_timeout);
-  command->add_option("--data-dir", arguments.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  command->add_option("--tasks-dir", arguments.tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_data_dir_option(command, spec.data_dir);
+  add_tasks_dir_option(command, spec.tasks_dir);
   add_runtime_options(command, arguments.runtime);
   return command;
 }
 
 }  // namespace
 
-void add_eval_command(CLI::App& app, const ProcessRuntime* processes) {
+void add_eval_command(CLI::App& app) {
   auto arguments = std::make_shared<EvalArguments>();
-  add_eval_options(app, *arguments)->callback([arguments, processes] { run_eval(*arguments, processes); });
+  add_eval_options(app, *arguments)->callback([arguments] { run_eval(*arguments); });
 }
 
 eval::EvaluationSpec parse_eval_spec(const std::vector<std::string>& arguments) {
@@ -196,7 +153,7 @@ eval::EvaluationSpec parse_eval_spec(const std::vector<std::string>& arguments) 
   EvalArguments parsed;
   add_eval_options(app, parsed);
   parse_command_words(app, arguments);
-  return evaluation_spec(parsed, parse_device(parsed.runtime.device));
+  return evaluation_spec(parsed, model::parse_device(parsed.runtime.device));
 }
 
 }  // namespace qtalign::cli

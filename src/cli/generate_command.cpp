@@ -1,5 +1,4 @@
 // qtalign generate: greedy generation from a checkpoint (and optionally a LoRA adapter), streamed.
-#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -9,8 +8,6 @@
 #include "cli/common.h"
 #include "io/error.h"
 #include "io/input_path.h"
-#include "io/json_file.h"
-#include "model/checkpoint.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
 #include "tokenizer/tokenizer.h"
@@ -27,34 +24,12 @@ struct GenerateArguments {
   std::string prompt;
   int64_t max_new_tokens = 64;
   bool chat = false;
-  RuntimeOptions runtime;
+  model::ComputeRequest runtime;
 };
 
-void add_stop_id(std::vector<int64_t>& stop_ids, std::optional<int64_t> id) {
-  if (id && std::find(stop_ids.begin(), stop_ids.end(), *id) == stop_ids.end()) stop_ids.push_back(*id);
-}
-
-// Where transformers' generate() stops: the eos ids of generation_config.json (one or a list), the
-// model's and the tokenizer's eos, and for chat the end-of-turn token.
-std::vector<int64_t> stop_ids(const fs::path& model_dir, const model::ModelConfig& config,
-                              const tokenizer::Tokenizer& tokenizer, bool chat) {
-  std::vector<int64_t> ids;
-  const fs::path generation_config = model_dir / "generation_config.json";
-  if (io::input_exists(generation_config)) {
-    const io::Json json = io::read_json_file(generation_config);
-    const io::Json eos = json.is_object() ? json.value("eos_token_id", io::Json()) : io::Json();
-    for (const auto& id : eos.is_array() ? eos : io::Json::array({eos}))
-      if (id.is_number_integer()) add_stop_id(ids, id.get<int64_t>());
-  }
-  add_stop_id(ids, config.eos_token_id);
-  add_stop_id(ids, tokenizer.eos_id());
-  if (chat) add_stop_id(ids, tokenizer.token_to_id("<|im_end|>"));
-  return ids;
-}
-
 void run_generate(const GenerateArguments& arguments) {
-  const at::Device device = apply_runtime_options(arguments.runtime);
-  const model::ComputeSettings compute = compute_settings(arguments.runtime, device);  // option errors first
+  const at::Device device = model::apply_threads_and_device(arguments.runtime);
+  const model::ComputeSettings compute = model::compute_settings(arguments.runtime, device);  // option errors first
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   io::require_file(tokenizer_file, "generate needs the model's tokenizer");
   const model::LoadedModel loaded =
@@ -73,7 +48,7 @@ void run_generate(const GenerateArguments& arguments) {
 
   model::GenerationOptions options;
   options.max_new_tokens = arguments.max_new_tokens;
-  options.stop_ids = stop_ids(arguments.model, model.config, tokenizer, arguments.chat);
+  options.stop_ids = model::generation_stop_ids(arguments.model, model.config, tokenizer, arguments.chat);
   // Without the clean-up of spaces: it can rewrite text already shown (" ." -> "."), which a stream cannot take back.
   model::TextStream stream([&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, true, false); });
   const auto print = [](const std::string& text) {

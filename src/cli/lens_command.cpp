@@ -5,20 +5,15 @@
 #include "cli/analysis_options.h"
 #include "cli/commands.h"
 #include "data/answer_type.h"
-#include "io/error.h"
 
 namespace qtalign::cli {
 namespace {
 
 struct LensArguments {
   AnalysisArguments common;
+  analysis::LensSpec spec;  // but what `common` and the fields below fill in
   std::string languages = "all";
   std::string labels = "same-language";
-  int top_k = 5;
-  int64_t resamples = 10000;
-  double confidence = 0.95;
-  bool resume = false;
-  bool thai_forced_prefix = false;
 };
 
 constexpr const char* kDescription = R"(Logit lens, as the study ran it.
@@ -47,35 +42,17 @@ both (base dashed, tuned solid) and comparison.md.)";
 
 // The spec the arguments ask for, checked before the model loads.
 analysis::LensSpec lens_spec(const LensArguments& arguments, const data::Protocol& protocol) {
-  analysis::LensSpec spec;
+  analysis::LensSpec spec = arguments.spec;
   spec.task = protocol.task(arguments.common.task).name;
   spec.answer_type = data::parse_answer_type(arguments.labels);
-  spec.forced_prefix = arguments.thai_forced_prefix;
   // "all" resolved now: a task without lens prompts fails before the model loads.
   spec.languages = arguments.languages == "all" ? analysis::lens_languages(protocol, spec.task)
                                                 : data::parse_language_list(protocol, arguments.languages);
-  spec.limit = item_limit(arguments.common.items, arguments.common.seed);
-  spec.item_indices = evaluation_split_items(arguments.common, spec.task);
-  spec.batch_size = arguments.common.batch_size;
-  spec.top_k = arguments.top_k;
-  spec.bootstrap = {arguments.resamples, arguments.common.seed, arguments.confidence};
-  spec.out = arguments.common.out;
-  spec.resume = arguments.resume;
-  spec.compare_adapter = arguments.common.compare_adapter_dir;
-  if (!(spec.bootstrap.confidence > 0.0 && spec.bootstrap.confidence < 1.0))
-    throw Error("--confidence must lie strictly between 0 and 1");
-  if (spec.bootstrap.resamples < 1) throw Error("--resamples must be at least 1");
-  if (spec.top_k < 0) throw Error("--top-k must not be negative");
+  fill_analysis_spec(spec, arguments.common);
+  spec.bootstrap.seed = arguments.common.seed;
+  analysis::check_lens_spec(spec);
   check_analysis_arguments(arguments.common);
   return spec;
-}
-
-void run_lens(const LensArguments& arguments) {
-  const AnalysisSetup setup = join_analysis(arguments.common);
-  const analysis::LensSpec spec = lens_spec(arguments, setup.protocol);
-  model::LoadedModel loaded = load_analysis_model(arguments.common, setup);
-  const std::filesystem::path table = analysis::run_lens_analysis(*setup.processes.group, loaded, setup.protocol, spec);
-  print_analysis_summary(setup, table, spec.out);
 }
 
 }  // namespace
@@ -92,17 +69,21 @@ void add_lens_command(CLI::App& app) {
   command->add_option("--labels", arguments->labels,
                       "how the demonstrations answer: same-language (the study's lens) or english")
       ->capture_default_str();
-  command->add_flag("--thai-forced-prefix", arguments->thai_forced_prefix,
+  command->add_flag("--thai-forced-prefix", arguments->spec.forced_prefix,
                     "end Thai prompts with the answers' shared start เชิง and read the remainders (the study's "
                     "evaluation script); default: the opening quote and the whole words (the study's lens script)");
-  command->add_option("--top-k", arguments->top_k,
+  command->add_option("--top-k", arguments->spec.top_k,
                       "top tokens recorded per layer (capped at the vocabulary's size)")->capture_default_str();
-  command->add_option("--resamples", arguments->resamples, "bootstrap resamples")->capture_default_str();
-  command->add_option("--confidence", arguments->confidence, "confidence level of the intervals")
+  command->add_option("--resamples", arguments->spec.bootstrap.resamples, "bootstrap resamples")->capture_default_str();
+  command->add_option("--confidence", arguments->spec.bootstrap.confidence, "confidence level of the intervals")
       ->capture_default_str();
-  command->add_flag("--resume", arguments->resume, "keep languages whose <lang>.json is already in --out");
+  command->add_flag("--resume", arguments->spec.resume, "keep languages whose <lang>.json is already in --out");
   add_analysis_run_options(command, arguments->common, "per language");
-  command->callback([arguments] { run_lens(*arguments); });
+  command->callback([arguments] {
+    run_analysis_command(
+        arguments->common, [&](const data::Protocol& protocol) { return lens_spec(*arguments, protocol); },
+        analysis::run_lens_analysis);
+  });
 }
 
 }  // namespace qtalign::cli

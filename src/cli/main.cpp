@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "io/error.h"
 #include "io/heap_policy.h"
+#include "io/interruption.h"
 #include "io/provenance.h"
 
 namespace {
@@ -47,7 +48,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 int main(int argc, char** argv) {
   qtalign::io::keep_large_blocks_on_heap();
   qtalign::io::set_command_line(argc, argv);
-  qtalign::cli::report_interruptions();
+  qtalign::io::report_interruptions();
   CLI::App app{"qtalign: multilingual alignment of LLMs through question translation"};
   app.formatter(std::make_shared<OneLineCommands>());
   app.set_version_flag("--version", std::string("qtalign ") + QTALIGN_VERSION);

@@ -15,11 +15,11 @@ namespace {
 struct MergeArguments {
   std::filesystem::path model_dir, adapter_dir, out_dir;
   std::string save_dtype = "auto";
-  RuntimeOptions runtime;
+  model::ComputeRequest runtime;
 };
 
 void run_merge(const MergeArguments& arguments) {
-  apply_runtime_options(arguments.runtime);
+  model::apply_threads_and_device(arguments.runtime);
   model::MergeSpec spec{arguments.model_dir, arguments.adapter_dir, arguments.out_dir, std::nullopt};
   if (arguments.save_dtype != "auto") spec.save_dtype = model::parse_dtype(arguments.save_dtype);
   const model::MergeSummary merged = model::merge_adapter(spec);

@@ -11,13 +11,14 @@ namespace {
 
 struct PcaArguments {
   AnalysisArguments common;
+  analysis::RepresentationSpec spec;  // but what `common` and the fields below fill in
   std::string languages = "en,de,fr,hi,th,sw,ms";
   std::string pairs;
   std::string layers = "all";
   std::string pooling = "mean";
   std::string prompt = "default";
-  int64_t resamples = 2000;
   bool as_study = false;
+  PcaArguments() { spec.bootstrap.resamples = 2000; }
 };
 
 constexpr const char* kPcaDescription = R"(Cross-lingual representations per layer, as the study measured them.
@@ -55,40 +56,18 @@ and tuned side by side.)";
 // The spec the arguments ask for, checked before the model loads but for the layers (which need the
 // model's depth).
 analysis::RepresentationSpec representation_spec(const PcaArguments& arguments, const data::Protocol& protocol) {
-  analysis::RepresentationSpec spec;
+  analysis::RepresentationSpec spec = arguments.spec;
   spec.task = protocol.task(arguments.common.task).name;
   spec.languages = data::parse_language_list(protocol, arguments.languages);
   if (!arguments.pairs.empty()) spec.extra_pairs = analysis::parse_language_pairs(protocol, arguments.pairs);
-  spec.limit = item_limit(arguments.common.items, arguments.common.seed);
-  spec.item_indices = evaluation_split_items(arguments.common, spec.task);
-  spec.batch_size = arguments.common.batch_size;
+  fill_analysis_spec(spec, arguments.common);
   spec.pooling = analysis::parse_pooling(arguments.pooling);
   spec.prompt = arguments.prompt == "default" ? analysis::default_representation_prompt(protocol.task(spec.task))
                                               : analysis::parse_representation_prompt(arguments.prompt);
-  spec.bootstrap = {arguments.resamples, arguments.common.seed, 0.95};
-  spec.out = arguments.common.out;
-  spec.compare_adapter = arguments.common.compare_adapter_dir;
-  if (arguments.as_study) {
-    spec.task = "emotion";
-    spec.languages = analysis::study_correlation_languages();
-    spec.scatter_languages = analysis::study_scatter_languages();
-    spec.limit = {};  // every item, in file order
-    spec.prompt = analysis::RepresentationPrompt::study;
-    spec.pooling = analysis::Pooling::mean;
-  }
+  spec.bootstrap = {spec.bootstrap.resamples, arguments.common.seed, 0.95};
+  if (arguments.as_study) analysis::take_study_choices(spec);
   check_analysis_arguments(arguments.common);
   return spec;
-}
-
-void run_pca(const PcaArguments& arguments) {
-  const AnalysisSetup setup = join_analysis(arguments.common);
-  analysis::RepresentationSpec spec = representation_spec(arguments, setup.protocol);
-  model::LoadedModel loaded = load_analysis_model(arguments.common, setup);
-  spec.layers = analysis::parse_layer_list(arguments.as_study ? "all" : arguments.layers,
-                                          loaded.model.config.num_hidden_layers);
-  const std::filesystem::path table =
-      analysis::run_representation_analysis(*setup.processes.group, loaded, setup.protocol, spec);
-  print_analysis_summary(setup, table, spec.out);
 }
 
 }  // namespace
@@ -113,13 +92,22 @@ void add_pca_command(CLI::App& app) {
                       "study (2-shot, same-language answers), question or few-shot; default: study for emotion, "
                       "else question")
       ->capture_default_str();
-  command->add_option("--resamples", arguments->resamples, "bootstrap resamples for the cosine intervals")
+  command->add_option("--resamples", arguments->spec.bootstrap.resamples, "bootstrap resamples for the cosine intervals")
       ->capture_default_str();
   command->add_flag("--as-study", arguments->as_study,
                     "the study's notebook: emotion, study prompt, mean pooling, all layers, every item in file order, "
                     "en,de,fr,hi,th,sw,ms, scatters of en,de,fr,hi (overrides those options)");
   add_analysis_run_options(command, arguments->common, "(the same in every language)");
-  command->callback([arguments] { run_pca(*arguments); });
+  command->callback([arguments] {
+    const auto make_spec = [&](const data::Protocol& protocol) { return representation_spec(*arguments, protocol); };
+    run_analysis_command(arguments->common, make_spec,
+                         [&](distributed::ProcessGroup& group, model::LoadedModel& loaded,
+                             const data::Protocol& protocol, analysis::RepresentationSpec& spec) {
+                           spec.layers = analysis::parse_layer_list(arguments->as_study ? "all" : arguments->layers,
+                                                                   loaded.model.config.num_hidden_layers);
+                           return analysis::run_representation_analysis(group, loaded, protocol, spec);
+                         });
+  });
 }
 
 }  // namespace qtalign::cli

@@ -40,30 +40,25 @@ STUDY_DIR/model and runs the study on it with small limits, in minutes on a lapt
 --eval-every 0 --lr 5e-3 --dtype fp32). Its numbers are not the study's: real results need a real
 checkpoint.)";
 
-template <typename T>
-void unless_given(const CLI::App* command, const char* option, T& field, const T& demo_value) {
-  if (command->get_option(option)->count() == 0) field = demo_value;
-}
-
 void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
   if (!options.model_dir.empty())
     refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"},
                                   "they shape the demo model, made only without --model");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
-  const std::unique_ptr<io::OutputLock> lock = hold_study_directory(options.out, processes);
-  const bool grid = arguments.mixtures.size() > 1 || arguments.targets.size() > 1 || arguments.labels.size() > 1 ||
-                    arguments.shots.size() > 1;
+  const std::unique_ptr<io::OutputLock> lock = study::hold_study_directory(options.out, *processes.group);
+  const study::PlanAxes& axes = arguments.axes;
+  const bool grid = axes.mixtures.size() > 1 || axes.targets.size() > 1 || axes.labels.size() > 1 || axes.shots.size() > 1;
   if (grid) {
     refuse_options_without_effect(*command, {"--analysis-limit", "--lens-langs", "--pca-langs", "--pca-layers"},
                                   "a grid (several --train-langs, --target, --labels or --shots) runs no lens or PCA");
-    arguments.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
-    arguments.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
-    run_study_grid(arguments, command, plan_from_arguments(arguments), processes);
+    arguments.axes.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
+    arguments.axes.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
+    run_study_grid(arguments, command, study::parse_plan_axes(arguments.axes), processes);
     return;
   }
   resolve_study_options(arguments, command, options.model_dir.empty(), processes);
-  const study::Plan plan = plan_from_arguments(arguments);
+  const study::Plan plan = study::parse_plan_axes(axes);
   options.train_languages = plan.mixtures.front();
   options.target = plan.targets.front();
   options.labels = plan.labels.front();
@@ -84,14 +79,14 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
   command->add_option("--eval-limit", options.eval_limit, "items per task and language (0 = all; demo: 16)")
       ->capture_default_str();
   add_training_options(command, options.training, TrainingOptionNames::study_command);
-  command->add_option("--data-dir", options.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_data_dir_option(command, options.data_dir);
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
   command->add_option("--demo-examples", options.demo_examples,
                       "labelled English items per task the demo model is trained on (fewer: a faster, weaker demo)")
       ->capture_default_str()
       ->check(at_least(1));
-  command->add_option("--max-configurations", arguments.max_configurations,
+  command->add_option("--max-configurations", arguments.axes.max_configurations,
                       "the most configurations (adapters to train) a grid may have")
       ->capture_default_str();
   add_runtime_options(command, arguments.runtime);
@@ -99,9 +94,9 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
 }
 
 void add_evaluation_axes(CLI::App* command, StudyArguments& arguments) {
-  command->add_option("--labels", arguments.labels, "answer types: english, same-language, task-agnostic (several: a grid)")
+  command->add_option("--labels", arguments.axes.labels, "answer types: english, same-language, task-agnostic (several: a grid)")
       ->capture_default_str();
-  command->add_option("--shots", arguments.shots, "demonstrations per prompt: default (the task's own) or N (several: a grid)")
+  command->add_option("--shots", arguments.axes.shots, "demonstrations per prompt: default (the task's own) or N (several: a grid)")
       ->capture_default_str();
 }
 
@@ -109,41 +104,12 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
                            const ProcessRuntime& processes) {
   study::StudyOptions& options = arguments.study;
   if (command->get_option("--size")->count() > 0) options.size = arguments.size;
-  if (demo) {
-    const study::DemoSettings settings;
-    if (!options.size) options.size = settings.size;
-    unless_given(command, "--eval-limit", options.eval_limit, settings.eval_limit);
-    if (command->get_option_no_throw("--analysis-limit"))
-      unless_given(command, "--analysis-limit", options.analysis_limit, settings.analysis_limit);
-    unless_given(command, "--epochs", options.training.epochs, settings.epochs);
-    unless_given(command, "--batch", options.training.micro_batch, settings.micro_batch);
-    unless_given(command, "--grad-accum", options.training.grad_accum, settings.grad_accum);
-    unless_given(command, "--cutoff", options.training.cutoff, settings.cutoff);
-    unless_given(command, "--eval-every", options.training.eval_every, settings.eval_every);
-    unless_given(command, "--lr", options.training.lr, settings.lr);
-    unless_given(command, "--dtype", arguments.runtime.dtype, settings.dtype);
-  }
-  options.compute = compute_settings(arguments.runtime, processes.device);
-}
-
-std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path& out, const ProcessRuntime& processes) {
-  if (!processes.group->is_main()) return nullptr;
-  auto lock = std::make_unique<io::OutputLock>(out);
-  set_interrupt_hint("rerun the same command to resume: the finished stages in " + out.string() +
-                     " are kept and skipped");
-  return lock;
-}
-
-study::Plan plan_from_arguments(const StudyArguments& arguments) {
-  study::Plan plan;
-  plan.models = arguments.models;
-  plan.mixtures = arguments.mixtures;
-  plan.targets = arguments.targets;
-  for (const std::string& task : arguments.tasks) plan.tasks.push_back(study::parse_task_pair(task));
-  for (const std::string& labels : arguments.labels) plan.labels.push_back(data::parse_answer_type(labels));
-  for (const std::string& shots : arguments.shots) plan.shots.push_back(data::parse_shots(shots, "--shots"));
-  plan.max_configurations = arguments.max_configurations;
-  return plan;
+  if (demo)
+    study::apply_demo_settings(options, arguments.runtime.dtype, [command](const std::string& option) {
+      const CLI::Option* given = command->get_option_no_throw(option);
+      return !given || given->count() > 0;
+    });
+  options.compute = model::compute_settings(arguments.runtime, processes.device);
 }
 
 void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::Plan plan,
@@ -163,9 +129,9 @@ void add_run_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("run", std::string(kRunDescription) + "\n\n" + kStudyProcessesHelp);
   command->add_option("--model", options.model_dir, "Hugging Face checkpoint directory (none: the demo model)");
   command->add_option("--task", options.task, "task whose questions are translated for tuning")->capture_default_str();
-  command->add_option("--train-langs", arguments->mixtures, "tuning languages, e.g. zh,de (several mixtures: a grid)")
+  command->add_option("--train-langs", arguments->axes.mixtures, "tuning languages, e.g. zh,de (several mixtures: a grid)")
       ->capture_default_str();
-  command->add_option("--target", arguments->targets, "translation target of the tuning questions (several: a grid)")
+  command->add_option("--target", arguments->axes.targets, "translation target of the tuning questions (several: a grid)")
       ->capture_default_str();
   command->add_option("--eval-task", options.eval_task, "all, or one of emotion, snli, paws")->capture_default_str();
   command->add_option("--analysis-limit", options.analysis_limit, "items per language for the lens and PCA (demo: 24)")

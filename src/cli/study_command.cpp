@@ -72,7 +72,7 @@ void apply_plan_settings(const io::Json& settings, const std::filesystem::path& 
 }
 
 void run_planned_study(StudyArguments& arguments, CLI::App* command) {
-  study::Plan defaults = plan_from_arguments(arguments);
+  study::Plan defaults = study::parse_plan_axes(arguments.axes);
   if (!arguments.plan_file.empty()) {
     const io::Json file = io::read_json_file(arguments.plan_file);
     study::Plan from_file = study::plan_from_json(file, arguments.plan_file, defaults);
@@ -91,7 +91,7 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
   if (std::find(defaults.models.begin(), defaults.models.end(), "demo") == defaults.models.end())
     refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"}, "no model is the demo");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
-  const std::unique_ptr<io::OutputLock> lock = hold_study_directory(arguments.study.out, processes);
+  const std::unique_ptr<io::OutputLock> lock = study::hold_study_directory(arguments.study.out, *processes.group);
   run_study_grid(arguments, command, std::move(defaults), processes);
 }
 
@@ -99,17 +99,17 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
 
 void add_study_command(CLI::App& app) {
   auto arguments = std::make_shared<StudyArguments>();
-  arguments->models = {"demo"};
-  arguments->tasks = {"snli"};
+  arguments->axes.models = {"demo"};
+  arguments->axes.tasks = {"snli"};
   CLI::App* command = app.add_subcommand("study", "The study's whole grid of settings, its tables and report");
   command->footer(std::string(kStudyDescription) + "\n\n" + kStudyProcessesHelp);
   command->add_option("--plan", arguments->plan_file, "a JSON plan file (axes and shared settings)")
       ->check(CLI::ExistingFile);
-  command->add_option("--models", arguments->models, "checkpoint directories, or demo")->capture_default_str();
-  command->add_option("--train-langs", arguments->mixtures, "tuning mixtures, e.g. zh sw zh,es zh,de sw,hi")
+  command->add_option("--models", arguments->axes.models, "checkpoint directories, or demo")->capture_default_str();
+  command->add_option("--train-langs", arguments->axes.mixtures, "tuning mixtures, e.g. zh sw zh,es zh,de sw,hi")
       ->capture_default_str();
-  command->add_option("--targets", arguments->targets, "translation targets, e.g. en it")->capture_default_str();
-  command->add_option("--tasks", arguments->tasks, "TASK or TUNE:EVAL, e.g. snli snli:emotion")->capture_default_str();
+  command->add_option("--targets", arguments->axes.targets, "translation targets, e.g. en it")->capture_default_str();
+  command->add_option("--tasks", arguments->axes.tasks, "TASK or TUNE:EVAL, e.g. snli snli:emotion")->capture_default_str();
   add_evaluation_axes(command, *arguments);
   add_shared_study_options(command, *arguments);
   command->callback([arguments, command] { run_planned_study(*arguments, command); });

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "data/data_dir.h"
 #include "data/task_check.h"
 #include "data/task_file.h"
@@ -31,9 +32,7 @@ struct ExportArguments {
 void run_check(const CheckArguments& arguments) {
   std::optional<tokenizer::Tokenizer> tokenizer;
   if (!arguments.tokenizer.empty())
-    tokenizer.emplace(tokenizer::Tokenizer::from_file(std::filesystem::is_directory(arguments.tokenizer)
-                                                          ? arguments.tokenizer / "tokenizer.json"
-                                                          : arguments.tokenizer));
+    tokenizer.emplace(tokenizer::Tokenizer::from_file(tokenizer::tokenizer_json_file(arguments.tokenizer)));
   fmt::print("{}", data::format_task_check(data::check_task_file(arguments.file, tokenizer ? &*tokenizer : nullptr)));
 }
 
@@ -75,7 +74,7 @@ void add_task_command(CLI::App& app) {
   CLI::App* exported = task->add_subcommand("export", "Write one of the study's tasks (prompts.json) as a task file");
   exported->add_option("--task", export_arguments->task, "emotion, snli or paws")->required();
   exported->add_option("--out", export_arguments->out, "the task file to write")->required();
-  exported->add_option("--data-dir", export_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_data_dir_option(exported, export_arguments->data_dir);
   exported->callback([export_arguments] { run_export(*export_arguments); });
 }
 

@@ -6,9 +6,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/processes.h"
 #include "cli/training_options.h"
 #include "io/error.h"
+#include "io/interruption.h"
 #include "train/training_run.h"
 
 namespace qtalign::cli {
@@ -17,7 +17,7 @@ namespace {
 struct TrainArguments {
   train::TrainingSpec spec;  // but its compute settings, which follow from `runtime` on the process's device
   double dist_timeout = 300.0;
-  RuntimeOptions runtime;
+  model::ComputeRequest runtime;
 };
 
 constexpr const char* kTrainDescription = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
@@ -53,7 +53,7 @@ CLI::App* add_train_options(CLI::App& app, TrainArguments& arguments) {
 // The spec the arguments ask for, computing on `device` (this process's).
 train::TrainingSpec training_spec(const TrainArguments& arguments, at::Device device) {
   train::TrainingSpec spec = arguments.spec;
-  spec.compute = compute_settings(arguments.runtime, device);
+  spec.compute = model::compute_settings(arguments.runtime, device);
   return spec;
 }
 
@@ -66,23 +66,23 @@ void print_summary(const train::TrainingSummary& summary, const std::filesystem:
   std::printf("\nadapter: %s\n", out_dir.string().c_str());
 }
 
-void run_train(const TrainArguments& arguments, const ProcessRuntime* lent) {
+void run_train(const TrainArguments& arguments) {
   train::validate(arguments.spec.settings);  // before joining the other processes
-  const ProcessRuntime processes = lent_or_joined(lent, arguments.runtime, arguments.dist_timeout);
+  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const train::TrainingSpec spec = training_spec(arguments, processes.device);
-  const train::TrainingSummary summary = train::run(spec, *processes.group, set_interrupt_hint);
+  const train::TrainingSummary summary = train::run(spec, *processes.group, io::set_interrupt_hint);
   if (processes.group->is_main()) print_summary(summary, spec.out_dir);
 }
 
 }  // namespace
 
-void add_train_command(CLI::App& app, const ProcessRuntime* processes) {
+void add_train_command(CLI::App& app) {
   auto arguments = std::make_shared<TrainArguments>();
   CLI::App* command = add_train_options(app, *arguments);
-  command->callback([arguments, processes, command] {
+  command->callback([arguments, command] {
     if (arguments->spec.settings.val_ratio == 0)
       refuse_options_without_effect(*command, {"--eval-every"}, "--val-ratio 0 holds out no validation examples");
-    run_train(*arguments, processes);
+    run_train(*arguments);
   });
 }
 
@@ -95,7 +95,7 @@ train::TrainingSpec parse_train_arguments(const std::vector<std::string>& argume
   } catch (const CLI::ParseError& e) {
     throw Error(fmt::format("the train arguments were refused: {}", e.what()));
   }
-  return training_spec(parsed, parse_device(parsed.runtime.device));
+  return training_spec(parsed, model::parse_device(parsed.runtime.device));
 }
 
 }  // namespace qtalign::cli

@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "data/language_groups.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/json_file.h"
 #include "plot/bar_chart.h"
 
 namespace qtalign::eval {
@@ -273,6 +275,12 @@ std::vector<std::filesystem::path> write_comparison_charts(const Comparison& com
     written.push_back(task_stem);
   }
   return written;
+}
+
+std::vector<std::filesystem::path> write_comparison(const Comparison& comparison, const std::filesystem::path& stem) {
+  io::write_file_atomically(stem.string() + ".md", comparison_markdown(comparison));
+  io::write_json_file(stem.string() + ".json", comparison_to_json(comparison));
+  return write_comparison_charts(comparison, stem);
 }
 
 }  // namespace qtalign::eval

@@ -88,4 +88,8 @@ plot::BarChart comparison_chart(const Comparison& comparison, const TaskComparis
 std::vector<std::filesystem::path> write_comparison_charts(const Comparison& comparison,
                                                            const std::filesystem::path& stem);
 
+// Writes the comparison as <stem>.md, <stem>.json and its charts (write_comparison_charts); returns
+// the charts' stems.
+std::vector<std::filesystem::path> write_comparison(const Comparison& comparison, const std::filesystem::path& stem);
+
 }  // namespace qtalign::eval

@@ -64,6 +64,81 @@ std::vector<Piece> missing_pieces(size_t job, size_t items, const std::vector<Pa
   return pieces;
 }
 
+// Rank 0's plan of what runs now: the pieces of every pair neither stored whole in `state` (then
+// moved into `results`) nor complete from stored pieces (kept in `done`, then `complete` called),
+// within the schedule's limits; prints what resumes.
+std::vector<Piece> plan_pieces(const std::vector<PairJob>& jobs, const PairSchedule& schedule, const RunState* state,
+                               std::vector<std::optional<LanguageEvaluation>>& results,
+                               std::vector<std::vector<PairPiece>>& done, const std::function<void(size_t)>& complete) {
+  std::vector<Piece> planned;
+  int64_t started_pairs = 0;
+  std::vector<size_t> kept_items(jobs.size(), 0);
+  for (size_t job = 0; job < jobs.size(); ++job) {
+    const PairJob& pair = jobs[job];
+    if (state) {
+      std::optional<LanguageEvaluation> stored = state->load(pair.task->name, pair.language, pair.file_hash);
+      if (stored && stored->items.size() == pair.items.size() && holds_items_of(pair, 0, *stored)) {
+        std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", pair.task->name.c_str(),
+                     pair.language.c_str(), state->directory().c_str(), static_cast<long>(stored->correct()),
+                     stored->items.size());
+        results[job] = std::move(stored);
+        continue;
+      }
+      done[job] = reusable_pieces(*state, pair);
+      kept_items[job] = items_in(done[job]);
+    }
+    if (kept_items[job] == pair.items.size()) {
+      complete(job);
+      continue;
+    }
+    if (schedule.max_pairs > 0 && started_pairs >= schedule.max_pairs) continue;
+    ++started_pairs;
+    for (const Piece& piece : missing_pieces(job, pair.items.size(), done[job], schedule.piece_items))
+      planned.push_back(piece);
+  }
+  if (schedule.max_items > 0) {
+    size_t count = 0, items = 0;
+    for (; count < planned.size() && items < static_cast<size_t>(schedule.max_items); ++count)
+      items += planned[count].end - planned[count].begin;
+    planned.resize(count);
+  }
+  for (size_t job = 0; job < jobs.size(); ++job) {
+    if (kept_items[job] == 0) continue;
+    size_t now = 0;
+    for (const Piece& piece : planned) now += piece.job == job ? piece.end - piece.begin : 0;
+    if (now > 0)
+      std::fprintf(stderr, "%s/%s: resumed %zu of %zu items from %s; evaluating %zu more\n",
+                   jobs[job].task->name.c_str(), jobs[job].language.c_str(), kept_items[job],
+                   jobs[job].items.size(), state->directory().c_str(), now);
+  }
+  return planned;
+}
+
+// Rank 0's plan, as every rank receives it.
+std::vector<Piece> shared_plan(distributed::ProcessGroup& group, std::vector<Piece> planned) {
+  if (group.world_size() > 1) {
+    io::Json plan = io::Json::array();
+    for (const Piece& piece : planned) plan.push_back({piece.job, piece.begin, piece.end});
+    planned.clear();
+    for (const io::Json& piece : io::Json::parse(group.all_gather_text(plan.dump()).front()))
+      planned.push_back({piece[0].get<size_t>(), piece[1].get<size_t>(), piece[2].get<size_t>()});
+  }
+  return planned;
+}
+
+// The planned pieces cut so that, when there are fewer than ranks, every rank has items to evaluate;
+// `costs` gets each one's item count.
+std::vector<Piece> cut_for_ranks(const std::vector<Piece>& planned, int world_size, std::vector<int64_t>& costs) {
+  const size_t cuts = planned.empty() ? 1 : (static_cast<size_t>(world_size) + planned.size() - 1) / planned.size();
+  std::vector<Piece> pieces;
+  for (const Piece& whole : planned)
+    for (const auto& [begin, end] : distributed::split_range(whole.end - whole.begin, cuts)) {
+      pieces.push_back({whole.job, whole.begin + begin, whole.begin + end});
+      costs.push_back(static_cast<int64_t>(end - begin));
+    }
+  return pieces;
+}
+
 }  // namespace
 
 LanguageEvaluation join_pieces(const std::vector<LanguageEvaluation>& pieces) {
@@ -105,66 +180,10 @@ std::vector<std::optional<LanguageEvaluation>> evaluate_pairs(
 
   // Rank 0 decides what runs now, as only its state directory is sure to exist.
   std::vector<Piece> planned;
-  if (group.is_main()) {
-    int64_t started_pairs = 0;
-    std::vector<size_t> kept_items(jobs.size(), 0);
-    for (size_t job = 0; job < jobs.size(); ++job) {
-      const PairJob& pair = jobs[job];
-      if (state) {
-        std::optional<LanguageEvaluation> stored = state->load(pair.task->name, pair.language, pair.file_hash);
-        if (stored && stored->items.size() == pair.items.size() && holds_items_of(pair, 0, *stored)) {
-          std::fprintf(stderr, "%s/%s: resumed from %s (%ld/%zu correct)\n", pair.task->name.c_str(),
-                       pair.language.c_str(), state->directory().c_str(), static_cast<long>(stored->correct()),
-                       stored->items.size());
-          results[job] = std::move(stored);
-          continue;
-        }
-        done[job] = reusable_pieces(*state, pair);
-        kept_items[job] = items_in(done[job]);
-      }
-      if (kept_items[job] == pair.items.size()) {
-        complete(job);
-        continue;
-      }
-      if (schedule.max_pairs > 0 && started_pairs >= schedule.max_pairs) continue;
-      ++started_pairs;
-      for (const Piece& piece : missing_pieces(job, pair.items.size(), done[job], schedule.piece_items))
-        planned.push_back(piece);
-    }
-    if (schedule.max_items > 0) {
-      size_t count = 0, items = 0;
-      for (; count < planned.size() && items < static_cast<size_t>(schedule.max_items); ++count)
-        items += planned[count].end - planned[count].begin;
-      planned.resize(count);
-    }
-    for (size_t job = 0; job < jobs.size(); ++job) {
-      if (kept_items[job] == 0) continue;
-      size_t now = 0;
-      for (const Piece& piece : planned) now += piece.job == job ? piece.end - piece.begin : 0;
-      if (now > 0)
-        std::fprintf(stderr, "%s/%s: resumed %zu of %zu items from %s; evaluating %zu more\n",
-                     jobs[job].task->name.c_str(), jobs[job].language.c_str(), kept_items[job],
-                     jobs[job].items.size(), state->directory().c_str(), now);
-    }
-  }
-  if (group.world_size() > 1) {
-    io::Json plan = io::Json::array();
-    for (const Piece& piece : planned) plan.push_back({piece.job, piece.begin, piece.end});
-    planned.clear();
-    for (const io::Json& piece : io::Json::parse(group.all_gather_text(plan.dump()).front()))
-      planned.push_back({piece[0].get<size_t>(), piece[1].get<size_t>(), piece[2].get<size_t>()});
-  }
-
-  // Fewer pieces than ranks: cut each so that every rank has items to evaluate.
-  const size_t cuts =
-      planned.empty() ? 1 : (static_cast<size_t>(group.world_size()) + planned.size() - 1) / planned.size();
-  std::vector<Piece> pieces;
+  if (group.is_main()) planned = plan_pieces(jobs, schedule, state, results, done, complete);
+  planned = shared_plan(group, std::move(planned));
   std::vector<int64_t> costs;
-  for (const Piece& whole : planned)
-    for (const auto& [begin, end] : distributed::split_range(whole.end - whole.begin, cuts)) {
-      pieces.push_back({whole.job, whole.begin + begin, whole.begin + end});
-      costs.push_back(static_cast<int64_t>(end - begin));
-    }
+  const std::vector<Piece> pieces = cut_for_ranks(planned, group.world_size(), costs);
   // A rank's pieces of one pair come one after another (pieces are in pair order), so one progress
   // line and one prefix cache serve all of them.
   const std::vector<int> owner = distributed::assign_units(costs, group.world_size());

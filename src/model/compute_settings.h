@@ -19,6 +19,29 @@ struct ComputeSettings {
   int threads = 0;  // 0 = all cores (shared among the processes of a machine)
 };
 
+// The compute settings as the command line words them (--threads, --device, --dtype, --quantize,
+// --quant-blocksize, --double-quant), before they are resolved on a device.
+struct ComputeRequest {
+  int threads = 0;                // 0 = all cores
+  std::string device = "cpu";     // cpu | cuda | cuda:N
+  std::string dtype = "auto";     // auto | fp32 | bf16 | fp16
+  std::string quantize = "none";  // none | nf4 | fp4: the decoder's linear weights in 4 bits
+  int64_t quant_blocksize = 0;    // 0: not given (the default, 64)
+  bool double_quant = false;      // the absmax values 8-bit quantized too (needs --quantize)
+};
+
+// The device --device names: cpu, cuda or cuda:N; throws Error for anything else.
+at::Device parse_device(const std::string& name);
+
+// Sets libtorch's thread count (Debian's build starts with one; more threads than the hardware has
+// only slow it down, so a larger --threads is capped with a warning) and returns the device asked for
+// (Error for CUDA without a CUDA libtorch).
+at::Device apply_threads_and_device(const ComputeRequest& request);
+
+// The settings `request` asks for on `device` ("auto" dtype = bf16 where fast, else fp32); throws
+// Error for bad values and for --quant-blocksize or --double-quant without --quantize.
+ComputeSettings compute_settings(const ComputeRequest& request, at::Device device);
+
 // The options model::load_model takes for these settings.
 LoadOptions load_options(const ComputeSettings& settings);
 

@@ -182,30 +182,25 @@ ModelConfig read_model_config(const std::filesystem::path& config_json) {
   return model_config_from_json(io::read_json_file(config_json), config_json);
 }
 
-ModelConfig model_config_from_json(const Json& json, const std::filesystem::path& file) {
-  if (!json.is_object()) fail_at(file, "expected a JSON object");
-  ModelConfig config;
-  config.model_type = io::required_field<std::string>(json, "model_type", file);
-  const ArchitectureDefaults* architecture = find_architecture(config.model_type);
-  if (!architecture)
-    fail_at(file, "unsupported model_type '" + config.model_type +
-                      "' (qtalign runs qwen2, llama, mistral, qwen3, gemma2 and gemma3_text)");
-  const std::string& type = config.model_type;
+namespace {
 
+// The sizes: vocabulary, hidden and MLP widths, layers, attention and key/value heads, head_dim.
+void read_shape(const Json& json, const ArchitectureDefaults& architecture, ModelConfig& config,
+                const std::filesystem::path& file) {
   config.vocab_size = positive_int(json, "vocab_size", file);
   config.hidden_size = positive_int(json, "hidden_size", file);
   config.intermediate_size = positive_int(json, "intermediate_size", file);
   config.num_hidden_layers = positive_int(json, "num_hidden_layers", file);
   config.num_attention_heads = positive_int(json, "num_attention_heads", file);
   // As in transformers: absent = the class default, null = one key/value head per attention head.
-  const int64_t default_kv_heads = architecture->num_key_value_heads && !json.contains("num_key_value_heads")
-                                       ? architecture->num_key_value_heads
+  const int64_t default_kv_heads = architecture.num_key_value_heads && !json.contains("num_key_value_heads")
+                                       ? architecture.num_key_value_heads
                                        : config.num_attention_heads;
   config.num_key_value_heads = positive_int_or(json, "num_key_value_heads", default_kv_heads, file);
   if (present(json, "head_dim")) {
     config.head_dim = positive_int(json, "head_dim", file);
-  } else if (architecture->head_dim) {
-    config.head_dim = architecture->head_dim;
+  } else if (architecture.head_dim) {
+    config.head_dim = architecture.head_dim;
   } else {
     if (config.hidden_size % config.num_attention_heads != 0)
       fail_at(file, "hidden_size " + std::to_string(config.hidden_size) + " is not divisible by num_attention_heads " +
@@ -216,20 +211,14 @@ ModelConfig model_config_from_json(const Json& json, const std::filesystem::path
   if (config.num_attention_heads % config.num_key_value_heads != 0)
     fail_at(file, "num_attention_heads " + std::to_string(config.num_attention_heads) +
                       " is not a multiple of num_key_value_heads " + std::to_string(config.num_key_value_heads));
-  config.max_position_embeddings =
-      positive_int_or(json, "max_position_embeddings", architecture->max_position_embeddings, file);
-  config.rms_norm_eps = positive_number_or(json, "rms_norm_eps", 1e-6, file);
-  config.rope_theta = positive_number_or(json, "rope_theta", 10000.0, file);
-  config.tie_word_embeddings = flag_or(json, "tie_word_embeddings", architecture->tie_word_embeddings, file);
-  config.bos_token_id = token_id(json, "bos_token_id", file);
-  config.eos_token_id = token_id(json, "eos_token_id", file);
-  // transformers writes "torch_dtype"; its newest versions write "dtype".
-  for (const char* key : {"torch_dtype", "dtype"})
-    if (present(json, key) && json[key].is_string()) config.torch_dtype = json[key].get<std::string>();
+}
 
-  // What the family computes, read as transformers reads it; options the forward pass does not
-  // implement are refused.
-  const bool gemma = architecture->gemma;
+// What the family computes, read as transformers reads it; options the forward pass does not
+// implement are refused.
+void read_family_options(const Json& json, const ArchitectureDefaults& architecture, ModelConfig& config,
+                         const std::filesystem::path& file) {
+  const std::string& type = config.model_type;
+  const bool gemma = architecture.gemma;
   const char* activation_key = gemma ? "hidden_activation" : "hidden_act";
   if (present(json, activation_key) && json[activation_key].is_string())
     config.hidden_activation = json[activation_key].get<std::string>();
@@ -242,26 +231,32 @@ ModelConfig model_config_from_json(const Json& json, const std::filesystem::path
   config.rope_scaling = read_rope_scaling(json, type, file);
   if (present(json, "partial_rotary_factor") && json["partial_rotary_factor"] != Json(1.0))
     refuse(file, type, "partial_rotary_factor " + quote_value(json["partial_rotary_factor"]));
-  if (architecture->fixed_qkv_bias) {
+  if (architecture.fixed_qkv_bias) {
     config.attention_bias = true;
   } else if (type != "mistral") {
     // attention_bias puts a bias on all four projections (llama, qwen3, gemma).
     config.attention_bias = config.output_bias = flag_or(json, "attention_bias", false, file);
   }
   if (type == "llama" && flag_or(json, "mlp_bias", false, file)) refuse(file, type, "mlp_bias true");
-  config.qk_norm = architecture->qk_norm;
+  config.qk_norm = architecture.qk_norm;
   config.norm_weight_offset = config.scale_embeddings = config.sandwich_norms = gemma;
   if (gemma) {
     config.query_pre_attn_scalar = positive_number_or(json, "query_pre_attn_scalar", 256, file);
-    config.attn_logit_softcapping = softcap(json, "attn_logit_softcapping", architecture->attn_logit_softcapping, file);
-    config.final_logit_softcapping = softcap(json, "final_logit_softcapping", architecture->final_logit_softcapping, file);
+    config.attn_logit_softcapping = softcap(json, "attn_logit_softcapping", architecture.attn_logit_softcapping, file);
+    config.final_logit_softcapping = softcap(json, "final_logit_softcapping", architecture.final_logit_softcapping, file);
   }
   if (type == "gemma3_text") config.rope_local_base_freq = positive_number_or(json, "rope_local_base_freq", 10000.0, file);
+}
+
+// The sliding-window layers and their window, in the plain form when every layer or none slides.
+void read_sliding_window(const Json& json, const ArchitectureDefaults& architecture, ModelConfig& config,
+                         const std::filesystem::path& file) {
+  const bool gemma = architecture.gemma;
   // Gemma's classes default the window to 4096; the others have none unless config.json sets one.
   const std::optional<int64_t> window = present(json, "sliding_window")
                                             ? std::optional<int64_t>(positive_int(json, "sliding_window", file))
                                             : (gemma ? std::optional<int64_t>(4096) : std::nullopt);
-  config.sliding_layers = read_sliding_layers(json, *architecture, config, file);
+  config.sliding_layers = read_sliding_layers(json, architecture, config, file);
   const bool any_sliding = std::find(config.sliding_layers.begin(), config.sliding_layers.end(), true) !=
                            config.sliding_layers.end();
   if (any_sliding && window) config.sliding_window = window;
@@ -269,6 +264,31 @@ ModelConfig model_config_from_json(const Json& json, const std::filesystem::path
   if (config.sliding_window && std::find(config.sliding_layers.begin(), config.sliding_layers.end(), false) ==
                                    config.sliding_layers.end())
     config.sliding_layers.clear();  // every layer slides: the plain form
+}
+
+}  // namespace
+
+ModelConfig model_config_from_json(const Json& json, const std::filesystem::path& file) {
+  if (!json.is_object()) fail_at(file, "expected a JSON object");
+  ModelConfig config;
+  config.model_type = io::required_field<std::string>(json, "model_type", file);
+  const ArchitectureDefaults* architecture = find_architecture(config.model_type);
+  if (!architecture)
+    fail_at(file, "unsupported model_type '" + config.model_type +
+                      "' (qtalign runs qwen2, llama, mistral, qwen3, gemma2 and gemma3_text)");
+  read_shape(json, *architecture, config, file);
+  config.max_position_embeddings =
+      positive_int_or(json, "max_position_embeddings", architecture->max_position_embeddings, file);
+  config.rms_norm_eps = positive_number_or(json, "rms_norm_eps", 1e-6, file);
+  config.rope_theta = positive_number_or(json, "rope_theta", 10000.0, file);
+  config.tie_word_embeddings = flag_or(json, "tie_word_embeddings", architecture->tie_word_embeddings, file);
+  config.bos_token_id = token_id(json, "bos_token_id", file);
+  config.eos_token_id = token_id(json, "eos_token_id", file);
+  // transformers writes "torch_dtype"; its newest versions write "dtype".
+  for (const char* key : {"torch_dtype", "dtype"})
+    if (present(json, key) && json[key].is_string()) config.torch_dtype = json[key].get<std::string>();
+  read_family_options(json, *architecture, config, file);
+  read_sliding_window(json, *architecture, config, file);
   return config;
 }
 

@@ -6,11 +6,17 @@
 #include <string_view>
 
 #include "io/error.h"
+#include "io/input_path.h"
+#include "io/json_file.h"
 #include "model/finite.h"
 #include "model/transformer.h"
 
 namespace qtalign::model {
 namespace {
+
+void add_stop_id(std::vector<int64_t>& stop_ids, std::optional<int64_t> id) {
+  if (id && std::find(stop_ids.begin(), stop_ids.end(), *id) == stop_ids.end()) stop_ids.push_back(*id);
+}
 
 // The longest sequence the forward pass accepts for this model (dynamic NTK scaling runs past the context).
 int64_t context_limit(const ModelConfig& config) {
@@ -83,6 +89,22 @@ std::string TextStream::take_new(const std::string& text) {
   std::string added = text.substr(shown_.size());
   shown_ = text;
   return added;
+}
+
+std::vector<int64_t> generation_stop_ids(const std::filesystem::path& model_dir, const ModelConfig& config,
+                                         const tokenizer::Tokenizer& tokenizer, bool chat) {
+  std::vector<int64_t> ids;
+  const std::filesystem::path generation_config = model_dir / "generation_config.json";
+  if (io::input_exists(generation_config)) {
+    const io::Json json = io::read_json_file(generation_config);
+    const io::Json eos = json.is_object() ? json.value("eos_token_id", io::Json()) : io::Json();
+    for (const auto& id : eos.is_array() ? eos : io::Json::array({eos}))
+      if (id.is_number_integer()) add_stop_id(ids, id.get<int64_t>());
+  }
+  add_stop_id(ids, config.eos_token_id);
+  add_stop_id(ids, tokenizer.eos_id());
+  if (chat) add_stop_id(ids, tokenizer.token_to_id("<|im_end|>"));
+  return ids;
 }
 
 }  // namespace qtalign::model

@@ -1,11 +1,13 @@
 #pragma once
 // Greedy decoding with the KV cache: the prompt in one pass, then one token per step.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qtalign::model {
 
@@ -50,5 +52,11 @@ class TextStream {
   std::vector<int64_t> ids_;
   std::string shown_;
 };
+
+// Where transformers' generate() stops for the checkpoint in `model_dir`: the eos ids of its
+// generation_config.json (one or a list), the config's and the tokenizer's eos, and with `chat` the
+// end-of-turn token <|im_end|>.
+std::vector<int64_t> generation_stop_ids(const std::filesystem::path& model_dir, const ModelConfig& config,
+                                         const tokenizer::Tokenizer& tokenizer, bool chat);
 
 }  // namespace qtalign::model

@@ -268,6 +268,41 @@ void check_input(const Model& model, const ForwardInput& input) {
                             config.max_position_embeddings));
 }
 
+// The attention mask over the cached past (all ones where the cache has none) and the current tokens
+// (all ones without input.attention_mask), on the model's device.
+at::Tensor mask_with_past(const Model& model, const ForwardInput& input, const at::Tensor& ids) {
+  const int64_t batch = ids.size(0), tokens = ids.size(1);
+  const auto long_options = ids.options();
+  const at::Tensor current_mask = input.attention_mask.defined()
+                                      ? input.attention_mask.to(model.device(), at::kLong)
+                                      : at::ones({batch, tokens}, long_options);
+  if (!input.past || input.past->length() == 0) return current_mask;
+  const at::Tensor past_mask = input.past->attention_mask.defined()
+                                   ? input.past->attention_mask.to(model.device(), at::kLong)
+                                   : at::ones({input.past->batch_size(), input.past->length()}, long_options);
+  return at::cat({with_batch(past_mask, batch), current_mask}, 1);
+}
+
+// The rotary tables of the full-attention layers at `positions`, and of the sliding layers when the
+// model has any (Gemma 3's rotate with their own base and no scaling; the others share the full ones).
+void set_rotary_tables(const Model& model, const at::Tensor& positions, AttentionTables& full,
+                       AttentionTables& sliding) {
+  const ModelConfig& config = model.config;
+  const int64_t seq_len = config.rope_scaling.type == "dynamic" ? positions.max().item<int64_t>() + 1 : 0;
+  std::tie(full.cos, full.sin) = rotary_tables(
+      positions,
+      inverse_frequencies(config.head_dim, config.rope_theta, config.rope_scaling, config.max_position_embeddings,
+                          seq_len, model.device()),
+      model.dtype());
+  if (!config.sliding_window.has_value()) return;
+  if (config.rope_local_base_freq)
+    std::tie(sliding.cos, sliding.sin) = rotary_tables(
+        positions, inverse_frequencies(config.head_dim, *config.rope_local_base_freq, {}, 0, 0, model.device()),
+        model.dtype());
+  else
+    std::tie(sliding.cos, sliding.sin) = std::tie(full.cos, full.sin);
+}
+
 }  // namespace
 
 ForwardOutput forward(const Model& model, const ForwardInput& input, const ForwardOptions& options) {
@@ -279,17 +314,7 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
   const int64_t past_length = has_past ? input.past->length() : 0;
 
   // The mask over past and current tokens decides both what is attended and each token's position.
-  const auto long_options = ids.options();
-  const at::Tensor current_mask = input.attention_mask.defined()
-                                      ? input.attention_mask.to(model.device(), at::kLong)
-                                      : at::ones({batch, tokens}, long_options);
-  at::Tensor full_mask = current_mask;
-  if (has_past) {
-    const at::Tensor past_mask = input.past->attention_mask.defined()
-                                     ? input.past->attention_mask.to(model.device(), at::kLong)
-                                     : at::ones({input.past->batch_size(), past_length}, long_options);
-    full_mask = at::cat({with_batch(past_mask, batch), current_mask}, 1);
-  }
+  const at::Tensor full_mask = mask_with_past(model, input, ids);
   PassBlocks blocks;
   blocks.training = options.training;
   blocks.dropout_seeds = &options.dropout_seeds;
@@ -318,19 +343,7 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
     start += length;
   }
   const at::Tensor positions = blocks.several() ? at::cat(block_positions, 1) : block_positions.front();
-  const int64_t seq_len = config.rope_scaling.type == "dynamic" ? positions.max().item<int64_t>() + 1 : 0;
-  std::tie(full.cos, full.sin) = rotary_tables(
-      positions,
-      inverse_frequencies(config.head_dim, config.rope_theta, config.rope_scaling, config.max_position_embeddings,
-                          seq_len, model.device()),
-      model.dtype());
-  // Gemma 3's sliding layers rotate with their own base and no scaling.
-  if (any_sliding && config.rope_local_base_freq)
-    std::tie(sliding.cos, sliding.sin) = rotary_tables(
-        positions, inverse_frequencies(config.head_dim, *config.rope_local_base_freq, {}, 0, 0, model.device()),
-        model.dtype());
-  else if (any_sliding)
-    std::tie(sliding.cos, sliding.sin) = std::tie(full.cos, full.sin);
+  set_rotary_tables(model, positions, full, sliding);
 
   ForwardOutput output;
   at::Tensor x = at::embedding(model.embed_tokens, ids);

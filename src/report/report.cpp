@@ -248,21 +248,97 @@ std::string prompt_description(analysis::RepresentationPrompt prompt) {
   return analysis::representation_prompt_name(prompt);
 }
 
+// Representation results as the report reads them (read_representations).
+using Representations = std::optional<analysis::RepresentationResult>;
+
+// What the representation analysis measures, in the words of the study.
+ReportBlock representation_method(const analysis::RepresentationResult& base) {
+  return paragraph(fmt::format(
+      "As in the study: per layer, each item's prompt ({}) is {}-pooled over its tokens into one vector, for the "
+      "same {} items ({}) in {} languages (the last layer after the final norm). One 1-D PCA is fitted to the "
+      "study's seven languages (en, de, fr, hi, th, sw, ms) together and each pair's item coordinates are "
+      "correlated (Pearson r, paired by parallel item), as the study's notebook; the study's claim is that "
+      "tuning raises this correlation for low-resource languages with the high-resource ones. The cosine "
+      "similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
+      "whether languages cluster apart or mix.",
+      prompt_description(base.prompt), analysis::pooling_name(base.pooling), base.item_indices.size(),
+      base.item_pick, base.languages.size()));
+}
+
+// The pair correlations base -> tuned at the `shown` layers: a table, the last layer's chart and the others'.
+void add_pair_correlations(ReportSection& section, const fs::path& dir, const analysis::RepresentationResult& base,
+                           const analysis::RepresentationResult& tuned, const std::vector<size_t>& shown) {
+  ReportTable correlations{{"pair"}, {}, "Pearson r of the items' 1-D PCA coordinates, base -> tuned (delta), at evenly "
+                                         "spaced layers; every layer is in pca/pair_correlation_comparison.md."};
+  for (size_t index : shown) correlations.header.push_back(fmt::format("layer {}", base.layers[index].layer));
+  for (size_t p = 0; p < base.pairs.size(); ++p) {
+    std::vector<std::string> row{base.pairs[p].first + "-" + base.pairs[p].second};
+    for (size_t index : shown) {
+      const std::optional<double>& before = base.layers[index].pair_correlation[p];
+      const std::optional<double>& after = tuned.layers[index].pair_correlation[p];
+      row.push_back(before && after ? fmt::format("{:.2f} -> {:.2f} ({:+.2f})", *before, *after, *after - *before)
+                                    : std::string("n/a"));
+    }
+    correlations.rows.push_back(std::move(row));
+  }
+  section.blocks.push_back(table_block(std::move(correlations)));
+  std::vector<ReportFigure> bars;
+  for (size_t index : shown)
+    bars.push_back({fs::path("pca") / fmt::format("pair_correlation_layer_{:02d}.png", base.layers[index].layer),
+                    fmt::format("Layer {}: pair correlations, base vs tuned", base.layers[index].layer)});
+  section.blocks.push_back(figures(dir, {bars.back()}));
+  bars.pop_back();
+  std::vector<ReportBlock> rows;
+  for (size_t i = 0; i < bars.size(); i += 2)
+    rows.push_back(figures(dir, std::vector<ReportFigure>(bars.begin() + i, bars.begin() + std::min(bars.size(), i + 2))));
+  section.blocks.push_back(details("Pair correlations at the other layers shown (base vs tuned)", std::move(rows)));
+}
+
+// Each language's cosine similarity to English, base -> tuned: at the last layer and the mean over layers.
+ReportTable cosine_table(const analysis::RepresentationResult& base, const analysis::RepresentationResult& tuned) {
+  const analysis::LayerAnalysis& base_last = base.layers.back();
+  const analysis::LayerAnalysis& tuned_last = tuned.layers.back();
+  const size_t reference = static_cast<size_t>(
+      std::find(base.languages.begin(), base.languages.end(), base.reference_language) - base.languages.begin());
+  ReportTable table{{"language", "cosine to en, last layer: base", "tuned", "delta", "mean over layers: base", "tuned",
+                     "delta"},
+                    {},
+                    fmt::format("Last layer = layer {}; means over the {} analysed layers.", base_last.layer,
+                                base.layers.size())};
+  const auto layer_mean = [](const analysis::RepresentationResult& result, size_t language) {
+    double total = 0;
+    for (const analysis::LayerAnalysis& layer : result.layers) total += layer.cosine_to_reference[language].value;
+    return total / static_cast<double>(result.layers.size());
+  };
+  for (size_t l = 0; l < base.languages.size(); ++l) {
+    if (l == reference) continue;
+    const double before = base_last.cosine_to_reference[l].value, after = tuned_last.cosine_to_reference[l].value;
+    const double mean_before = layer_mean(base, l), mean_after = layer_mean(tuned, l);
+    table.rows.push_back({base.languages[l], fmt::format("{:.3f}", before), fmt::format("{:.3f}", after),
+                          signed_number(after - before), fmt::format("{:.3f}", mean_before),
+                          fmt::format("{:.3f}", mean_after), signed_number(mean_after - mean_before)});
+  }
+  return table;
+}
+
+// The PCA scatters of base and tuned side by side at the `shown` layers.
+ReportBlock scatter_details(const fs::path& dir, const analysis::RepresentationResult& base,
+                            const std::vector<size_t>& shown) {
+  std::vector<ReportBlock> scatters;
+  for (size_t index : shown) {
+    const std::string stem = fmt::format("layer_{:02d}.png", base.layers[index].layer);
+    scatters.push_back(figures(dir, {{fs::path("pca/base") / stem, fmt::format("Base, layer {}", base.layers[index].layer)},
+                                     {fs::path("pca/tuned") / stem, fmt::format("Tuned, layer {}", base.layers[index].layer)}}));
+  }
+  return details("PCA scatter plots by layer (base | tuned); every layer is in pca/base and pca/tuned",
+                 std::move(scatters));
+}
+
 ReportSection representation_section(const fs::path& dir) {
   ReportSection section{"Representations", {}};
-  const auto base = read_representations(dir / "pca" / "base" / "representations.json");
-  const auto tuned = read_representations(dir / "pca" / "tuned" / "representations.json");
-  if (base)
-    section.blocks.push_back(paragraph(fmt::format(
-        "As in the study: per layer, each item's prompt ({}) is {}-pooled over its tokens into one vector, for the "
-        "same {} items ({}) in {} languages (the last layer after the final norm). One 1-D PCA is fitted to the "
-        "study's seven languages (en, de, fr, hi, th, sw, ms) together and each pair's item coordinates are "
-        "correlated (Pearson r, paired by parallel item), as the study's notebook; the study's claim is that "
-        "tuning raises this correlation for low-resource languages with the high-resource ones. The cosine "
-        "similarity with English's vector of the same item measures alignment directly; the PCA scatters show "
-        "whether languages cluster apart or mix.",
-        prompt_description(base->prompt), analysis::pooling_name(base->pooling), base->item_indices.size(),
-        base->item_pick, base->languages.size())));
+  const Representations base = read_representations(dir / "pca" / "base" / "representations.json");
+  const Representations tuned = read_representations(dir / "pca" / "tuned" / "representations.json");
+  if (base) section.blocks.push_back(representation_method(*base));
   if (!base || !tuned || base->languages != tuned->languages || base->pairs != tuned->pairs ||
       base->layers.size() != tuned->layers.size()) {
     section.blocks.push_back(figures(dir, {{fs::path("pca/cosine_comparison.png"),
@@ -275,67 +351,13 @@ ReportSection representation_section(const fs::path& dir) {
         "Only {} paired items (fewer than {}): the correlations below are too noisy to mean anything.",
         base->item_indices.size(), analysis::kMinimumPairedItems)));
   const std::vector<size_t> shown = shown_layers(base->layers.size());
-  if (!base->pairs.empty()) {
-    ReportTable correlations{{"pair"}, {}, "Pearson r of the items' 1-D PCA coordinates, base -> tuned (delta), at evenly "
-                                           "spaced layers; every layer is in pca/pair_correlation_comparison.md."};
-    for (size_t index : shown) correlations.header.push_back(fmt::format("layer {}", base->layers[index].layer));
-    for (size_t p = 0; p < base->pairs.size(); ++p) {
-      std::vector<std::string> row{base->pairs[p].first + "-" + base->pairs[p].second};
-      for (size_t index : shown) {
-        const std::optional<double>& before = base->layers[index].pair_correlation[p];
-        const std::optional<double>& after = tuned->layers[index].pair_correlation[p];
-        row.push_back(before && after ? fmt::format("{:.2f} -> {:.2f} ({:+.2f})", *before, *after, *after - *before)
-                                      : std::string("n/a"));
-      }
-      correlations.rows.push_back(std::move(row));
-    }
-    section.blocks.push_back(table_block(std::move(correlations)));
-    std::vector<ReportFigure> bars;
-    for (size_t index : shown)
-      bars.push_back({fs::path("pca") / fmt::format("pair_correlation_layer_{:02d}.png", base->layers[index].layer),
-                      fmt::format("Layer {}: pair correlations, base vs tuned", base->layers[index].layer)});
-    section.blocks.push_back(figures(dir, {bars.back()}));
-    bars.pop_back();
-    std::vector<ReportBlock> rows;
-    for (size_t i = 0; i < bars.size(); i += 2)
-      rows.push_back(figures(dir, std::vector<ReportFigure>(bars.begin() + i, bars.begin() + std::min(bars.size(), i + 2))));
-    section.blocks.push_back(details("Pair correlations at the other layers shown (base vs tuned)", std::move(rows)));
-  }
+  if (!base->pairs.empty()) add_pair_correlations(section, dir, *base, *tuned, shown);
   section.blocks.push_back(figures(dir, {{fs::path("pca/cosine_comparison.png"),
                                           "Mean cosine similarity to English per layer: base (dashed) vs tuned (solid)"}}));
-  const analysis::LayerAnalysis& base_last = base->layers.back();
-  const analysis::LayerAnalysis& tuned_last = tuned->layers.back();
-  const size_t reference = static_cast<size_t>(
-      std::find(base->languages.begin(), base->languages.end(), base->reference_language) - base->languages.begin());
-  ReportTable table{{"language", "cosine to en, last layer: base", "tuned", "delta", "mean over layers: base", "tuned",
-                     "delta"},
-                    {},
-                    fmt::format("Last layer = layer {}; means over the {} analysed layers.", base_last.layer,
-                                base->layers.size())};
-  const auto layer_mean = [](const analysis::RepresentationResult& result, size_t language) {
-    double total = 0;
-    for (const analysis::LayerAnalysis& layer : result.layers) total += layer.cosine_to_reference[language].value;
-    return total / static_cast<double>(result.layers.size());
-  };
-  for (size_t l = 0; l < base->languages.size(); ++l) {
-    if (l == reference) continue;
-    const double before = base_last.cosine_to_reference[l].value, after = tuned_last.cosine_to_reference[l].value;
-    const double mean_before = layer_mean(*base, l), mean_after = layer_mean(*tuned, l);
-    table.rows.push_back({base->languages[l], fmt::format("{:.3f}", before), fmt::format("{:.3f}", after),
-                          signed_number(after - before), fmt::format("{:.3f}", mean_before),
-                          fmt::format("{:.3f}", mean_after), signed_number(mean_after - mean_before)});
-  }
-  section.blocks.push_back(table_block(std::move(table)));
+  section.blocks.push_back(table_block(cosine_table(*base, *tuned)));
   section.blocks.push_back(figures(dir, {{fs::path("pca/base/cosine.png"), "Base: cosine to English per layer"},
                                          {fs::path("pca/tuned/cosine.png"), "Tuned: cosine to English per layer"}}));
-  std::vector<ReportBlock> scatters;
-  for (size_t index : shown) {
-    const std::string stem = fmt::format("layer_{:02d}.png", base->layers[index].layer);
-    scatters.push_back(figures(dir, {{fs::path("pca/base") / stem, fmt::format("Base, layer {}", base->layers[index].layer)},
-                                     {fs::path("pca/tuned") / stem, fmt::format("Tuned, layer {}", base->layers[index].layer)}}));
-  }
-  section.blocks.push_back(details("PCA scatter plots by layer (base | tuned); every layer is in pca/base and pca/tuned",
-                                   std::move(scatters)));
+  section.blocks.push_back(scatter_details(dir, *base, shown));
   return section;
 }
 

@@ -56,14 +56,10 @@ void validate(const GridOptions& options, const data::Protocol& protocol, int wo
         data::answer_words(protocol.task(task), language, setting.labels);
 }
 
-}  // namespace
-
-void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
-  const auto start = Clock::now();
-  const bool report = group.is_main();
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.common.data_dir));
+// The grid's options with English added to the evaluated languages: agreement with English compares
+// each language's predictions with English ones on the same items.
+GridOptions with_english(const GridOptions& options, const data::Protocol& protocol, bool report) {
   GridOptions grid = options;
-  // Agreement with English compares each language's predictions with English ones on the same items.
   std::vector<std::string> languages = data::parse_language_list(protocol, grid.common.eval_languages);
   if (std::find(languages.begin(), languages.end(), "en") == languages.end()) {
     if (report)
@@ -71,6 +67,55 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
                    grid.common.eval_languages.c_str());
     grid.common.eval_languages = "en," + grid.common.eval_languages;
   }
+  return grid;
+}
+
+// Trains and evaluates one configuration (a stage of its own); returns what its done.json holds.
+io::Json run_grid_configuration(const GridOptions& grid, const GridPaths& paths, const data::Protocol& protocol,
+                                const Configuration& configuration, const std::vector<fs::path>& held_out,
+                                distributed::ProcessGroup& group) {
+  StudyOptions options = grid.common;
+  options.out = paths.configuration(configuration.id);
+  options.model_dir = paths.model_dir(configuration.model);
+  options.train_languages = fmt::format("{}", fmt::join(configuration.sources, ","));
+  options.target = configuration.target;
+  options.task = configuration.task;
+  options.analyses = false;
+  options.held_out_splits = held_out;
+  std::vector<EvaluationRun> runs;
+  const std::vector<std::string> seen = data::seen_languages(configuration.sources, configuration.target);
+  for (const EvaluationSetting& setting : evaluation_settings(grid.plan, configuration.task))
+    runs.push_back({setting.task, setting.labels, setting.shots, seen, grid_split_files(paths, protocol, grid.plan, setting),
+                    paths.tuned_results(configuration.id, setting)});
+  try {
+    run_configuration(options, options.model_dir, runs, group);
+  } catch (const Error& e) {
+    throw Error(fmt::format("configuration {} ({} on {} questions) failed: {}", configuration.id, configuration.label,
+                            configuration.task, e.what()));
+  }
+  io::Json summary = {{"id", configuration.id}, {"finished", io::utc_timestamp()}};
+  if (group.is_main()) io::write_json_file(paths.configuration(configuration.id) / "done.json", summary);
+  return summary;
+}
+
+// Rank 0's last stage: the tables, figures and report, and the summary printed.
+void finish_grid(StudyRecord& record, const GridPaths& paths, int total, Clock::time_point start) {
+  std::fprintf(stderr, "\n[%d/%d] tables, figures and report\n", total, total);
+  record.set("finished", io::utc_timestamp());
+  record.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
+  write_grid_outputs(paths.root);
+  std::fprintf(stderr, "%s", io::read_file(paths.root / "tables" / "summary.md").c_str());
+  std::fprintf(stderr, "\nstudy complete: %s (and report.md, tables/), %s\n", (paths.root / "report.html").c_str(),
+               io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
+}
+
+}  // namespace
+
+void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
+  const auto start = Clock::now();
+  const bool report = group.is_main();
+  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.common.data_dir));
+  const GridOptions grid = with_english(options, protocol, report);
   validate(grid, protocol, group.world_size());
   const GridPaths paths(grid.common.out);
   const std::vector<Configuration> configurations = plan_configurations(grid.plan, protocol);
@@ -117,42 +162,11 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
     const fs::path done = paths.configuration(configuration.id) / "done.json";
     const std::string name =
         fmt::format("configuration {}: {} on {} questions", configuration.id, configuration.label, configuration.task);
-    stages.run_shared(name, done, [&] {
-      StudyOptions options = grid.common;
-      options.out = paths.configuration(configuration.id);
-      options.model_dir = paths.model_dir(configuration.model);
-      options.train_languages = fmt::format("{}", fmt::join(configuration.sources, ","));
-      options.target = configuration.target;
-      options.task = configuration.task;
-      options.analyses = false;
-      options.held_out_splits = held_out;
-      std::vector<EvaluationRun> runs;
-      const std::vector<std::string> seen = data::seen_languages(configuration.sources, configuration.target);
-      for (const EvaluationSetting& setting : evaluation_settings(grid.plan, configuration.task))
-        runs.push_back({setting.task, setting.labels, setting.shots, seen,
-                        grid_split_files(paths, protocol, grid.plan, setting),
-                        paths.tuned_results(configuration.id, setting)});
-      try {
-        run_configuration(options, options.model_dir, runs, group);
-      } catch (const Error& e) {
-        throw Error(fmt::format("configuration {} ({} on {} questions) failed: {}", configuration.id,
-                                configuration.label, configuration.task, e.what()));
-      }
-      io::Json summary = {{"id", configuration.id}, {"finished", io::utc_timestamp()}};
-      if (report) io::write_json_file(done, summary);
-      return summary;
-    });
+    stages.run_shared(name, done,
+                      [&] { return run_grid_configuration(grid, paths, protocol, configuration, held_out, group); });
   }
   // The tables and report are rank 0's; the others wait, so that none ends with success before the grid does.
-  if (report) {
-    std::fprintf(stderr, "\n[%d/%d] tables, figures and report\n", total, total);
-    record.set("finished", io::utc_timestamp());
-    record.set("wall_seconds_last_run", std::chrono::duration<double>(Clock::now() - start).count());
-    write_grid_outputs(paths.root);
-    std::fprintf(stderr, "%s", io::read_file(paths.root / "tables" / "summary.md").c_str());
-    std::fprintf(stderr, "\nstudy complete: %s (and report.md, tables/), %s\n", (paths.root / "report.html").c_str(),
-                 io::format_duration(std::chrono::duration<double>(Clock::now() - start).count()).c_str());
-  }
+  if (report) finish_grid(record, paths, total, start);
   group.barrier();
 }
 

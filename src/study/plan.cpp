@@ -266,4 +266,16 @@ std::string plan_summary(const Plan& plan, const data::Protocol& protocol) {
                      all_evaluation_settings(plan).size() * plan.models.size(), tuned_evaluations);
 }
 
+Plan parse_plan_axes(const PlanAxes& axes) {
+  Plan plan;
+  plan.models = axes.models;
+  plan.mixtures = axes.mixtures;
+  plan.targets = axes.targets;
+  for (const std::string& task : axes.tasks) plan.tasks.push_back(parse_task_pair(task));
+  for (const std::string& labels : axes.labels) plan.labels.push_back(data::parse_answer_type(labels));
+  for (const std::string& shots : axes.shots) plan.shots.push_back(data::parse_shots(shots, "--shots"));
+  plan.max_configurations = axes.max_configurations;
+  return plan;
+}
+
 }  // namespace qtalign::study

@@ -93,4 +93,18 @@ size_t configuration_count(const Plan& plan);
 // The number of configurations and evaluations a plan makes, in words.
 std::string plan_summary(const Plan& plan, const data::Protocol& protocol);
 
+// A plan's axes as the command line words them: shots "default" or a count, tasks TASK or TUNE:EVAL.
+struct PlanAxes {
+  std::vector<std::string> models;
+  std::vector<std::string> mixtures = {"zh,de"};
+  std::vector<std::string> targets = {"en"};
+  std::vector<std::string> tasks;
+  std::vector<std::string> labels = {"english"};
+  std::vector<std::string> shots = {"default"};
+  size_t max_configurations = kDefaultMaxConfigurations;
+};
+
+// The plan of the axes; throws Error on a malformed value.
+Plan parse_plan_axes(const PlanAxes& axes);
+
 }  // namespace qtalign::study

@@ -24,6 +24,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/input_path.h"
+#include "io/interruption.h"
 #include "io/json_file.h"
 #include "io/progress.h"
 #include "io/provenance.h"
@@ -161,9 +162,7 @@ io::Json compare(const std::vector<std::string>& seen, const Paths& paths) {
   const eval::EvalResults tuned = eval::read_results(paths.tuned_results);
   const eval::Comparison comparison =
       eval::compare_results(base, tuned, seen, "eval/base.json", "eval/tuned.json");
-  io::write_file_atomically(paths.compare / "compare.md", eval::comparison_markdown(comparison));
-  eval::write_comparison_charts(comparison, paths.compare / "compare");
-  io::write_json_file(paths.compare / "compare.json", eval::comparison_to_json(comparison));
+  eval::write_comparison(comparison, paths.compare / "compare");
   std::fprintf(stderr, "%s", eval::comparison_markdown(comparison).c_str());
   return {{"average_delta", comparison.all.delta}};
 }
@@ -428,6 +427,32 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group) {
     if (demo) std::fprintf(stderr, "%s", demo_notice().c_str());
   }
   group.barrier();
+}
+
+void apply_demo_settings(StudyOptions& options, std::string& dtype,
+                         const std::function<bool(const std::string& option)>& keeps) {
+  const DemoSettings settings;
+  const auto unless_kept = [&](const char* option, auto& field, const auto& demo_value) {
+    if (!keeps(option)) field = demo_value;
+  };
+  if (!options.size) options.size = settings.size;
+  unless_kept("--eval-limit", options.eval_limit, settings.eval_limit);
+  unless_kept("--analysis-limit", options.analysis_limit, settings.analysis_limit);
+  unless_kept("--epochs", options.training.epochs, settings.epochs);
+  unless_kept("--batch", options.training.micro_batch, settings.micro_batch);
+  unless_kept("--grad-accum", options.training.grad_accum, settings.grad_accum);
+  unless_kept("--cutoff", options.training.cutoff, settings.cutoff);
+  unless_kept("--eval-every", options.training.eval_every, settings.eval_every);
+  unless_kept("--lr", options.training.lr, settings.lr);
+  unless_kept("--dtype", dtype, settings.dtype);
+}
+
+std::unique_ptr<io::OutputLock> hold_study_directory(const fs::path& out, const distributed::ProcessGroup& group) {
+  if (!group.is_main()) return nullptr;
+  auto lock = std::make_unique<io::OutputLock>(out);
+  io::set_interrupt_hint("rerun the same command to resume: the finished stages in " + out.string() +
+                         " are kept and skipped");
+  return lock;
 }
 
 }  // namespace qtalign::study

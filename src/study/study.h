@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "data/answer_type.h"
 #include "data/demonstrations.h"
 #include "distributed/process_group.h"
+#include "io/output_lock.h"
 #include "model/compute_settings.h"
 #include "train/training_settings.h"
 #include "study/demo_model.h"
@@ -84,6 +86,16 @@ struct DemoSettings {
   // between CPUs, to leave its predictions the same from machine to machine.
   std::string dtype = "fp32";
 };
+
+// Sets the demo's settings (DemoSettings) where `keeps(option)` says the command line did not set
+// them (an option such as "--epochs"); `dtype` is the compute dtype as --dtype names it.
+void apply_demo_settings(StudyOptions& options, std::string& dtype,
+                         const std::function<bool(const std::string& option)>& keeps);
+
+// The study directory held by rank 0 (only it writes there): a second run on it fails at start,
+// naming the first, instead of racing it for its files; an interruption then says how to resume.
+std::unique_ptr<io::OutputLock> hold_study_directory(const std::filesystem::path& out,
+                                                     const distributed::ProcessGroup& group);
 
 // One evaluation of a model: which task (or all), answer type and shots, on which items, into which file.
 struct EvaluationRun {

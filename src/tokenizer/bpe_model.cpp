@@ -95,7 +95,11 @@ BpeModel::~BpeModel() = default;
 BpeModel::BpeModel(BpeModel&&) noexcept = default;
 BpeModel& BpeModel::operator=(BpeModel&&) noexcept = default;
 
-BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& file) {
+namespace {
+
+// Refuses what this implementation does not support (another model type, affixes, dropout) and a
+// model without its vocabulary or merges.
+void check_model_fields(const Json& config, const std::filesystem::path& file) {
   if (!config.is_object()) fail_at(file, "model: expected an object");
   auto type = config.find("type");
   if (type != config.end() && !(type->is_string() && type->get<std::string>() == "BPE"))
@@ -114,77 +118,92 @@ BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& fi
   if (auto dropout = config.find("dropout");
       dropout != config.end() && !dropout->is_null() && !(dropout->is_number() && dropout->get<double>() == 0.0))
     fail_at(file, "model: BPE dropout is not supported (it makes encoding random)");
+}
 
+}  // namespace
+
+BpeModel BpeModel::from_json(const Json& config, const std::filesystem::path& file) {
+  check_model_fields(config, file);
   BpeModel model;
-  model.token_to_id_.reserve(vocab->size());
-  for (const auto& [token, id_value] : vocab->items()) {
+  model.read_vocabulary(config["vocab"], file);
+  model.read_merges(config["merges"], file);
+  model.read_options(config, file);
+  return model;
+}
+
+void BpeModel::read_vocabulary(const Json& vocab, const std::filesystem::path& file) {
+  token_to_id_.reserve(vocab.size());
+  for (const auto& [token, id_value] : vocab.items()) {
     if (!id_value.is_number_integer() || id_value.get<int64_t>() < 0 || id_value.get<int64_t>() > INT32_MAX)
       fail_at(file, "model: vocab entry " + Json(token).dump() + " has an invalid id " + id_value.dump());
     const auto id = static_cast<int32_t>(id_value.get<int64_t>());
-    if (static_cast<size_t>(id) >= model.id_to_token_.size()) {
-      model.id_to_token_.resize(id + 1);
-      model.id_present_.resize(id + 1, false);
+    if (static_cast<size_t>(id) >= id_to_token_.size()) {
+      id_to_token_.resize(id + 1);
+      id_present_.resize(id + 1, false);
     }
-    if (model.id_present_[id])
-      fail_at(file, fmt::format("model: vocab entries {} and {} share the id {}", Json(model.id_to_token_[id]).dump(),
+    if (id_present_[id])
+      fail_at(file, fmt::format("model: vocab entries {} and {} share the id {}", Json(id_to_token_[id]).dump(),
                                 Json(token).dump(), id));
-    model.id_to_token_[id] = token;
-    model.id_present_[id] = true;
-    model.token_to_id_.emplace(token, id);
+    id_to_token_[id] = token;
+    id_present_[id] = true;
+    token_to_id_.emplace(token, id);
   }
-  model.bmp_character_ids_.assign(0x10000, -1);
-  for (const auto& [token, id] : model.token_to_id_) {
+  bmp_character_ids_.assign(0x10000, -1);
+  for (const auto& [token, id] : token_to_id_) {
     size_t length = 0;
     if (token.empty()) continue;
     const char32_t code_point = code_point_at(token, 0, length);
-    if (length == token.size() && code_point < 0x10000) model.bmp_character_ids_[code_point] = id;
+    if (length == token.size() && code_point < 0x10000) bmp_character_ids_[code_point] = id;
   }
+}
 
-  model.merges_.reserve(merges->size());
-  for (size_t rank = 0; rank < merges->size(); ++rank) {
+void BpeModel::read_merges(const Json& merges, const std::filesystem::path& file) {
+  merges_.reserve(merges.size());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
     // Plain names, not structured bindings: C++17 lambdas cannot capture those.
-    const auto parts = merge_parts((*merges)[rank], rank, file);
+    const auto parts = merge_parts(merges[rank], rank, file);
     const std::string& left = parts.first;
     const std::string& right = parts.second;
     auto id_of = [&](const std::string& token) {
-      auto found = model.token_to_id_.find(token);
-      if (found == model.token_to_id_.end())
+      auto found = token_to_id_.find(token);
+      if (found == token_to_id_.end())
         fail_at(file, fmt::format("model: merges[{}] ({} {}) refers to {}, which is not in the vocabulary", rank,
                                   Json(left).dump(), Json(right).dump(), Json(token).dump()));
       return found->second;
     };
     const int32_t left_id = id_of(left);
     const int32_t right_id = id_of(right);
-    model.merges_.insert(left_id, right_id, Merge{static_cast<int32_t>(rank), id_of(left + right)});
+    merges_.insert(left_id, right_id, Merge{static_cast<int32_t>(rank), id_of(left + right)});
   }
+}
 
+void BpeModel::read_options(const Json& config, const std::filesystem::path& file) {
   if (auto unk = config.find("unk_token"); unk != config.end() && !unk->is_null()) {
     if (!unk->is_string()) fail_at(file, "model: 'unk_token' must be a string or null");
-    auto found = model.token_to_id_.find(unk->get<std::string>());
-    if (found == model.token_to_id_.end())
+    auto found = token_to_id_.find(unk->get<std::string>());
+    if (found == token_to_id_.end())
       fail_at(file, "model: unk_token " + unk->dump() + " is not in the vocabulary");
-    model.unk_id_ = found->second;
+    unk_id_ = found->second;
   }
-  model.fuse_unk_ = optional_bool(config, "fuse_unk", false, file, "model");
-  model.byte_fallback_ = optional_bool(config, "byte_fallback", false, file, "model");
-  model.ignore_merges_ = optional_bool(config, "ignore_merges", false, file, "model");
+  fuse_unk_ = optional_bool(config, "fuse_unk", false, file, "model");
+  byte_fallback_ = optional_bool(config, "byte_fallback", false, file, "model");
+  ignore_merges_ = optional_bool(config, "ignore_merges", false, file, "model");
   // When no entry has "▁" right after another character, no merge crosses the start of a run of
   // "▁", so long words (SentencePiece-style models see whole sentences) can be tokenized and cached
   // run by run with identical results. ignore_merges looks whole words up, so it keeps them whole.
-  model.split_at_metaspace_runs_ = !model.ignore_merges_ && model.token_to_id_.count(std::string(kMetaspace)) > 0;
-  for (auto entry = model.token_to_id_.begin(); model.split_at_metaspace_runs_ && entry != model.token_to_id_.end(); ++entry) {
+  split_at_metaspace_runs_ = !ignore_merges_ && token_to_id_.count(std::string(kMetaspace)) > 0;
+  for (auto entry = token_to_id_.begin(); split_at_metaspace_runs_ && entry != token_to_id_.end(); ++entry) {
     const std::string& token = entry->first;
     for (size_t at = token.find(kMetaspace, 1); at != std::string::npos; at = token.find(kMetaspace, at + 1))
-      if (!follows_metaspace(token, at)) model.split_at_metaspace_runs_ = false;
+      if (!follows_metaspace(token, at)) split_at_metaspace_runs_ = false;
   }
-  if (model.byte_fallback_) {
-    model.byte_fallback_ids_.assign(256, -1);
+  if (byte_fallback_) {
+    byte_fallback_ids_.assign(256, -1);
     for (int byte = 0; byte < 256; ++byte) {
-      auto found = model.token_to_id_.find(fmt::format("<0x{:02X}>", byte));
-      if (found != model.token_to_id_.end()) model.byte_fallback_ids_[byte] = found->second;
+      auto found = token_to_id_.find(fmt::format("<0x{:02X}>", byte));
+      if (found != token_to_id_.end()) byte_fallback_ids_[byte] = found->second;
     }
   }
-  return model;
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
@@ -244,13 +263,14 @@ void BpeModel::tokenize_cached(const std::string& word, std::vector<int32_t>& id
   }
 }
 
-void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) const {
-  struct Symbol {
-    int32_t id;
-    int32_t previous;
-    int32_t next;
-    bool alive;
-  };
+struct BpeModel::Symbol {
+  int32_t id;
+  int32_t previous;
+  int32_t next;
+  bool alive;
+};
+
+std::vector<BpeModel::Symbol> BpeModel::word_symbols(std::string_view word) const {
   std::vector<Symbol> symbols;
   symbols.reserve(word.size());
   auto add_symbol = [&](int32_t id) {
@@ -287,8 +307,13 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
     unk_pending = true;
   }
   if (unk_pending) add_symbol(*unk_id_);
+  if (!symbols.empty()) symbols.back().next = -1;
+  return symbols;
+}
+
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) const {
+  std::vector<Symbol> symbols = word_symbols(word);
   if (symbols.empty()) return;
-  symbols.back().next = -1;
 
   struct Candidate {
     int32_t rank;

@@ -58,10 +58,17 @@ class BpeModel {
     int shift_ = 64;
   };
   struct Cache;
+  struct Symbol;
   BpeModel();
+  // The parts of from_json: the vocabulary, the merges, and the options that follow them.
+  void read_vocabulary(const nlohmann::json& vocab, const std::filesystem::path& file);
+  void read_merges(const nlohmann::json& merges, const std::filesystem::path& file);
+  void read_options(const nlohmann::json& config, const std::filesystem::path& file);
   // Appends the ids of one word, through the cache.
   void tokenize_cached(const std::string& word, std::vector<int32_t>& ids) const;
   void merge_word(std::string_view word, std::vector<int32_t>& ids) const;
+  // The word's characters as the symbols merging starts from, linked in a list.
+  std::vector<Symbol> word_symbols(std::string_view word) const;
   int32_t character_id(std::string_view character, char32_t code_point) const;
 
   std::unordered_map<std::string, int32_t> token_to_id_;

@@ -196,4 +196,8 @@ bool Tokenizer::is_byte_level() const { return impl_->pre_tokenizer.is_byte_leve
 std::optional<int64_t> Tokenizer::bos_id() const { return impl_->bos_id; }
 std::optional<int64_t> Tokenizer::eos_id() const { return impl_->eos_id; }
 
+std::filesystem::path tokenizer_json_file(const std::filesystem::path& given) {
+  return io::input_exists(given) && std::filesystem::is_directory(given) ? given / "tokenizer.json" : given;
+}
+
 }  // namespace qtalign::tokenizer

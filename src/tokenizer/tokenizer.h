@@ -47,4 +47,7 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// tokenizer.json of a tokenizer given as its directory or as the file itself.
+std::filesystem::path tokenizer_json_file(const std::filesystem::path& given);
+
 }  // namespace qtalign::tokenizer

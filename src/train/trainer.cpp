@@ -283,6 +283,33 @@ double validation_loss(const model::Model& model, const std::vector<TokenizedExa
   return count > 0 ? totals[0].item<double>() / count : std::nan("");
 }
 
+namespace {
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The training log's record of one optimizer step (`done` steps done).
+io::Json step_record(const StepResult& result, int64_t done, const Schedule& schedule, double step_seconds,
+                     Clock::time_point start_time) {
+  return {
+      {"step", done},
+      {"epoch", double(done) / double(schedule.layout.steps_per_epoch())},
+      {"lr", result.lr},
+      {"loss", result.loss},
+      {"grad_norm", result.grad_norm},
+      {"tokens_per_second", double(result.tokens) / std::max(step_seconds, 1e-9)},
+      {"elapsed_seconds", seconds_since(start_time)},
+  };
+}
+
+// Advances the progress line by one step, showing its record's losses and learning rate and `rate` tokens/s.
+void show_step(io::Progress& progress, const io::Json& record, double rate) {
+  std::string status = fmt::format("loss {:.4f}", record["loss"].get<double>());
+  if (record.contains("val_loss")) status += fmt::format(" val {:.4f}", record["val_loss"].get<double>());
+  progress.advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", record["lr"].get<double>(), rate));
+}
+
+}  // namespace
+
 TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings,
                            const std::vector<TokenizedExample>& train_set,
                            const std::vector<TokenizedExample>& validation_set, const TrainingOutput& output,
@@ -329,15 +356,7 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
     const int64_t done = step + 1;
     const double step_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
     tokens_seen += result.tokens;
-    io::Json record = {
-        {"step", done},
-        {"epoch", double(done) / double(schedule.layout.steps_per_epoch())},
-        {"lr", result.lr},
-        {"loss", result.loss},
-        {"grad_norm", result.grad_norm},
-        {"tokens_per_second", double(result.tokens) / std::max(step_seconds, 1e-9)},
-        {"elapsed_seconds", std::chrono::duration<double>(Clock::now() - start_time).count()},
-    };
+    io::Json record = step_record(result, done, schedule, step_seconds, start_time);
     const bool last = done == schedule.total_steps;
     if (!validation_set.empty() && ((settings.eval_every > 0 && done % settings.eval_every == 0) || last)) {
       const double validation = validation_loss(model, validation_set, settings.micro_batch, group);
@@ -349,12 +368,7 @@ TrainingSummary train_lora(model::Model& model, const TrainingSettings& settings
       }
     }
     log.append(record);
-    if (progress) {
-      const double rate = double(tokens_seen) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - start_time).count());
-      std::string status = fmt::format("loss {:.4f}", result.loss);
-      if (record.contains("val_loss")) status += fmt::format(" val {:.4f}", record["val_loss"].get<double>());
-      progress->advance(1, status + fmt::format(" lr {:.2e} {:.0f} tok/s", result.lr, rate));
-    }
+    if (progress) show_step(*progress, record, double(tokens_seen) / std::max(1e-9, seconds_since(start_time)));
     if (writer && !last && settings.save_every > 0 && done % settings.save_every == 0) {
       save_checkpoint(done);
       plot_losses(log.records(), output_dir / "loss");

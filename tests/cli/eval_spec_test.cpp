@@ -4,7 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
-#include "cli/eval_command.h"
+#include "cli/commands.h"
 #include "eval/evaluation_run.h"
 #include "io/error.h"
 
