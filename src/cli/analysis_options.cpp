@@ -24,7 +24,7 @@ void add_analysis_run_options(CLI::App* command, AnalysisArguments& arguments, c
   command->add_option("--batch-size", arguments.batch_size, "prompts per forward pass")->capture_default_str();
   command->add_option("--out", arguments.out, "output directory")->required();
   command->add_option("--data-dir", arguments.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  command->add_option("--tasks-dir", arguments.tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_tasks_dir_option(command, arguments.tasks_dir);
   add_dist_timeout_option(command, arguments.dist_timeout);
   add_runtime_options(command, arguments.runtime);
 }

@@ -45,6 +45,11 @@ void refuse_options_without_effect(const CLI::App& command, const std::vector<st
     if (command.count(option) > 0) throw Error(option + " has no effect here: " + why);
 }
 
+void add_tasks_dir_option(CLI::App* command, std::filesystem::path& tasks_dir) {
+  command->add_option("--tasks-dir", tasks_dir,
+                      "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+}
+
 void add_runtime_options(CLI::App* command, RuntimeOptions& options) {
   command->add_option("--threads", options.threads, "CPU threads (0 = all cores)")
       ->check(at_least(0));

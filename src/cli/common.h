@@ -31,6 +31,10 @@ CLI::Validator at_least(int64_t minimum);
 void refuse_options_without_effect(const CLI::App& command, const std::vector<std::string>& options,
                                    const std::string& why);
 
+// Adds --tasks-dir, the directory of task files read beside the study's tasks (every command that
+// takes --task names its tasks by it).
+void add_tasks_dir_option(CLI::App* command, std::filesystem::path& tasks_dir);
+
 // Adds --threads, --device, --dtype, --quantize, --quant-blocksize and --double-quant to a subcommand.
 void add_runtime_options(CLI::App* command, RuntimeOptions& options);
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "data/answer_type.h"
 #include "data/data_dir.h"
 #include "data/prompt_format.h"
@@ -184,7 +185,7 @@ void add_data_command(CLI::App& app) {
       ->needs(exclude_test);
   build->add_option("--out", build_arguments->out, "output JSONL file")->required();
   build->add_option("--data-dir", build_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  build->add_option("--tasks-dir", build_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_tasks_dir_option(build, build_arguments->tasks_dir);
   build->callback([build_arguments] { run_build(*build_arguments); });
 
   auto show_arguments = std::make_shared<ShowArguments>();
@@ -198,7 +199,7 @@ void add_data_command(CLI::App& app) {
   show->add_flag("--question", show_arguments->question, "print the question-translation question instead");
   show->add_flag("--json", show_arguments->json, "print JSON with the answer and English label");
   show->add_option("--data-dir", show_arguments->data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  show->add_option("--tasks-dir", show_arguments->tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_tasks_dir_option(show, show_arguments->tasks_dir);
   show->callback([show_arguments] { run_show(*show_arguments); });
 
   auto check_data_dir = std::make_shared<std::filesystem::path>();

@@ -179,7 +179,7 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
       ->check(CLI::IsMember({"none", "left"}));
   add_dist_timeout_option(command, arguments.dist_timeout);
   command->add_option("--data-dir", arguments.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
-  command->add_option("--tasks-dir", arguments.tasks_dir, "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+  add_tasks_dir_option(command, arguments.tasks_dir);
   add_runtime_options(command, arguments.runtime);
   return command;
 }

@@ -85,6 +85,7 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
       ->capture_default_str();
   add_training_options(command, options.training, TrainingOptionNames::study_command);
   command->add_option("--data-dir", options.data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
+  add_tasks_dir_option(command, options.tasks_dir);
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
   command->add_option("--demo-examples", options.demo_examples,
