@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "data/data_fixtures.h"
@@ -314,6 +315,25 @@ TEST(TaskFile, TasksDirectoryAddsTasksBesideTheStudys) {
   fixture.write([](Json& t) { t["name"] = "snli"; });
   EXPECT_TRUE(contains(error_of([&] { load_protocol(testing::shared_data_dir(), fixture.dir.path()); }),
                        "task 'snli' is already defined"));
+}
+
+// The tasks directory: the one given wins over $QTALIGN_TASKS, which is read when none is given.
+TEST(TaskFile, TasksDirectoryIsTheGivenOneElseTheEnvironments) {
+  ChoiceTask given;
+  given.write();
+  ChoiceTask environment;
+  environment.write([](Json& t) { t["name"] = "capitals_env"; });
+  const char* previous = std::getenv("QTALIGN_TASKS");
+  const std::string kept = previous ? previous : "";
+  ::setenv("QTALIGN_TASKS", environment.dir.path().c_str(), 1);
+  const Protocol from_environment = load_protocol(testing::shared_data_dir());
+  const Protocol from_option = load_protocol(testing::shared_data_dir(), given.dir.path());
+  if (previous) ::setenv("QTALIGN_TASKS", kept.c_str(), 1);
+  else ::unsetenv("QTALIGN_TASKS");
+  EXPECT_EQ(from_environment.tasks_dir, environment.dir.path());
+  EXPECT_EQ(from_environment.task_names(), (std::vector<std::string>{"capitals_env", "emotion", "paws", "snli"}));
+  EXPECT_EQ(from_option.tasks_dir, given.dir.path());
+  EXPECT_EQ(from_option.task_names(), (std::vector<std::string>{"capitals", "emotion", "paws", "snli"}));
 }
 
 }  // namespace
