@@ -363,7 +363,9 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
       analysis.pc2[roles.scatter[s]] = to_vector(pc2.narrow(0, static_cast<int64_t>(s) * items, items));
     }
   }
-  if (!roles.pairs.empty()) analysis.pair_correlation = joint_pca_1d_correlations(vectors, roles.joint_fit, roles.pairs);
+  // A task with none of the study's seven has no joint fit, and then no study pair to correlate.
+  if (!roles.joint_fit.empty() || !roles.pairs.empty())
+    analysis.pair_correlation = joint_pca_1d_correlations(vectors, roles.joint_fit, roles.pairs);
   for (const auto& [a, b] : roles.pairs)
     analysis.pair_correlation_per_pair_fit.push_back(pca_1d_correlation(vectors[a], vectors[b]));
   for (size_t l = 0; l < languages; ++l) {
