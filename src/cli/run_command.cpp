@@ -168,7 +168,9 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--target", arguments->targets, "translation target of the tuning questions (several: a grid)")
       ->capture_default_str();
-  command->add_option("--eval-task", options.eval_task, "all, or one of emotion, snli, paws")->capture_default_str();
+  command->add_option("--eval-task", options.eval_task,
+                      "all (the study's three), or one task: emotion, snli, paws or a task file's")
+      ->capture_default_str();
   command->add_option("--analysis-limit", options.analysis_limit, "items per language for the lens and PCA (demo: 24)")
       ->capture_default_str();
   command->add_option("--lens-langs", options.lens_languages, "languages for the logit lens (all = all with lens prompts)")
