@@ -15,7 +15,7 @@ namespace qtalign::analysis {
 std::vector<std::string> lens_languages(const data::Protocol& protocol, const std::string& task) {
   const data::LensProtocol& lens = protocol.task(task).lens_protocol();
   std::vector<std::string> languages;
-  for (const std::string& language : protocol.languages)
+  for (const std::string& language : protocol.task(task).language_order)
     if (lens.demonstrations.count(language) && lens.native_labels.count(language))
       languages.push_back(language);
   return languages;

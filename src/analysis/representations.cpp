@@ -100,7 +100,7 @@ std::vector<std::vector<at::Tensor>> collect_vectors(distributed::ProcessGroup& 
 
 // The result's languages, pairs and settings, and each language's role, decided from the spec before
 // any forward pass: the reference first, the spec's languages (the scatters' unless the spec names
-// others), the study's seven (its correlation measure is fitted to them together), then those of the
+// others), the study's seven that the task has (its correlation measure is fitted to them together), then those of the
 // scatter and of extra pairs.
 RepresentationResult planned_result(const data::Protocol& protocol, const RepresentationSpec& spec,
                                     LayerRoles& roles) {
@@ -120,10 +120,15 @@ RepresentationResult planned_result(const data::Protocol& protocol, const Repres
   for (const std::string& language : spec.languages) add_language(language);
   // The scatters show the languages asked for, not those the correlation adds.
   result.scatter_languages = spec.scatter_languages.empty() ? result.languages : spec.scatter_languages;
-  result.joint_fit_languages = study_correlation_languages();
+  // A task file's task may lack some of the study's languages: its measure uses those it has.
+  const data::TaskProtocol& task = protocol.task(spec.task);
+  const auto in_task = [&](const std::string& language) { return task.languages.count(language) > 0; };
+  for (const std::string& language : study_correlation_languages())
+    if (in_task(language)) result.joint_fit_languages.push_back(language);
   for (const std::string& language : result.joint_fit_languages) roles.joint_fit.push_back(add_language(language));
   for (const std::string& language : result.scatter_languages) roles.scatter.push_back(add_language(language));
-  result.pairs = study_language_pairs();
+  for (const LanguagePair& pair : study_language_pairs())
+    if (in_task(pair.first) && in_task(pair.second)) result.pairs.push_back(pair);
   for (const LanguagePair& pair : spec.extra_pairs) {
     add_language(pair.first);
     add_language(pair.second);
@@ -201,6 +206,9 @@ std::string study_difference_note(const RepresentationResult& result) {
   if (result.prompt != RepresentationPrompt::study)
     differences.push_back("the " + representation_prompt_name(result.prompt) + " prompt (the study's: study)");
   if (result.pooling != Pooling::mean) differences.push_back("last-token pooling (the study's: mean)");
+  if (result.joint_fit_languages != study_correlation_languages())
+    differences.push_back(fmt::format("the joint fit to the task's languages among the study's seven only ({})",
+                                      fmt::join(result.joint_fit_languages, ", ")));
   if (differences.empty()) return "";
   return fmt::format("Not as the study's notebook: {}.", fmt::join(differences, "; "));
 }
@@ -355,7 +363,9 @@ LayerAnalysis analyse_layer(int64_t layer, const std::vector<at::Tensor>& vector
       analysis.pc2[roles.scatter[s]] = to_vector(pc2.narrow(0, static_cast<int64_t>(s) * items, items));
     }
   }
-  analysis.pair_correlation = joint_pca_1d_correlations(vectors, roles.joint_fit, roles.pairs);
+  // A task with none of the study's seven has no joint fit, and then no study pair to correlate.
+  if (!roles.joint_fit.empty() || !roles.pairs.empty())
+    analysis.pair_correlation = joint_pca_1d_correlations(vectors, roles.joint_fit, roles.pairs);
   for (const auto& [a, b] : roles.pairs)
     analysis.pair_correlation_per_pair_fit.push_back(pca_1d_correlation(vectors[a], vectors[b]));
   for (size_t l = 0; l < languages; ++l) {

@@ -47,7 +47,6 @@ void add_data_dir_option(CLI::App* command, std::filesystem::path& data_dir) {
   command->add_option("--data-dir", data_dir, "benchmark data (default: $QTALIGN_DATA, then built-in)");
 }
 
-
 void add_tasks_dir_option(CLI::App* command, std::filesystem::path& tasks_dir) {
   command->add_option("--tasks-dir", tasks_dir,
                       "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");

@@ -77,7 +77,8 @@ void add_pca_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("pca", kPcaDescription);
   add_analysis_model_options(command, arguments->common,
                              "a second adapter (e.g. the tuned one): run both and overlay the cosine curves");
-  command->add_option("--task", arguments->common.task, "emotion, snli or paws")->capture_default_str();
+  command->add_option("--task", arguments->common.task, "emotion, snli, paws or a task file's (--langs from its languages)")
+      ->capture_default_str();
   command->add_option("--langs", arguments->languages,
                       "languages such as en,de,fr,hi, or all, scattered and compared by cosine (en and the study's "
                       "seven are always added for the correlations)")

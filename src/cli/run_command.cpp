@@ -80,6 +80,7 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
       ->capture_default_str();
   add_training_options(command, options.training, TrainingOptionNames::study_command);
   add_data_dir_option(command, options.data_dir);
+  add_tasks_dir_option(command, options.tasks_dir);
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
   command->add_option("--demo-examples", options.demo_examples,
@@ -133,7 +134,9 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--target", arguments->axes.targets, "translation target of the tuning questions (several: a grid)")
       ->capture_default_str();
-  command->add_option("--eval-task", options.eval_task, "all, or one of emotion, snli, paws")->capture_default_str();
+  command->add_option("--eval-task", options.eval_task,
+                      "all (the study's three), or one task: emotion, snli, paws or a task file's")
+      ->capture_default_str();
   command->add_option("--analysis-limit", options.analysis_limit, "items per language for the lens and PCA (demo: 24)")
       ->capture_default_str();
   command->add_option("--lens-langs", options.lens_languages, "languages for the logit lens (all = all with lens prompts)")

@@ -33,7 +33,7 @@ struct StudyArguments {
 extern const char* const kStudyProcessesHelp;
 
 // Adds the settings every configuration shares (--out, --size, --seed, --eval-langs, --eval-limit,
-// training options, --data-dir, --demo-tokenizer, runtime options, --dist-timeout) and the plan's
+// training options, --data-dir, --tasks-dir, --demo-tokenizer, runtime options, --dist-timeout) and the plan's
 // --max-configurations.
 void add_shared_study_options(CLI::App* command, StudyArguments& arguments);
 

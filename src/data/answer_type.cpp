@@ -89,6 +89,8 @@ std::vector<std::string> AnswerWords::scored_words() const {
 
 AnswerWords answer_words(const TaskProtocol& task, const std::string& language, AnswerType type) {
   task.language(language);
+  if (type != AnswerType::english && task.option_scoring == OptionScoring::option_text)
+    refuse(task, language, type, "its task file scores each option's own text (scoring option_text), not label words");
   if (type == AnswerType::same_language) return same_language_words(task, language);
   if (type == AnswerType::task_agnostic) return task_agnostic_words(task, language);
   return {task.language(language).demonstrations, task.labels, ""};

@@ -213,7 +213,7 @@ void check_answer_map(const ProtocolReader& reader, const std::map<std::string, 
 // Prompts show what the block holds, so a block of another size would silently change the shots.
 void check_demonstration_counts(const ProtocolReader& reader, const TaskProtocol& task, const std::string& where) {
   for (const auto& [code, language] : task.languages) {
-    const size_t held = answer_line_ends(language.demonstrations, task.labels).size();
+    const size_t held = answer_line_ends(language.demonstrations, task.demonstration_words(code)).size();
     if (held != static_cast<size_t>(task.shots))
       reader.fail(where + (where.empty() ? "" : ".") + code + ".demonstrations",
                   fmt::format("holds {} demonstrations (answer lines ending in a quoted label), but the task's shots is {}",
@@ -239,6 +239,17 @@ const LanguageProtocol& TaskProtocol::language(const std::string& code) const {
 const LensProtocol& TaskProtocol::lens_protocol() const {
   if (!lens) throw Error("task " + name + " has no logit-lens prompts in prompts.json (only emotion has)");
   return *lens;
+}
+
+std::vector<std::string> TaskProtocol::item_fields() const {
+  std::vector<std::string> all = fields;
+  for (const std::string& option : options)
+    if (std::find(all.begin(), all.end(), option) == all.end()) all.push_back(option);
+  return all;
+}
+
+const std::vector<std::string>& TaskProtocol::demonstration_words(const std::string& code) const {
+  return option_scoring == OptionScoring::option_text ? language(code).demonstration_answers : labels;
 }
 
 const std::string& QuestionTranslationProtocol::language_name(const std::string& code) const {

@@ -29,6 +29,7 @@ struct LanguageProtocol {
   int64_t count = 0;                              // items in the test set (0 in a task file: not checked)
   std::string file;                               // the test set, relative to the data directory (or absolute)
   ItemSource items;                               // how the file names the fields
+  std::vector<std::string> demonstration_answers;  // option-text scoring: each demonstration's answer, in order
 };
 
 // The logit-lens prompts (emotion only): demonstrations answered in the target language.
@@ -44,6 +45,12 @@ struct OutputTypesProtocol {
   std::map<std::string, std::string> task_agnostic_labels;  // English label -> word standing for it ("ox")
 };
 
+// What multiple choice scores after the prompt: the labels (option letters), or each item's own options.
+enum class OptionScoring {
+  letters,      // the labels A, B, C, ... as any task's labels (prefix-sum or sequence mode)
+  option_text,  // each option's text by sequence log-likelihood, the demonstrations answered with option texts
+};
+
 struct TaskProtocol {
   std::string name;
   int shots = 0;
@@ -52,6 +59,7 @@ struct TaskProtocol {
   std::map<std::string, LanguageProtocol> languages;   // every language of the task
   std::vector<std::string> language_order;             // the task's languages in table order
   std::vector<std::string> options;                    // multiple choice: the fields holding options, one per label
+  OptionScoring option_scoring = OptionScoring::letters;  // a task file's "scoring"
   std::map<std::string, std::string> language_names;   // code -> display name, from a task file
   std::filesystem::path source;                        // the task file (empty: prompts.json)
   std::optional<LensProtocol> lens;
@@ -61,6 +69,11 @@ struct TaskProtocol {
   const LanguageProtocol& language(const std::string& code) const;
   // The lens block; throws Error when the task has none.
   const LensProtocol& lens_protocol() const;
+  // The fields every item must have: the template's, then options the template does not show.
+  std::vector<std::string> item_fields() const;
+  // The words the demonstrations of `language` answer with: the labels, or under option-text scoring
+  // the option texts they were drawn with.
+  const std::vector<std::string>& demonstration_words(const std::string& language) const;
 };
 
 struct QuestionTranslationProtocol {

@@ -49,7 +49,9 @@ std::string format_task_check(const TaskCheck& check) {
   const TaskProtocol& task = check.task;
   std::string text = fmt::format("task {} ({}): valid\n", task.name, task.source.string());
   text += fmt::format("labels: {}{}; {} shots; fields: {}\n", fmt::join(task.labels, ", "),
-                      task.options.empty() ? "" : fmt::format(" (multiple choice over {})", fmt::join(task.options, ", ")),
+                      task.options.empty() ? ""
+                      : fmt::format(" (multiple choice over {}, scored by {})", fmt::join(task.options, ", "),
+                                    task.option_scoring == OptionScoring::option_text ? "each option's text" : "letter"),
                       task.shots, fmt::join(task.fields, ", "));
   text += fmt::format("{} languages: {}\n", task.language_order.size(), fmt::join(task.language_order, " "));
   for (const LanguageCheck& language : check.languages) {
@@ -99,7 +101,8 @@ std::string new_task_file(const std::filesystem::path& jsonl, const std::string&
       "  // What --task calls the task.\n"
       "  \"name\": {name},\n"
       "  // The answers scored after the prompt's opening quote: the distinct values of '{answer}'. For\n"
-      "  // multiple choice give \"options\" (the fields holding the options) and labels A, B, C, ... follow.\n"
+      "  // multiple choice give \"options\" (the fields holding the options) and labels A, B, C, ... follow;\n"
+      "  // \"scoring\": \"option_text\" then scores each option's own text instead of its letter.\n"
       "  \"labels\": {labels},\n"
       "  // Demonstrations per prompt (balanced over the labels when drawn from a dev file).\n"
       "  \"shots\": {shots},\n"

@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kTaskFileKeys = {"name", "description", "labels", "options", "shots", "template",
+const std::vector<std::string> kTaskFileKeys = {"name", "description", "labels", "options", "scoring", "shots", "template",
                                                 "items", "answer_map", "demonstrations", "languages", "lens",
                                                 "output_types"};
 const std::vector<std::string> kLanguageKeys = {"code", "name", "items", "template", "words", "answer_map",
@@ -118,6 +118,17 @@ std::vector<std::string> labels_of(const ProtocolReader& reader, const Json& roo
   return labels;
 }
 
+// "scoring": the option letters (the default) or, for multiple choice, each option's own text.
+OptionScoring option_scoring_of(const ProtocolReader& reader, const Json& root, const std::vector<std::string>& options) {
+  if (!root.contains("scoring")) return OptionScoring::letters;
+  const std::string scoring = reader.string_member(root, "scoring", "");
+  if (scoring == "letters") return OptionScoring::letters;
+  if (scoring != "option_text") reader.fail("scoring", "'" + scoring + "' is not one of letters, option_text");
+  if (options.empty())
+    reader.fail("scoring", "option_text scores each item's options, and the task has no \"options\" (the fields holding them)");
+  return OptionScoring::option_text;
+}
+
 // The words keys some language's "words" gives: every language must give all of them.
 std::set<std::string> word_keys_of(const Json& languages) {
   std::set<std::string> keys;
@@ -129,9 +140,9 @@ std::set<std::string> word_keys_of(const Json& languages) {
 
 }  // namespace
 
-std::string drawn_demonstrations(const TaskProtocol& task, const std::string& language,
-                                 const std::vector<TaskItem>& dev, int shots, uint64_t seed,
-                                 const std::string& context) {
+DrawnDemonstrations drawn_demonstrations(const TaskProtocol& task, const std::string& language,
+                                         const std::vector<TaskItem>& dev, int shots, uint64_t seed,
+                                         const std::string& context) {
   std::vector<std::vector<size_t>> by_label(task.labels.size());
   for (size_t i = 0; i < dev.size(); ++i) {
     const auto label = std::find(task.labels.begin(), task.labels.end(), dev[i].label);
@@ -141,7 +152,7 @@ std::string drawn_demonstrations(const TaskProtocol& task, const std::string& la
     std::mt19937_64 generator = seeded_generator(seed, task.labels[l]);
     shuffle_indices(by_label[l], generator);
   }
-  std::string block;
+  DrawnDemonstrations drawn;
   for (int shot = 0; shot < shots; ++shot) {
     const size_t l = static_cast<size_t>(shot) % task.labels.size();
     const size_t rank = static_cast<size_t>(shot) / task.labels.size();
@@ -149,10 +160,13 @@ std::string drawn_demonstrations(const TaskProtocol& task, const std::string& la
       throw Error(fmt::format("{}: {} demonstrations balanced over {} labels need {} items labelled '{}', the dev file has {}",
                               context, shots, task.labels.size(), rank + 1, task.labels[l], by_label[l].size()));
     const TaskItem& item = dev[by_label[l][rank]];
-    if (shot > 0) block += '\n';
-    block += question_text(task, language, item) + task.labels[l] + "\"";
+    const std::string& answer =
+        task.option_scoring == OptionScoring::option_text ? item.fields.at(task.options[l]) : task.labels[l];
+    if (shot > 0) drawn.block += '\n';
+    drawn.block += question_text(task, language, item) + answer + "\"";
+    drawn.answers.push_back(answer);
   }
-  return block;
+  return drawn;
 }
 
 TaskProtocol read_task_file(const fs::path& file) {
@@ -168,6 +182,7 @@ TaskProtocol read_task_file(const fs::path& file) {
     reader.fail("name", "'" + task.name + "' is not a task name (non-empty, not 'all', no spaces, commas or slashes)");
   if (root.contains("options")) task.options = reader.string_list_member(root, "options", "");
   task.labels = labels_of(reader, root, task.options);
+  task.option_scoring = option_scoring_of(reader, root, task.options);
   const int64_t shots = reader.positive_integer_member(root, "shots", "");
   if (shots > 64) reader.fail("shots", "more than 64 demonstrations");
   task.shots = static_cast<int>(shots);
@@ -197,12 +212,17 @@ TaskProtocol read_task_file(const fs::path& file) {
     language.answer_map = answer_map_of(reader, root, json, task.labels, where);
     if (json.contains("count")) language.count = reader.positive_integer_member(json, "count", where);
     if (!json.contains("demonstrations")) reader.fail(where, "missing field 'demonstrations' (the block, or {\"dev\": FILE})");
+    if (json["demonstrations"].is_string() && task.option_scoring == OptionScoring::option_text)
+      reader.fail(at(where, "demonstrations"), "option_text scoring draws its demonstrations from a dev file "
+                                               "({\"dev\": FILE}), so that each answer is known to be an option's text");
     if (json["demonstrations"].is_string()) language.demonstrations = json["demonstrations"].get<std::string>();
     else dev_draws[code] = json["demonstrations"];
     task.languages[code] = std::move(language);
   }
+  // Scored by their own text, options need not be shown (a continuation task such as XCOPA's).
   for (const std::string& option : task.options)
-    if (std::find(task.fields.begin(), task.fields.end(), option) == task.fields.end())
+    if (task.option_scoring == OptionScoring::letters &&
+        std::find(task.fields.begin(), task.fields.end(), option) == task.fields.end())
       reader.fail("options", "the option field {" + option + "} is not in the template (fields: " + listed(task.fields) + ")");
 
   const Json defaults = root.contains("demonstrations") ? root["demonstrations"] : Json::object();
@@ -217,8 +237,11 @@ TaskProtocol read_task_file(const fs::path& file) {
     const Json seed = merged.value("seed", Json(0));
     if (!seed.is_number_integer() || seed.get<int64_t>() < 0) reader.fail(at(where, "seed"), "expected an integer >= 0");
     const std::vector<TaskItem> dev_items = read_task_items(dev_path.lexically_normal(), task, code);
-    task.languages[code].demonstrations =
+    DrawnDemonstrations drawn =
         drawn_demonstrations(task, code, dev_items, task.shots, seed.get<uint64_t>(), file.string() + ": " + where);
+    task.languages[code].demonstrations = std::move(drawn.block);
+    if (task.option_scoring == OptionScoring::option_text)
+      task.languages[code].demonstration_answers = std::move(drawn.answers);
   }
   check_demonstration_counts(reader, task, "languages");
   read_answer_type_blocks(reader, root, task, task.language_order, "");

@@ -20,13 +20,20 @@ namespace qtalign::data {
 // dev file. Throws Error "<file>: <json path>: problem" naming the field and the language.
 TaskProtocol read_task_file(const std::filesystem::path& file);
 
-// The few-shot block of `shots` demonstrations drawn from `dev` (items of `language`): balanced over
-// the labels (label i of the task at positions i, i + L, ...), each label's items in the order of a
-// shuffle seeded by (seed, label), each written as the question followed by its label and the closing
-// quote. Throws Error naming `context` when a label has too few items.
-std::string drawn_demonstrations(const TaskProtocol& task, const std::string& language,
-                                 const std::vector<TaskItem>& dev, int shots, uint64_t seed,
-                                 const std::string& context);
+// Demonstrations drawn from a dev file: the few-shot block and each demonstration's answer.
+struct DrawnDemonstrations {
+  std::string block;
+  std::vector<std::string> answers;  // in block order: the label, or under option-text scoring the option's text
+};
+
+// The `shots` demonstrations drawn from `dev` (items of `language`): balanced over the labels (label
+// i of the task at positions i, i + L, ...), each label's items in the order of a shuffle seeded by
+// (seed, label), each written as the question followed by its answer (the label, or under option-text
+// scoring the text of its option) and the closing quote. Throws Error naming `context` when a label
+// has too few items.
+DrawnDemonstrations drawn_demonstrations(const TaskProtocol& task, const std::string& language,
+                                         const std::vector<TaskItem>& dev, int shots, uint64_t seed,
+                                         const std::string& context);
 
 // One of the study's tasks (prompts.json) written as a task file: its items are the data directory's
 // files by absolute path, so the file reads back into the same prompts.

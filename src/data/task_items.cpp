@@ -46,12 +46,14 @@ std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const T
   const std::vector<io::Json> records = read_records(file, protocol.items);
   if (records.empty()) fail_at(file, "no items (an empty " + task.name + " set)");
   // A field no item has is the mapping's or the template's mistake, not item 0's.
-  for (const auto& field : task.fields) {
+  const std::vector<std::string> fields = task.item_fields();
+  for (const auto& field : fields) {
     const std::string& column = protocol.items.column_of(field);
+    const bool shown = std::find(task.fields.begin(), task.fields.end(), field) != task.fields.end();
     if (std::none_of(records.begin(), records.end(),
                      [&](const io::Json& record) { return record.is_object() && record.contains(column); }))
-      fail_at(file, fmt::format("language {}: template field {{{}}}{}: no item has it", language, field,
-                                column == field ? "" : " (column '" + column + "')"));
+      fail_at(file, fmt::format("language {}: {} field {{{}}}{}: no item has it", language, shown ? "template" : "option",
+                                field, column == field ? "" : " (column '" + column + "')"));
   }
   std::vector<TaskItem> items;
   items.reserve(records.size());
@@ -59,7 +61,7 @@ std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const T
     const std::string where = "language " + language + ": item " + std::to_string(i);
     TaskItem item;
     item.index = i;
-    for (const auto& field : task.fields)
+    for (const auto& field : fields)
       item.fields[field] = io::required_field<std::string>(records[i], protocol.items.column_of(field), file, where);
     for (size_t a = 0; a < task.options.size(); ++a)
       for (size_t b = a + 1; b < task.options.size(); ++b)

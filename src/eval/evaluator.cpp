@@ -84,6 +84,30 @@ std::vector<double> sequence_scores(const model::Model& model, const model::KVCa
   return scores;
 }
 
+// The token count of the longest of `sequences` (0 for none).
+size_t longest_sequence(const std::vector<std::vector<int64_t>>& sequences) {
+  size_t longest = 0;
+  for (const auto& sequence : sequences) longest = std::max(longest, sequence.size());
+  return longest;
+}
+
+// Option-text scoring's candidates of an item: each option's text and the closing quote as they
+// continue the prompt, in label order; throws Error naming the item and option when the text merges
+// with the prompt's last tokens.
+std::vector<std::vector<int64_t>> option_text_sequences(const tokenizer::Tokenizer& tokenizer,
+                                                        const data::TaskProtocol& task, const std::string& tail,
+                                                        const data::TaskItem& item, const std::string& context) {
+  std::vector<std::vector<int64_t>> sequences;
+  for (size_t o = 0; o < task.options.size(); ++o) {
+    try {
+      sequences.push_back(label_sequence_ids(tokenizer, tail, item.fields.at(task.options[o])));
+    } catch (const Error& error) {
+      throw Error(fmt::format("{} item {} option {}: {}", context, item.index, task.labels[o], error.what()));
+    }
+  }
+  return sequences;
+}
+
 }  // namespace
 
 int64_t LanguageEvaluation::correct() const {
@@ -115,8 +139,10 @@ LanguageEvaluator::LanguageEvaluator(const model::Model& model, const tokenizer:
                                      const data::TaskProtocol& task, std::string language, EvaluationOptions options)
     : model_(model), tokenizer_(tokenizer), task_(task), language_(std::move(language)), options_(options) {
   if (options_.batch_size < 1) throw Error("batch size must be at least 1");
+  if (task_.option_scoring == data::OptionScoring::option_text) options_.mode = ScoringMode::sequence;
   label_tokens_ = label_tokens_for(tokenizer_, task_, language_, options_.answer_type);
-  for (const auto& sequence : label_tokens_.sequences) longest_label_ = std::max(longest_label_, sequence.size());
+  answer_tail_ = template_tail(task_.language(language_).template_text);
+  longest_label_ = longest_sequence(label_tokens_.sequences);
   const std::string prefix_text = data::shared_prompt_prefix(task_, language_, options_.answer_type);
   if (options_.truncate_left) truncation_prefix_ = tokenizer_.encode(prefix_text, /*add_special_tokens=*/true);
   if (options_.prefix_cache) cached_prefix_ = cacheable_prefix_ids(tokenizer_, prefix_text);
@@ -136,12 +162,22 @@ LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>
   result.labels = task_.labels;
 
   const int64_t context_length = model_.config.max_position_embeddings;
+  // Under option-text scoring each item's candidates are its own options; otherwise every item's are the labels.
+  std::vector<std::vector<std::vector<int64_t>>> option_sequences;
+  const auto sequences_of = [&](size_t position) -> const std::vector<std::vector<int64_t>>& {
+    return option_sequences.empty() ? label_tokens_.sequences : option_sequences[position];
+  };
   std::vector<std::vector<int64_t>> prompts;
   for (const data::TaskItem& item : items) {
     std::vector<int64_t> ids =
         tokenizer_.encode(data::evaluation_prompt(task_, language_, item, options_.answer_type), /*add_special_tokens=*/true);
     ids.insert(ids.end(), label_tokens_.forced_prefix.begin(), label_tokens_.forced_prefix.end());
-    const int64_t needed = static_cast<int64_t>(ids.size() + longest_label_);
+    size_t longest = longest_label_;
+    if (task_.option_scoring == data::OptionScoring::option_text) {
+      option_sequences.push_back(option_text_sequences(tokenizer_, task_, answer_tail_, item, context));
+      longest = longest_sequence(option_sequences.back());
+    }
+    const int64_t needed = static_cast<int64_t>(ids.size() + longest);
     if (context_length > 0 && needed > context_length) {
       if (!options_.truncate_left)
         throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
@@ -207,9 +243,9 @@ LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>
       } else {
         const at::Tensor log_probs = at::log_softmax(next_token_logits, -1);
         for (int64_t row = 0; row < rows; ++row) {
-          scores[row] = sequence_scores(model_, cache_row(output.cache, row), log_probs[row], label_tokens_.sequences);
-          for (const auto& sequence : label_tokens_.sequences)
-            result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
+          const auto& sequences = sequences_of(members[batch.prompt_indices[row]]);
+          scores[row] = sequence_scores(model_, cache_row(output.cache, row), log_probs[row], sequences);
+          for (const auto& sequence : sequences) result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
         }
       }
 

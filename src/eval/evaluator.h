@@ -68,7 +68,9 @@ LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::
                              const std::string& language, data::AnswerType answer_type = data::AnswerType::english);
 
 // Evaluates `items` of `task` in `language` (prompts and words of options.answer_type, each prompt
-// followed by the forced prefix's tokens), calling on_items_done(count) after each batch. Throws
+// followed by the forced prefix's tokens), calling on_items_done(count) after each batch. A task file
+// scoring option_text is scored in sequence mode whatever options.mode says, each item's candidates
+// being its options' texts (each followed by the closing quote), its scores their summed log-probabilities. Throws
 // Error naming the item when a prompt (with the longest label) exceeds the model's context, unless
 // truncate_left: then the tokens right after the shared prefix (demonstrations and the template text
 // before the first field) are dropped until it fits, and only a prefix that cannot fit is an error.
@@ -99,6 +101,7 @@ class LanguageEvaluator {
   EvaluationOptions options_;
   LabelTokens label_tokens_;
   size_t longest_label_ = 0;
+  std::string answer_tail_;  // the template text the answer follows, for the options' sequences
   std::vector<int64_t> truncation_prefix_;  // the prefix's own encoding, kept whole by truncate_left
   std::vector<int64_t> cached_prefix_;      // the ids the KV cache holds (empty without the cache)
   std::optional<model::KVCache> prefix_cache_;

@@ -36,7 +36,8 @@ data::TaskProtocol with_shots(const data::TaskProtocol& task, int shots) {
   cut.shots = shots;
   for (auto& [language, protocol] : cut.languages) {
     const std::string context = fmt::format("task {} language {}", task.name, language);
-    cut_block(protocol.demonstrations, task.labels, task.shots, shots, context);
+    cut_block(protocol.demonstrations, task.demonstration_words(language), task.shots, shots, context);
+    if (!protocol.demonstration_answers.empty()) protocol.demonstration_answers.resize(static_cast<size_t>(shots));
     if (shots > 0) continue;
     if (protocol.template_text.compare(0, kDemonstrationsLine.size(), kDemonstrationsLine) != 0)
       throw Error(context + ": the template does not start with \"{demonstrations}\\n\", so 0 shots is undefined");

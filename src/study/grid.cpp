@@ -114,7 +114,8 @@ void finish_grid(StudyRecord& record, const GridPaths& paths, int total, Clock::
 void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
   const auto start = Clock::now();
   const bool report = group.is_main();
-  const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(options.common.data_dir));
+  const data::Protocol protocol =
+      data::load_protocol(data::resolve_data_dir(options.common.data_dir), options.common.tasks_dir);
   const GridOptions grid = with_english(options, protocol, report);
   validate(grid, protocol, group.world_size());
   const GridPaths paths(grid.common.out);
@@ -127,7 +128,7 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
   record.set("kind", "grid");
   record.set("demo", demo);
   if (demo) record.set("demo_model", demo_model_description());  // what the report says of it
-  record.set("data", {{"dir", fs::absolute(protocol.data_dir).string()}, {"prompts_sha1", io::file_sha1(protocol.source)}});
+  record.set("data", data_record(protocol));
   record.set("question_sources", question_source_note(protocol, grid.plan));
   record.set("processes", group.world_size());
   if (report) {

@@ -29,9 +29,9 @@ void write_grid_outputs(const fs::path& study_dir) {
   const io::Json study = io::read_json_file(record_file);
   const io::Json settings = io::required_field<io::Json>(study, "settings", record_file);
   const Plan plan = plan_from_json(io::required_field<io::Json>(settings, "plan", record_file), record_file, Plan{});
-  const data::Protocol protocol =
-      data::load_protocol(io::required_field<std::string>(io::required_field<io::Json>(study, "data", record_file), "dir",
-                                                          record_file));
+  const io::Json data = io::required_field<io::Json>(study, "data", record_file);
+  const data::Protocol protocol = data::load_protocol(io::required_field<std::string>(data, "dir", record_file),
+                                                      data.value("tasks_dir", std::string()));
   const GridPaths paths(study_dir);
   std::vector<report::GridTable> tables;
   for (const std::string& model : plan.models)

@@ -270,13 +270,12 @@ class ConfigurationStages {
       : options_(options),
         paths_(options.out),
         model_dir_(std::move(model_dir)),
-        protocol_(data::load_protocol(data::resolve_data_dir(options.data_dir))),
+        protocol_(data::load_protocol(data::resolve_data_dir(options.data_dir), options.tasks_dir)),
         train_languages_(data::parse_language_list(protocol_, options.train_languages)),
         group_(group),
         record_((validate(), paths_.record), settings_json(options, train_languages_), group),
         stages_(record_, stages, group) {
-    record_.set("data", {{"dir", fs::absolute(protocol_.data_dir).string()},
-                         {"prompts_sha1", io::file_sha1(protocol_.source)}});
+    record_.set("data", data_record(protocol_));
     record_.set("processes", group.world_size());
   }
 
@@ -322,6 +321,12 @@ class ConfigurationStages {
 
 }  // namespace
 
+io::Json data_record(const data::Protocol& protocol) {
+  io::Json record = {{"dir", fs::absolute(protocol.data_dir).string()}, {"prompts_sha1", io::file_sha1(protocol.source)}};
+  if (!protocol.tasks_dir.empty()) record["tasks_dir"] = fs::absolute(protocol.tasks_dir).lexically_normal().string();
+  return record;
+}
+
 fs::path predictions_file(const fs::path& results) {
   return fs::path(results).replace_extension(".predictions.jsonl");
 }
@@ -339,6 +344,7 @@ eval::EvaluationSpec evaluation_spec(const StudyOptions& options, const fs::path
   eval::EvaluationSpec spec;
   spec.source = {model_dir, {}, adapter};
   spec.data_dir = options.data_dir;
+  spec.tasks_dir = options.tasks_dir;
   spec.out = run.results;
   spec.predictions = predictions_file(run.results);
   spec.eval_splits = run.splits;

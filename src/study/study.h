@@ -29,7 +29,9 @@
 
 #include "data/answer_type.h"
 #include "data/demonstrations.h"
+#include "data/protocol.h"
 #include "distributed/process_group.h"
+#include "io/json_file.h"
 #include "io/output_lock.h"
 #include "model/compute_settings.h"
 #include "train/training_settings.h"
@@ -44,6 +46,7 @@ struct StudyOptions {
   std::filesystem::path demo_tokenizer_dir;  // for the demo (empty: the npm Qwen tokenizer)
   size_t demo_examples = demo_training().examples_per_task;  // the demo model's training items per task
   std::filesystem::path data_dir;            // benchmark data (empty: the default)
+  std::filesystem::path tasks_dir;           // task files (empty: $QTALIGN_TASKS, then <data>/tasks)
   std::string task = "emotion";              // the task whose questions are translated for tuning
   std::string train_languages = "zh,de";
   std::string target = "en";                 // the translation target of the training questions
@@ -106,6 +109,10 @@ struct EvaluationRun {
   std::vector<std::filesystem::path> splits;      // evaluation-split files restricting the items
   std::filesystem::path results;                  // results JSON; predictions_file(results) beside it
 };
+
+// What study.json records of the benchmark data read: its directory, prompts.json's hash and, when
+// task files were read, their directory (where the tables are made read it back).
+io::Json data_record(const data::Protocol& protocol);
 
 // Where an evaluation's per-item predictions go: <results stem>.predictions.jsonl.
 std::filesystem::path predictions_file(const std::filesystem::path& results);

@@ -1,5 +1,7 @@
 #include "analysis/lens_pipeline.h"
 
+#include "analysis/user_task_support.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -226,6 +228,64 @@ TEST(LensPipeline, EnglishAndThaiReadingsMatchAHandWrittenLens) {
         EXPECT_NEAR(reading.entropy, entropy, 1e-4) << plan.language << " " << layer;
         if (plan.language == "en") EXPECT_EQ(reading.correct_english, reading.correct_native);
         if (plan.language == "th") EXPECT_EQ(reading.correct_native, reading.all_native);
+      }
+    }
+  }
+}
+
+// A user's task file (2 labels; English, German and Basque, which is none of the study's 20) read by
+// the lens: every language of the task by default, in the task's order; each prompt the item after the
+// task file's same-language demonstrations, written out here; each reading the hand-written lens of
+// that prompt run alone, with the candidates of the task's English and same-language words.
+TEST(LensPipeline, AUserTaskFileIsReadInItsOwnLanguagesAsAHandWrittenLens) {
+  testing::TempDir dir;
+  testing::write_mood_task(dir.path());
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(qwen_tokenizer_file());
+  const nlohmann::json vocab = nlohmann::json::parse(io::read_file(qwen_tokenizer_file()))["model"]["vocab"];
+  const data::Protocol protocol = data::load_protocol(testing::shared_data_dir(), dir.path());
+  const model::Model model = model::make_random_model(model::tiny_qwen2_config(151936), 5);
+  LensSpec spec;
+  spec.task = "mood";
+  spec.limit = {4, data::ItemPick::first, 0};
+  spec.bootstrap = {20, 0, 0.9};
+  const std::vector<LensLanguagePlan> plans = plan_lens(tokenizer, protocol, spec);
+  ASSERT_EQ(plans.size(), 3u);
+  const std::map<std::string, std::pair<std::string, std::string>> template_words{
+      {"en", {"Text", "Mood"}}, {"de", {"Text", "Stimmung"}}, {"eu", {"Testua", "Aldartea"}}};
+  const std::vector<std::string> order{"en", "de", "eu"};
+  for (size_t l = 0; l < plans.size(); ++l) {
+    const LensLanguagePlan& plan = plans[l];
+    SCOPED_TRACE(plan.language);
+    EXPECT_EQ(plan.language, order[l]);
+    const std::vector<std::string>& words = testing::mood_words().at(plan.language);
+    const std::vector<std::string>& sentences = testing::mood_sentences().at(plan.language);
+    EXPECT_EQ(plan.native_labels, words);
+    EXPECT_EQ(plan.item_indices, (std::vector<size_t>{0, 1, 2, 3}));  // no word shares a candidate with English
+    EXPECT_EQ(plan.item_labels, (std::vector<size_t>{0, 1, 0, 1}));
+    const auto& [text, mood] = template_words.at(plan.language);
+    const LensLanguageResult result = run_lens(model, plan, spec);
+    ASSERT_EQ(result.readings.size(), 4u);
+    for (size_t item = 0; item < 4; ++item) {
+      const std::string prompt = text + ": " + sentences[0] + "\n" + mood + ": \"" + words[0] + "\"\n" + text + ": " +
+                                 sentences[1] + "\n" + mood + ": \"" + words[1] + "\"\n" + text + ": " +
+                                 sentences[item] + "\n" + mood + ": \"";
+      ASSERT_EQ(plan.prompts[item], tokenizer.encode(prompt, true)) << item;
+      const size_t label = item % 2;
+      const std::set<int64_t> english = hand_candidates(tokenizer, vocab, label == 0 ? "good" : "bad");
+      const std::set<int64_t> native = hand_candidates(tokenizer, vocab, words[label]);
+      std::set<int64_t> all_native = hand_candidates(tokenizer, vocab, words[0]);
+      const std::set<int64_t> other = hand_candidates(tokenizer, vocab, words[1]);
+      all_native.insert(other.begin(), other.end());
+      const at::Tensor ids = at::tensor(plan.prompts[item], at::kLong).unsqueeze(0);
+      const model::ForwardOutput output =
+          model::forward(model, {ids, at::ones_like(ids)}, {.capture_hidden_states = true});
+      ASSERT_EQ(result.readings[item].size(), output.hidden_states.size());
+      for (size_t layer = 0; layer < output.hidden_states.size(); ++layer) {
+        const std::vector<double> p = hand_lens(model, output.hidden_states[layer][0][-1]);
+        const LensLayerReading& reading = result.readings[item][layer];
+        EXPECT_NEAR(reading.correct_english, mass(p, english), 1e-6) << item << " " << layer;
+        EXPECT_NEAR(reading.correct_native, mass(p, native), 1e-6) << item << " " << layer;
+        EXPECT_NEAR(reading.all_native, mass(p, all_native), 1e-6) << item << " " << layer;
       }
     }
   }

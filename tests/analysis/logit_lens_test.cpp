@@ -11,6 +11,7 @@
 #include "model/prompt_batches.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
+#include "support/test_support.h"
 
 namespace qtalign::analysis {
 namespace {

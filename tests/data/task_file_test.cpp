@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "data/data_fixtures.h"
@@ -160,6 +161,45 @@ TEST(TaskFile, DevDemonstrationsAreLabelBalancedAndSeeded) {
   EXPECT_TRUE(contains(error_of([&] { write("d.json", 7); }), "need 2 items labelled 'yes', the dev file has 1"));
 }
 
+// Option-text scoring (an XCOPA-like continuation task): the options need not be shown, every item
+// carries them, and each demonstration drawn from the dev file is answered with its gold option's text.
+TEST(TaskFile, OptionTextScoringAnswersDemonstrationsWithTheOptionsText) {
+  TempDir dir;
+  std::string dev;
+  for (int i = 0; i < 6; ++i)
+    dev += fmt::format("{{\"premise\": \"premise {}\", \"first\": \"first {}\", \"second\": \"second {}\", \"gold\": {}}}\n", i,
+                       i, i, i % 2);
+  io::write_file_atomically(dir / "dev.jsonl", dev);
+  io::write_file_atomically(dir / "test.jsonl",
+                            "{\"premise\": \"The glass fell.\", \"first\": \"It broke\", \"second\": \"It sang\", \"gold\": 0}\n");
+  io::write_file_atomically(dir / "copa.json", R"({"options": ["first", "second"], "scoring": "option_text", "shots": 4,
+    "template": "{demonstrations}\nPremise: {premise}\nSo: \"", "items": {"answer": "gold", "answer_map": {"0": "A", "1": "B"}},
+    "languages": [{"code": "en", "name": "English", "items": "test.jsonl", "demonstrations": {"dev": "dev.jsonl", "seed": 3}}]})");
+  const TaskProtocol task = read_task_file(dir / "copa.json");
+  EXPECT_EQ(task.option_scoring, OptionScoring::option_text);
+  EXPECT_EQ(task.fields, (std::vector<std::string>{"premise"}));
+  EXPECT_EQ(task.item_fields(), (std::vector<std::string>{"premise", "first", "second"}));
+  const std::vector<TaskItem> items = read_task_items(task.language("en").file, task, "en");
+  EXPECT_EQ(items[0].fields.at("second"), "It sang");
+  EXPECT_EQ(items[0].label, "A");
+  // Four demonstrations, labels A B A B: each line pair a dev item and the text of its gold option.
+  const std::string& block = task.language("en").demonstrations;
+  const std::vector<std::string>& answers = task.language("en").demonstration_answers;
+  ASSERT_EQ(answers.size(), 4u) << block;
+  EXPECT_EQ(task.demonstration_words("en"), answers);
+  size_t start = 0;
+  for (size_t shot = 0; shot < 4; ++shot) {
+    const size_t line = block.find('\n', start);
+    const int number = std::stoi(block.substr(start + std::string("Premise: premise ").size()));
+    EXPECT_EQ(number % 2, static_cast<int>(shot % 2)) << block;
+    const std::string expected = (shot % 2 == 0 ? "first " : "second ") + std::to_string(number);
+    EXPECT_EQ(answers[shot], expected);
+    const size_t end = block.find('\n', line + 1);
+    EXPECT_EQ(block.substr(line + 1, (end == std::string::npos ? block.size() : end) - line - 1), "So: \"" + expected + "\"");
+    start = end + 1;
+  }
+}
+
 // `task check` refuses each problem with one line naming the field, the language and the item.
 TEST(TaskCheck, RefusesEachProblemWithALocatedError) {
   const auto refusal = [](const std::function<void(Json&)>& edit, const std::function<void(ChoiceTask&)>& files = {}) {
@@ -211,6 +251,17 @@ TEST(TaskCheck, RefusesEachProblemWithALocatedError) {
                                                    "{\"q\": \"x\", \"a\": \"1\", \"b\": \"2\", \"c\": \"3\", \"d\": \"4\", \"gold\": \"Lyon\"}\n");
                        }),
                        "language en: item 0: answer 'Lyon' is not a capitals answer for language en"));
+  // A scoring that is neither rule, option text without options, option text with a written-out block.
+  EXPECT_TRUE(contains(refusal([](Json& t) { t["scoring"] = "logits"; }),
+                       "capitals.json: scoring: 'logits' is not one of letters, option_text"));
+  EXPECT_TRUE(contains(refusal([](Json& t) {
+                         t["scoring"] = "option_text";
+                         t.erase("options");
+                         t["labels"] = {"A", "B", "C", "D"};
+                       }),
+                       "scoring: option_text scores each item's options, and the task has no \"options\""));
+  EXPECT_TRUE(contains(refusal([](Json& t) { t["scoring"] = "option_text"; }),
+                       "languages.en.demonstrations: option_text scoring draws its demonstrations from a dev file"));
   // A misspelt key.
   EXPECT_TRUE(contains(refusal([](Json& t) { t["languages"][1]["demonstration"] = "x"; }), "languages[1].demonstration: unknown key"));
 }
@@ -264,6 +315,25 @@ TEST(TaskFile, TasksDirectoryAddsTasksBesideTheStudys) {
   fixture.write([](Json& t) { t["name"] = "snli"; });
   EXPECT_TRUE(contains(error_of([&] { load_protocol(testing::shared_data_dir(), fixture.dir.path()); }),
                        "task 'snli' is already defined"));
+}
+
+// The tasks directory: the one given wins over $QTALIGN_TASKS, which is read when none is given.
+TEST(TaskFile, TasksDirectoryIsTheGivenOneElseTheEnvironments) {
+  ChoiceTask given;
+  given.write();
+  ChoiceTask environment;
+  environment.write([](Json& t) { t["name"] = "capitals_env"; });
+  const char* previous = std::getenv("QTALIGN_TASKS");
+  const std::string kept = previous ? previous : "";
+  ::setenv("QTALIGN_TASKS", environment.dir.path().c_str(), 1);
+  const Protocol from_environment = load_protocol(testing::shared_data_dir());
+  const Protocol from_option = load_protocol(testing::shared_data_dir(), given.dir.path());
+  if (previous) ::setenv("QTALIGN_TASKS", kept.c_str(), 1);
+  else ::unsetenv("QTALIGN_TASKS");
+  EXPECT_EQ(from_environment.tasks_dir, environment.dir.path());
+  EXPECT_EQ(from_environment.task_names(), (std::vector<std::string>{"capitals_env", "emotion", "paws", "snli"}));
+  EXPECT_EQ(from_option.tasks_dir, given.dir.path());
+  EXPECT_EQ(from_option.task_names(), (std::vector<std::string>{"capitals", "emotion", "paws", "snli"}));
 }
 
 }  // namespace

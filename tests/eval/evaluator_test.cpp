@@ -2,11 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "data/prompt_format.h"
+#include "data/task_file.h"
 #include "data/task_items.h"
 #include "eval/eval_test_support.h"
+#include "eval/few_shot.h"
 #include "eval/label_tokens.h"
 #include "eval/shared_evaluation.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "model/transformer.h"
 
@@ -331,6 +336,84 @@ TEST_F(Evaluator, TaskAgnosticScoresTheStandInWords) {
     EXPECT_NEAR(result.items[i].scores[1], expected[1], 1e-5);
     EXPECT_EQ(result.items[i].prediction, expected[0] >= expected[1] ? "positive" : "negative");
   }
+}
+
+// Option-text scoring: each item's candidates are its own options, scored as the sum of the log-
+// probabilities of the option's tokens and the closing quote after the prompt. Checked against the
+// prompt and the option encoded together and run whole (no cache, no batch), for options of several
+// token lengths, prompts of different lengths padded into shared batches, with and without the prefix cache,
+// and the default prefix-sum mode overridden by the task file.
+TEST_F(Evaluator, OptionTextScoresEachItemsOptionsByTheirLogLikelihood) {
+  testing::TempDir dir;
+  io::write_file_atomically(dir / "dev.jsonl",
+                            "{\"q\": \"Where do fish live?\", \"o1\": \"water\", \"o2\": \"trees\", \"o3\": \"sand\", \"gold\": \"water\"}\n"
+                            "{\"q\": \"What do cows say?\", \"o1\": \"bark\", \"o2\": \"moo\", \"o3\": \"meow\", \"gold\": \"moo\"}\n"
+                            "{\"q\": \"What is ice?\", \"o1\": \"steam\", \"o2\": \"fire\", \"o3\": \"frozen water\", \"gold\": \"frozen water\"}\n");
+  io::write_file_atomically(dir / "test.jsonl",
+                            "{\"q\": \"Capital of France?\", \"o1\": \"Paris\", \"o2\": \"the city of Rome, in Italy\", \"o3\": \"Oslo\", \"gold\": \"Paris\"}\n"
+                            "{\"q\": \"Which animal is the largest of all that ever lived on the earth?\", \"o1\": \"an ant\", \"o2\": \"blue whale\", \"o3\": \"a small grey mouse from the fields\", \"gold\": \"blue whale\"}\n"
+                            "{\"q\": \"How much are two and two together?\", \"o1\": \"five\", \"o2\": \"three\", \"o3\": \"four\", \"gold\": \"four\"}\n");
+  io::write_file_atomically(dir / "quiz.json", R"({"options": ["o1", "o2", "o3"], "scoring": "option_text", "shots": 3,
+    "template": "{demonstrations}\nQuestion: {q}\nAnswer: \"", "items": {"answer": "gold"},
+    "languages": [{"code": "en", "name": "English", "items": "test.jsonl", "demonstrations": {"dev": "dev.jsonl"}}]})");
+  const data::TaskProtocol task = data::read_task_file(dir / "quiz.json");
+  const std::vector<data::TaskItem> items = data::read_task_items(task.language("en").file, task, "en");
+  ASSERT_EQ(items.size(), 3u);
+
+  std::vector<std::vector<double>> expected(items.size());
+  std::set<size_t> option_lengths, prompt_lengths;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string prompt = data::evaluation_prompt(task, "en", items[i]);
+    const std::vector<int64_t> prompt_ids = tokenizer().encode(prompt, true);
+    prompt_lengths.insert(prompt_ids.size());
+    for (const std::string& option : task.options) {
+      const std::vector<int64_t> whole = tokenizer().encode(prompt + items[i].fields.at(option) + "\"", true);
+      ASSERT_TRUE(std::equal(prompt_ids.begin(), prompt_ids.end(), whole.begin()));
+      const std::vector<int64_t> continuation(whole.begin() + static_cast<std::ptrdiff_t>(prompt_ids.size()), whole.end());
+      option_lengths.insert(continuation.size());
+      const at::Tensor input = at::tensor(whole, at::kLong).view({1, -1});
+      const at::Tensor hidden = model::forward(model(), {input, at::Tensor(), nullptr}).final_hidden[0];
+      const at::Tensor log_probs = at::log_softmax(model::logits(model(), hidden), -1).to(at::kDouble);
+      double sum = 0.0;
+      for (size_t j = 0; j < continuation.size(); ++j)
+        sum += log_probs[static_cast<int64_t>(prompt_ids.size() + j) - 1][continuation[j]].item<double>();
+      expected[i].push_back(sum);
+    }
+  }
+  ASSERT_GE(option_lengths.size(), 3u);
+  ASSERT_GE(*option_lengths.rbegin() - *option_lengths.begin(), 4u);
+  ASSERT_EQ(prompt_lengths.size(), 3u);  // every batch of two pads its shorter prompt
+
+  for (const bool cache : {true, false}) {
+    SCOPED_TRACE(cache ? "prefix cache" : "no cache");
+    EvaluationOptions options;  // prefix-sum, which the task file's scoring overrides
+    options.batch_size = 2;
+    options.prefix_cache = cache;
+    const LanguageEvaluation result = evaluate_language(model(), tokenizer(), task, "en", items, options);
+    EXPECT_EQ(result.mode, "sequence");
+    EXPECT_EQ(result.labels, (std::vector<std::string>{"A", "B", "C"}));
+    EXPECT_EQ(result.prefix_tokens > 0, cache);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const ItemResult& item = result.items[i];
+      EXPECT_EQ(item.label, std::vector<std::string>({"A", "B", "C"})[i]);
+      ASSERT_EQ(item.scores.size(), 3u);
+      // float32 rounding, relative to sums of up to nine log-probabilities
+      for (size_t o = 0; o < 3; ++o)
+        EXPECT_NEAR(item.scores[o], expected[i][o], 1e-5 * std::max(1.0, std::abs(expected[i][o])))
+            << "item " << i << " option " << o;
+      const size_t best = std::max_element(expected[i].begin(), expected[i].end()) - expected[i].begin();
+      EXPECT_EQ(item.prediction, task.labels[best]) << "item " << i;
+    }
+  }
+  // The demonstrations answer with option texts, so a cut to fewer shots keeps their answer lines.
+  const data::TaskProtocol one_shot = with_shots(task, 1);
+  EXPECT_EQ(one_shot.language("en").demonstrations, "Question: Where do fish live?\nAnswer: \"water\"");
+  // Answer types other than English have no option texts to use.
+  EvaluationOptions same_language;
+  same_language.answer_type = data::AnswerType::same_language;
+  EXPECT_NE(testing::error_of([&] { evaluate_language(model(), tokenizer(), task, "en", items, same_language); })
+                .find("scores each option's own text"),
+            std::string::npos);
 }
 
 // Sequence scoring reads each label's tokens after the prompt from the template's ending alone; on the
