@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "io/error.h"
+#include "model/dense_linear.h"
 #include "model/seed_mix.h"
 
 namespace qtalign::model {
@@ -80,7 +81,7 @@ at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks)
 // update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
 at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& blocks) {
   at::Tensor y = layer.quantized ? quantized_linear(x, *layer.quantized, layer.bias)
-                                 : at::linear(x, layer.weight, layer.bias);
+                                 : dense_linear(x, layer.weight, layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());
@@ -368,7 +369,7 @@ at::Tensor final_norm(const Model& model, const at::Tensor& hidden) {
 }
 
 at::Tensor logits(const Model& model, const at::Tensor& final_hidden) {
-  return soft_cap(at::linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
+  return soft_cap(dense_linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
       .to(at::kFloat);
 }
 
