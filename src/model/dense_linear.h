@@ -14,6 +14,12 @@ namespace qtalign::model {
 // runs through at::linear.
 at::Tensor dense_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
 
+// a [..., m, k] @ b [..., k, n] -> [..., m, n] with equal batch sizes, as at::matmul computes it up to
+// float rounding. fp32 on the CPU with no gradient to record runs one oneDNN sgemm per matrix, the
+// matrices spread over libtorch's threads, reading strided views (expanded batches, transposed
+// matrices) in place; everything else runs through at::matmul.
+at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b);
+
 // Below this many input or output features, layers keep at::linear: oneDNN's set-up costs more than it
 // saves there, and the tiny test and demo models keep their results bit for bit.
 constexpr int64_t kOneDnnMinimumWidth = 256;

@@ -181,12 +181,14 @@ at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const at::Tens
   const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), head_dim = q.size(3);
   const int64_t kv_heads = k.size(1), group = heads / kv_heads, total = k.size(2);
   const double scale = config.query_pre_attn_scalar > 0 ? config.query_pre_attn_scalar : static_cast<double>(head_dim);
+  // The models whose projections run on oneDNN (dense_linear) multiply here on it too; tiny ones keep at::matmul.
+  const auto product = heads * head_dim >= kOneDnnMinimumWidth ? batched_matmul : at::matmul;
   const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
-  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(scale);
+  at::Tensor scores = product(grouped_q, k.transpose(-1, -2)) / std::sqrt(scale);
   scores = soft_cap(scores, config.attn_logit_softcapping);
   scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
   const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
-  return at::matmul(probabilities.view({batch, kv_heads, group * tokens, total}), v)
+  return product(probabilities.view({batch, kv_heads, group * tokens, total}), v)
       .view({batch, heads, tokens, head_dim})
       .transpose(1, 2)
       .reshape({batch, tokens, heads * head_dim});

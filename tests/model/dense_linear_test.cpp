@@ -1,6 +1,6 @@
-// dense_linear against the product computed in float64: layers wide enough for oneDNN's sgemm (the
-// evaluation path) and narrow ones, with and without bias, a non-contiguous input, and a gradient still
-// recorded when autograd needs one.
+// dense_linear and batched_matmul against products computed in float64: layers wide enough for oneDNN's
+// sgemm (the evaluation path) and narrow ones, with and without bias, non-contiguous, transposed and
+// expanded operands, and a gradient still recorded when autograd needs one.
 #include "model/dense_linear.h"
 
 #include <ATen/ATen.h>
@@ -65,6 +65,39 @@ TEST(DenseLinear, RecordsTheGradientWhenAutogradNeedsOne) {
   // d sum(x W^T) / dx = the column sums of W, in every row.
   const at::Tensor expected = weight.to(at::kDouble).sum(0).expand({6, 300});
   EXPECT_LT((x.grad().to(at::kDouble) - expected).abs().max().item<double>(), 1e-4);
+}
+
+TEST(BatchedMatmul, StridedOperandsMatchTheProductInFloat64) {
+  at::manual_seed(8);
+  const at::NoGradGuard no_grad;
+  const at::Tensor a = at::randn({2, 3, 40, 64});
+  // Keys as attention reads them: transposed views, and one batch row expanded to two.
+  const at::Tensor keys = at::randn({1, 3, 50, 64}).expand({2, 3, 50, 64});
+  const at::Tensor b = keys.transpose(-1, -2);
+  const at::Tensor expected = at::matmul(a.to(at::kDouble), b.to(at::kDouble));
+  const at::Tensor y = batched_matmul(a, b);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, 40, 50}));
+  EXPECT_LT(relative_error(y, expected), 1e-6);
+  // A left operand laid out neither in rows nor in columns (every other column) is copied first.
+  const at::Tensor wide = at::randn({2, 3, 40, 128});
+  const at::Tensor every_other = wide.slice(-1, 0, 128, 2);
+  EXPECT_LT(relative_error(batched_matmul(every_other, b), at::matmul(every_other.to(at::kDouble), b.to(at::kDouble))),
+            1e-6);
+  // Probabilities times values, the second product of attention.
+  const at::Tensor p = at::softmax(at::randn({2, 3, 40, 50}), -1);
+  const at::Tensor v = at::randn({2, 50, 3, 64}).transpose(1, 2);
+  EXPECT_LT(relative_error(batched_matmul(p, v), at::matmul(p.to(at::kDouble), v.to(at::kDouble))), 1e-6);
+}
+
+TEST(BatchedMatmul, RecordsTheGradientWhenAutogradNeedsOne) {
+  at::manual_seed(9);
+  const at::Tensor a = at::randn({2, 5, 7}).requires_grad_(true);
+  const at::Tensor b = at::randn({2, 7, 3});
+  const at::Tensor y = batched_matmul(a, b);
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  const at::Tensor expected = b.to(at::kDouble).sum(-1).unsqueeze(1).expand({2, 5, 7});
+  EXPECT_LT((a.grad().to(at::kDouble) - expected).abs().max().item<double>(), 1e-5);
 }
 
 }  // namespace
