@@ -86,9 +86,11 @@ def llama_rates(args, gguf):
         batch, tokens = BATCHED
         out = run([batched, "-m", gguf, "-c", str(2 * batch * tokens), "-b", "2048", "-ub", "512", "-npp", str(tokens),
                    "-ntg", "0", "-npl", str(batch), "-t", str(args.threads), "-fa", "0", "--output-format", "jsonl"])
-        for line in out.splitlines():
-            if line.startswith("{"):
-                rates[BATCHED] = json.loads(line)["speed_pp"]
+        # Read by pattern: with no generated tokens its JSON holds a non-finite generation speed.
+        match = re.search(r'"speed_pp":\s*([\d.]+)', out)
+        if not match:
+            raise Fail(f"llama-batched-bench printed no speed_pp:\n{out}")
+        rates[BATCHED] = float(match[1])
     return rates
 
 
