@@ -3,7 +3,7 @@
 same threads, in fp32 and bf16: the median tokens/s over rounds, each round running qtalign and then
 llama.cpp, so that both see the same load. Prints a Markdown table (BENCHMARKS.md).
 
-llama.cpp is not built here: build it yourself (BENCHMARKS.md says how) and pass its llama-bench.
+llama.cpp is not built here: build it yourself (its own documentation says how) and pass its llama-bench.
 llama-batched-bench, when it sits beside llama-bench, measures the batched row (several prompts in one
 call); llama-bench itself runs one prompt at a time.
 
