@@ -9,7 +9,13 @@
 //
 // Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
 //                   [--threads N] [--optimised-dtype bf16|fp32] [--device cpu|cuda] [--profile 0|1]
+//        bench_eval --forward 1x128,1x512,8x64 [--rounds 3] [--model DIR] [--optimised-dtype ...] [--threads N]
 // --profile 1 runs (b) once more, recording self CPU time per operator, and prints the table.
+// --forward runs neither (a) nor (b) but plain prompt processing, as llama.cpp's llama-bench measures
+// it: for each shape BATCHxTOKENS, one forward pass over random token ids (no padding, no cache) and the
+// logits at each row's last position, once to warm up and then once per round; it prints the median
+// tokens/s of the rounds per shape (bench/llamacpp_side_by_side.py reads these lines). --model runs a
+// checkpoint directory (loaded in the optimised dtype) instead of the random 0.5B-shape weights.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -21,6 +27,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +37,7 @@
 #include "eval/evaluator.h"
 #include "eval/label_tokens.h"
 #include "eval/scoring.h"
+#include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
@@ -52,6 +60,9 @@ struct Arguments {
   std::string optimised_dtype = "bf16";
   std::string device = "cpu";
   bool profile = false;
+  std::string forward;  // BATCHxTOKENS,...: plain forward throughput instead of the evaluation
+  int64_t rounds = 3;
+  std::string model;  // checkpoint directory for --forward (empty: random 0.5B-shape weights)
 };
 
 Arguments parse_arguments(int argc, char** argv) {
@@ -69,6 +80,9 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (name == "--optimised-dtype") arguments.optimised_dtype = value;
     else if (name == "--device") arguments.device = value;
     else if (name == "--profile") arguments.profile = std::stoi(value) != 0;
+    else if (name == "--forward") arguments.forward = value;
+    else if (name == "--rounds") arguments.rounds = std::stoll(value);
+    else if (name == "--model") arguments.model = value;
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
@@ -95,11 +109,77 @@ struct FlopModel {
   }
 };
 
+// BATCHxTOKENS,... -> (batch, tokens) pairs.
+std::vector<std::pair<int64_t, int64_t>> parse_shapes(const std::string& list) {
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  std::stringstream stream(list);
+  for (std::string shape; std::getline(stream, shape, ',');) {
+    const size_t x = shape.find('x');
+    if (x == std::string::npos) throw std::runtime_error("--forward shape " + shape + " is not BATCHxTOKENS");
+    shapes.emplace_back(std::stoll(shape.substr(0, x)), std::stoll(shape.substr(x + 1)));
+    if (shapes.back().first < 1 || shapes.back().second < 1)
+      throw std::runtime_error("--forward shape " + shape + " needs a batch and tokens of at least 1");
+  }
+  return shapes;
+}
+
+// --forward: prompt-processing throughput per shape, the median of `rounds` timed passes.
+int forward_throughput(const Arguments& arguments) {
+  const int threads = bench::use_threads(arguments.threads);
+  const at::ScalarType dtype = model::parse_dtype(arguments.optimised_dtype);
+  const std::string dtype_text = model::dtype_name(dtype);
+  const at::Device device(arguments.device);
+  const std::vector<std::pair<int64_t, int64_t>> shapes = parse_shapes(arguments.forward);
+  model::LoadOptions load;
+  load.dtype = dtype;
+  load.device = device;
+  const model::Model model = arguments.model.empty()
+                                 ? model::make_random_model(model::qwen1_5_0_5b_shape_config(), 1, dtype, device)
+                                 : model::load_model(arguments.model, load);
+  const FlopModel flops(model.config);
+  std::printf("bench_eval --forward: %s, %s, %d threads, device %s, median of %ld rounds\n",
+              arguments.model.empty() ? "Qwen1.5-0.5B shape (random weights)" : arguments.model.c_str(),
+              dtype_text.c_str(), threads, device.str().c_str(), static_cast<long>(arguments.rounds));
+  const Timing peak = peak_matmul_gflops(dtype, device);
+  std::printf("peak matmul GFLOP/s %s: %.1f per wall second, %.1f per CPU second\n", dtype_text.c_str(), peak.wall,
+              peak.cpu);
+  at::manual_seed(0);
+  std::vector<at::Tensor> inputs;
+  for (const auto& [batch, tokens] : shapes)
+    inputs.push_back(at::randint(model.config.vocab_size, {batch, tokens}, at::TensorOptions(at::kLong)).to(device));
+  const auto pass = [&](const at::Tensor& ids) {
+    const at::Tensor hidden = model::forward(model, {ids, at::Tensor(), nullptr}).final_hidden;
+    model::logits(model, hidden.select(1, hidden.size(1) - 1));
+  };
+  for (const at::Tensor& ids : inputs) pass(ids);  // warm-up
+  std::vector<std::vector<Timing>> times(shapes.size());
+  for (int64_t round = 0; round < arguments.rounds; ++round)
+    for (size_t s = 0; s < shapes.size(); ++s) times[s].push_back(timed([&] { pass(inputs[s]); }, device));
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    const auto [batch, tokens] = shapes[s];
+    const auto median = [&](double Timing::*field) {
+      std::vector<double> values;
+      for (const Timing& t : times[s]) values.push_back(t.*field);
+      std::sort(values.begin(), values.end());
+      return values[values.size() / 2];
+    };
+    const double work = static_cast<double>(batch) * (flops.run(static_cast<double>(tokens), 0) + flops.per_unembedding);
+    const double count = static_cast<double>(batch * tokens);
+    std::printf("forward %ldx%ld %s: %.1f tokens/s, %.1f GFLOP/s = %.1f%% of peak (per CPU second: %.1f tokens/s, "
+                "%.1f%% of peak)\n",
+                static_cast<long>(batch), static_cast<long>(tokens), dtype_text.c_str(), count / median(&Timing::wall),
+                work / median(&Timing::wall) / 1e9, 100.0 * work / median(&Timing::wall) / 1e9 / peak.wall,
+                count / median(&Timing::cpu), 100.0 * work / median(&Timing::cpu) / 1e9 / peak.cpu);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
   const c10::InferenceMode inference;
+  if (!arguments.forward.empty()) return forward_throughput(arguments);
   const bench::EvaluationSetup setup = bench::evaluation_setup(arguments.threads, arguments.task, arguments.language,
                                                                std::max(arguments.items, arguments.naive_items));
   const int threads = setup.threads;

@@ -5,7 +5,7 @@
 // compute dtype stay memory-mapped; NF4 quantizes each linear weight while loading and releases its
 // pages. Make the checkpoint with bench/random_checkpoint.py (see BENCHMARKS.md).
 //
-// Usage: bench_eval_nf4 --model DIR [--modes bf16,nf4] [--task snli] [--lang en] [--items 16]
+// Usage: bench_eval_nf4 --model DIR [--modes bf16,nf4] (also fp32, nf4-fp32, fp4, fp4-fp32) [--task snli] [--lang en] [--items 16]
 //                       [--batch-size 8] [--threads N]
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -63,12 +63,18 @@ Arguments parse_arguments(int argc, char** argv) {
 
 double gib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
 
-// The load options of a mode: "bf16" / "fp32" dense, "nf4" / "fp4" 4-bit with bf16 compute.
+// The load options of a mode: "bf16" / "fp32" dense, "nf4" / "fp4" 4-bit with bf16 compute, and
+// "nf4-fp32" / "fp4-fp32" 4-bit with fp32 compute (for CPUs without bf16 instructions).
 model::LoadOptions load_options(const std::string& mode) {
   model::LoadOptions options;
-  options.dtype = mode == "fp32" ? at::kFloat : at::kBFloat16;
-  if (mode == "nf4" || mode == "fp4") options.quantization.type = model::parse_quant_type(mode);
-  else if (mode != "bf16" && mode != "fp32") throw std::runtime_error("unknown mode " + mode);
+  const size_t dash = mode.find('-');
+  const std::string weights = mode.substr(0, dash);
+  const std::string compute = dash == std::string::npos ? (weights == "fp32" ? "fp32" : "bf16") : mode.substr(dash + 1);
+  if (compute != "bf16" && compute != "fp32") throw std::runtime_error("unknown mode " + mode);
+  options.dtype = compute == "fp32" ? at::kFloat : at::kBFloat16;
+  if (weights == "nf4" || weights == "fp4") options.quantization.type = model::parse_quant_type(weights);
+  else if ((weights != "bf16" && weights != "fp32") || dash != std::string::npos)
+    throw std::runtime_error("unknown mode " + mode);
   return options;
 }
 

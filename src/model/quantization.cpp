@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "model/dense_linear.h"
 
 namespace qtalign::model {
 namespace {
@@ -143,7 +144,7 @@ struct QuantizedLinear : torch::autograd::Function<QuantizedLinear> {
     context->saved_data["codes"] = codes;
     context->saved_data["absmax"] = absmax;
     context->saved_data["sizes"] = std::vector<int64_t>{type, blocksize, rows, columns};
-    return at::linear(x, dequantize_into_buffer(weight, x.scalar_type()));
+    return dense_linear(x, dequantize_into_buffer(weight, x.scalar_type()));
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,

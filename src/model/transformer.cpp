@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "io/error.h"
+#include "model/dense_linear.h"
 #include "model/seed_mix.h"
 
 namespace qtalign::model {
@@ -80,7 +81,7 @@ at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks)
 // update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
 at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& blocks) {
   at::Tensor y = layer.quantized ? quantized_linear(x, *layer.quantized, layer.bias)
-                                 : at::linear(x, layer.weight, layer.bias);
+                                 : dense_linear(x, layer.weight, layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());
@@ -171,24 +172,46 @@ struct AttentionResult {
   at::Tensor values;
 };
 
-// Softmax attention of q [B, heads, T, d] over k, v [B, kv_heads, S, d] with an additive bias
-// [B, 1, T, S], in [B, T, heads * d]. Grouped-query attention without repeating K/V: the `group` query
-// heads that share a KV head are stacked along the token axis and multiplied against that head once.
-// Scores are divided by sqrt(query_pre_attn_scalar, else head_dim) and soft-capped before the mask.
-at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& bias) {
+// Whether a model's attention runs on oneDNN (batched_matmul), as its projections do (dense_linear);
+// tiny models keep at::matmul.
+bool wide_attention(const ModelConfig& config) {
+  return config.num_attention_heads * config.head_dim >= kOneDnnMinimumWidth;
+}
+
+// Softmax attention of q [B, heads, T, d] over keys and values given in parts along the key axis (each
+// [B, kv_heads, S_i, d], e.g. a cached prefix broadcast over the batch and the pass's own tokens) with an
+// additive bias [B, 1, T, sum S_i], in [B, T, heads * d]. Grouped-query attention without repeating
+// K/V: the `group` query heads that share a KV head are stacked along the token axis and multiplied
+// against that head once. The parts' scores are joined for the softmax, and each part's values are
+// weighted by its columns of the probabilities, so no part is copied. Scores are divided by
+// sqrt(query_pre_attn_scalar, else head_dim) and soft-capped before the mask.
+at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const std::vector<at::Tensor>& keys,
+                  const std::vector<at::Tensor>& values, const at::Tensor& bias) {
   const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), head_dim = q.size(3);
-  const int64_t kv_heads = k.size(1), group = heads / kv_heads, total = k.size(2);
+  const int64_t kv_heads = keys.front().size(1), group = heads / kv_heads;
   const double scale = config.query_pre_attn_scalar > 0 ? config.query_pre_attn_scalar : static_cast<double>(head_dim);
+  const auto product = wide_attention(config) ? batched_matmul : at::matmul;
   const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
-  at::Tensor scores = at::matmul(grouped_q, k.transpose(-1, -2)) / std::sqrt(scale);
+  std::vector<at::Tensor> part_scores;
+  int64_t total = 0;
+  for (const at::Tensor& k : keys) {
+    part_scores.push_back(product(grouped_q, k.transpose(-1, -2)));
+    total += k.size(2);
+  }
+  at::Tensor scores = (part_scores.size() == 1 ? part_scores.front() : at::cat(part_scores, -1)) / std::sqrt(scale);
   scores = soft_cap(scores, config.attn_logit_softcapping);
   scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
-  const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
-  return at::matmul(probabilities.view({batch, kv_heads, group * tokens, total}), v)
-      .view({batch, heads, tokens, head_dim})
-      .transpose(1, 2)
-      .reshape({batch, tokens, heads * head_dim});
+  const at::Tensor probabilities =
+      at::softmax(scores, -1).to(q.scalar_type()).view({batch, kv_heads, group * tokens, total});
+  at::Tensor context;
+  int64_t start = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int64_t length = values[i].size(2);
+    const at::Tensor part = product(probabilities.narrow(-1, start, length), values[i]);
+    context = context.defined() ? context + part : part;
+    start += length;
+  }
+  return context.view({batch, heads, tokens, head_dim}).transpose(1, 2).reshape({batch, tokens, heads * head_dim});
 }
 
 // What a layer's attention sees of the positions: RoPE's cos and sin and the mask, one bias per block of
@@ -198,9 +221,12 @@ struct AttentionTables {
   std::vector<at::Tensor> biases;
 };
 
+// keep_keys: the result carries the keys and values of past and current tokens together (for a cache);
+// otherwise a wide model in fp32 attends to the past in place, without joining it to the current tokens
+// (in bf16 the two parts' products would each round to bf16 before they are summed).
 AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
                                const AttentionTables& tables, const at::Tensor& past_keys,
-                               const at::Tensor& past_values, const PassBlocks& blocks) {
+                               const at::Tensor& past_values, const PassBlocks& blocks, bool keep_keys) {
   const int64_t batch = x.size(0), tokens = x.size(1), head_dim = config.head_dim;
   const int64_t heads = config.num_attention_heads, kv_heads = config.num_key_value_heads;
 
@@ -213,19 +239,24 @@ AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& la
   }
   q = apply_rotary(q.transpose(1, 2), tables.cos, tables.sin);
   k = apply_rotary(k.transpose(1, 2), tables.cos, tables.sin);
-  if (past_keys.defined()) {
+  const bool past_apart =
+      past_keys.defined() && !keep_keys && wide_attention(config) && x.scalar_type() == at::kFloat;
+  if (past_keys.defined() && !past_apart) {
     k = at::cat({with_batch(past_keys, batch), k}, 2);
     v = at::cat({with_batch(past_values, batch), v}, 2);
   }
   at::Tensor context;
-  if (!blocks.several()) {
-    context = attend(config, q, k, v, tables.biases.front());
+  if (past_apart) {
+    context = attend(config, q, {with_batch(past_keys, batch), k}, {with_batch(past_values, batch), v},
+                     tables.biases.front());
+  } else if (!blocks.several()) {
+    context = attend(config, q, {k}, {v}, tables.biases.front());
   } else {
     std::vector<at::Tensor> parts;
     for (size_t b = 0; b < blocks.lengths.size(); ++b) {
       const int64_t start = blocks.starts[b], length = blocks.lengths[b];
-      parts.push_back(attend(config, q.narrow(2, start, length), k.narrow(2, start, length),
-                             v.narrow(2, start, length), tables.biases[b]));
+      parts.push_back(attend(config, q.narrow(2, start, length), {k.narrow(2, start, length)},
+                             {v.narrow(2, start, length)}, tables.biases[b]));
     }
     context = at::cat(parts, 1);
   }
@@ -356,7 +387,7 @@ ForwardOutput forward(const Model& model, const ForwardInput& input, const Forwa
     const at::Tensor past_values = has_past ? input.past->values[i] : at::Tensor();
     AttentionResult attention =
         self_attention(config, layer, rms_norm(x, layer.input_layernorm, config),
-                       layer_slides(config, i) ? sliding : full, past_keys, past_values, blocks);
+                       layer_slides(config, i) ? sliding : full, past_keys, past_values, blocks, options.return_cache);
     if (config.sandwich_norms) {
       x = x + rms_norm(attention.output, layer.post_attention_layernorm, config);
       x = x + rms_norm(gated_mlp(config, layer, rms_norm(x, layer.pre_feedforward_layernorm, config), blocks),
@@ -381,7 +412,7 @@ at::Tensor final_norm(const Model& model, const at::Tensor& hidden) {
 }
 
 at::Tensor logits(const Model& model, const at::Tensor& final_hidden) {
-  return soft_cap(at::linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
+  return soft_cap(dense_linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
       .to(at::kFloat);
 }
 

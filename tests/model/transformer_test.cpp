@@ -1,10 +1,13 @@
 // Blocks side by side in one forward pass (ForwardInput::block_lengths) against the same batches run
-// apart, and the inputs a pass of blocks refuses.
+// apart, the inputs a pass of blocks refuses, and a wide model's padded batch after a shared cache
+// (attended in place, on oneDNN) against each sequence run whole.
 #include "model/transformer.h"
 
+#include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
 #include "io/error.h"
+#include "model/dense_linear.h"
 #include "model/random_model.h"
 
 namespace qtalign::model {
@@ -62,6 +65,37 @@ TEST(Transformer, RefusesBlocksThatDoNotCoverTheTokensOrComeWithACache) {
   ForwardInput after_cache{ids, mask, &cached.cache};
   after_cache.block_lengths = {2, 2};
   EXPECT_THROW(forward(model, after_cache), Error);
+}
+
+// A model wide enough for dense_linear's and attention's oneDNN path (heads x head_dim = 256), with
+// grouped-query attention. In inference mode the continuation attends to the batch-1 prefix cache
+// without joining it to its own keys; each row must equal its whole sequence run without a cache.
+TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
+  ModelConfig config = tiny_qwen2_config(50);
+  config.hidden_size = 256;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.head_dim = 64;
+  config.intermediate_size = 512;
+  ASSERT_GE(config.num_attention_heads * config.head_dim, kOneDnnMinimumWidth);
+  const Model model = make_random_model(config, 4);
+  const c10::InferenceMode inference;
+  const auto [prefix_ids, prefix_mask] = padded_batch({6}, 6, 3);
+  ForwardOptions keep_cache;
+  keep_cache.return_cache = true;
+  const ForwardOutput prefix = forward(model, {prefix_ids, at::Tensor()}, keep_cache);
+  const std::vector<int64_t> lengths = {4, 2, 3};
+  const auto [ids, mask] = padded_batch(lengths, 4, 11);
+  const at::Tensor after_cache = forward(model, {ids, mask, &prefix.cache}).final_hidden;
+  for (size_t row = 0; row < lengths.size(); ++row) {
+    const int64_t length = lengths[row];
+    const at::Tensor whole_ids = at::cat({prefix_ids, ids.narrow(0, int64_t(row), 1).narrow(1, 0, length)}, 1);
+    const at::Tensor whole = forward(model, {whole_ids, at::Tensor()}).final_hidden;
+    const double scale = whole.abs().max().item<double>();
+    for (int64_t t = 0; t < length; ++t)
+      EXPECT_LE((after_cache[int64_t(row)][t] - whole[0][6 + t]).abs().max().item<double>(), 1e-5 * scale)
+          << row << " " << t;
+  }
 }
 
 }  // namespace

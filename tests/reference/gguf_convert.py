@@ -2,10 +2,12 @@
 """Converts a Hugging Face checkpoint directory (config.json + safetensors, as hf_reference.py
 make-checkpoint writes it) and a tokenizer.json into an fp32 GGUF file that llama.cpp loads, so that
 llama.cpp (an implementation independent of qtalign and of hf_reference.py) can produce golden logits.
+With --type bf16 the matrices are stored in bf16 (GGML type 30) and the vectors (norms, biases) in fp32,
+as llama.cpp's own converter does for --outtype bf16; bench/llamacpp_side_by_side.py benchmarks those.
 Written from the GGUF format's documented layout (version 3); metadata keys and tensor names are the
 ones llama.cpp's loader reads for each architecture. Needs only torch and the standard library.
 
-  gguf_convert.py --model DIR --tokenizer TOKENIZER_DIR --out FILE.gguf
+  gguf_convert.py --model DIR --tokenizer TOKENIZER_DIR --out FILE.gguf [--type f32|bf16]
 
 What llama.cpp expects and transformers does differently, applied here:
 - llama / mistral: llama.cpp's LLaMA graph rotates adjacent pairs (GGML's "normal" RoPE), transformers
@@ -42,6 +44,9 @@ ALIGNMENT = 32
 # GGUF metadata value types
 UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64 = 4, 5, 6, 7, 8, 9, 10
 GGML_TYPE_F32 = 0
+GGML_TYPE_BF16 = 30
+# llama.cpp's file types (general.file_type): all fp32, or matrices in bf16
+FILE_TYPES = {"f32": 0, "bf16": 32}
 # llama.cpp's token types
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 
@@ -84,13 +89,14 @@ def pack_kv(key, kind, value, element_kind=None):
 
 
 def write_gguf(path, metadata, tensors):
-    """metadata: list of (key, kind, value[, element kind]); tensors: list of (name, fp32 tensor)."""
+    """metadata: list of (key, kind, value[, element kind]); tensors: list of (name, fp32 or bf16 tensor)."""
     infos, offset = [], 0
     for name, tensor in tensors:
         dims = list(reversed(tensor.shape))  # GGML lists the fastest-varying dimension first
+        kind = GGML_TYPE_BF16 if tensor.dtype == torch.bfloat16 else GGML_TYPE_F32
         infos.append(pack_string(name) + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
-                     + struct.pack("<IQ", GGML_TYPE_F32, offset))
-        offset += -(-tensor.numel() * 4 // ALIGNMENT) * ALIGNMENT
+                     + struct.pack("<IQ", kind, offset))
+        offset += -(-tensor.numel() * tensor.element_size() // ALIGNMENT) * ALIGNMENT
     header = (GGUF_MAGIC + struct.pack("<IQQ", GGUF_VERSION, len(tensors), len(metadata))
               + b"".join(pack_kv(*entry) for entry in metadata) + b"".join(infos))
     tmp = path + ".tmp"
@@ -98,7 +104,7 @@ def write_gguf(path, metadata, tensors):
         f.write(header)
         f.write(b"\0" * (-len(header) % ALIGNMENT))
         for _, tensor in tensors:
-            data = tensor_bytes(tensor.to(torch.float32))
+            data = tensor_bytes(tensor)
             f.write(data)
             f.write(b"\0" * (-len(data) % ALIGNMENT))
     os.replace(tmp, path)
@@ -270,7 +276,7 @@ def rope_permute(weight, heads):
     return weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
-def convert(model_dir, tokenizer_dir, out_path):
+def convert(model_dir, tokenizer_dir, out_path, file_type="f32"):
     config, weights = load_checkpoint(model_dir)
     model_type = config.get("model_type")
     if model_type not in GGUF_ARCH:
@@ -290,12 +296,14 @@ def convert(model_dir, tokenizer_dir, out_path):
             if name.endswith(".bias"):
                 raise Fail(f"{name}: q/k biases on a LLaMA-layout model are not converted")
             tensor = rope_permute(tensor, heads if ".q_proj." in name else kv_heads)
+        if file_type == "bf16" and tensor.dim() == 2:
+            tensor = tensor.to(torch.bfloat16)
         tensors.append((gguf_name(name, model_type), tensor))
     scaling = config.get("rope_scaling") or {}
     if model_type == "llama" and scaling.get("rope_type", scaling.get("type")) == "llama3":
         tensors.append(("rope_freqs.weight", torch.tensor(llama3_rope_divisors(config, head_dim))))
     metadata = model_metadata(config, model_type, head_dim)
-    metadata += [("general.alignment", UINT32, ALIGNMENT), ("general.file_type", UINT32, 0)]
+    metadata += [("general.alignment", UINT32, ALIGNMENT), ("general.file_type", UINT32, FILE_TYPES[file_type])]
     metadata += tokenizer_metadata(tokenizer_dir, config["vocab_size"])
     write_gguf(out_path, metadata, tensors)
     return {"model_type": model_type, "tied": tied, "tensors": len(tensors)}
@@ -306,9 +314,10 @@ def main(argv=None):
     parser.add_argument("--model", required=True, help="checkpoint directory (config.json + safetensors)")
     parser.add_argument("--tokenizer", required=True, help="directory with tokenizer.json (+ tokenizer_config.json)")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--type", choices=sorted(FILE_TYPES), default="f32", help="how matrices are stored")
     args = parser.parse_args(argv)
     try:
-        print(json.dumps(convert(args.model, args.tokenizer, args.out)))
+        print(json.dumps(convert(args.model, args.tokenizer, args.out, args.type)))
     except (Fail, KeyError, OSError) as error:
         sys.exit(f"gguf_convert.py: {args.model}: {error}")
 
