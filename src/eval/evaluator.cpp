@@ -148,25 +148,34 @@ LanguageEvaluator::LanguageEvaluator(const model::Model& model, const tokenizer:
   if (options_.prefix_cache) cached_prefix_ = cacheable_prefix_ids(tokenizer_, prefix_text);
 }
 
-LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>& items,
-                                               const std::function<void(int64_t)>& on_items_done) {
-  const auto start = std::chrono::steady_clock::now();
-  const c10::InferenceMode inference;
-  const std::string context = task_.name + "/" + language_;
-  if (items.empty()) throw Error(context + ": no items to evaluate");
-
-  LanguageEvaluation result;
-  result.task = task_.name;
-  result.language = language_;
-  result.mode = scoring_mode_name(options_.mode);
-  result.labels = task_.labels;
-
+void LanguageEvaluator::fit_to_context(std::vector<int64_t>& ids, size_t longest, int64_t item_index,
+                                       LanguageEvaluation& result) const {
   const int64_t context_length = model_.config.max_position_embeddings;
-  // Under option-text scoring each item's candidates are its own options; otherwise every item's are the labels.
-  std::vector<std::vector<std::vector<int64_t>>> option_sequences;
-  const auto sequences_of = [&](size_t position) -> const std::vector<std::vector<int64_t>>& {
-    return option_sequences.empty() ? label_tokens_.sequences : option_sequences[position];
-  };
+  const int64_t needed = static_cast<int64_t>(ids.size() + longest);
+  if (context_length <= 0 || needed <= context_length) return;
+  const std::string context = task_.name + "/" + language_;
+  if (!options_.truncate_left)
+    throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
+                            "context of {}",
+                            context, item_index, needed, context_length));
+  // The ids the prompt shares with the prefix's own encoding are kept (all of them unless BPE
+  // merges the prefix's last token with the item text); the item's tokens after them are cut.
+  const size_t kept = static_cast<size_t>(
+      std::mismatch(truncation_prefix_.begin(), truncation_prefix_.end(), ids.begin(), ids.end()).first -
+      truncation_prefix_.begin());
+  const size_t excess = static_cast<size_t>(needed - context_length);
+  if (ids.size() - kept <= excess)
+    throw Error(fmt::format("{} item {}: even cut to one token after the {} tokens of the demonstrations, the "
+                            "prompt and its longest label do not fit the model's context of {}",
+                            context, item_index, kept, context_length));
+  ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(kept), ids.begin() + static_cast<std::ptrdiff_t>(kept + excess));
+  ++result.truncated_prompts;
+}
+
+std::vector<std::vector<int64_t>> LanguageEvaluator::encode_prompts(
+    const std::vector<data::TaskItem>& items, LanguageEvaluation& result,
+    std::vector<std::vector<std::vector<int64_t>>>& option_sequences) const {
+  const std::string context = task_.name + "/" + language_;
   std::vector<std::vector<int64_t>> prompts;
   for (const data::TaskItem& item : items) {
     std::vector<int64_t> ids =
@@ -177,42 +186,47 @@ LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>
       option_sequences.push_back(option_text_sequences(tokenizer_, task_, answer_tail_, item, context));
       longest = longest_sequence(option_sequences.back());
     }
-    const int64_t needed = static_cast<int64_t>(ids.size() + longest);
-    if (context_length > 0 && needed > context_length) {
-      if (!options_.truncate_left)
-        throw Error(fmt::format("{} item {}: the prompt and its longest label take {} tokens, more than the model's "
-                                "context of {}",
-                                context, item.index, needed, context_length));
-      // The ids the prompt shares with the prefix's own encoding are kept (all of them unless BPE
-      // merges the prefix's last token with the item text); the item's tokens after them are cut.
-      const size_t kept = static_cast<size_t>(
-          std::mismatch(truncation_prefix_.begin(), truncation_prefix_.end(), ids.begin(), ids.end()).first -
-          truncation_prefix_.begin());
-      const size_t excess = static_cast<size_t>(needed - context_length);
-      if (ids.size() - kept <= excess)
-        throw Error(fmt::format("{} item {}: even cut to one token after the {} tokens of the demonstrations, the "
-                                "prompt and its longest label do not fit the model's context of {}",
-                                context, item.index, kept, context_length));
-      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(kept), ids.begin() + static_cast<std::ptrdiff_t>(kept + excess));
-      ++result.truncated_prompts;
-    }
+    fit_to_context(ids, longest, item.index, result);
     prompts.push_back(std::move(ids));
   }
+  return prompts;
+}
+
+const model::KVCache* LanguageEvaluator::prefix_cache_for(const PromptSplit& split, LanguageEvaluation& result) {
+  if (std::find(split.cached.begin(), split.cached.end(), true) == split.cached.end()) return nullptr;
+  // Runs after the first reuse the cache the first one made: the same ids give the same keys and values.
+  if (!prefix_cache_) {
+    const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
+    model::ForwardOptions keep_cache;
+    keep_cache.return_cache = true;
+    prefix_cache_ = model::forward(model_, {prefix_ids, at::Tensor(), nullptr}, keep_cache).cache;
+  }
+  result.prefix_tokens = static_cast<int64_t>(split.prefix.size());
+  result.computed_tokens += result.prefix_tokens;
+  return &*prefix_cache_;
+}
+
+LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>& items,
+                                               const std::function<void(int64_t)>& on_items_done) {
+  const auto start = std::chrono::steady_clock::now();
+  const c10::InferenceMode inference;
+  if (items.empty()) throw Error(task_.name + "/" + language_ + ": no items to evaluate");
+
+  LanguageEvaluation result;
+  result.task = task_.name;
+  result.language = language_;
+  result.mode = scoring_mode_name(options_.mode);
+  result.labels = task_.labels;
+
+  // Under option-text scoring each item's candidates are its own options; otherwise every item's are the labels.
+  std::vector<std::vector<std::vector<int64_t>>> option_sequences;
+  const auto sequences_of = [&](size_t position) -> const std::vector<std::vector<int64_t>>& {
+    return option_sequences.empty() ? label_tokens_.sequences : option_sequences[position];
+  };
+  const std::vector<std::vector<int64_t>> prompts = encode_prompts(items, result, option_sequences);
   const PromptSplit split = split_prompts(cached_prefix_, prompts);
   result.prefix_fallbacks = split.fallbacks();
-
-  if (std::find(split.cached.begin(), split.cached.end(), true) != split.cached.end()) {
-    // Runs after the first reuse the cache the first one made: the same ids give the same keys and values.
-    if (!prefix_cache_) {
-      const at::Tensor prefix_ids = at::tensor(split.prefix, at::kLong).view({1, -1});
-      model::ForwardOptions keep_cache;
-      keep_cache.return_cache = true;
-      prefix_cache_ = model::forward(model_, {prefix_ids, at::Tensor(), nullptr}, keep_cache).cache;
-    }
-    result.prefix_tokens = static_cast<int64_t>(split.prefix.size());
-    result.computed_tokens += result.prefix_tokens;
-  }
-  const model::KVCache* prefix_cache = prefix_cache_ ? &*prefix_cache_ : nullptr;
+  const model::KVCache* prefix_cache = prefix_cache_for(split, result);
 
   result.items.resize(items.size());
   for (const bool cached_group : {true, false}) {

@@ -11,6 +11,7 @@
 #include "data/answer_type.h"
 #include "data/protocol.h"
 #include "data/task_items.h"
+#include "eval/prompt_split.h"
 #include "eval/scoring.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -94,6 +95,17 @@ class LanguageEvaluator {
                               const std::function<void(int64_t)>& on_items_done = {});
 
  private:
+  // Each item's prompt ids (cut on the left where allowed and needed, counted in `result`), and under
+  // option-text scoring its own candidate sequences in `option_sequences`.
+  std::vector<std::vector<int64_t>> encode_prompts(const std::vector<data::TaskItem>& items,
+                                                   LanguageEvaluation& result,
+                                                   std::vector<std::vector<std::vector<int64_t>>>& option_sequences) const;
+  // `ids` cut to fit the model's context with `longest` candidate tokens after it; throws Error when it
+  // does not fit and may not be cut, or cannot be cut enough.
+  void fit_to_context(std::vector<int64_t>& ids, size_t longest, int64_t item_index, LanguageEvaluation& result) const;
+  // The shared prefix's KV cache, computed on first use, or null when no prompt starts with it.
+  const model::KVCache* prefix_cache_for(const PromptSplit& split, LanguageEvaluation& result);
+
   const model::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;
   const data::TaskProtocol& task_;
