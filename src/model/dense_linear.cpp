@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -29,16 +30,20 @@ SgemmFunction onednn_sgemm() {
   return function;
 }
 
-bool runs_on_onednn(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return onednn_sgemm() != nullptr && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
-         weight.scalar_type() == at::kFloat && weight.dim() == 2 && weight.device().is_cpu() &&
-         (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.dim() == 1)) && x.dim() >= 1 &&
-         x.size(-1) == weight.size(1) && weight.size(0) >= kOneDnnMinimumWidth &&
-         weight.size(1) >= kOneDnnMinimumWidth && !at::GradMode::is_enabled();
+// Whether oneDNN's sgemm may take these operands: it is loaded, no gradient is recorded, and every
+// operand is an fp32 CPU tensor.
+bool onednn_may_run(std::initializer_list<at::Tensor> operands) {
+  return onednn_sgemm() != nullptr && !at::GradMode::is_enabled() &&
+         std::all_of(operands.begin(), operands.end(), [](const at::Tensor& tensor) {
+           return tensor.device().is_cpu() && tensor.scalar_type() == at::kFloat;
+         });
 }
 
-bool onednn_may_run(const at::Tensor& tensor) {
-  return tensor.device().is_cpu() && tensor.scalar_type() == at::kFloat;
+bool runs_on_onednn(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return onednn_may_run({x, weight}) && weight.dim() == 2 &&
+         (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.dim() == 1)) && x.dim() >= 1 &&
+         x.size(-1) == weight.size(1) && weight.size(0) >= kOneDnnMinimumWidth &&
+         weight.size(1) >= kOneDnnMinimumWidth;
 }
 
 // How sgemm reads the matrices [rows, columns] of a tensor's last two dimensions: 'N' with leading
@@ -54,9 +59,8 @@ std::pair<char, int64_t> sgemm_layout(const at::Tensor& t) {
 }  // namespace
 
 at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
-  if (onednn_sgemm() == nullptr || !onednn_may_run(a) || !onednn_may_run(b) || at::GradMode::is_enabled() ||
-      a.dim() < 3 || a.dim() != b.dim() || a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) ||
-      a.size(-1) != b.size(-2))
+  if (!onednn_may_run({a, b}) || a.dim() < 3 || a.dim() != b.dim() ||
+      a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) || a.size(-1) != b.size(-2))
     return at::matmul(a, b);
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1), dims = a.dim() - 2;
   std::vector<int64_t> sizes = a.sizes().vec();
