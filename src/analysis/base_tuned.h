@@ -2,6 +2,7 @@
 // Base versus tuned: an analysis run for the model as loaded (the base), again with the tuned adapter
 // attached, then the two compared. One loaded model serves both, and the adapter is swapped once for
 // any number of analyses (the study runs the lens and the representations in one pass).
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -26,5 +27,11 @@ std::filesystem::path variant_directory(const std::filesystem::path& out, const 
 // run is already done (a resumed study loads no model); then nothing is attached.
 void run_base_and_tuned(model::LoadedModel* loaded, const std::filesystem::path& tuned_adapter,
                         const std::vector<VariantAnalysis>& analyses);
+
+// What an analysis into `out` needs that no model does, checked so that a mistake fails before
+// minutes of loading: a batch size of at least 1, a compare adapter (when given) with its
+// adapter_config.json, and an output directory that can be created and written; throws Error.
+void check_analysis_run(int64_t batch_size, const std::filesystem::path& compare_adapter,
+                        const std::filesystem::path& out);
 
 }  // namespace qtalign::analysis

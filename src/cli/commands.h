@@ -43,10 +43,10 @@ void add_lens_command(CLI::App& app);
 // qtalign pca (src/cli/pca_command.cpp).
 void add_pca_command(CLI::App& app);
 
-// qtalign run (src/cli/run_command.cpp).
+// qtalign run (src/cli/study_commands.cpp).
 void add_run_command(CLI::App& app);
 
-// qtalign study (src/cli/study_command.cpp).
+// qtalign study (src/cli/study_commands.cpp).
 void add_study_command(CLI::App& app);
 
 // qtalign generate (src/cli/generate_command.cpp).

@@ -1,11 +1,33 @@
 #include "cli/common.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
+#include <cstring>
 
 #include "io/error.h"
 #include "model/quantization.h"
 
 namespace qtalign::cli {
+namespace {
+
+template <class Number>
+void add_setting_option(CLI::App* command, const std::string& option, const char* help, Number& field) {
+  command->add_option(option, field, help)->capture_default_str();
+}
+
+void add_setting_option(CLI::App* command, const std::string& option, const char* help,
+                        std::vector<std::string>& field) {
+  const auto joined = [](const std::vector<std::string>& targets) { return fmt::format("{}", fmt::join(targets, ",")); };
+  add_parsed_option(command, option, field, model::parse_lora_targets, joined, help);
+}
+
+void add_setting_option(CLI::App* command, const std::string& option, const char* help,
+                        train::PromptTemplate& field) {
+  add_parsed_option(command, option, field, train::parse_prompt_template, train::prompt_template_name, help);
+}
+
+}  // namespace
 
 CLI::Validator at_least(int64_t minimum) {
   return CLI::Validator(
@@ -22,6 +44,11 @@ void refuse_options_without_effect(const CLI::App& command, const std::vector<st
                                    const std::string& why) {
   for (const std::string& option : options)
     if (command.count(option) > 0) throw Error(option + " has no effect here: " + why);
+}
+
+void add_model_source_options(CLI::App* command, model::ModelSource& source) {
+  command->add_option("--model", source.model_dir, "Hugging Face checkpoint directory")->required();
+  command->add_option("--adapter", source.adapter_dir, "PEFT LoRA adapter directory to attach");
 }
 
 void add_runtime_options(CLI::App* command, model::ComputeRequest& options) {
@@ -50,6 +77,33 @@ void add_data_dir_option(CLI::App* command, std::filesystem::path& data_dir) {
 void add_tasks_dir_option(CLI::App* command, std::filesystem::path& tasks_dir) {
   command->add_option("--tasks-dir", tasks_dir,
                       "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+}
+
+void add_item_limit_options(CLI::App* command, ItemLimitOptions& options, const std::string& what) {
+  CLI::Option* limit =
+      command
+          ->add_option("--limit", options.limit,
+                       "N items " + what + ": a label-balanced sample drawn with --seed, the same items in every "
+                       "language (0 = all)")
+          ->capture_default_str()
+          ->check(at_least(0));
+  command->add_option("--first", options.first, "the first N items " + what + " instead of a balanced sample")
+      ->check(at_least(1))
+      ->excludes(limit);
+}
+
+data::ItemLimit item_limit(const ItemLimitOptions& options, uint64_t seed) {
+  if (options.first > 0) return {static_cast<size_t>(options.first), data::ItemPick::first, seed};
+  return {static_cast<size_t>(options.limit), data::ItemPick::balanced, seed};
+}
+
+void add_training_options(CLI::App* command, train::TrainingSettings& settings, TrainingOptionNames names) {
+  const bool study = names == TrainingOptionNames::study_command;
+  train::for_each_setting(settings, [&](const train::SettingNames& setting, auto& field) {
+    if (study && std::strcmp(setting.key, "seed") == 0) return;
+    const bool targets = std::strcmp(setting.key, "lora_targets") == 0;
+    add_setting_option(command, study && targets ? "--lora-targets" : setting.option, setting.help, field);
+  });
 }
 
 void parse_command_words(CLI::App& app, const std::vector<std::string>& words) {

@@ -14,7 +14,6 @@
 #include "data/protocol.h"
 #include "data/question_translation_build.h"
 #include "data/task_items.h"
-#include "io/error.h"
 #include "io/json_file.h"
 
 namespace qtalign::cli {
@@ -31,7 +30,7 @@ struct ShowArguments {
   std::string task;
   std::string language;
   size_t item = 0;
-  std::string labels = "english";
+  data::AnswerType labels = data::AnswerType::english;
   bool question = false;
   bool json = false;
   std::filesystem::path data_dir, tasks_dir;
@@ -65,9 +64,6 @@ void run_build(const BuildArguments& arguments) {
   data::BuildOptions options = arguments.options;
   options.languages = data::parse_language_list(protocol, arguments.languages);
   options.source = data::parse_question_source(arguments.source);
-  if ((!options.file_x.empty() || !options.file_target.empty()) && options.source != data::QuestionSource::files)
-    throw Error("--x-file and --target-file go with --source files");
-
   const data::BuildResult result = data::build_question_translation_set(protocol, options);
   const std::filesystem::path split_out =
       arguments.split_out.empty() ? data::default_split_file(arguments.out) : arguments.split_out;
@@ -92,16 +88,11 @@ void run_build(const BuildArguments& arguments) {
 void run_show(const ShowArguments& arguments) {
   const data::Protocol protocol = data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir);
   const data::TaskProtocol& task = protocol.task(arguments.task);
-  task.language(arguments.language);
-  const std::vector<data::TaskItem> items = data::read_test_set(protocol, arguments.task, arguments.language);
-  if (arguments.item >= items.size())
-    fail_at(protocol.test_set_path(arguments.task, arguments.language),
-            fmt::format("no item {} (it has {} items, numbered from 0)", arguments.item, items.size()));
-  const data::TaskItem& item = items[arguments.item];
+  const data::TaskItem item = data::read_test_item(protocol, arguments.task, arguments.language, arguments.item);
   const std::string text =
       arguments.question
           ? data::question_text(task, arguments.language, item)
-          : data::evaluation_prompt(task, arguments.language, item, data::parse_answer_type(arguments.labels));
+          : data::evaluation_prompt(task, arguments.language, item, arguments.labels);
   if (arguments.json) {
     const io::Json record = {{"task", arguments.task}, {"language", arguments.language}, {"index", item.index},
                              {arguments.question ? "question" : "prompt", text}, {"answer", item.answer},
@@ -157,9 +148,8 @@ void add_data_command(CLI::App& app) {
   show->add_option("--task", show_arguments->task, "emotion, snli, paws or a task file's name")->required();
   show->add_option("--lang", show_arguments->language, "language code")->required();
   show->add_option("--item", show_arguments->item, "item index, from 0")->capture_default_str();
-  show->add_option("--labels", show_arguments->labels,
-                   "how answers are written: english, same-language (the lens demonstrations) or task-agnostic")
-      ->capture_default_str();
+  add_parsed_option(show, "--labels", show_arguments->labels, data::parse_answer_type, data::answer_type_name,
+                    "how answers are written: english, same-language (the lens demonstrations) or task-agnostic");
   show->add_flag("--question", show_arguments->question, "print the question-translation question instead");
   show->add_flag("--json", show_arguments->json, "print JSON with the answer and English label");
   add_data_dir_option(show, show_arguments->data_dir);

@@ -1,12 +1,9 @@
 // qtalign eval: its options read into an eval::EvaluationSpec, the run (eval/evaluation_run.h), the table on stdout.
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/item_limit_options.h"
 #include "data/answer_type.h"
 #include "eval/results.h"
 #include "eval/scoring.h"
@@ -17,8 +14,6 @@ namespace {
 
 struct EvalArguments {
   eval::EvaluationSpec spec;  // but the fields below fill in, and the compute settings from `runtime`
-  std::string mode = "prefix-sum";
-  std::string labels = "english";
   std::string seen;
   std::string format = "table";
   std::string truncate = "none";
@@ -54,8 +49,6 @@ to stdout.)";
 // The evaluation the options ask for, computed on `device`.
 eval::EvaluationSpec evaluation_spec(const EvalArguments& arguments, at::Device device) {
   eval::EvaluationSpec spec = arguments.spec;
-  spec.mode = eval::parse_scoring_mode(arguments.mode);
-  spec.answer_type = data::parse_answer_type(arguments.labels);
   spec.limit = item_limit(arguments.items, spec.seed);
   // As written: getline drops only a trailing empty word.
   if (!arguments.seen.empty()) spec.seen = CLI::detail::split(arguments.seen, ',');
@@ -72,17 +65,10 @@ void run_eval(const EvalArguments& arguments) {
   const eval::EvaluationSpec spec = evaluation_spec(arguments, processes.device);
   const eval::EvaluationResult result = eval::run(spec, *processes.group, io::set_interrupt_hint);
   if (!processes.group->is_main()) return;
-  if (result.complete) {
+  if (result.complete)
     std::fputs(eval::format_results(*result.results, format).c_str(), stdout);
-    return;
-  }
-  std::vector<std::string> limits;
-  if (spec.max_pairs > 0) limits.push_back(fmt::format("{} pairs (--max-pairs)", spec.max_pairs));
-  if (spec.max_items > 0) limits.push_back(fmt::format("{} items (--max-items)", spec.max_items));
-  std::fputs(fmt::format("stopped after {}; {} remain: rerun the same command to continue\n", fmt::join(limits, " or "),
-                         result.remaining_pairs)
-                 .c_str(),
-             stderr);
+  else
+    std::fputs(eval::stopped_note(spec, result).c_str(), stderr);
 }
 
 // Adds the subcommand "eval" with its options, bound to `arguments`, to `app`.
@@ -90,16 +76,15 @@ CLI::App* add_eval_options(CLI::App& app, EvalArguments& arguments) {
   eval::EvaluationSpec& spec = arguments.spec;
   CLI::App* command = app.add_subcommand("eval", "Few-shot accuracy with constrained decoding over tasks and languages");
   command->footer(kEvalDescription);
-  command->add_option("--model", spec.source.model_dir, "Hugging Face checkpoint directory")->required();
-  command->add_option("--adapter", spec.source.adapter_dir, "PEFT LoRA adapter directory to attach");
+  add_model_source_options(command, spec.source);
   command->add_option("--tokenizer", spec.source.tokenizer_file, "tokenizer.json (default: the model's)");
   command->add_option("--task", spec.task, "emotion, snli, paws or all")->capture_default_str();
   command->add_option("--langs", spec.languages, "all, or languages such as en,zh")->capture_default_str();
-  command->add_option("--mode", arguments.mode, "scoring: prefix-sum or sequence")->capture_default_str();
-  command->add_option("--labels", arguments.labels,
-                      "how answers are written: english, same-language (the language's own words and "
-                      "demonstrations) or task-agnostic (ox/horse); the last two for emotion only")
-      ->capture_default_str();
+  add_parsed_option(command, "--mode", spec.mode, eval::parse_scoring_mode, eval::scoring_mode_name,
+                    "scoring: prefix-sum or sequence");
+  add_parsed_option(command, "--labels", spec.answer_type, data::parse_answer_type, data::answer_type_name,
+                    "how answers are written: english, same-language (the language's own words and "
+                    "demonstrations) or task-agnostic (ox/horse); the last two for emotion only");
   command->add_option("--shots", spec.shots, "demonstrations per prompt (default: the task's own)")
       ->check(at_least(0));
   add_item_limit_options(command, arguments.items, "per language");

@@ -13,7 +13,6 @@ struct LensArguments {
   AnalysisArguments common;
   analysis::LensSpec spec;  // but what `common` and the fields below fill in
   std::string languages = "all";
-  std::string labels = "same-language";
 };
 
 constexpr const char* kDescription = R"(Logit lens, as the study ran it.
@@ -44,14 +43,12 @@ both (base dashed, tuned solid) and comparison.md.)";
 analysis::LensSpec lens_spec(const LensArguments& arguments, const data::Protocol& protocol) {
   analysis::LensSpec spec = arguments.spec;
   spec.task = protocol.task(arguments.common.task).name;
-  spec.answer_type = data::parse_answer_type(arguments.labels);
   // "all" resolved now: a task without lens prompts fails before the model loads.
   spec.languages = arguments.languages == "all" ? analysis::lens_languages(protocol, spec.task)
                                                 : data::parse_language_list(protocol, arguments.languages);
   fill_analysis_spec(spec, arguments.common);
   spec.bootstrap.seed = arguments.common.seed;
   analysis::check_lens_spec(spec);
-  check_analysis_arguments(arguments.common);
   return spec;
 }
 
@@ -66,9 +63,8 @@ void add_lens_command(CLI::App& app) {
   command->add_option("--langs", arguments->languages,
                       "languages such as zh,ja,ru, or all (every language with same-language labels)")
       ->capture_default_str();
-  command->add_option("--labels", arguments->labels,
-                      "how the demonstrations answer: same-language (the study's lens) or english")
-      ->capture_default_str();
+  add_parsed_option(command, "--labels", arguments->spec.answer_type, data::parse_answer_type, data::answer_type_name,
+                    "how the demonstrations answer: same-language (the study's lens) or english");
   command->add_flag("--thai-forced-prefix", arguments->spec.forced_prefix,
                     "end Thai prompts with the answers' shared start เชิง and read the remainders (the study's "
                     "evaluation script); default: the opening quote and the whole words (the study's lens script)");

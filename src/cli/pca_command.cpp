@@ -15,7 +15,6 @@ struct PcaArguments {
   std::string languages = "en,de,fr,hi,th,sw,ms";
   std::string pairs;
   std::string layers = "all";
-  std::string pooling = "mean";
   std::string prompt = "default";
   bool as_study = false;
   PcaArguments() { spec.bootstrap.resamples = 2000; }
@@ -61,12 +60,10 @@ analysis::RepresentationSpec representation_spec(const PcaArguments& arguments, 
   spec.languages = data::parse_language_list(protocol, arguments.languages);
   if (!arguments.pairs.empty()) spec.extra_pairs = analysis::parse_language_pairs(protocol, arguments.pairs);
   fill_analysis_spec(spec, arguments.common);
-  spec.pooling = analysis::parse_pooling(arguments.pooling);
   spec.prompt = arguments.prompt == "default" ? analysis::default_representation_prompt(protocol.task(spec.task))
                                               : analysis::parse_representation_prompt(arguments.prompt);
   spec.bootstrap = {spec.bootstrap.resamples, arguments.common.seed, 0.95};
   if (arguments.as_study) analysis::take_study_choices(spec);
-  check_analysis_arguments(arguments.common);
   return spec;
 }
 
@@ -87,8 +84,8 @@ void add_pca_command(CLI::App& app) {
                       "language pairs to correlate besides the study's, such as zh-ja,en-ru (languages are added)");
   command->add_option("--layers", arguments->layers, "all, or residual-stream indices such as 0,6,12")
       ->capture_default_str();
-  command->add_option("--pooling", arguments->pooling, "mean (over the prompt's tokens) or last")
-      ->capture_default_str();
+  add_parsed_option(command, "--pooling", arguments->spec.pooling, analysis::parse_pooling, analysis::pooling_name,
+                    "mean (over the prompt's tokens) or last");
   command->add_option("--prompt", arguments->prompt,
                       "study (2-shot, same-language answers), question or few-shot; default: study for emotion, "
                       "else question")

@@ -6,7 +6,6 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/training_options.h"
 #include "io/error.h"
 #include "io/interruption.h"
 #include "train/training_run.h"

@@ -70,4 +70,11 @@ EvaluationSplit read_evaluation_split(const std::filesystem::path& file) {
   return split;
 }
 
+std::vector<size_t> evaluation_items_of(const std::filesystem::path& file, const std::string& task) {
+  if (file.empty()) return {};
+  const EvaluationSplit split = read_evaluation_split(file);
+  if (split.task != task) fail_at(file, "is a split of task " + split.task + ", not " + task);
+  return split.evaluation_indices;
+}
+
 }  // namespace qtalign::data

@@ -32,4 +32,8 @@ void write_evaluation_split(const std::filesystem::path& file, const EvaluationS
 // repeats, or parts that overlap.
 EvaluationSplit read_evaluation_split(const std::filesystem::path& file);
 
+// The evaluation items of `file`'s split for `task` (none when `file` is empty); throws Error naming
+// the file when it splits another task.
+std::vector<size_t> evaluation_items_of(const std::filesystem::path& file, const std::string& task);
+
 }  // namespace qtalign::data

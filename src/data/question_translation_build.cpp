@@ -100,6 +100,8 @@ QuestionSource parse_question_source(const std::string& name) {
 }
 
 BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options) {
+  if ((!options.file_x.empty() || !options.file_target.empty()) && options.source != QuestionSource::files)
+    throw Error("--x-file and --target-file go with --source files");
   protocol.task(options.task);
   if (options.languages.empty()) throw Error("no tuning language given");
   protocol.require_language(options.target);

@@ -67,7 +67,8 @@ struct BuildResult {
 QuestionSource parse_question_source(const std::string& name);
 
 // Builds the set; throws Error (naming the language, the pool and its size) when a language's share
-// exceeds what is available, and for every data problem of the files read.
+// exceeds what is available, for parallel files given with another source than files, and for every
+// data problem of the files read.
 BuildResult build_question_translation_set(const Protocol& protocol, const BuildOptions& options);
 
 // Where a set written to `out` keeps its evaluation split unless told otherwise: <out stem>.eval_split.json.

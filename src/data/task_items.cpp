@@ -96,4 +96,14 @@ std::vector<TaskItem> read_test_set(const Protocol& protocol, const std::string&
   return items;
 }
 
+TaskItem read_test_item(const Protocol& protocol, const std::string& task, const std::string& language,
+                        size_t index) {
+  protocol.task(task).language(language);
+  std::vector<TaskItem> items = read_test_set(protocol, task, language);
+  if (index >= items.size())
+    fail_at(protocol.test_set_path(task, language),
+            fmt::format("no item {} (it has {} items, numbered from 0)", index, items.size()));
+  return std::move(items[index]);
+}
+
 }  // namespace qtalign::data

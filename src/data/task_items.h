@@ -36,4 +36,8 @@ std::vector<TaskItem> read_task_items(const std::filesystem::path& file, const T
 std::vector<TaskItem> read_test_set(const Protocol& protocol, const std::string& task,
                                     const std::string& language);
 
+// Item `index` (from 0) of a test set; throws Error naming the file when it has no such item.
+TaskItem read_test_item(const Protocol& protocol, const std::string& task, const std::string& language,
+                        size_t index);
+
 }  // namespace qtalign::data

@@ -242,6 +242,14 @@ EvaluationResult run(const EvaluationSpec& spec, distributed::ProcessGroup& grou
   return result;
 }
 
+std::string stopped_note(const EvaluationSpec& spec, const EvaluationResult& result) {
+  std::vector<std::string> limits;
+  if (spec.max_pairs > 0) limits.push_back(fmt::format("{} pairs (--max-pairs)", spec.max_pairs));
+  if (spec.max_items > 0) limits.push_back(fmt::format("{} items (--max-items)", spec.max_items));
+  return fmt::format("stopped after {}; {} remain: rerun the same command to continue\n", fmt::join(limits, " or "),
+                     result.remaining_pairs);
+}
+
 std::vector<std::string> command_line(const EvaluationSpec& spec) {
   const EvaluationSpec defaults;
   std::vector<std::string> line = {"eval", "--model", spec.source.model_dir.string()};

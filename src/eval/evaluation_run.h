@@ -62,6 +62,10 @@ struct EvaluationResult {
 EvaluationResult run(const EvaluationSpec& spec, distributed::ProcessGroup& group,
                      const std::function<void(const std::string&)>& resume_hint = {});
 
+// For a run that stopped before completing: which limits stopped it (named by their options,
+// --max-pairs / --max-items) and how many pairs remain for a rerun, as one line.
+std::string stopped_note(const EvaluationSpec& spec, const EvaluationResult& result);
+
 // The spec as the `qtalign eval` command line that asks for it, {"eval", "--model", ...}: options at
 // their defaults left out, the compute settings as model::compute_arguments gives them. Throws Error
 // for a spec no command line asks for (a balanced limit drawn with a seed other than `seed`).

@@ -171,4 +171,18 @@ void run_grid(const GridOptions& options, distributed::ProcessGroup& group) {
   group.barrier();
 }
 
+Plan single_model_plan(const StudyOptions& options, PlanAxes axes) {
+  axes.models = {options.model_dir.empty() ? std::string("demo") : options.model_dir.string()};
+  axes.tasks = {options.task == options.eval_task ? options.task : options.task + ":" + options.eval_task};
+  return parse_plan_axes(axes);
+}
+
+StudyOptions with_single_configuration(StudyOptions options, const Plan& plan) {
+  options.train_languages = plan.mixtures.front();
+  options.target = plan.targets.front();
+  options.labels = plan.labels.front();
+  options.shots = plan.shots.front();
+  return options;
+}
+
 }  // namespace qtalign::study

@@ -33,6 +33,14 @@ struct GridOptions {
 // run, or when the directory holds a study with another plan.
 void run_grid(const GridOptions& options, distributed::ProcessGroup& group);
 
+// The grid `qtalign run` runs when its axes have several values: `axes` (mixtures, targets, answer
+// types, shots) for the options' model (models "demo" without one) and its tuning and evaluation task.
+Plan single_model_plan(const StudyOptions& options, PlanAxes axes);
+
+// `options` set to the one configuration of a plan that is not a grid (is_grid): its mixture,
+// target, answer type and shots.
+StudyOptions with_single_configuration(StudyOptions options, const Plan& plan);
+
 // Rewrites tables/, figures/ and the report (report/grid_outputs.h) from what the grid's steps left in
 // `study_dir`.
 void write_grid_outputs(const std::filesystem::path& study_dir);

@@ -278,4 +278,8 @@ Plan parse_plan_axes(const PlanAxes& axes) {
   return plan;
 }
 
+bool is_grid(const PlanAxes& axes) {
+  return axes.mixtures.size() > 1 || axes.targets.size() > 1 || axes.labels.size() > 1 || axes.shots.size() > 1;
+}
+
 }  // namespace qtalign::study

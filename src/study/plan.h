@@ -107,4 +107,8 @@ struct PlanAxes {
 // The plan of the axes; throws Error on a malformed value.
 Plan parse_plan_axes(const PlanAxes& axes);
 
+// Whether the axes ask for a grid rather than one configuration: several mixtures, targets, answer
+// types or shot counts (`qtalign run` has one model and one task).
+bool is_grid(const PlanAxes& axes);
+
 }  // namespace qtalign::study

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "cli/commands.h"
-#include "cli/training_options.h"
+#include "cli/common.h"
 #include "io/error.h"
 #include "support/test_support.h"
 

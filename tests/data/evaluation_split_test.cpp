@@ -85,5 +85,15 @@ TEST_F(EvaluationSplitTest, RoundTripsThroughJsonAndRejectsBadFiles) {
   EXPECT_TRUE(contains(error_for(negative_count), "field 'test_count' must be a non-negative integer"));
 }
 
+TEST_F(EvaluationSplitTest, EvaluationItemsOfASplitAreItsTasksOnly) {
+  TempDir dir;
+  const auto split = split_test_set("paws", read_test_set(protocol, "paws", "en"), 0.5, 9);
+  write_evaluation_split(dir / "split.json", split);
+  EXPECT_EQ(evaluation_items_of(dir / "split.json", "paws"), split.evaluation_indices);
+  EXPECT_TRUE(evaluation_items_of("", "paws").empty());
+  EXPECT_EQ(error_of([&] { evaluation_items_of(dir / "split.json", "snli"); }),
+            (dir / "split.json").string() + ": is a split of task paws, not snli");
+}
+
 }  // namespace
 }  // namespace qtalign::data

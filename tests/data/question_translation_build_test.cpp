@@ -244,5 +244,19 @@ TEST_F(BuildTest, BadRequestsAreRejected) {
   EXPECT_TRUE(contains(error_of([&] { parse_question_source("web"); }), "valid: auto, shipped, test, files"));
 }
 
+TEST_F(BuildTest, ParallelFilesGoWithTheFilesSourceOnly) {
+  BuildOptions options;
+  options.task = "snli";
+  options.languages = {"zh"};
+  options.file_target = protocol.test_set_path("snli", "en");
+  EXPECT_EQ(error_of([&] { build_question_translation_set(protocol, options); }),
+            "--x-file and --target-file go with --source files");
+  options.file_target.clear();
+  options.file_x = protocol.test_set_path("snli", "zh");
+  options.source = QuestionSource::test_sets;
+  EXPECT_EQ(error_of([&] { build_question_translation_set(protocol, options); }),
+            "--x-file and --target-file go with --source files");
+}
+
 }  // namespace
 }  // namespace qtalign::data

@@ -131,5 +131,16 @@ TEST_F(TaskItemsTest, TestSetCountMustMatchPromptsJson) {
   EXPECT_TRUE(contains(message, "paws_fr500_test.json: 500 items, but prompts.json says 501")) << message;
 }
 
+TEST_F(TaskItemsTest, OneTestItemIsItsTestSetsItemOrAnErrorNamingTheFile) {
+  const std::vector<TaskItem> items = read_test_set(protocol, "paws", "fr");
+  const TaskItem last = read_test_item(protocol, "paws", "fr", 499);
+  EXPECT_EQ(last.index, 499u);
+  EXPECT_EQ(last.fields, items[499].fields);
+  EXPECT_EQ(last.label, items[499].label);
+  EXPECT_EQ(error_of([&] { read_test_item(protocol, "paws", "fr", 500); }),
+            protocol.test_set_path("paws", "fr").string() + ": no item 500 (it has 500 items, numbered from 0)");
+  EXPECT_TRUE(contains(error_of([&] { read_test_item(protocol, "paws", "xx", 0); }), "unknown language 'xx'"));
+}
+
 }  // namespace
 }  // namespace qtalign::data

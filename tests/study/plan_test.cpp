@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "data/protocol.h"
+#include "study/grid.h"
 #include "io/error.h"
 #include "support/test_support.h"
 
@@ -178,6 +179,56 @@ TEST(Plan, APlanBeyondTheConfigurationLimitIsRefused) {
   EXPECT_NE(plan_summary(table1_plan(), protocol()).find("8 adapters to train (at most 200: --max-configurations)"),
             std::string::npos)
       << plan_summary(table1_plan(), protocol());
+}
+
+TEST(Plan, SeveralValuesOnAnEvaluationOrTuningAxisMakeAGrid) {
+  PlanAxes axes;
+  axes.models = {"a", "b"};  // `run` has one model and one task; `study` is a grid whatever they are
+  axes.tasks = {"snli", "paws"};
+  EXPECT_FALSE(is_grid(axes));
+  for (std::vector<std::string> PlanAxes::*axis : {&PlanAxes::mixtures, &PlanAxes::targets, &PlanAxes::labels}) {
+    PlanAxes several = axes;
+    (several.*axis).push_back((several.*axis).front() == "english" ? "same-language" : "sw");
+    EXPECT_TRUE(is_grid(several));
+  }
+  axes.shots = {"default", "0"};
+  EXPECT_TRUE(is_grid(axes));
+}
+
+TEST(Plan, RunsGridIsItsOneModelAndTaskCrossedWithItsAxes) {
+  StudyOptions options;
+  PlanAxes axes;
+  axes.mixtures = {"zh", "sw,hi"};
+  axes.labels = {"english", "same-language"};
+  axes.max_configurations = 5;
+  Plan plan = single_model_plan(options, axes);
+  EXPECT_EQ(plan.models, std::vector<std::string>{"demo"});
+  ASSERT_EQ(plan.tasks.size(), 1u);
+  EXPECT_EQ(plan.tasks[0].tune, "emotion");
+  EXPECT_EQ(plan.tasks[0].eval, "all");
+  EXPECT_EQ(plan.mixtures, axes.mixtures);
+  EXPECT_EQ(plan.labels, (std::vector<data::AnswerType>{data::AnswerType::english, data::AnswerType::same_language}));
+  EXPECT_EQ(plan.max_configurations, 5u);
+  options.model_dir = "/models/m";
+  options.task = "snli";
+  options.eval_task = "snli";
+  plan = single_model_plan(options, axes);
+  EXPECT_EQ(plan.models, std::vector<std::string>{"/models/m"});
+  EXPECT_EQ(plan.tasks[0].tune, "snli");
+  EXPECT_EQ(plan.tasks[0].eval, "snli");
+}
+
+TEST(Plan, ASingleConfigurationSetsTheStudysOptions) {
+  PlanAxes axes;
+  axes.mixtures = {"sw,hi"};
+  axes.targets = {"it"};
+  axes.labels = {"task-agnostic"};
+  axes.shots = {"0"};
+  const StudyOptions options = with_single_configuration(StudyOptions(), parse_plan_axes(axes));
+  EXPECT_EQ(options.train_languages, "sw,hi");
+  EXPECT_EQ(options.target, "it");
+  EXPECT_EQ(options.labels, data::AnswerType::task_agnostic);
+  EXPECT_EQ(options.shots, 0);
 }
 
 }  // namespace
