@@ -15,14 +15,24 @@
 
 #include "io/error.h"
 #include "model/dense_linear.h"
+#include "model/fused_elementwise.h"
 #include "model/seed_mix.h"
 
 namespace qtalign::model {
 namespace {
 
+// Whether the elementwise chains of a pass over x run as fused kernels (fused_elementwise.h): in
+// inference on the CPU in fp32 or bf16, for models as wide as dense_linear sends to oneDNN. The tiny test
+// and demo models keep libtorch's operators, and their results bit for bit.
+bool fused(const ModelConfig& config, const at::Tensor& x) {
+  return config.hidden_size >= kOneDnnMinimumWidth && fused_elementwise_applies(x);
+}
+
 // RMSNorm in fp32 as Hugging Face computes it: scaled by the weight in the input dtype, or (Gemma) by
 // (1 + weight) in fp32 before casting back.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, const ModelConfig& config) {
+  if (fused(config, x) && weight.scalar_type() == x.scalar_type())
+    return fused_rms_norm(x, weight, config.rms_norm_eps, config.norm_weight_offset);
   const at::Tensor x32 = x.to(at::kFloat);
   const at::Tensor normalized = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + config.rms_norm_eps);
   if (config.norm_weight_offset) return (normalized * (weight.to(at::kFloat) + 1.0)).to(x.scalar_type());
@@ -131,8 +141,11 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  return x * cos + rotate_half(x) * sin;
+// RoPE of x [B, T, heads, d] -> [B, heads, T, d].
+at::Tensor apply_rotary(const ModelConfig& config, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  if (fused(config, x) && cos.scalar_type() == x.scalar_type()) return fused_rotary(x, cos, sin);
+  const at::Tensor heads_first = x.transpose(1, 2);
+  return heads_first * cos + rotate_half(heads_first) * sin;
 }
 
 // An additive mask [batch, 1, tokens, total]: 0 where query t may see key s (s is real, not in its
@@ -178,6 +191,15 @@ bool wide_attention(const ModelConfig& config) {
   return config.num_attention_heads * config.head_dim >= kOneDnnMinimumWidth;
 }
 
+// softmax(scores / sqrt(scale), soft-capped, + bias) in fp32, in the scores' dtype; scores [B, heads, T, S].
+at::Tensor attention_probabilities(const ModelConfig& config, const at::Tensor& scores, double scale,
+                                   const at::Tensor& bias) {
+  if (fused(config, scores) && !config.attn_logit_softcapping)
+    return fused_masked_softmax(scores, 1.0 / std::sqrt(scale), bias);
+  const at::Tensor capped = soft_cap(scores / std::sqrt(scale), config.attn_logit_softcapping);
+  return at::softmax(capped.to(at::kFloat) + bias, -1).to(scores.scalar_type());
+}
+
 // Softmax attention of q [B, heads, T, d] over keys and values given in parts along the key axis (each
 // [B, kv_heads, S_i, d], e.g. a cached prefix broadcast over the batch and the pass's own tokens) with an
 // additive bias [B, 1, T, sum S_i], in [B, T, heads * d]. Grouped-query attention without repeating
@@ -198,11 +220,9 @@ at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const std::vec
     part_scores.push_back(product(grouped_q, k.transpose(-1, -2)));
     total += k.size(2);
   }
-  at::Tensor scores = (part_scores.size() == 1 ? part_scores.front() : at::cat(part_scores, -1)) / std::sqrt(scale);
-  scores = soft_cap(scores, config.attn_logit_softcapping);
-  scores = scores.view({batch, heads, tokens, total}).to(at::kFloat) + bias;
-  const at::Tensor probabilities =
-      at::softmax(scores, -1).to(q.scalar_type()).view({batch, kv_heads, group * tokens, total});
+  const at::Tensor scores = part_scores.size() == 1 ? part_scores.front() : at::cat(part_scores, -1);
+  const at::Tensor probabilities = attention_probabilities(config, scores.view({batch, heads, tokens, total}), scale, bias)
+                                       .view({batch, kv_heads, group * tokens, total});
   at::Tensor context;
   int64_t start = 0;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -237,8 +257,8 @@ AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& la
     q = rms_norm(q, layer.q_norm, config);
     k = rms_norm(k, layer.k_norm, config);
   }
-  q = apply_rotary(q.transpose(1, 2), tables.cos, tables.sin);
-  k = apply_rotary(k.transpose(1, 2), tables.cos, tables.sin);
+  q = apply_rotary(config, q, tables.cos, tables.sin);
+  k = apply_rotary(config, k, tables.cos, tables.sin);
   const bool past_apart =
       past_keys.defined() && !keep_keys && wide_attention(config) && x.scalar_type() == at::kFloat;
   if (past_keys.defined() && !past_apart) {
@@ -267,8 +287,11 @@ AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& la
 at::Tensor gated_mlp(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
                      const PassBlocks& blocks) {
   const at::Tensor projected = linear(layer.gate_proj, x, blocks);
+  const at::Tensor up = linear(layer.up_proj, x, blocks);
+  if (config.hidden_activation == "silu" && fused(config, projected))
+    return linear(layer.down_proj, fused_silu_mul(projected, up), blocks);
   const at::Tensor gate = config.hidden_activation == "silu" ? at::silu(projected) : at::gelu(projected, "tanh");
-  return linear(layer.down_proj, gate * linear(layer.up_proj, x, blocks), blocks);
+  return linear(layer.down_proj, gate * up, blocks);
 }
 
 void check_input(const Model& model, const ForwardInput& input) {
