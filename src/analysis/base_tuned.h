@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "data/data_dir.h"
+#include "io/options.h"
 #include "model/loaded_model.h"
 
 namespace qtalign::analysis {
@@ -33,5 +35,21 @@ void run_base_and_tuned(model::LoadedModel* loaded, const std::filesystem::path&
 // adapter_config.json, and an output directory that can be created and written; throws Error.
 void check_analysis_run(int64_t batch_size, const std::filesystem::path& compare_adapter,
                         const std::filesystem::path& out);
+
+// The options `lens` and `pca` share after their own, in their order, with the field of `spec` (a
+// LensSpec or a RepresentationSpec) each reads and writes; --limit (with --first), --eval-split, the
+// data (--data-dir, --tasks-dir) and the processes (--dist-timeout, the runtime options) are the
+// commands' own.
+template <class Spec, class Visit>
+void for_each_analysis_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(option("--limit", ""), io::CommandOwned{});
+  visit(option("--eval-split", ""), io::CommandOwned{});
+  visit(option("--seed", "seed of the item sample and the bootstrap").shown(), spec.bootstrap.seed);
+  visit(option("--batch-size", "prompts per forward pass").shown(), spec.batch_size);
+  visit(option("--out", "output directory").mandatory(), spec.out);
+  visit(option("--data-dir", ""), io::CommandOwned{});
+  visit(option("--dist-timeout", ""), io::CommandOwned{});
+}
 
 }  // namespace qtalign::analysis

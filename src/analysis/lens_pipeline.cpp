@@ -94,4 +94,28 @@ void check_lens_spec(const LensSpec& spec) {
   if (spec.top_k < 0) throw Error("--top-k must not be negative");
 }
 
+const char* const kLensHelp = R"(Logit lens, as the study ran it.
+
+Each item's prompt is the few-shot prompt with demonstrations answered in the language itself
+(--labels same-language, the study's choice) or in English (--labels english), ending right after
+the opening quote of the answer (as the study's lens script; Thai answers, which share the start
+เชิง, are read as whole words; --thai-forced-prefix appends เชิง and reads the remainders, as the
+study's evaluation script scores them). At every layer (0 = embeddings, i = output of layer i) the residual
+stream at that position goes through the final norm and the unembedding; from that distribution the
+lens reads the probability of the correct answer in English (the latent answer), of the correct
+answer in the language, of all the task's answers in the language and of all of them in English
+(each answer: the prefix-sum candidate tokens of its word, the rule evaluation scores with), and
+the entropy in bits. Items whose correct answer's English and language candidates share a token are
+left out (both readings would count it), counted and explained (the shared tokens named), but in
+English, whose two readings are the same word (as in the study). Per layer: the mean over items with a seeded
+percentile-bootstrap interval. Everything is checked before the first forward pass.
+
+Writes into --out, per language: <lang>.json (summary, token sets, items read and dropped,
+per-item readings, provenance), <lang>.csv (one row per layer) and <lang>.png/.svg (the four
+probabilities with their bands over layers, entropy beneath on the fixed scale 0..log2(vocabulary) bits);
+and summary.md, summary.json, overview_latent / overview_native charts of every language. With
+--compare-adapter it runs twice, as base (the model, with --adapter if given) into --out/base and
+tuned (with the compare adapter) into --out/tuned, and --out/comparison holds per-language charts of
+both (base dashed, tuned solid) and comparison.md.)";
+
 }  // namespace qtalign::analysis

@@ -11,6 +11,7 @@
 #include "analysis/lens_plan.h"
 #include "analysis/lens_spec.h"
 #include "analysis/logit_lens.h"
+#include "data/answer_type.h"
 #include "data/protocol.h"
 #include "distributed/process_group.h"
 #include "model/loaded_model.h"
@@ -41,5 +42,32 @@ std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model:
 // Throws Error for what the spec cannot mean: a confidence level outside (0, 1), fewer than one
 // bootstrap resample, a negative top_k.
 void check_lens_spec(const LensSpec& spec);
+
+// Every option of `qtalign lens`, in its order, with the field of `spec` (const or not) each reads and
+// writes; the model and adapter (--model) and --langs are the command's own, the shared analysis
+// options (for_each_analysis_option) follow.
+template <class Spec, class Visit, io::IfSpec<Spec, LensSpec> = 0>
+void for_each_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(option("--model", ""), io::CommandOwned{});
+  visit(option("--compare-adapter", "a second adapter (e.g. the tuned one): run base and tuned and compare them"),
+        spec.compare_adapter);
+  visit(option("--task", "task with lens prompts (emotion)").shown(), spec.task);
+  visit(option("--langs", ""), io::CommandOwned{});
+  visit(option("--labels", "how the demonstrations answer: same-language (the study's lens) or english"),
+        io::parsed(spec.answer_type, data::parse_answer_type, data::answer_type_name));
+  visit(option("--thai-forced-prefix", "end Thai prompts with the answers' shared start เชิง and read the remainders "
+                                       "(the study's evaluation script); default: the opening quote and the whole "
+                                       "words (the study's lens script)"),
+        spec.forced_prefix);
+  visit(option("--top-k", "top tokens recorded per layer (capped at the vocabulary's size)").shown(), spec.top_k);
+  visit(option("--resamples", "bootstrap resamples").shown(), spec.bootstrap.resamples);
+  visit(option("--confidence", "confidence level of the intervals").shown(), spec.bootstrap.confidence);
+  visit(option("--resume", "keep languages whose <lang>.json is already in --out"), spec.resume);
+  for_each_analysis_option(spec, visit);
+}
+
+// What `qtalign lens --help` says of the analysis: the prompts, the readings, the outputs.
+extern const char* const kLensHelp;
 
 }  // namespace qtalign::analysis

@@ -67,4 +67,36 @@ void take_study_choices(RepresentationSpec& spec) {
   spec.pooling = Pooling::mean;
 }
 
+const char* const kRepresentationHelp = R"(Cross-lingual representations per layer, as the study measured them.
+
+For the same test items in every language (parallel items: item i is the same in each), each
+prompt's hidden states (0 = embeddings, i = the residual stream after layer i, the last layer after
+the final norm as transformers' hidden_states, which the study read) are pooled into one vector: the
+mean over all prompt tokens (the study's choice) or the last token (--pooling last). Prompts
+(--prompt):
+  study     the study's: the few-shot prompt whose 2 demonstrations answer in the language itself
+            (the default for emotion, the only task with same-language answers)
+  question  the item's question alone, as question translation trains on (the default otherwise)
+  few-shot  the evaluation prompt, demonstrations answered with English labels
+Per layer: a 2-D PCA scattered by language, fitted to the --langs languages (the study's figures:
+en, de, fr, hi); for each language pair the study's measure, the Pearson correlation of the items'
+coordinates on one 1-D PCA fitted to the study's seven languages (en, de, fr, hi, th, sw, ms)
+together, paired by item (those seven are always pooled for it, whatever --langs is; the study's
+pairs en-de, en-fr, en-hi, de-fr, de-hi, fr-hi, en-th, en-sw, en-ms, plus --pairs), and beside it
+the same with a PCA fitted to each pair alone (per-pair fit, not the study's); and the mean cosine
+similarity of each language's vector with English's for the same item. Fewer than 10 items make
+the correlations meaningless: the outputs warn. The outputs say where a figure differs from the
+study's notebook (other scatter languages, a sample of items).
+
+--as-study takes every choice of the study's notebook: emotion, the study prompt, mean pooling,
+every layer, all items in file order, the seven languages, scatters of en, de, fr, hi.
+
+Writes into --out: layer_<L>.png/.svg, cosine.png/.svg/.csv, pair_correlation.csv,
+representations.md and representations.json. With --compare-adapter the analysis runs twice, as
+base (the model, with --adapter if given) into --out/base and tuned (with the compare adapter instead)
+into --out/tuned; then cosine_comparison.png/.svg/.csv overlays the two (a colour per language,
+tuned solid, base dashed), and pair_correlation_comparison.md/.csv/.json (one table) and
+pair_correlation_layer_<L>.png/.svg (one figure per layer) set the study's pair correlations of base
+and tuned side by side.)";
+
 }  // namespace qtalign::analysis

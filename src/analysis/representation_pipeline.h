@@ -40,4 +40,26 @@ std::filesystem::path run_representation_analysis(distributed::ProcessGroup& gro
 // item in file order, the seven languages, scatters of en, de, fr, hi.
 void take_study_choices(RepresentationSpec& spec);
 
+// Every option of `qtalign pca`, in its order, with the field of `spec` (const or not) each reads and
+// writes; the model and adapter (--model), --langs, --pairs, --layers, --prompt and --as-study are the
+// command's own, the shared analysis options (for_each_analysis_option) follow.
+template <class Spec, class Visit, io::IfSpec<Spec, RepresentationSpec> = 0>
+void for_each_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(option("--model", ""), io::CommandOwned{});
+  visit(option("--compare-adapter", "a second adapter (e.g. the tuned one): run both and overlay the cosine curves"),
+        spec.compare_adapter);
+  visit(option("--task", "emotion, snli, paws or a task file's (--langs from its languages)").shown(), spec.task);
+  visit(option("--langs", ""), io::CommandOwned{});
+  visit(option("--pooling", "mean (over the prompt's tokens) or last"),
+        io::parsed(spec.pooling, parse_pooling, pooling_name));
+  visit(option("--prompt", ""), io::CommandOwned{});
+  visit(option("--resamples", "bootstrap resamples for the cosine intervals").shown(), spec.bootstrap.resamples);
+  visit(option("--as-study", ""), io::CommandOwned{});
+  for_each_analysis_option(spec, visit);
+}
+
+// What `qtalign pca --help` says of the analysis: the pooled vectors, the prompts, the measures, the outputs.
+extern const char* const kRepresentationHelp;
+
 }  // namespace qtalign::analysis

@@ -1,6 +1,6 @@
 #pragma once
-// What `lens` and `pca` share: the model with its adapter and a compare adapter, the data and the
-// evaluation split, the items, the output directory, the processes; and their common flow.
+// What `lens` and `pca` share: the model with its adapter, the data and the evaluation split, the
+// items, the processes; and their common flow.
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -17,36 +17,27 @@
 
 namespace qtalign::cli {
 
+// What the analysis commands read beside their spec (the options their lists leave to them).
 struct AnalysisArguments {
   model::ModelSource source;  // --model and --adapter
-  std::filesystem::path compare_adapter_dir;
   std::filesystem::path data_dir, tasks_dir;
   std::filesystem::path eval_split;
-  std::filesystem::path out;
-  std::string task = "emotion";
   ItemLimitOptions items{100, 0};
-  int64_t batch_size = 8;
-  uint64_t seed = 0;
   double dist_timeout = 300.0;
   model::ComputeRequest runtime;
 };
 
-// Adds --model, --adapter and --compare-adapter (its help: `compare_help`) to a command.
-void add_analysis_model_options(CLI::App* command, AnalysisArguments& arguments, const std::string& compare_help);
+// The options an analysis command adds itself where its list (analysis::for_each_analysis_option and
+// its own for_each_option) names them: --model, --limit, --eval-split, --data-dir and --dist-timeout,
+// each with those that follow it; `items_what` says per what the items are counted.
+OwnOptions own_analysis_options(CLI::App* command, AnalysisArguments& arguments, const std::string& items_what);
 
-// Adds --limit/--first (`items_what` says per what), --eval-split, --seed, --batch-size, --out,
-// --data-dir, --dist-timeout and the runtime options to a command.
-void add_analysis_run_options(CLI::App* command, AnalysisArguments& arguments, const std::string& items_what);
-
-// Fills what every analysis spec takes from the shared options (spec.task set): the item limit, the
-// evaluation split's items, the batch size, the output and the compare adapter.
+// Completes what every analysis spec takes from the command's own options (spec.task set, and the
+// seed, which draws the item sample): the item limit and the evaluation split's items.
 template <class Spec>
 void fill_analysis_spec(Spec& spec, const AnalysisArguments& arguments) {
-  spec.limit = item_limit(arguments.items, arguments.seed);
+  spec.limit = item_limit(arguments.items, spec.bootstrap.seed);
   spec.item_indices = data::evaluation_items_of(arguments.eval_split, spec.task);
-  spec.batch_size = arguments.batch_size;
-  spec.out = arguments.out;
-  spec.compare_adapter = arguments.compare_adapter_dir;
 }
 
 // What `lens` and `pca` do: joins the processes, reads the protocol, makes the spec with
@@ -55,7 +46,7 @@ void fill_analysis_spec(Spec& spec, const AnalysisArguments& arguments) {
 // prints the Markdown table it returns and where it wrote.
 template <class MakeSpec, class Analyse>
 void run_analysis_command(const AnalysisArguments& arguments, MakeSpec make_spec, Analyse analyse) {
-  const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
+  const model::ProcessRuntime processes = model::join_processes(arguments.runtime, arguments.dist_timeout);
   const data::Protocol protocol =
       data::load_protocol(data::resolve_data_dir(arguments.data_dir), arguments.tasks_dir);
   auto spec = make_spec(protocol);

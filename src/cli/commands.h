@@ -1,5 +1,6 @@
 #pragma once
-// Each subcommand adds itself to the program here; its file holds its options and its run.
+// Each subcommand adds itself to the program here; its file binds the options its spec lists (its
+// for_each_option, beside the spec in the library), calls the library and prints.
 #include <CLI/CLI.hpp>
 
 #include <string>

@@ -27,4 +27,13 @@ std::filesystem::path resolve_data_dir(const std::filesystem::path& explicit_dir
   return directory;
 }
 
+io::OptionInfo data_dir_option() {
+  return io::option("--data-dir", "benchmark data (default: $QTALIGN_DATA, then built-in)");
+}
+
+io::OptionInfo tasks_dir_option() {
+  return io::option("--tasks-dir",
+                    "task files (*.json) beside the study's tasks (default: $QTALIGN_TASKS, then <data-dir>/tasks)");
+}
+
 }  // namespace qtalign::data

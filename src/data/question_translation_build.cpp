@@ -191,4 +191,27 @@ void write_question_translation_set(const BuildResult& result, const std::filesy
   write_examples(out, result.examples);
 }
 
+const char* const kQuestionTranslationBuildHelp = R"(Build a question-translation training set (JSONL: input, target, language, index).
+
+Each example: the task's question in language X (the test template without demonstrations and
+without an answer) + "\nTranslate the input from <Language> to <Target>:\n" as input, the same
+question in the target language (--target, English by default) as target. A model tuned on the set
+has seen the sources and the target.
+
+Sources (--source): 'shipped' = the study's sets (snli: de, es, it, sw, zh; index = item of
+snli_en10k_train.json); 'test' = the parallel test sets (X and English, item by item; the only
+non-English text for emotion, paws and the other snli languages); 'files' = --x-file and --target-file,
+two parallel task files (one language); 'auto' = shipped where it exists (into English only), test
+otherwise.
+--size examples are split evenly over --langs (remainder to the first); each language's share is
+drawn without replacement (seeded by --seed and the language), repeated targets dropped; 0 = all.
+
+--exclude-test keeps evaluation items out. When a language draws from the test sets, the test
+indices are split (stratified by label, seeded) into an evaluation part (--eval-fraction) and a
+training part; only training indices are drawn, and the evaluation indices are written to
+--split-out (default <out stem>.eval_split.json): evaluate on those items only. Otherwise every
+test item is an evaluation item. Either way, examples whose English question equals an evaluation
+item's are dropped.
+)";
+
 }  // namespace qtalign::data

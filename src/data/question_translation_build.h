@@ -28,9 +28,11 @@
 #include <string>
 #include <vector>
 
+#include "data/data_dir.h"
 #include "data/evaluation_split.h"
 #include "data/protocol.h"
 #include "data/question_translation.h"
+#include "io/options.h"
 
 namespace qtalign::data {
 
@@ -82,5 +84,31 @@ void write_question_translation_set(const BuildResult& result, const std::filesy
 // The languages a model tuned on such a set has seen, as the study counts them: the sources, then the
 // target (once, whatever the order given).
 std::vector<std::string> seen_languages(const std::vector<std::string>& sources, const std::string& target);
+
+// The options of `qtalign data build` that set `options` (const or not), in the command's order;
+// --langs and --source (resolved with the protocol), --split-out, --out and the data are its own.
+template <class Options, class Visit, io::IfSpec<Options, BuildOptions> = 0>
+void for_each_option(Options& options, Visit&& visit) {
+  using io::option;
+  visit(option("--task", "emotion, snli, paws or a task file's name").mandatory(), options.task);
+  visit(option("--langs", ""), io::CommandOwned{});
+  visit(option("--size", "examples in all (0 = all available)").shown(), options.size);
+  visit(option("--seed", "seed of the draw and of the evaluation split").shown(), options.seed);
+  visit(option("--source", ""), io::CommandOwned{});
+  visit(option("--x-file", "with --source files: the task file in X"), options.file_x);
+  visit(option("--target", "language the questions are translated into").shown(), options.target);
+  visit(option("--target-file,--en-file", "with --source files: the same items in the target language"),
+        options.file_target);
+  // Without --exclude-test no test items are held out, so --eval-fraction and --split-out would be ignored.
+  visit(option("--exclude-test", "keep evaluation items out (see above)"), options.exclude_test);
+  visit(option("--eval-fraction", "share of test items kept for evaluation when drawing from test sets")
+            .shown()
+            .needing("--exclude-test"),
+        options.eval_fraction);
+  visit(option("--split-out", ""), io::CommandOwned{});
+}
+
+// What `qtalign data build --help` says of a set: its examples, the sources, the draw, the evaluation split.
+extern const char* const kQuestionTranslationBuildHelp;
 
 }  // namespace qtalign::data

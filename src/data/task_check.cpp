@@ -8,6 +8,7 @@
 #include "data/prompt_format.h"
 #include "data/task_file.h"
 #include "data/task_items.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json_file.h"
 
@@ -128,6 +129,23 @@ std::string new_task_file(const std::filesystem::path& jsonl, const std::string&
       fmt::arg("shots", std::min<size_t>(labels.size() * 2, 8)), fmt::arg("template", io::Json(template_text).dump()),
       fmt::arg("items", io::Json({{"answer", answer_field}}).dump()), fmt::arg("code", io::Json(language).dump()),
       fmt::arg("file_name", io::Json(jsonl.filename().string()).dump()), fmt::arg("words", words.dump()));
+}
+
+std::string check_task(const TaskCheckSpec& spec) {
+  std::optional<tokenizer::Tokenizer> tokenizer;
+  if (!spec.tokenizer.empty())
+    tokenizer.emplace(tokenizer::Tokenizer::from_file(tokenizer::tokenizer_json_file(spec.tokenizer)));
+  return format_task_check(check_task_file(spec.file, tokenizer ? &*tokenizer : nullptr));
+}
+
+void write_new_task(const NewTaskSpec& spec) {
+  if (std::filesystem::exists(spec.out)) fail_at(spec.out, "exists already; task new does not overwrite");
+  io::write_file_atomically(spec.out, new_task_file(spec.items, spec.answer, spec.language));
+}
+
+void export_study_task(const TaskExportSpec& spec) {
+  const Protocol protocol = load_protocol(resolve_data_dir(spec.data_dir));
+  io::write_json_file(spec.out, study_task_file(protocol, spec.task));
 }
 
 }  // namespace qtalign::data

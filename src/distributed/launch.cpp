@@ -203,4 +203,21 @@ void launch(const LaunchSpec& spec) {
                             outcome.failed_rank, outcome.failed_status));
 }
 
+const char* const kLaunchHelp = R"(Run a qtalign command in N processes on this machine, torchrun-style:
+  qtalign launch -n 2 -- train --model M --data D --out A    (gradients summed over the processes)
+  qtalign launch -n 2 -- eval --model M --out R.json         ((task, language) pairs and items shared)
+  qtalign launch -n 2 -- lens --model M --out L              (prompt batches shared; also pca)
+  qtalign launch -n 2 -- run --model M --out S               (every stage on both; also study)
+The study runner (run, study) joins the processes once and runs every stage on all of them: eval,
+train, lens and pca share their work; rank 0 alone makes the demo model, the training sets, the
+comparisons and the reports while the others wait for it. Only rank 0 writes files.
+The machine's cores are split among the processes unless --threads says otherwise; on CUDA each
+process takes the GPU of its LOCAL_RANK. Each process gets RANK, WORLD_SIZE, LOCAL_RANK,
+LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and MASTER_PORT. The same variables set by hand (or by
+torchrun) start processes on several machines. When one process fails, launch names it, stops the
+others and fails; rerunning the same command resumes where the run stopped.
+Each process runs in its own process group, which launch stops as a whole (SIGTERM, then SIGKILL
+after --stop-grace seconds) and waits for before it returns; Ctrl-C, SIGTERM and SIGHUP reach every
+process through launch. A launch inside a launch is refused.)";
+
 }  // namespace qtalign::distributed

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "data/language_groups.h"
 #include "io/atomic_file.h"
@@ -281,6 +282,16 @@ std::vector<std::filesystem::path> write_comparison(const Comparison& comparison
   io::write_file_atomically(stem.string() + ".md", comparison_markdown(comparison));
   io::write_json_file(stem.string() + ".json", comparison_to_json(comparison));
   return write_comparison_charts(comparison, stem);
+}
+
+Comparison compare_files(const CompareSpec& spec) {
+  std::vector<std::string> seen;
+  std::stringstream stream(spec.seen);
+  for (std::string language; std::getline(stream, language, ',');)
+    if (!language.empty()) seen.push_back(language);
+  const EvalResults base = read_results(spec.base);  // the base first: its errors are the ones named first
+  const EvalResults tuned = read_results(spec.tuned);
+  return compare_results(base, tuned, seen, spec.base.string(), spec.tuned.string());
 }
 
 }  // namespace qtalign::eval

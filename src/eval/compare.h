@@ -8,6 +8,7 @@
 
 #include "eval/results.h"
 #include "io/json_file.h"
+#include "io/options.h"
 #include "plot/bar_chart.h"
 #include "stats/statistics.h"
 
@@ -91,5 +92,27 @@ std::vector<std::filesystem::path> write_comparison_charts(const Comparison& com
 // Writes the comparison as <stem>.md, <stem>.json and its charts (write_comparison_charts); returns
 // the charts' stems.
 std::vector<std::filesystem::path> write_comparison(const Comparison& comparison, const std::filesystem::path& stem);
+
+// What `qtalign compare` is asked for: the two results files, the seen languages, where to write.
+struct CompareSpec {
+  std::filesystem::path base, tuned;  // results JSON before and after
+  std::string seen;                   // comma-separated (empty words dropped); empty: the files' own
+  std::filesystem::path out;          // the stem of <out>.md, <out>.json and the charts (empty: none)
+};
+
+// Every option of `qtalign compare`, in its order, with the field of `spec` (const or not) each reads
+// and writes (the two files positional).
+template <class Spec, class Visit, io::IfSpec<Spec, CompareSpec> = 0>
+void for_each_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(option("base", "results JSON before (e.g. the base model)").mandatory(), spec.base);
+  visit(option("tuned", "results JSON after (e.g. the tuned model)").mandatory(), spec.tuned);
+  visit(option("--seen", "tuning languages for seen/unseen averages (default: the one the results files record)"),
+        spec.seen);
+  visit(option("--out", "also write <out>.md, <out>.json and a bar chart per task <out>_<task>.png/.svg"), spec.out);
+}
+
+// compare_results of the spec's two files, each named by its path.
+Comparison compare_files(const CompareSpec& spec);
 
 }  // namespace qtalign::eval

@@ -250,20 +250,29 @@ std::string stopped_note(const EvaluationSpec& spec, const EvaluationResult& res
                      result.remaining_pairs);
 }
 
+std::vector<std::string> parse_seen_languages(const std::string& text) {
+  std::vector<std::string> languages;
+  if (text.empty()) return languages;
+  for (size_t start = 0, comma = 0; comma != std::string::npos; start = comma + 1) {
+    comma = text.find(',', start);
+    languages.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+  }
+  return languages;
+}
+
+std::string seen_languages_text(const std::vector<std::string>& languages) { return joined(languages); }
+
+bool parse_truncation(const std::string& name) {
+  if (name != "none" && name != "left") throw Error("--truncate must be none or left, not " + name);
+  return name == "left";
+}
+
+std::string truncation_name(bool truncate_left) { return truncate_left ? "left" : "none"; }
+
 std::vector<std::string> command_line(const EvaluationSpec& spec) {
-  const EvaluationSpec defaults;
-  std::vector<std::string> line = {"eval", "--model", spec.source.model_dir.string()};
-  const auto add = [&line](std::initializer_list<std::string> words) { line.insert(line.end(), words); };
-  if (!spec.source.tokenizer_file.empty()) add({"--tokenizer", spec.source.tokenizer_file.string()});
-  if (!spec.source.adapter_dir.empty()) add({"--adapter", spec.source.adapter_dir.string()});
-  if (spec.source.hash_weights) add({"--hash-weights"});
-  if (!spec.data_dir.empty()) add({"--data-dir", spec.data_dir.string()});
-  if (!spec.tasks_dir.empty()) add({"--tasks-dir", spec.tasks_dir.string()});
-  if (spec.task != defaults.task) add({"--task", spec.task});
-  if (spec.languages != defaults.languages) add({"--langs", spec.languages});
-  if (spec.mode != defaults.mode) add({"--mode", scoring_mode_name(spec.mode)});
-  if (spec.answer_type != defaults.answer_type) add({"--labels", data::answer_type_name(spec.answer_type)});
-  if (spec.shots >= 0) add({"--shots", std::to_string(spec.shots)});
+  std::vector<std::string> line = {"eval"};
+  const auto add = [&line](const std::vector<std::string>& words) { line.insert(line.end(), words.begin(), words.end()); };
+  add(io::option_words(spec));
   if (spec.limit.count > 0 && spec.limit.pick == data::ItemPick::first)
     add({"--first", std::to_string(spec.limit.count)});
   if (spec.limit.count > 0 && spec.limit.pick == data::ItemPick::balanced) {
@@ -272,21 +281,31 @@ std::vector<std::string> command_line(const EvaluationSpec& spec) {
                               spec.limit.seed, spec.seed));
     add({"--limit", std::to_string(spec.limit.count)});
   }
-  for (const fs::path& split : spec.eval_splits) add({"--eval-split", split.string()});
-  if (spec.seed != defaults.seed) add({"--seed", std::to_string(spec.seed)});
-  if (!spec.seen.empty()) add({"--seen", joined(spec.seen)});
-  if (spec.batch_size != defaults.batch_size) add({"--batch-size", std::to_string(spec.batch_size)});
-  if (!spec.prefix_cache) add({"--no-prefix-cache"});
-  if (spec.truncate_left) add({"--truncate", "left"});
-  if (spec.restart) add({"--restart"});
-  if (spec.max_pairs != defaults.max_pairs) add({"--max-pairs", std::to_string(spec.max_pairs)});
-  if (spec.max_items != defaults.max_items) add({"--max-items", std::to_string(spec.max_items)});
-  if (spec.save_every != defaults.save_every) add({"--save-every", std::to_string(spec.save_every)});
-  add({"--out", spec.out.string()});
-  if (!spec.predictions.empty()) add({"--predictions", spec.predictions.string()});
-  const std::vector<std::string> compute = model::compute_arguments(spec.compute);
-  line.insert(line.end(), compute.begin(), compute.end());
+  add(model::compute_arguments(spec.compute));
   return line;
 }
+
+const char* const kEvaluationHelp = R"(Each prompt is the language's demonstrations from prompts.json followed by the test item in the
+language's template, ending right after the opening quote of the answer. Scoring:
+  prefix-sum  the study's rule (prompts.json "scoring"): next-token probability summed over each
+              label's candidate tokens; the largest sum wins, exact ties broken by --seed.
+  sequence    log-likelihood of each label's full token sequence plus the closing quote.
+The demonstrations prefix of each language runs once and its KV cache serves every item.
+A prompt that does not fit the model's context (max_position_embeddings, counting the longest label)
+is an error naming the item; with --truncate left, the item's first tokens (right after the shared
+demonstrations prefix, which is kept whole) are cut until it fits, and the count is reported.
+
+--labels: how answers are written (the study's Table 6, emotion). same-language uses the language's
+own label words and demonstrations (prompts.json lens); where its words share a forced prefix (Thai),
+the prefix's tokens are appended to the prompt and the remainders are scored. task-agnostic writes
+"ox" for positive and "horse" for negative, demonstrations included. Predictions are recorded as the
+English labels either way, so accuracies and agreement compare across answer types.
+--shots 0: the prompt is the item alone, in the language's template, without demonstrations.
+
+Finished (task, language) pairs, and the finished pieces of --save-every items of the pairs in
+flight, are kept in <out>.state/ as they complete; rerunning the same command after an interruption
+evaluates only the rest and writes the files an uninterrupted run writes. The results JSON (with
+provenance, per-language accuracy, 95% Wilson intervals and macro averages) goes to --out, a table
+to stdout.)";
 
 }  // namespace qtalign::eval

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "data/answer_type.h"
+#include "data/data_dir.h"
 #include "data/sampling.h"
 #include "distributed/process_group.h"
 #include "eval/results.h"
 #include "eval/scoring.h"
+#include "io/options.h"
 #include "model/compute_settings.h"
 #include "model/loaded_model.h"
 
@@ -66,9 +68,82 @@ EvaluationResult run(const EvaluationSpec& spec, distributed::ProcessGroup& grou
 // --max-pairs / --max-items) and how many pairs remain for a rerun, as one line.
 std::string stopped_note(const EvaluationSpec& spec, const EvaluationResult& result);
 
-// The spec as the `qtalign eval` command line that asks for it, {"eval", "--model", ...}: options at
-// their defaults left out, the compute settings as model::compute_arguments gives them. Throws Error
+// The languages a --seen text lists: comma-separated words kept as written, empty ones too (none for "").
+std::vector<std::string> parse_seen_languages(const std::string& text);
+
+// The --seen text of `languages`: the words joined by commas.
+std::string seen_languages_text(const std::vector<std::string>& languages);
+
+// What --truncate names: true for "left", false for "none"; Error otherwise.
+bool parse_truncation(const std::string& name);
+
+// The --truncate name of truncate_left: "left" or "none".
+std::string truncation_name(bool truncate_left);
+
+// Every option of `qtalign eval`, in its order, with the field of `spec` (const or not) each reads and
+// writes; --limit (with --first), --format, --dist-timeout and the runtime options (--threads on) are
+// the command's own.
+template <class Spec, class Visit, io::IfSpec<Spec, EvaluationSpec> = 0>
+void for_each_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(model::model_option(), spec.source.model_dir);
+  visit(model::adapter_option(), spec.source.adapter_dir);
+  visit(option("--tokenizer", "tokenizer.json (default: the model's)"), spec.source.tokenizer_file);
+  visit(option("--task", "emotion, snli, paws or all").shown(), spec.task);
+  visit(option("--langs", "all, or languages such as en,zh").shown(), spec.languages);
+  visit(option("--mode", "scoring: prefix-sum or sequence"), io::parsed(spec.mode, parse_scoring_mode, scoring_mode_name));
+  visit(option("--labels", "how answers are written: english, same-language (the language's own words and "
+                           "demonstrations) or task-agnostic (ox/horse); the last two for emotion only"),
+        io::parsed(spec.answer_type, data::parse_answer_type, data::answer_type_name));
+  visit(option("--shots", "demonstrations per prompt (default: the task's own)").at_least(0), spec.shots);
+  visit(option("--limit", ""), io::CommandOwned{});
+  visit(option("--eval-split", "evaluate only the evaluation items of a split file from `data build` (one per task)"),
+        spec.eval_splits);
+  visit(option("--seed", "seed for breaking exact ties and drawing the --limit sample").shown(), spec.seed);
+  visit(option("--seen", "tuning languages, for seen/unseen averages (e.g. zh,de)"),
+        io::parsed(spec.seen, parse_seen_languages, seen_languages_text));
+  visit(option("--batch-size", "items per forward pass").shown(), spec.batch_size);
+  visit(option("--no-prefix-cache", "run every prompt whole instead of reusing the demonstrations' KV cache"),
+        io::inverted(spec.prefix_cache));
+  visit(option("--out", "results JSON").mandatory(), spec.out);
+  visit(option("--predictions", "also write per-item predictions and scores (JSONL)"), spec.predictions);
+  visit(option("--format", ""), io::CommandOwned{});
+  visit(option("--restart", "discard an interrupted run's state instead of resuming it"), spec.restart);
+  visit(option("--hash-weights",
+               "fingerprint the weights by their full content in the provenance (default: headers and sizes)"),
+        spec.source.hash_weights);
+  visit(option("--max-pairs", "evaluate at most N (task, language) pairs, then stop; rerun to continue (0 = no limit)")
+            .shown()
+            .at_least(0),
+        spec.max_pairs);
+  visit(option("--max-items",
+               "evaluate about N items (whole --save-every pieces), then stop; rerun to continue (0 = no limit)")
+            .shown()
+            .at_least(0),
+        spec.max_items);
+  visit(option("--save-every", "evaluate and keep each pair in pieces of N items, so an interruption loses at most the "
+                               "pieces in flight (0 = whole pairs); pieces are batched on their own, so a resumed run "
+                               "must use the same N")
+            .shown()
+            .at_least(0),
+        spec.save_every);
+  visit(option("--truncate", "prompts longer than the context: none (an error) or left (cut the item's first tokens)")
+            .one_of({"none", "left"}),
+        io::parsed(spec.truncate_left, parse_truncation, truncation_name));
+  visit(option("--dist-timeout", ""), io::CommandOwned{});
+  visit(data::data_dir_option(), spec.data_dir);
+  visit(data::tasks_dir_option(), spec.tasks_dir);
+  visit(option("--threads", ""), io::CommandOwned{});
+}
+
+// The spec as the `qtalign eval` command line that asks for it, {"eval", "--model", ...}: the listed
+// options (for_each_option) not at their defaults, in the list's order, then the item limit and the
+// compute settings as model::compute_arguments gives them. Throws Error
 // for a spec no command line asks for (a balanced limit drawn with a seed other than `seed`).
 std::vector<std::string> command_line(const EvaluationSpec& spec);
+
+// What `qtalign eval --help` says of a run below its options: prompts, scoring, truncation, answer
+// types, resuming and the outputs.
+extern const char* const kEvaluationHelp;
 
 }  // namespace qtalign::eval

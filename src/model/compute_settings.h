@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/options.h"
 #include "model/checkpoint.h"
 #include "model/quantization.h"
 
@@ -29,6 +30,26 @@ struct ComputeRequest {
   int64_t quant_blocksize = 0;    // 0: not given (the default, 64)
   bool double_quant = false;      // the absmax values 8-bit quantized too (needs --quantize)
 };
+
+// The runtime options, in their order, with the field of `request` (const or not) each reads and writes.
+template <class Request, class Visit, io::IfSpec<Request, ComputeRequest> = 0>
+void for_each_option(Request& request, Visit&& visit) {
+  using io::option;
+  visit(option("--threads", "CPU threads (0 = all cores)").at_least(0), request.threads);
+  visit(option("--device", "cpu, cuda or cuda:N").shown(), request.device);
+  visit(option("--dtype", "compute dtype: auto, fp32, bf16, fp16").shown(), request.dtype);
+  visit(option("--quantize", "load the decoder's linear weights in 4 bits as bitsandbytes does: none, nf4 or fp4")
+            .shown()
+            .one_of({"none", "nf4", "fp4"}),
+        request.quantize);
+  visit(option("--quant-blocksize", "values per absmax block with --quantize (default: " +
+                                        std::to_string(QuantizationOptions().blocksize) + ")")
+            .one_of({"32", "64", "128", "256", "512", "1024", "2048", "4096"}),
+        request.quant_blocksize);
+  visit(option("--double-quant", "with --quantize, 8-bit quantize the absmax values too, as bitsandbytes' "
+                                 "bnb_4bit_use_double_quant does"),
+        request.double_quant);
+}
 
 // The device --device names: cpu, cuda or cuda:N; throws Error for anything else.
 at::Device parse_device(const std::string& name);

@@ -57,4 +57,13 @@ InitModelSummary init_model(const InitModelSpec& spec) {
   return summary;
 }
 
+const char* const kInitModelHelp = R"(Presets:
+  tiny, tiny-llama, tiny-mistral   hidden 64, 2 layers, 4 heads (2 KV heads): qwen2, llama, mistral;
+                                   the vocabulary comes from --tokenizer or --vocab-size
+  qwen1.5-0.5b, qwen1.5-1.8b, qwen1.5-4b, qwen1.5-14b, mistral-7b, llama-2-7b
+                                   the published models' shapes (config.json of each on the Hugging
+                                   Face hub), vocabulary included
+Weights are drawn and written one shard at a time: a 14B checkpoint (28 GB in bf16) needs a few GB
+of memory, not the whole model.)";
+
 }  // namespace qtalign::model

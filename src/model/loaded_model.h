@@ -21,6 +21,12 @@ struct ModelSource {
   bool hash_weights = false;             // fingerprint the weights by their full content (default: headers)
 };
 
+// --model, the checkpoint directory, as the commands that load one list it.
+inline io::OptionInfo model_option() { return io::option("--model", "Hugging Face checkpoint directory").mandatory(); }
+
+// --adapter, a PEFT LoRA adapter directory to attach, as the commands that load a model list it.
+inline io::OptionInfo adapter_option() { return io::option("--adapter", "PEFT LoRA adapter directory to attach"); }
+
 struct LoadedModel {
   Model model;
   tokenizer::Tokenizer tokenizer;

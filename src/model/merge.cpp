@@ -53,4 +53,13 @@ MergeSummary merge_adapter(const MergeSpec& spec) {
   return summary;
 }
 
+std::optional<at::ScalarType> parse_save_dtype(const std::string& name) {
+  if (name == "auto") return std::nullopt;
+  return parse_dtype(name);
+}
+
+std::string save_dtype_name(const std::optional<at::ScalarType>& dtype) {
+  return dtype ? dtype_name(*dtype) : "auto";
+}
+
 }  // namespace qtalign::model

@@ -185,4 +185,33 @@ StudyOptions with_single_configuration(StudyOptions options, const Plan& plan) {
   return options;
 }
 
+const char* const kGridHelp = R"(The study's grid in one command: every configuration (model x tuning mixture x target x
+tuning task) is LoRA-tuned on question translation in STUDY_DIR/configurations/<id>/ and evaluated
+under every evaluation setting of its tuning task (evaluation task x answer type x shots); the base
+model is evaluated once per model and setting and shared. Then STUDY_DIR/tables/ holds the study's
+tables (one row per configuration, base first; one column per language in the paper's order, in the
+high-resource and low-resource blocks, with block, all, seen and unseen means; best per column in
+bold; daggers for significant changes: exact McNemar, Holm-corrected) as Markdown, CSV and LaTeX
+(booktabs), the agreement with English, tables/significance.json, figures/ (heatmaps of accuracy
+change, change by number and kind of tuning languages) and report.html.
+
+Every step resumes: rerun the same command after an interruption; a finished configuration is never
+redone. A plan that cannot run fails before any work, naming what is wrong; a configuration that
+fails stops the grid with its name.
+
+Tasks: TASK (tune on its questions, evaluate it) or TUNE:EVAL (e.g. snli:emotion, cross-task; EVAL
+may be all). Emotion and paws ship no translated training questions: their questions come from half
+of the test sets, and the other half is evaluated (for the base model too); snli ships questions for
+de, es, it, sw, zh into English.
+
+A plan file (--plan, JSON) holds the same axes and may set shared settings:
+  {"models": ["/models/Qwen1.5-1.8B"], "train_languages": ["zh", "sw", "zh,es"], "targets": ["en"],
+   "tasks": ["snli"], "labels": ["english"], "shots": ["default"],
+   "settings": {"eval_limit": 0, "epochs": 3, "seed": 0}}
+Axes given on the command line replace the file's; settings given on the command line win. The plan
+is copied into STUDY_DIR/plan.json.
+
+Models "demo" (the default) is a small demo checkpoint made in STUDY_DIR/model: its numbers are not
+the study's; real results need a real checkpoint.)";
+
 }  // namespace qtalign::study

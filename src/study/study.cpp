@@ -461,4 +461,27 @@ std::unique_ptr<io::OutputLock> hold_study_directory(const fs::path& out, const 
   return lock;
 }
 
+const char* const kStudyProcessesHelp = R"(On several processes (qtalign launch -n N -- ..., or torchrun) every stage runs on all of them:
+evaluations, trainings (data-parallel; an optimizer step stays --batch x --grad-accum examples, so
+--grad-accum must be a multiple of N) and the lens and PCA share their work; rank 0 alone makes the
+demo model, the training sets, the comparisons and the reports while the others wait for it, at most
+--dist-timeout seconds. The study folder holds the files one process writes (adapters up to float
+rounding). A process that dies makes the others fail naming it; rerunning the same command resumes.)";
+
+const char* const kRunHelp = R"(The whole study for one model, in one command:
+  data build -> eval base -> train (LoRA) -> eval tuned -> compare -> logit lens and PCA for base and
+  tuned -> report (STUDY_DIR/report.html, self-contained, and report.md).
+Every stage is skipped when its output already exists, so rerunning the same command resumes an
+interrupted study; study.json records the settings (a rerun must use the same), each stage's status,
+time and command.
+
+Several values for --train-langs, --target, --labels or --shots (e.g. --train-langs zh sw zh,es) make
+a grid, run as `qtalign study` runs it (see qtalign study --help).
+
+Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
+STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop (unless given:
+--size 96 --eval-limit 16 --analysis-limit 24 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
+--eval-every 0 --lr 5e-3 --dtype fp32). Its numbers are not the study's: real results need a real
+checkpoint.)";
+
 }  // namespace qtalign::study

@@ -146,4 +146,10 @@ void run_configuration(const StudyOptions& options, const std::filesystem::path&
 // when the directory holds a study with other settings.
 void run_study(const StudyOptions& options, distributed::ProcessGroup& group);
 
+// What `qtalign run --help` and `study --help` say of a study on several processes.
+extern const char* const kStudyProcessesHelp;
+
+// What `qtalign run --help` says of the whole study for one model: the stages, resuming, grids, the demo.
+extern const char* const kRunHelp;
+
 }  // namespace qtalign::study

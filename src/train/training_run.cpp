@@ -139,15 +139,24 @@ TrainingSummary run(const TrainingSpec& spec, distributed::ProcessGroup& group, 
 }
 
 std::vector<std::string> command_line(const TrainingSpec& spec) {
-  std::vector<std::string> arguments = {"train",          "--model", spec.model_dir.string(), "--data",
-                                        spec.data_file.string(), "--out", spec.out_dir.string()};
-  const std::vector<std::string> settings = setting_arguments(spec.settings);
-  arguments.insert(arguments.end(), settings.begin(), settings.end());
-  if (spec.resume) arguments.push_back("--resume");
-  if (spec.hash_weights) arguments.push_back("--hash-weights");
+  std::vector<std::string> line = io::option_words(spec);
+  line.insert(line.begin(), "train");
   const std::vector<std::string> compute = model::compute_arguments(spec.compute);
-  arguments.insert(arguments.end(), compute.begin(), compute.end());
-  return arguments;
+  line.insert(line.end(), compute.begin(), compute.end());
+  return line;
 }
+
+const char* const kTrainingHelp = R"(LoRA-tune a model on question-translation examples (JSON array or JSONL
+with "input" and "target" or "answer"), writing a PEFT adapter directory to --out: adapter_config.json +
+adapter_model.safetensors (the best by validation loss; final/ holds the last one), training_log.jsonl,
+loss.png/.svg, checkpoint.safetensors (resume with --resume) and provenance.json (command line,
+versions, hardware, base weights fingerprint, data hash).
+
+Data-parallel over several processes (torchrun-style: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT):
+  qtalign launch -n 2 -- train --model M --data D --out A                       (one machine)
+  RANK=r WORLD_SIZE=n MASTER_ADDR=host0 MASTER_PORT=29500 qtalign train ...     (each process)
+Gradients are summed over processes (Gloo on CPU, NCCL on CUDA), data is sharded by rank, only rank
+0 writes; a process that dies or stalls for --dist-timeout seconds makes the others fail. Each process runs --batch x --grad-accum examples per step: the global batch is that times the
+number of processes.)";
 
 }  // namespace qtalign::train

@@ -26,6 +26,23 @@ struct TrainingSpec {
   model::ComputeSettings compute;
 };
 
+// Every option of `qtalign train`, in its order, with the field of `spec` (const or not) each reads and
+// writes; --dist-timeout and the runtime options (--threads on) are the command's own.
+template <class Spec, class Visit, io::IfSpec<Spec, TrainingSpec> = 0>
+void for_each_option(Spec& spec, Visit&& visit) {
+  using io::option;
+  visit(option("--model", "base model checkpoint directory").mandatory(), spec.model_dir);
+  visit(option("--data", "training examples (JSON array or JSONL)").mandatory(), spec.data_file);
+  visit(option("--out", "output adapter directory").mandatory(), spec.out_dir);
+  for_each_setting_option(spec.settings, SettingOptionNames::train, visit);
+  visit(option("--resume", "continue from the checkpoint in --out"), spec.resume);
+  visit(option("--hash-weights",
+               "fingerprint the base weights by their full content in provenance.json (default: headers and sizes)"),
+        spec.hash_weights);
+  visit(option("--dist-timeout", ""), io::CommandOwned{});
+  visit(option("--threads", ""), io::CommandOwned{});
+}
+
 // Receives what an interrupted run's user should do to continue it; `qtalign train` says it on Ctrl-C.
 using InterruptHint = std::function<void(const std::string&)>;
 
@@ -37,8 +54,11 @@ using InterruptHint = std::function<void(const std::string&)>;
 // refuses. Rank 0 reports progress on stderr; `hint` (when set) hears how to continue after an interruption.
 TrainingSummary run(const TrainingSpec& spec, distributed::ProcessGroup& group, const InterruptHint& hint = {});
 
-// The spec as the `qtalign train` command line that asks for it, {"train", "--model", ...}: the
-// paths, the settings that differ from the defaults, the flags, and the compute options.
+// The spec as the `qtalign train` command line that asks for it, {"train", "--model", ...}: the listed
+// options (for_each_option) not at their defaults, in the list's order, then the compute options.
 std::vector<std::string> command_line(const TrainingSpec& spec);
+
+// What `qtalign train --help` says of a run: the examples, the outputs, data-parallel processes.
+extern const char* const kTrainingHelp;
 
 }  // namespace qtalign::train

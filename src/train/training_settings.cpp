@@ -123,20 +123,9 @@ TrainingSettings training_settings_from_json(const io::Json& json, const std::fi
   return defaults;
 }
 
-std::vector<std::string> setting_arguments(const TrainingSettings& settings) {
-  const TrainingSettings defaults;
-  std::vector<std::string> default_texts;
-  for_each_setting(defaults, [&](const SettingNames&, const auto& field) {
-    default_texts.push_back(argument_text(field));
-  });
-  std::vector<std::string> arguments;
-  size_t index = 0;
-  for_each_setting(settings, [&](const SettingNames& names, const auto& field) {
-    const std::string text = argument_text(field);
-    if (text != default_texts[index++]) arguments.insert(arguments.end(), {names.option, text});
-  });
-  return arguments;
-}
+std::string lora_targets_text(const std::vector<std::string>& targets) { return argument_text(targets); }
+
+std::vector<std::string> setting_arguments(const TrainingSettings& settings) { return io::option_words(settings); }
 
 model::LoraConfig lora_config(const TrainingSettings& settings, const std::string& base_model) {
   model::LoraConfig lora;

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "io/json_file.h"
+#include "io/options.h"
 #include "model/lora.h"
 #include "train/training_data.h"
 
@@ -67,6 +69,39 @@ TrainingSettings training_settings_from_json(const io::Json& json, const std::fi
 
 // The `qtalign train` options asking for `settings`, those equal to the defaults left out.
 std::vector<std::string> setting_arguments(const TrainingSettings& settings);
+
+// The text --targets takes for `targets`: the module names joined by commas.
+std::string lora_targets_text(const std::vector<std::string>& targets);
+
+// Whose names the settings' options take: `train`'s, or the study commands', whose --seed and
+// --targets are their own (the LoRA modules are --lora-targets, the seed is left to them).
+enum class SettingOptionNames { train, study };
+
+// Calls visit(info, field) for every setting as a listed option (io/options.h), its default shown,
+// the targets and the template as views that parse and name them.
+template <class Settings, class Visit>
+void for_each_setting_option(Settings& settings, SettingOptionNames names, Visit&& visit) {
+  for_each_setting(settings, [&](const SettingNames& setting, auto& field) {
+    const bool study = names == SettingOptionNames::study;
+    const std::string key = setting.key;
+    if (study && key == "seed") return;
+    const io::OptionInfo info = io::option(study && key == "lora_targets" ? "--lora-targets" : setting.option,
+                                           setting.help).shown();
+    using Field = std::remove_const_t<std::remove_reference_t<decltype(field)>>;
+    if constexpr (std::is_same_v<Field, std::vector<std::string>>)
+      visit(info, io::parsed(field, model::parse_lora_targets, lora_targets_text));
+    else if constexpr (std::is_same_v<Field, PromptTemplate>)
+      visit(info, io::parsed(field, parse_prompt_template, prompt_template_name));
+    else
+      visit(info, field);
+  });
+}
+
+// `qtalign train`'s options of the settings, in their order (for io::option_words).
+template <class Settings, class Visit, io::IfSpec<Settings, TrainingSettings> = 0>
+void for_each_option(Settings& settings, Visit&& visit) {
+  for_each_setting_option(settings, SettingOptionNames::train, visit);
+}
 
 // The adapter the settings ask for, naming `base_model` as its base in adapter_config.json.
 model::LoraConfig lora_config(const TrainingSettings& settings, const std::string& base_model);

@@ -130,14 +130,14 @@ TEST(EvalSpec, TheCommandLineIsWhatAUserWouldType) {
                    "--dtype", "fp32"}));
   EXPECT_EQ(eval::command_line(study_spec()),
             (Words{"eval", "--model", "models/qwen", "--adapter", "study/adapter", "--task", "emotion", "--langs",
-                   "en,zh,de", "--labels", "same-language", "--shots", "0", "--limit", "16", "--eval-split",
+                   "en,zh,de", "--labels", "same-language", "--shots", "0", "--eval-split",
                    "study/data/evaluation_split.json", "--seed", "3", "--seen", "zh,de", "--out",
-                   "study/eval/tuned.json", "--predictions", "study/eval/tuned.predictions.jsonl", "--threads", "0",
-                   "--device", "cpu", "--dtype", "fp32"}));
+                   "study/eval/tuned.json", "--predictions", "study/eval/tuned.predictions.jsonl", "--limit", "16",
+                   "--threads", "0", "--device", "cpu", "--dtype", "fp32"}));
   EXPECT_EQ(eval::command_line(first_items_spec()),
-            (Words{"eval", "--model", "models/qwen", "--langs", "th", "--labels", "task-agnostic", "--first", "5",
-                   "--out", "eval/base.json", "--threads", "0", "--device", "cuda", "--dtype", "fp16", "--quantize",
-                   "fp4", "--quant-blocksize", "32"}));
+            (Words{"eval", "--model", "models/qwen", "--langs", "th", "--labels", "task-agnostic", "--out",
+                   "eval/base.json", "--first", "5", "--threads", "0", "--device", "cuda", "--dtype", "fp16",
+                   "--quantize", "fp4", "--quant-blocksize", "32"}));
 }
 
 TEST(EvalSpec, TheCommandLineParsesAsTheCommandDoes) {
@@ -153,6 +153,9 @@ TEST(EvalSpec, TheCommandLineParsesAsTheCommandDoes) {
   EXPECT_FALSE(spec.prefix_cache);
   EXPECT_TRUE(spec.truncate_left);
   EXPECT_THROW(cli::parse_eval_spec({"eval", "--model", "m", "--out", "r.json", "--mode", "greedy"}), Error);
+  // A --seen list keeps every word as written, an empty one too.
+  EXPECT_EQ(cli::parse_eval_spec({"eval", "--model", "m", "--out", "r.json", "--seen", ",zh,"}).seen,
+            (Words{"", "zh", ""}));
   EXPECT_THROW(cli::parse_eval_spec({"eval", "--model", "m", "--out", "r.json", "--limit", "3", "--first", "2"}),
                CLI::ParseError);
 }

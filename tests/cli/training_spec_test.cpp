@@ -143,7 +143,9 @@ TEST(TrainingSpec, TheStudyCommandsNameTheModulesLoraTargetsAndKeepTheirSeed) {
   std::string translation_targets;
   app.add_option("--seed", study_seed);
   app.add_option("--targets", translation_targets);
-  cli::add_training_options(&app, settings, cli::TrainingOptionNames::study_command);
+  cli::add_option_list(&app, [&](auto&& visit) {
+    train::for_each_setting_option(settings, train::SettingOptionNames::study, visit);
+  });
   std::vector<std::string> arguments = {"--seed", "5", "--targets", "en", "--lora-targets", "o_proj", "--lr", "0.01"};
   std::reverse(arguments.begin(), arguments.end());
   app.parse(arguments);

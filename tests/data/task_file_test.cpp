@@ -299,6 +299,26 @@ TEST(TaskCheck, NewTaskFileFromJsonlChecks) {
                        "record 0: missing the answer field 'verdict'"));
 }
 
+// What `qtalign task new`, `check` and `export` call: the new file written once and never over an
+// existing one, its summary as format_task_check gives it, the study's task as study_task_file.
+TEST(TaskCheck, TheTaskCommandsWriteCheckAndExport) {
+  TempDir dir;
+  std::string items;
+  for (int i = 0; i < 8; ++i) items += fmt::format("{{\"text\": \"item {}\", \"label\": \"{}\"}}\n", i, i % 2 ? "x" : "y");
+  io::write_file_atomically(dir / "items.jsonl", items);
+  NewTaskSpec created;
+  created.items = dir / "items.jsonl";
+  created.out = dir / "task.json";
+  created.answer = "label";
+  write_new_task(created);
+  EXPECT_EQ(io::read_file(created.out), new_task_file(created.items, "label", "en"));
+  EXPECT_TRUE(contains(error_of([&] { write_new_task(created); }), "task.json: exists already"));
+  EXPECT_EQ(check_task({created.out, {}}), format_task_check(check_task_file(created.out)));
+  TaskExportSpec exported{"snli", dir / "snli.json", testing::shared_data_dir()};
+  export_study_task(exported);
+  EXPECT_EQ(Json::parse(io::read_file(exported.out)), study_task_file(load_protocol(testing::shared_data_dir()), "snli"));
+}
+
 // Task files in the tasks directory join the study's tasks; a name already taken is refused.
 TEST(TaskFile, TasksDirectoryAddsTasksBesideTheStudys) {
   ChoiceTask fixture;
