@@ -54,8 +54,8 @@ a grid, run as `qtalign study` runs it (see qtalign study --help).
 Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
 STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop (unless given:
 --size 96 --eval-limit 16 --analysis-limit 24 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
---eval-every 0 --lr 5e-3 --dtype fp32). Its numbers are not the study's: real results need a real
-checkpoint.)";
+--eval-every 0 --lr 5e-3 --dtype fp32 --threads 1). Its numbers are not the study's: real results
+need a real checkpoint.)";
 
 constexpr const char* kStudyDescription = R"(The study's grid in one command: every configuration (model x tuning mixture x target x
 tuning task) is LoRA-tuned on question translation in STUDY_DIR/configurations/<id>/ and evaluated
@@ -104,10 +104,6 @@ void add_shared_study_options(CLI::App* command, StudyArguments& arguments) {
   add_tasks_dir_option(command, options.tasks_dir);
   command->add_option("--demo-tokenizer", options.demo_tokenizer_dir,
                       "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)");
-  command->add_option("--demo-examples", options.demo_examples,
-                      "labelled English items per task the demo model is trained on (fewer: a faster, weaker demo)")
-      ->capture_default_str()
-      ->check(at_least(1));
   command->add_option("--max-configurations", arguments.axes.max_configurations,
                       "the most configurations (adapters to train) a grid may have")
       ->capture_default_str();
@@ -129,7 +125,7 @@ void resolve_study_options(StudyArguments& arguments, const CLI::App* command, b
                            const ProcessRuntime& processes) {
   study::StudyOptions& options = arguments.study;
   if (demo)
-    study::apply_demo_settings(options, arguments.runtime.dtype, [command](const std::string& option) {
+    study::apply_demo_settings(options, arguments.runtime, [command](const std::string& option) {
       const CLI::Option* given = command->get_option_no_throw(option);
       return !given || given->count() > 0;
     });
@@ -151,8 +147,7 @@ void run_study_grid(StudyArguments& arguments, const CLI::App* command, study::P
 void run_whole_study(StudyArguments& arguments, const CLI::App* command) {
   study::StudyOptions& options = arguments.study;
   if (!options.model_dir.empty())
-    refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"},
-                                  "they shape the demo model, made only without --model");
+    refuse_options_without_effect(*command, {"--demo-tokenizer"}, "it shapes the demo model, made only without --model");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = study::hold_study_directory(options.out, *processes.group);
   if (study::is_grid(arguments.axes)) {
@@ -210,7 +205,7 @@ void run_planned_study(StudyArguments& arguments, CLI::App* command) {
     defaults = std::move(from_file);
   }
   if (std::find(defaults.models.begin(), defaults.models.end(), "demo") == defaults.models.end())
-    refuse_options_without_effect(*command, {"--demo-tokenizer", "--demo-examples"}, "no model is the demo");
+    refuse_options_without_effect(*command, {"--demo-tokenizer"}, "no model is the demo");
   const ProcessRuntime processes = join_processes(arguments.runtime, arguments.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = study::hold_study_directory(arguments.study.out, *processes.group);
   run_study_grid(arguments, command, std::move(defaults), processes);
