@@ -14,14 +14,14 @@ build: deps
 
 # The study for one configuration (with the lens and PCA), then a small grid on the same demo model:
 # 2 mixtures x 2 answer types, tuned on emotion questions (from the half of the test sets that the
-# evaluation leaves out, as the demo model's own emotion training does), with its tables; in fp32, as
-# `qtalign run` evaluates the demo, whatever the CPU's bf16 support, and at the lr `qtalign run` tunes the
-# demo with (a model directory is not "demo", so the demo's defaults do not apply by themselves).
+# evaluation leaves out), with its tables; in fp32 on one thread, as `qtalign run` runs the demo, whatever
+# the CPU's bf16 support, and at the lr `qtalign run` tunes the demo with (a model directory is not
+# "demo", so the demo's defaults do not apply by themselves).
 demo: build
 	$(BUILD)/qtalign run --out $(STUDY)
 	$(BUILD)/qtalign study --out $(STUDY)/grid --models $(STUDY)/model --train-langs zh sw,hi \
 		--tasks emotion --labels english same-language \
-		--size 96 --eval-limit 16 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512 --lr 5e-3 --dtype fp32
+		--size 96 --eval-limit 16 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512 --lr 5e-3 --dtype fp32 --threads 1
 
 # One ctest entry per GoogleTest suite; each test's result is also in $(BUILD)/tests/results/*.xml.
 test: build

@@ -1,17 +1,17 @@
 #pragma once
 // The demo checkpoint `qtalign run` makes when no model is given: a small Qwen2-architecture model
-// paired with Qwen's real tokenizer, so the whole study runs in minutes on a laptop. It starts from
-// random weights and is then trained for a minute or two on zero-shot English prompts with their labels
-// (snli and paws training sets, and the emotion items the study's split keeps out of evaluation), so
-// that its predictions depend on the prompt and differ between languages. It is a toy made on this
-// machine: its numbers show the machinery, never the study's results.
+// paired with Qwen's real tokenizer, so the whole study runs in minutes on a laptop. Its weights are
+// random, except that one attention layer is arranged to read the few dozen tokens before the answer
+// (where a prompt's test item sits), so its answers depend on the item and differ between languages
+// and label words. It has learned nothing: its accuracies are chance, and its numbers show the
+// machinery, never the study's results.
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "data/protocol.h"
 #include "model/config.h"
+#include "model/model.h"
 
 namespace qtalign::study {
 
@@ -19,38 +19,23 @@ namespace qtalign::study {
 // (2 KV heads), tied embeddings.
 model::ModelConfig demo_model_config();
 
-// How the demo model is given its structure: LoRA on every linear module at half the hidden size,
-// merged into the weights afterwards.
-struct DemoTraining {
-  size_t examples_per_task = 1200;  // drawn (seeded) from each task's labelled items (see demo_training_items)
-  int64_t epochs = 3;
-  int64_t micro_batch = 8;
-  double lr = 3e-3;
-  int64_t rank = 32;
-  // Factors on the random weights before training (see rescale_for_training in demo_model.cpp).
-  double embedding_scale = 6.0;
-  double linear_scale = 4.0;
-  double final_norm_scale = 4.0;
+// Where the demo model's item-reading attention looks (see arrange_item_reader).
+struct DemoReader {
+  int64_t layer = 1;  // the decoder layer whose attention reads the item
+  // Per query head, how many places before the current token it reads: together they sample a test
+  // item, which ends a few template tokens before the answer.
+  std::vector<double> peak_distances = {10, 20, 30, 45};
+  double sharpness = 6.0;  // the window's score at its peak, per unit of pair weight
+  // The final norm's gain: the item's reading moves the label logits by several nats, well clear of
+  // the rounding differences between fp32 and bf16 kernels.
+  double final_norm_scale = 50.0;
 };
 
-// One labelled training prompt of the demo: a zero-shot English prompt of `task` (item `index` of its
-// English training set, or of its English test set for emotion) and the English label that answers it.
-struct DemoItem {
-  std::string task;
-  size_t index = 0;
-  std::string prompt;
-  std::string label;
-};
-
-// What the demo model is trained on, deterministic for a seed: up to examples_per_task labelled items
-// (seeded) of each English training set (snli, paws: its yes/no answers read as same/different) and of
-// the English emotion items in the tuning part of the study's split (data::split_test_set with the
-// default fraction and this seed), so an emotion evaluation on the split's other part never sees them.
-// Throws Error naming the file when a training set is missing or has no usable labels.
-std::vector<DemoItem> demo_training_items(const data::Protocol& protocol, const DemoTraining& settings, uint64_t seed);
-
-// The settings write_demo_checkpoint trains with.
-DemoTraining demo_training();
+// Makes `reader.layer`'s attention a fixed window over positions, whatever the tokens: queries and keys
+// are their biases alone, set on five RoPE frequency pairs (wavelengths of about 6 to 6,300 positions
+// at the demo's rope_theta) so that each head reads about one token, `peak_distances` places back; values and outputs get unit gain, so what the window reads
+// outweighs the residual stream's embedding. Throws Error when the layer or the head layout does not fit.
+void arrange_item_reader(model::Model& model, const DemoReader& reader = DemoReader{});
 
 // One line for banners and reports: what the demo model is and that its numbers are not the study's.
 std::string demo_model_description();
@@ -61,13 +46,9 @@ std::string demo_model_description();
 std::filesystem::path demo_tokenizer_dir(const std::filesystem::path& explicit_dir = {});
 
 // Writes the demo checkpoint (config.json, model.safetensors in bf16, the tokenizer files) into
-// `directory`, deterministic for a seed: random weights trained (`training`) on zero-shot prompts
-// of the English training sets of snli and paws in `data_dir` (default: $QTALIGN_DATA, then built-in)
-// followed by the label and its closing quote. The training log and loss plot stay in
-// `directory`/training; an interrupted run resumes there. Throws Error when the tokenizer does not fit
-// the vocabulary or the data is missing.
+// `directory`, deterministic for a seed: random weights with arrange_item_reader applied. Throws Error
+// when the tokenizer does not fit the vocabulary.
 void write_demo_checkpoint(const std::filesystem::path& directory, const std::filesystem::path& tokenizer_dir,
-                           uint64_t seed, const std::filesystem::path& data_dir = {},
-                           const DemoTraining& training = demo_training());
+                           uint64_t seed);
 
 }  // namespace qtalign::study

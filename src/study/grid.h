@@ -69,11 +69,6 @@ void for_each_shared_option(StudyOptions& options, PlanAxes& axes, Visit&& visit
   visit(data::tasks_dir_option(), options.tasks_dir);
   visit(option("--demo-tokenizer", "directory with the demo's tokenizer.json (default: Qwen's, from tools/npm)"),
         options.demo_tokenizer_dir);
-  visit(option("--demo-examples",
-               "labelled English items per task the demo model is trained on (fewer: a faster, weaker demo)")
-            .shown()
-            .at_least(1),
-        options.demo_examples);
   visit(option("--max-configurations", "the most configurations (adapters to train) a grid may have").shown(),
         axes.max_configurations);
   visit(option("--threads", ""), io::CommandOwned{});

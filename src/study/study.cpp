@@ -255,7 +255,6 @@ io::Json settings_json(const StudyOptions& options, const std::vector<std::strin
       {"pca_layers", options.pca_layers},
       {"dtype", model::dtype_name(options.compute.dtype)},
       {"quantization", model::describe_quantization(options.compute.quantization)}};
-  if (options.model_dir.empty()) settings["demo_examples"] = options.demo_examples;
   train::TrainingSettings training = options.training;
   training.seed = options.seed;
   settings.update(train::to_json(training));
@@ -374,11 +373,9 @@ io::Json evaluate_model(distributed::ProcessGroup& group, const StudyOptions& op
 }
 
 void demo_model_stage(StageRunner& stages, const StudyOptions& options, const fs::path& directory) {
-  stages.run_on_main("demo model (briefly trained on English snli, paws and emotion prompts, Qwen tokenizer)", directory / "config.json", [&] {
-    DemoTraining training = demo_training();
-    training.examples_per_task = options.demo_examples;
-    write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed, options.data_dir,
-                          training);
+  stages.run_on_main("demo model (random weights, an attention layer arranged to read the item, Qwen tokenizer)",
+                     directory / "config.json", [&] {
+    write_demo_checkpoint(directory, demo_tokenizer_dir(options.demo_tokenizer_dir), options.seed);
     const model::ModelConfig config = demo_model_config();
     return io::Json{{"path", directory.string()},
                     {"hidden_size", config.hidden_size},
@@ -435,7 +432,7 @@ void run_study(const StudyOptions& options, distributed::ProcessGroup& group) {
   group.barrier();
 }
 
-void apply_demo_settings(StudyOptions& options, std::string& dtype,
+void apply_demo_settings(StudyOptions& options, model::ComputeRequest& runtime,
                          const std::function<bool(const std::string& option)>& keeps) {
   const DemoSettings settings;
   const auto unless_kept = [&](const char* option, auto& field, const auto& demo_value) {
@@ -450,7 +447,8 @@ void apply_demo_settings(StudyOptions& options, std::string& dtype,
   unless_kept("--cutoff", options.training.cutoff, settings.cutoff);
   unless_kept("--eval-every", options.training.eval_every, settings.eval_every);
   unless_kept("--lr", options.training.lr, settings.lr);
-  unless_kept("--dtype", dtype, settings.dtype);
+  unless_kept("--dtype", runtime.dtype, settings.dtype);
+  unless_kept("--threads", runtime.threads, settings.threads);
 }
 
 std::unique_ptr<io::OutputLock> hold_study_directory(const fs::path& out, const distributed::ProcessGroup& group) {
@@ -481,7 +479,7 @@ a grid, run as `qtalign study` runs it (see qtalign study --help).
 Without --model, qtalign makes a small demo checkpoint (Qwen2 architecture, Qwen's real tokenizer) in
 STUDY_DIR/model and runs the study on it with small limits, in minutes on a laptop (unless given:
 --size 96 --eval-limit 16 --analysis-limit 24 --epochs 1 --batch 4 --grad-accum 2 --cutoff 512
---eval-every 0 --lr 5e-3 --dtype fp32). Its numbers are not the study's: real results need a real
-checkpoint.)";
+--eval-every 0 --lr 5e-3 --dtype fp32 --threads 1). Its numbers are not the study's: real results
+need a real checkpoint.)";
 
 }  // namespace qtalign::study

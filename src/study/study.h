@@ -35,7 +35,6 @@
 #include "io/output_lock.h"
 #include "model/compute_settings.h"
 #include "train/training_settings.h"
-#include "study/demo_model.h"
 #include "study/stages.h"
 
 namespace qtalign::study {
@@ -44,7 +43,6 @@ struct StudyOptions {
   std::filesystem::path out;                 // the study directory
   std::filesystem::path model_dir;           // empty: make and use the demo checkpoint
   std::filesystem::path demo_tokenizer_dir;  // for the demo (empty: the npm Qwen tokenizer)
-  size_t demo_examples = demo_training().examples_per_task;  // the demo model's training items per task
   std::filesystem::path data_dir;            // benchmark data (empty: the default)
   std::filesystem::path tasks_dir;           // task files (empty: $QTALIGN_TASKS, then <data>/tasks)
   std::string task = "emotion";              // the task whose questions are translated for tuning
@@ -88,11 +86,15 @@ struct DemoSettings {
   // fp32 on every CPU: the demo model's label scores are too close for bf16 kernels, which differ
   // between CPUs, to leave its predictions the same from machine to machine.
   std::string dtype = "fp32";
+  // One thread: the demo model's thousands of tiny operators per second lose more to synchronising
+  // threads than they gain from them (an evaluation ran 20 times slower on 2 threads of a busy 2-core
+  // machine than on 1).
+  int threads = 1;
 };
 
 // Sets the demo's settings (DemoSettings) where `keeps(option)` says the command line did not set
-// them (an option such as "--epochs"); `dtype` is the compute dtype as --dtype names it.
-void apply_demo_settings(StudyOptions& options, std::string& dtype,
+// them (an option such as "--epochs"); `runtime` holds --dtype and --threads as the command line gave them.
+void apply_demo_settings(StudyOptions& options, model::ComputeRequest& runtime,
                          const std::function<bool(const std::string& option)>& keeps);
 
 // The study directory held by rank 0 (only it writes there): a second run on it fails at start,

@@ -12,7 +12,7 @@ namespace {
 // Fills the options a user did not give: the demo's small settings when every model is the demo, the
 // device of this process and the dtype.
 void resolve_study_options(StudyRequest& request, const io::GivenOption& given, bool demo, at::Device device) {
-  if (demo) apply_demo_settings(request.study, request.runtime.dtype, given);
+  if (demo) apply_demo_settings(request.study, request.runtime, given);
   request.study.compute = model::compute_settings(request.runtime, device);
 }
 
@@ -33,8 +33,7 @@ void run_study_grid(StudyRequest& request, const io::GivenOption& given, Plan pl
 void run_single_model_study(StudyRequest request, const io::GivenOption& given) {
   StudyOptions& options = request.study;
   if (!options.model_dir.empty())
-    io::refuse_options_without_effect(given, {"--demo-tokenizer", "--demo-examples"},
-                                  "they shape the demo model, made only without --model");
+    io::refuse_options_without_effect(given, {"--demo-tokenizer"}, "it shapes the demo model, made only without --model");
   const model::ProcessRuntime processes = model::join_processes(request.runtime, request.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = hold_study_directory(options.out, *processes.group);
   if (is_grid(request.axes)) {
@@ -49,7 +48,7 @@ void run_single_model_study(StudyRequest request, const io::GivenOption& given) 
 
 void run_planned_grid(StudyRequest request, Plan plan, const io::GivenOption& given) {
   if (std::find(plan.models.begin(), plan.models.end(), "demo") == plan.models.end())
-    io::refuse_options_without_effect(given, {"--demo-tokenizer", "--demo-examples"}, "no model is the demo");
+    io::refuse_options_without_effect(given, {"--demo-tokenizer"}, "no model is the demo");
   const model::ProcessRuntime processes = model::join_processes(request.runtime, request.dist_timeout);
   const std::unique_ptr<io::OutputLock> lock = hold_study_directory(request.study.out, *processes.group);
   run_study_grid(request, given, std::move(plan), processes);

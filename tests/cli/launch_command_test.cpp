@@ -421,7 +421,7 @@ TEST_F(LaunchStudy, TheComparisonSeesOnlyRoundingAsTheSame) {
 // stages and ends with the study one process writes.
 TEST_F(LaunchStudy, RunSurvivesADeadRankAndWritesTheStudyOfOneProcess) {
   const std::string run = "--eval-task emotion --eval-langs en,zh --analysis-limit 4 --lens-langs zh "
-                          "--pca-langs en,zh --pca-layers 0,4 --demo-examples 8";
+                          "--pca-langs en,zh --pca-layers 0,4";
   const testing::CommandResult one = testing::run_command(study_command("", "run", "run-one", run) + " 2>&1");
   ASSERT_EQ(one.exit_code, 0) << one.output;
 

@@ -114,8 +114,8 @@ TEST(CommandLine, OptionsWithoutEffectAreRefused) {
        "--split-out requires --exclude-test"},
       {"data build --task paws --langs ja --eval-fraction 0.3 --out OUT/t.jsonl" + data,
        "--eval-fraction requires --exclude-test"},
-      {"run --model m --demo-examples 8 --out OUT" + data,
-       "--demo-examples has no effect here: they shape the demo model, made only without --model"},
+      {"run --model m --demo-tokenizer t --out OUT" + data,
+       "--demo-tokenizer has no effect here: it shapes the demo model, made only without --model"},
       {"run --train-langs zh sw --lens-langs zh --out OUT" + data,
        "--lens-langs has no effect here: a grid (several --train-langs, --target, --labels or --shots) runs no lens "
        "or PCA"},

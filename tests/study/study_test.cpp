@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <regex>
+#include <set>
 
 #include "io/atomic_file.h"
 #include "support/test_support.h"
@@ -26,8 +27,7 @@ const std::vector<std::string> kPcaLanguages = {"en", "zh", "de"};
 std::string run_line(const fs::path& out, const std::string& extra = "") {
   return testing::shell_quote(testing::qtalign_binary().string()) + " run --out " + testing::shell_quote(out.string()) +
          " --eval-task emotion --eval-langs en,zh,de --eval-limit 4 --analysis-limit 6 --lens-langs zh,ru"
-         " --pca-langs en,zh,de --pca-layers 0,2,4 --size 16 --epochs 1 --batch 4 --grad-accum 1 --threads 2"
-         " --demo-examples 40 " +
+         " --pca-langs en,zh,de --pca-layers 0,2,4 --size 16 --epochs 1 --batch 4 --grad-accum 1 --threads 2 " +
          extra + " 2>&1";
 }
 
@@ -211,20 +211,51 @@ std::map<std::string, json> predictions_by_item(const fs::path& file) {
   return predictions;
 }
 
-// `make demo`'s study as it runs by default (the full demo model, 16 items per task and language in
-// 20 languages, fp32, the demo's tuning settings), its analyses cut short: tuning must move
-// predictions, or every table of the demo shows tuned = base (as it did at the study's lr of 5e-5).
-TEST(DemoStudy, TuningMovesTheDemoModelsPredictions) {
+// The languages of `task` in which one label takes more than 80% of the predictions.
+size_t languages_with_one_label(const std::map<std::string, json>& predictions, const std::string& task) {
+  std::map<std::string, std::map<std::string, size_t>> labels;  // language -> label -> predictions
+  for (const auto& [key, item] : predictions)
+    if (item["task"] == task) ++labels[item["language"].get<std::string>()][item["prediction"].get<std::string>()];
+  size_t collapsed = 0;
+  for (const auto& [language, counts] : labels) {
+    size_t total = 0, largest = 0;
+    for (const auto& [label, count] : counts) {
+      total += count;
+      largest = std::max(largest, count);
+    }
+    collapsed += largest * 5 > total * 4;
+  }
+  return collapsed;
+}
+
+// The items of `task` that every language answers with the same label.
+size_t items_answered_alike_everywhere(const std::map<std::string, json>& predictions, const std::string& task) {
+  std::map<int64_t, std::set<std::string>> labels;  // item index -> labels predicted in some language
+  for (const auto& [key, item] : predictions)
+    if (item["task"] == task) labels[item["index"].get<int64_t>()].insert(item["prediction"].get<std::string>());
+  return std::count_if(labels.begin(), labels.end(), [](const auto& entry) { return entry.second.size() == 1; });
+}
+
+// `make demo`'s study as it runs by default (the demo model, 16 items per task and language in 20
+// languages, fp32, the demo's tuning settings), its analyses cut short. The demo must show something:
+// the base model's answers depend on the item (no task has one label for over 80% of the items in
+// most languages, as a random model has) and differ between languages, and tuning moves some of them
+// (at the study's lr of 5e-5 it moved none).
+TEST(DemoStudy, PredictionsDependOnTheItemAndTuningMovesSome) {
   testing::TempDir directory;
   const fs::path study = directory.path() / "study";
   const testing::CommandResult run = testing::run_command(
       testing::shell_quote(testing::qtalign_binary().string()) + " run --out " + testing::shell_quote(study.string()) +
-      " --analysis-limit 2 --lens-langs zh --pca-langs en,zh --pca-layers 0 --threads 2 2>&1");
+      " --analysis-limit 2 --lens-langs zh --pca-langs en,zh --pca-layers 0 2>&1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::map<std::string, json> base = predictions_by_item(study / "eval/base.predictions.jsonl");
   const std::map<std::string, json> tuned = predictions_by_item(study / "eval/tuned.predictions.jsonl");
   ASSERT_EQ(base.size(), 3u * 20u * 16u);
   ASSERT_EQ(tuned.size(), base.size());
+  for (const char* task : {"emotion", "snli", "paws"}) {
+    EXPECT_LT(languages_with_one_label(base, task), 10u) << task;
+    EXPECT_LT(items_answered_alike_everywhere(base, task), 8u) << task << ": of 16 items";
+  }
   size_t moved = 0;
   std::map<std::string, int> correct_change;  // task/language -> tuned minus base correct items
   for (const auto& [key, item] : base) {
@@ -232,7 +263,7 @@ TEST(DemoStudy, TuningMovesTheDemoModelsPredictions) {
     moved += item["prediction"] != after["prediction"];
     correct_change[key.substr(0, key.rfind('/'))] += int{after["correct"].get<bool>()} - int{item["correct"].get<bool>()};
   }
-  // At least 1 in 20 (BENCHMARKS.md: about 1 in 6 on the development machine); and some accuracy changes.
+  // At least 1 in 20 (BENCHMARKS.md: about 1 in 10 on the development machine); and some accuracy changes.
   EXPECT_GE(moved, base.size() / 20) << moved << " of " << base.size() << " predictions moved";
   EXPECT_TRUE(std::any_of(correct_change.begin(), correct_change.end(), [](const auto& entry) { return entry.second != 0; }));
 }

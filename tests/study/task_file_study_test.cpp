@@ -73,7 +73,7 @@ TEST(TaskFileStudy, MultipleChoiceTaskIsEvaluatedTunedAndTabulated) {
       qtalign + " study --out " + testing::shell_quote(out.string()) + " --tasks-dir " +
       testing::shell_quote(tasks.string()) +
       " --models demo --train-langs de eu --targets en --tasks pick --eval-langs all --eval-limit 8 --size 8"
-      " --epochs 1 --batch 4 --grad-accum 1 --threads 2 --demo-examples 40 2>&1");
+      " --epochs 1 --batch 4 --grad-accum 1 --threads 2 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const json record = json::parse(io::read_file(out / "study.json"));
   EXPECT_EQ(record["data"]["tasks_dir"], fs::absolute(tasks).lexically_normal().string());
