@@ -4,6 +4,7 @@
 // runs every stage on both, survives a dead rank by a rerun, and writes the study folder of one.
 // launch stops every process of every rank's process group before it reports a failure or an
 // interruption, and refuses to run inside another launch.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -25,6 +26,7 @@
 #include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "study/demo_model.h"
 #include "support/test_support.h"
 
 namespace qtalign {
@@ -365,20 +367,44 @@ class LaunchStudy : public LaunchTest {
   }
 
   // The largest difference between the tensors of two safetensors files (infinite when their names differ).
-  static double tensor_difference(const std::filesystem::path& a, const std::filesystem::path& b) {
+  // The largest difference between the tensors of two safetensors files whose names contain
+  // `fragment` (all of them when it is empty), or infinity when the files hold different tensors.
+  static double tensor_difference(const std::filesystem::path& a, const std::filesystem::path& b,
+                                  const std::string& fragment = "") {
     const auto one = io::SafetensorsFile::open(a), two = io::SafetensorsFile::open(b);
     if (one->header().tensors.size() != two->header().tensors.size()) return INFINITY;
     double largest = 0.0;
     for (const io::TensorRecord& record : one->header().tensors) {
+      if (record.name.find(fragment) == std::string::npos) continue;
       const at::Tensor x = one->tensor(record.name).to(at::kDouble), y = two->tensor(record.name).to(at::kDouble);
       largest = std::max(largest, (x - y).abs().max().item<double>());
     }
     return largest;
   }
 
+  // Expects the adapters (or training checkpoints) `a` and `b` to be the same up to float reduction
+  // order: within 1e-5, except, in a demo study, the LoRA of the query of the demo model's reading
+  // layer. That layer's attention reads one token per head (study::arrange_item_reader), so its
+  // softmax is saturated and that LoRA's gradients are rounding noise, which Adam scales up to steps
+  // of the order of lr: 1 and 2 processes then differ there by up to lr (5e-3) over the 3 steps.
+  static void expect_same_adapter(const std::filesystem::path& a, const std::filesystem::path& b, bool demo) {
+    if (!demo) {
+      EXPECT_LE(tensor_difference(a, b), 1e-5) << a;
+      return;
+    }
+    const std::string reading_query = fmt::format("layers.{}.self_attn.q_proj", study::DemoReader{}.layer);
+    double largest_elsewhere = 0.0;
+    const auto one = io::SafetensorsFile::open(a);
+    for (const io::TensorRecord& record : one->header().tensors)
+      if (record.name.find(reading_query) == std::string::npos)
+        largest_elsewhere = std::max(largest_elsewhere, tensor_difference(a, b, record.name));
+    EXPECT_LE(largest_elsewhere, 1e-5) << a;
+    EXPECT_LE(tensor_difference(a, b, reading_query), 3 * 5e-3) << a;
+  }
+
   // Expects the study folders `one` and `two` to hold the same study (see the class comment); the
   // reports (which list provenance) and charts are left out.
-  static void expect_same_study(const std::string& one, const std::string& two) {
+  static void expect_same_study(const std::string& one, const std::string& two, bool demo) {
     std::map<std::string, bool> files;  // relative path -> present in `two` as well
     for (const auto& entry : std::filesystem::recursive_directory_iterator(file(one)))
       if (entry.is_regular_file()) files[std::filesystem::relative(entry.path(), file(one)).string()] = false;
@@ -397,7 +423,7 @@ class LaunchStudy : public LaunchTest {
       ++compared;
       if (extension == ".safetensors") {
         if (io::read_file(file(one) / relative) == io::read_file(file(two) / relative)) continue;
-        EXPECT_LE(tensor_difference(file(one) / relative, file(two) / relative), 1e-5) << relative;
+        expect_same_adapter(file(one) / relative, file(two) / relative, demo);
         continue;
       }
       const std::string text_one = comparable_text(file(one), relative), text_two = comparable_text(file(two), relative);
@@ -448,7 +474,7 @@ TEST_F(LaunchStudy, RunSurvivesADeadRankAndWritesTheStudyOfOneProcess) {
       << resumed.output;
   EXPECT_NE(resumed.output.find("[rank 1] representations emotion"), std::string::npos) << resumed.output;
   EXPECT_EQ(io::read_json_file(file("run-two/study.json"))["processes"], 2);
-  expect_same_study("run-one", "run-two");
+  expect_same_study("run-one", "run-two", true);
 }
 
 // A grid of two mixtures on the tiny checkpoint: the base evaluation and both configurations on two
@@ -463,7 +489,7 @@ TEST_F(LaunchStudy, StudyWritesTheGridOfOneProcess) {
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find("2 process(es)"), std::string::npos) << two.output;  // the trainings were shared
   EXPECT_TRUE(std::filesystem::is_regular_file(file("grid-two/tables/model.emotion.english.default.csv")));
-  expect_same_study("grid-one", "grid-two");
+  expect_same_study("grid-one", "grid-two", false);
 }
 
 }  // namespace
