@@ -11,6 +11,8 @@
 
 namespace qtalign::model {
 
+class PackedLinear;
+
 // A LoRA adapter on one linear layer: y += scale * dropout(x) A^T B^T, with scale = alpha / r.
 struct LoraWeights {
   at::Tensor a;  // [r, in]
@@ -26,6 +28,8 @@ struct Linear {
   std::shared_ptr<const QuantizedWeight> quantized;
   at::Tensor bias;            // [out] or undefined
   std::shared_ptr<LoraWeights> lora;  // null unless an adapter is attached
+  // The weight laid out for oneDNN once, for inference (pack_for_inference); null unless packed.
+  std::shared_ptr<const PackedLinear> packed;
 
   int64_t out_features() const { return quantized ? quantized->rows : weight.size(0); }
   int64_t in_features() const { return quantized ? quantized->columns : weight.size(1); }
@@ -47,6 +51,7 @@ struct Model {
   std::vector<DecoderLayer> layers;
   at::Tensor norm;          // [hidden]
   at::Tensor lm_head;       // [vocab, hidden]; the same tensor as embed_tokens when tied
+  std::shared_ptr<const PackedLinear> packed_lm_head;  // null unless packed (pack_for_inference)
   // Keeps memory-mapped checkpoint files alive for tensors that view them.
   std::vector<std::shared_ptr<const void>> storage;
   // How the decoder's linear weights were quantized (type empty = dense), for provenance and checks.

@@ -85,12 +85,15 @@ void quantize_blocks(const T* values, int64_t count, QuantType type, int64_t blo
   });
 }
 
-template <typename T>
-void dequantize_blocks(const QuantizedWeight& weight, T* out) {
+// Writes the weight's values in T: value (row, column) at out[row * columns + column], or with
+// kBlocked at out[row_offsets[row] + column_offsets[column]] (a blocked layout).
+template <typename T, bool kBlocked>
+void dequantize_blocks(const QuantizedWeight& weight, T* out, const int64_t* row_offsets = nullptr,
+                       const int64_t* column_offsets = nullptr) {
   const std::array<float, 16>& book = code_book(weight.type);
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
-  const int64_t count = weight.numel(), blocksize = weight.blocksize;
+  const int64_t count = weight.numel(), blocksize = weight.blocksize, columns = weight.columns;
   const int64_t blocks = (count + blocksize - 1) / blocksize;
   at::parallel_for(0, blocks, 64, [&](int64_t first, int64_t last) {
     for (int64_t block = first; block < last; ++block) {
@@ -98,13 +101,24 @@ void dequantize_blocks(const QuantizedWeight& weight, T* out) {
       std::array<T, 16> table;
       for (size_t c = 0; c < 16; ++c) table[c] = static_cast<T>(book[c] * absmax[block]);
       const int64_t begin = block * blocksize, end = std::min(count, begin + blocksize);
+      int64_t row = begin / columns, column = begin % columns;
+      // Where value i goes; called once per value, in order.
+      const auto place = [&](int64_t i) -> T& {
+        if constexpr (!kBlocked) return out[i];
+        T& target = out[row_offsets[row] + column_offsets[column]];
+        if (++column == columns) {
+          column = 0;
+          ++row;
+        }
+        return target;
+      };
       int64_t i = begin;
       for (; i + 1 < end; i += 2) {
         const uint8_t byte = codes[i / 2];
-        out[i] = table[byte >> 4];
-        out[i + 1] = table[byte & 0x0F];
+        place(i) = table[byte >> 4];
+        place(i + 1) = table[byte & 0x0F];
       }
-      if (i < end) out[i] = table[codes[i / 2] >> 4];
+      if (i < end) place(i) = table[codes[i / 2] >> 4];
     }
   });
 }
@@ -130,7 +144,7 @@ at::Tensor dequantize_into_buffer(const QuantizedWeight& weight, at::ScalarType 
     buffer = at::empty({weight.numel()}, at::TensorOptions().dtype(dtype));
   at::Tensor dense = buffer.narrow(0, 0, weight.numel()).view({weight.rows, weight.columns});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit",
-                                  [&] { dequantize_blocks<scalar_t>(weight, dense.data_ptr<scalar_t>()); });
+                                  [&] { dequantize_blocks<scalar_t, false>(weight, dense.data_ptr<scalar_t>()); });
   return dense;
 }
 
@@ -323,6 +337,14 @@ void double_quantize_absmax(QuantizedWeight& weight) {
 
 at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype) {
   return dequantize_into_buffer(weight, dtype).clone();
+}
+
+void dequantize_4bit_blocked(const QuantizedWeight& weight, at::ScalarType dtype, void* out, const int64_t* row_offsets,
+                             const int64_t* column_offsets) {
+  if (!weight.codes.device().is_cpu()) throw Error("dequantize_4bit_blocked: the weight must be on the CPU");
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit_blocked", [&] {
+    dequantize_blocks<scalar_t, true>(weight, static_cast<scalar_t*>(out), row_offsets, column_offsets);
+  });
 }
 
 at::Tensor quantized_linear(const at::Tensor& x, const QuantizedWeight& weight, const at::Tensor& bias) {

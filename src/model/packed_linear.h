@@ -1,0 +1,55 @@
+#pragma once
+// Linear layers whose weights are packed once per model into the blocked layout oneDNN's matmul reads
+// on this CPU (AMX tiles for bf16). libtorch 1.13 hands oneDNN the plain [out, in] weight, which
+// oneDNN re-lays on every call: at the evaluation's 100-250 rows that costs about as much as the
+// product itself.
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "model/model.h"
+#include "model/quantization.h"
+
+namespace qtalign::model {
+
+// x W^T + bias for one layer through a oneDNN matmul whose weight was laid out for it once. The
+// bias is folded into the product. Thread-safe: the matmul primitives made for each row count met
+// are kept here (oneDNN builds kernels per shape).
+class PackedLinear {
+ public:
+  // Packs a dense CPU weight [out, in] (bf16 or fp32) and its bias (may be undefined): a second copy
+  // of the weight, in the packed layout.
+  PackedLinear(const at::Tensor& weight, const at::Tensor& bias);
+  // For a 4-bit weight computed in `dtype`: nothing is kept dense; each forward dequantizes the
+  // weight straight into the packed layout, into a buffer of the calling thread that the next layer
+  // reuses (so memory stays near the 4-bit size).
+  PackedLinear(std::shared_ptr<const QuantizedWeight> weight, const at::Tensor& bias, at::ScalarType dtype);
+  ~PackedLinear();
+  PackedLinear(const PackedLinear&) = delete;
+  PackedLinear& operator=(const PackedLinear&) = delete;
+
+  // Whether forward(x) may stand for `layer`'s product: its weight and bias are the ones packed (and
+  // unmodified since), x is a CPU tensor of the packed dtype with `in` features, no gradient is recorded.
+  bool serves(const at::Tensor& x, const Linear& layer) const;
+
+  // x [..., in] -> [..., out]: x W^T + bias, as at::linear computes it up to float rounding.
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Whether layers computed in `dtype` are worth packing on this CPU: bf16 (oneDNN's AMX and AVX512-BF16
+// kernels read only the packed layout at full rate). fp32 keeps dense_linear's sgemm, which measured
+// as fast.
+bool packing_pays(at::ScalarType dtype);
+
+// Packs, for inference, every linear layer of a CPU model computed in a dtype packing_pays for and at
+// least kOneDnnMinimumWidth wide both ways, dense or 4-bit, and the unembedding (Linear::packed,
+// Model::packed_lm_head). Training never calls it (packing doubles the dense weights' memory); tiny
+// models are left as they are. Layers whose weight is replaced or modified later fall back to the
+// unpacked path by themselves (PackedLinear::serves).
+void pack_for_inference(Model& model);
+
+}  // namespace qtalign::model
