@@ -189,20 +189,23 @@ at::Tensor PackedLinear::forward(const at::Tensor& x) const {
   return y;
 }
 
-bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16; }
+bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kFloat; }
 
 void pack_for_inference(Model& model) {
   const at::ScalarType dtype = model.dtype();
   if (!model.device().is_cpu() || !packing_pays(dtype)) return;
   const auto wide = [](int64_t out, int64_t in) { return out >= kOneDnnMinimumWidth && in >= kOneDnnMinimumWidth; };
+  bool four_bit = false;
   for_each_linear(model, [&](const std::string&, Linear& linear) {
+    four_bit = four_bit || linear.quantized;
     if (!wide(linear.out_features(), linear.in_features())) return;
     if (linear.quantized)
       linear.packed = std::make_shared<const PackedLinear>(linear.quantized, linear.bias, dtype);
     else if (linear.weight.scalar_type() == dtype)
       linear.packed = std::make_shared<const PackedLinear>(linear.weight, linear.bias);
   });
-  if (model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
+  // A 4-bit model keeps its one dense copy of the unembedding: a packed second one would add half its memory.
+  if (!four_bit && model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
     model.packed_lm_head = std::make_shared<const PackedLinear>(model.lm_head, at::Tensor());
 }
 

@@ -40,14 +40,14 @@ class PackedLinear {
   std::unique_ptr<State> state_;
 };
 
-// Whether layers computed in `dtype` are worth packing on this CPU: bf16 (oneDNN's AMX and AVX512-BF16
-// kernels read only the packed layout at full rate). fp32 keeps dense_linear's sgemm, which measured
-// as fast.
+// Whether layers computed in `dtype` are worth packing on this CPU: bf16 (oneDNN re-lays a plain bf16
+// weight into its AMX/AVX512-BF16 tiles on every call) and fp32 (its packed kernels beat the sgemm
+// dense_linear runs by about a tenth at evaluation's row counts, BENCHMARKS.md), not fp16.
 bool packing_pays(at::ScalarType dtype);
 
 // Packs, for inference, every linear layer of a CPU model computed in a dtype packing_pays for and at
 // least kOneDnnMinimumWidth wide both ways, dense or 4-bit, and the unembedding (Linear::packed,
-// Model::packed_lm_head). Training never calls it (packing doubles the dense weights' memory); tiny
+// Model::packed_lm_head) unless the layers are 4-bit (a packed copy would add half their memory). Training never calls it (packing doubles the dense weights' memory); tiny
 // models are left as they are. Layers whose weight is replaced or modified later fall back to the
 // unpacked path by themselves (PackedLinear::serves).
 void pack_for_inference(Model& model);

@@ -127,23 +127,30 @@ TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
     for_each_linear(model, [](const std::string& name, Linear& linear) {
       EXPECT_EQ(static_cast<bool>(linear.packed), linear.out_features() >= kOneDnnMinimumWidth) << name;
     });
-    EXPECT_TRUE(model.packed_lm_head);
+    EXPECT_EQ(static_cast<bool>(model.packed_lm_head), !four_bit) << "a 4-bit model keeps one unembedding";
     // bf16 rounds after every step of 2 layers: a few of its 8-bit steps apart at most.
     EXPECT_LE(relative_difference(run(), unpacked), 0.05) << "4-bit " << four_bit;
   }
 }
 
-TEST(PackedLinear, LeavesNarrowAndFp32ModelsAsTheyAre) {
+TEST(PackedLinear, LeavesNarrowModelsAndTheDtypesItDoesNotPayForAsTheyAre) {
   Model tiny = make_random_model(tiny_qwen2_config(300), 7, at::kBFloat16);
   pack_for_inference(tiny);
   for_each_linear(tiny, [](const std::string& name, Linear& linear) { EXPECT_FALSE(linear.packed) << name; });
+  EXPECT_FALSE(tiny.packed_lm_head);
   ModelConfig config = tiny_qwen2_config(300);
   config.hidden_size = kOneDnnMinimumWidth;
   config.intermediate_size = 512;
-  Model fp32 = make_random_model(config, 7, at::kFloat);
-  pack_for_inference(fp32);
-  for_each_linear(fp32, [](const std::string& name, Linear& linear) { EXPECT_FALSE(linear.packed) << name; });
-  EXPECT_FALSE(fp32.packed_lm_head);
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf}) {
+    Model model = make_random_model(config, 7, dtype);
+    pack_for_inference(model);
+    EXPECT_EQ(static_cast<bool>(model.packed_lm_head), packing_pays(dtype)) << c10::toString(dtype);
+    for_each_linear(model, [&](const std::string& name, Linear& linear) {
+      if (linear.out_features() >= kOneDnnMinimumWidth && linear.in_features() >= kOneDnnMinimumWidth)
+        EXPECT_EQ(static_cast<bool>(linear.packed), packing_pays(dtype)) << name << " " << c10::toString(dtype);
+    });
+  }
+  EXPECT_FALSE(packing_pays(at::kHalf));
 }
 
 }  // namespace
