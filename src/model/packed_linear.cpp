@@ -189,7 +189,7 @@ at::Tensor PackedLinear::forward(const at::Tensor& x) const {
   return y;
 }
 
-bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kFloat; }
+bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16; }
 
 void pack_for_inference(Model& model) {
   const at::ScalarType dtype = model.dtype();

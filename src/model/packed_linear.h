@@ -40,9 +40,10 @@ class PackedLinear {
   std::unique_ptr<State> state_;
 };
 
-// Whether layers computed in `dtype` are worth packing on this CPU: bf16 (oneDNN re-lays a plain bf16
-// weight into its AMX/AVX512-BF16 tiles on every call) and fp32 (its packed kernels beat the sgemm
-// dense_linear runs by about a tenth at evaluation's row counts, BENCHMARKS.md), not fp16.
+// Whether layers computed in `dtype` are worth packing on this CPU: bf16, whose plain weight oneDNN
+// re-lays into its AMX/AVX512-BF16 tiles on every call. Not fp32: its packed kernels measured at most
+// a tenth faster than dense_linear's sgemm on the evaluation, for twice the weights' memory
+// (BENCHMARKS.md); nor fp16.
 bool packing_pays(at::ScalarType dtype);
 
 // Packs, for inference, every linear layer of a CPU model computed in a dtype packing_pays for and at
