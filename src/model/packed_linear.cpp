@@ -65,6 +65,13 @@ void* packed_buffer(int64_t bytes, bool zeroed) {
   return buffer.data_ptr();
 }
 
+// `weight`, checked to be a CPU matrix.
+const at::Tensor& cpu_matrix(const at::Tensor& weight) {
+  if (!weight.defined() || !weight.device().is_cpu() || weight.dim() != 2)
+    throw Error("PackedLinear: the weight must be a CPU matrix");
+  return weight;
+}
+
 }  // namespace
 
 struct PackedLinear::State {
@@ -120,8 +127,7 @@ struct PackedLinear::State {
 };
 
 PackedLinear::PackedLinear(const at::Tensor& weight, const at::Tensor& bias)
-    : state_(std::make_unique<State>(weight.scalar_type(), weight.size(1), weight.size(0), bias)) {
-  if (!weight.device().is_cpu() || weight.dim() != 2) throw Error("PackedLinear: the weight must be a CPU matrix");
+    : state_(std::make_unique<State>(weight.scalar_type(), cpu_matrix(weight).size(1), weight.size(0), bias)) {
   State& state = *state_;
   state.weight = weight;
   state.weight_version = version_of(weight);
