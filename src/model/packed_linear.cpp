@@ -12,6 +12,7 @@
 
 #include "io/error.h"
 #include "model/dense_linear.h"
+#include "model/model.h"
 
 namespace qtalign::model {
 namespace {
@@ -28,6 +29,11 @@ memory::data_type onednn_type(at::ScalarType dtype) {
     case at::kFloat: return memory::data_type::f32;
     default: throw Error(fmt::format("PackedLinear: no oneDNN matmul for {}", c10::toString(dtype)));
   }
+}
+
+// The plain layout of W^T [in, out] that W [out, in] row-major is: strides {1, in}.
+memory::desc plain_desc(int64_t in, int64_t out, at::ScalarType dtype) {
+  return memory::desc({in, out}, onednn_type(dtype), memory::dims{1, in});
 }
 
 // Where element index of dimension `dimension` lies in a blocked layout, apart from the other
@@ -78,10 +84,7 @@ struct PackedLinear::State {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   at::ScalarType dtype = at::kFloat;
   int64_t in = 0, out = 0;
-  // What was packed, to recognise it: a dense weight with its version counter, or a 4-bit weight.
-  at::Tensor weight;
-  int64_t weight_version = 0;
-  std::shared_ptr<const QuantizedWeight> quantized;
+  std::shared_ptr<const QuantizedWeight> quantized;  // 4-bit only: what was packed, to recognise it
   at::Tensor bias;  // as given (undefined: none)
   int64_t bias_version = 0;
   at::Tensor bias_data;  // contiguous
@@ -129,13 +132,9 @@ struct PackedLinear::State {
 PackedLinear::PackedLinear(const at::Tensor& weight, const at::Tensor& bias)
     : state_(std::make_unique<State>(weight.scalar_type(), cpu_matrix(weight).size(1), weight.size(0), bias)) {
   State& state = *state_;
-  state.weight = weight;
-  state.weight_version = version_of(weight);
   const at::Tensor plain = weight.contiguous();
-  // W [out, in] row-major is W^T [in, out] with strides {1, in}.
-  const memory::desc plain_desc({state.in, state.out}, onednn_type(state.dtype), memory::dims{1, state.in});
   state.packed = at::empty({static_cast<int64_t>(state.weights_desc.get_size())}, at::TensorOptions().dtype(at::kByte));
-  memory source(plain_desc, state.engine, plain.data_ptr());
+  memory source(plain_desc(state.in, state.out, state.dtype), state.engine, plain.data_ptr());
   memory destination(state.weights_desc, state.engine, state.packed.data_ptr());
   dnnl::stream stream(state.engine);
   dnnl::reorder(source, destination).execute(stream, source, destination);
@@ -156,16 +155,33 @@ PackedLinear::~PackedLinear() = default;
 
 bool PackedLinear::serves(const at::Tensor& x, const Linear& layer) const {
   const State& state = *state_;
-  const bool same_weight =
-      state.quantized ? layer.quantized == state.quantized
-                      : !layer.quantized && layer.weight.is_same(state.weight) &&
-                            version_of(layer.weight) == state.weight_version;
+  const bool same_weight = state.quantized ? layer.quantized == state.quantized
+                                           : !layer.quantized && !layer.weight.defined();
   const bool same_bias = layer.bias.defined() ? layer.bias.is_same(state.bias) &&
                                                     version_of(layer.bias) == state.bias_version
                                               : !state.bias.defined();
-  return same_weight && same_bias && !at::GradMode::is_enabled() && x.device().is_cpu() &&
-         x.scalar_type() == state.dtype && x.dim() >= 1 && x.size(-1) == state.in;
+  // The packed product records no gradient; the packed weight needs none (training never packs).
+  const bool no_gradient =
+      !at::GradMode::is_enabled() || !(x.requires_grad() || (layer.bias.defined() && layer.bias.requires_grad()));
+  return same_weight && same_bias && no_gradient && x.device().is_cpu() && x.scalar_type() == state.dtype &&
+         x.dim() >= 1 && x.size(-1) == state.in;
 }
+
+at::Tensor PackedLinear::unpacked() const {
+  const State& state = *state_;
+  if (state.quantized) return dequantize_4bit(*state.quantized, state.dtype);
+  at::Tensor weight = at::empty({state.out, state.in}, at::TensorOptions().dtype(state.dtype));
+  memory source(state.weights_desc, state.engine, state.packed.data_ptr());
+  memory destination(plain_desc(state.in, state.out, state.dtype), state.engine, weight.data_ptr());
+  dnnl::stream stream(state.engine);
+  dnnl::reorder(source, destination).execute(stream, source, destination);
+  stream.wait();
+  return weight;
+}
+
+int64_t PackedLinear::out_features() const { return state_->out; }
+
+int64_t PackedLinear::in_features() const { return state_->in; }
 
 at::Tensor PackedLinear::forward(const at::Tensor& x) const {
   const State& state = *state_;
@@ -197,6 +213,19 @@ at::Tensor PackedLinear::forward(const at::Tensor& x) const {
 
 bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16; }
 
+namespace {
+
+// Packs a dense weight and releases it: the tensor is dropped, and where it views a mapped checkpoint
+// file, that file's pages under it are handed back (dropping the view alone would leave them resident).
+std::shared_ptr<const PackedLinear> pack_and_release(Model& model, at::Tensor& weight, const at::Tensor& bias) {
+  auto packed = std::make_shared<const PackedLinear>(weight, bias);
+  for (const auto& file : model.storage) file->release_pages(weight);
+  weight = at::Tensor();
+  return packed;
+}
+
+}  // namespace
+
 void pack_for_inference(Model& model) {
   const at::ScalarType dtype = model.dtype();
   if (!model.device().is_cpu() || !packing_pays(dtype)) return;
@@ -204,15 +233,22 @@ void pack_for_inference(Model& model) {
   bool four_bit = false;
   for_each_linear(model, [&](const std::string&, Linear& linear) {
     four_bit = four_bit || linear.quantized;
-    if (!wide(linear.out_features(), linear.in_features())) return;
+    if (linear.packed || !wide(linear.out_features(), linear.in_features())) return;
     if (linear.quantized)
       linear.packed = std::make_shared<const PackedLinear>(linear.quantized, linear.bias, dtype);
     else if (linear.weight.scalar_type() == dtype)
-      linear.packed = std::make_shared<const PackedLinear>(linear.weight, linear.bias);
+      linear.packed = pack_and_release(model, linear.weight, linear.bias);
   });
-  // A 4-bit model keeps its one dense copy of the unembedding: a packed second one would add half its memory.
-  if (!four_bit && model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
-    model.packed_lm_head = std::make_shared<const PackedLinear>(model.lm_head, at::Tensor());
+  // A 4-bit model keeps its one dense copy of the unembedding: a packed second one would add half its
+  // memory. A tied one stays as it is: the embedding reads its rows.
+  if (!four_bit && !model.packed_lm_head && !model.lm_head.is_same(model.embed_tokens) &&
+      model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
+    model.packed_lm_head = pack_and_release(model, model.lm_head, at::Tensor());
+}
+
+at::Tensor plain_weight(const Linear& layer) {
+  if (layer.weight.defined() || !layer.packed) return layer.weight;
+  return layer.packed->unpacked();
 }
 
 }  // namespace qtalign::model

@@ -89,12 +89,12 @@ at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks)
 }
 
 // x W^T + b (W dense, or 4-bit and dequantized in x's dtype as bitsandbytes computes; packed when
-// pack_for_inference packed it), plus the LoRA update scale * B(A(dropout(x))) computed in the
+// pack_for_inference packed it, unpacked for the passes the packed product cannot serve), plus the LoRA update scale * B(A(dropout(x))) computed in the
 // adapter's dtype (as PEFT does).
 at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& blocks) {
   at::Tensor y = layer.packed && layer.packed->serves(x, layer) ? layer.packed->forward(x)
                  : layer.quantized                              ? quantized_linear(x, *layer.quantized, layer.bias)
-                                                                : dense_linear(x, layer.weight, layer.bias);
+                                                                : dense_linear(x, plain_weight(layer), layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());
@@ -441,8 +441,9 @@ at::Tensor logits(const Model& model, const at::Tensor& final_hidden) {
   const at::Tensor x = final_hidden.to(model.dtype());
   Linear unembedding;
   unembedding.weight = model.lm_head;
-  const bool packed = model.packed_lm_head && model.packed_lm_head->serves(x, unembedding);
-  return soft_cap(packed ? model.packed_lm_head->forward(x) : dense_linear(x, model.lm_head),
+  unembedding.packed = model.packed_lm_head;
+  const bool packed = unembedding.packed && unembedding.packed->serves(x, unembedding);
+  return soft_cap(packed ? unembedding.packed->forward(x) : dense_linear(x, plain_weight(unembedding)),
                   model.config.final_logit_softcapping)
       .to(at::kFloat);
 }

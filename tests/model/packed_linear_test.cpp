@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "model/dense_linear.h"
+#include "model/lora.h"
 #include "model/quantization.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
@@ -70,27 +71,32 @@ TEST_P(PackedLinearTest, FourBitEqualsLinearOnTheDequantizedWeight) {
   }
 }
 
-TEST(PackedLinear, ServesOnlyItsOwnUnchangedWeightWithoutAGradientToRecord) {
+TEST(PackedLinear, ServesTheLayerItReleasedTheWeightOfWithoutAGradientToRecord) {
   Linear layer;
-  layer.weight = at::randn({kOut, kIn}).to(at::kBFloat16);
+  const at::Tensor weight = at::randn({kOut, kIn}).to(at::kBFloat16);
   layer.bias = at::randn({kOut}).to(at::kBFloat16);
-  const PackedLinear packed(layer.weight, layer.bias);
+  layer.packed = std::make_shared<const PackedLinear>(weight, layer.bias);
+  const PackedLinear& packed = *layer.packed;
+  EXPECT_EQ(layer.out_features(), kOut);
+  EXPECT_EQ(layer.in_features(), kIn);
+  EXPECT_TRUE(at::equal(packed.unpacked(), weight)) << "a reorder back loses nothing";
+  EXPECT_TRUE(at::equal(plain_weight(layer), weight));
   const at::Tensor x = at::randn({4, kIn}).to(at::kBFloat16);
-  const at::NoGradGuard no_gradient;
-  EXPECT_TRUE(packed.serves(x, layer));
-  EXPECT_FALSE(packed.serves(x.to(at::kFloat), layer)) << "another dtype";
-  Linear other = layer;
-  other.weight = layer.weight.clone();
-  EXPECT_FALSE(packed.serves(x, other)) << "another weight of the same values";
-  other = layer;
-  other.bias = at::Tensor();
-  EXPECT_FALSE(packed.serves(x, other)) << "the bias dropped";
   {
-    const at::AutoGradMode recording(true);
-    EXPECT_FALSE(packed.serves(x, layer)) << "a gradient to record";
+    const at::NoGradGuard no_gradient;
+    EXPECT_TRUE(packed.serves(x, layer));
+    EXPECT_FALSE(packed.serves(x.to(at::kFloat), layer)) << "another dtype";
+    Linear other = layer;
+    other.weight = weight;
+    EXPECT_FALSE(packed.serves(x, other)) << "a weight set again";
+    other = layer;
+    other.bias = at::Tensor();
+    EXPECT_FALSE(packed.serves(x, other)) << "the bias dropped";
   }
-  layer.weight.mul_(2);
-  EXPECT_FALSE(packed.serves(x, layer)) << "the weight modified in place";
+  EXPECT_TRUE(packed.serves(x, layer)) << "autograd on, but nothing requires a gradient";
+  EXPECT_FALSE(packed.serves(x.clone().requires_grad_(), layer)) << "a gradient to record";
+  layer.bias.mul_(2);
+  EXPECT_FALSE(packed.serves(x, layer)) << "the bias modified in place";
 }
 
 // A model wide enough for packing (256 wide, intermediate 512), dense and with 4-bit layers, with a
@@ -102,8 +108,11 @@ TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
   config.num_key_value_heads = 2;
   config.head_dim = 64;
   config.intermediate_size = 512;
-  for (const bool four_bit : {false, true}) {
+  for (const auto& [four_bit, tied] : {std::pair{false, false}, {false, true}, {true, false}}) {
+    config.tie_word_embeddings = tied;
     Model model = make_random_model(config, 7, at::kBFloat16);
+    std::vector<at::Tensor> weights;  // views of the dense weights, packing releases them from the model
+    for_each_linear(model, [&](const std::string&, Linear& linear) { weights.push_back(linear.weight); });
     if (four_bit)
       for_each_linear(model, [](const std::string& name, Linear& linear) {
         linear.quantized = std::make_shared<const QuantizedWeight>(quantize_4bit(linear.weight, QuantType::nf4, 64, name));
@@ -126,10 +135,35 @@ TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
     // Every layer but the keys' and values' projections (2 KV heads of 64: 128 outputs).
     for_each_linear(model, [](const std::string& name, Linear& linear) {
       EXPECT_EQ(static_cast<bool>(linear.packed), linear.out_features() >= kOneDnnMinimumWidth) << name;
+      EXPECT_EQ(linear.weight.defined(), !linear.packed && !linear.quantized) << name << ": released once packed";
     });
-    EXPECT_EQ(static_cast<bool>(model.packed_lm_head), !four_bit) << "a 4-bit model keeps one unembedding";
+    EXPECT_EQ(static_cast<bool>(model.packed_lm_head), !four_bit && !tied)
+        << "a 4-bit model keeps one unembedding, a tied one the embedding's";
+    EXPECT_EQ(model.lm_head.defined(), !model.packed_lm_head);
     // bf16 rounds after every step of 2 layers: a few of its 8-bit steps apart at most.
-    EXPECT_LE(relative_difference(run(), unpacked), 0.05) << "4-bit " << four_bit;
+    const at::Tensor packed = run();
+    EXPECT_LE(relative_difference(packed, unpacked), 0.05) << "4-bit " << four_bit << ", tied " << tied;
+    if (four_bit) continue;
+    // A pass that records a gradient runs on the weights unpacked again.
+    const at::Tensor hidden = at::randn({2, config.hidden_size}).to(at::kBFloat16);
+    const at::Tensor recorded = logits(model, hidden.clone().requires_grad_()).detach();
+    EXPECT_LE(relative_difference(recorded, [&] {
+                const c10::InferenceMode inference;
+                return logits(model, hidden);
+              }()),
+              tolerance(at::kBFloat16));
+    // Merging an adapter reads the released weights unpacked: B = 0 leaves them exactly as they were.
+    LoraConfig lora;
+    lora.target_modules = {"q_proj", "up_proj"};
+    attach_new_lora(model, lora, 3);
+    merge_lora(model);
+    size_t index = 0;
+    for_each_linear(model, [&](const std::string& name, Linear& linear) {
+      const at::Tensor& before = weights[index++];
+      if (!lora_targets_module(lora, name)) return;
+      EXPECT_FALSE(linear.packed) << name;
+      EXPECT_TRUE(at::equal(linear.weight, before)) << name;
+    });
   }
 }
 
