@@ -2,6 +2,7 @@
 
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <map>
 #include <mutex>
@@ -217,10 +218,15 @@ namespace {
 
 // Packs a dense weight and releases it: the tensor is dropped, and where it views a mapped checkpoint
 // file, that file's pages under it are handed back (dropping the view alone would leave them resident).
+// A weight on the heap leaves a hole between the small tensors allocated beside it that the packed
+// copies (64-byte aligned, so a little larger) do not fit: malloc_trim hands its pages back (qtalign
+// keeps large blocks on the heap and trims only above 1 GiB, io/heap_policy.h).
 std::shared_ptr<const PackedLinear> pack_and_release(Model& model, at::Tensor& weight, const at::Tensor& bias) {
   auto packed = std::make_shared<const PackedLinear>(weight, bias);
   for (const auto& file : model.storage) file->release_pages(weight);
+  const bool last_reference = weight.storage().use_count() == 1;
   weight = at::Tensor();
+  if (last_reference) ::malloc_trim(0);
   return packed;
 }
 
