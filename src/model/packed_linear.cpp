@@ -246,9 +246,10 @@ void pack_for_inference(Model& model) {
       linear.packed = pack_and_release(model, linear.weight, linear.bias);
   });
   // A 4-bit model keeps its one dense copy of the unembedding: a packed second one would add half its
-  // memory. A tied one stays as it is: the embedding reads its rows.
-  if (!four_bit && !model.packed_lm_head && !model.lm_head.is_same(model.embed_tokens) &&
-      model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
+  // memory. A tied one stays the embedding too, its mapped pages handed back all the same: lookups read
+  // back only the rows of the tokens met (a tied embedding on the heap stays whole: a second copy).
+  if (!four_bit && !model.packed_lm_head && model.lm_head.scalar_type() == dtype &&
+      wide(model.lm_head.size(0), model.lm_head.size(1)))
     model.packed_lm_head = pack_and_release(model, model.lm_head, at::Tensor());
 }
 
