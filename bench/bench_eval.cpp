@@ -39,6 +39,7 @@
 #include "eval/scoring.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
+#include "model/packed_linear.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
@@ -133,9 +134,10 @@ int forward_throughput(const Arguments& arguments) {
   model::LoadOptions load;
   load.dtype = dtype;
   load.device = device;
-  const model::Model model = arguments.model.empty()
-                                 ? model::make_random_model(model::qwen1_5_0_5b_shape_config(), 1, dtype, device)
-                                 : model::load_model(arguments.model, load);
+  model::Model model = arguments.model.empty()
+                           ? model::make_random_model(model::qwen1_5_0_5b_shape_config(), 1, dtype, device)
+                           : model::load_model(arguments.model, load);
+  model::pack_for_inference(model);
   const FlopModel flops(model.config);
   std::printf("bench_eval --forward: %s, %s, %d threads, device %s, median of %ld rounds\n",
               arguments.model.empty() ? "Qwen1.5-0.5B shape (random weights)" : arguments.model.c_str(),
@@ -230,7 +232,8 @@ int main(int argc, char** argv) try {
   }
 
   // (b) optimised.
-  const model::Model model = model::make_random_model(config, 1, optimised_dtype, device);
+  model::Model model = model::make_random_model(config, 1, optimised_dtype, device);
+  model::pack_for_inference(model);
   eval::EvaluationOptions options;
   options.batch_size = arguments.batch_size;
   const std::vector<data::TaskItem> optimised_items(items.begin(), items.begin() + arguments.items);

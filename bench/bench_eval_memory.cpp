@@ -18,6 +18,7 @@
 
 #include "benchmark_setup.h"
 #include "eval/evaluator.h"
+#include "model/packed_linear.h"
 #include "model/random_model.h"
 
 namespace {
@@ -81,8 +82,9 @@ int main(int argc, char** argv) try {
   std::printf("bench_eval_memory: %s/%s, %ld items, batch %ld, Qwen1.5-1.8B shape (random bf16 weights), %d threads\n",
               arguments.task.c_str(), arguments.language.c_str(), static_cast<long>(arguments.items),
               static_cast<long>(arguments.batch_size), threads);
-  const model::Model model = model::make_random_model(config, 1, at::kBFloat16);
-  const int64_t weights = weight_bytes(model);
+  model::Model model = model::make_random_model(config, 1, at::kBFloat16);
+  const int64_t weights = weight_bytes(model);  // as the checkpoint holds them, before packing
+  model::pack_for_inference(model);  // as eval::run does
   const int64_t rss_with_model = bench::status_bytes("VmRSS");
   bench::reset_peak_rss();
 

@@ -20,6 +20,7 @@
 #include "benchmark_setup.h"
 #include "eval/evaluator.h"
 #include "model/checkpoint.h"
+#include "model/packed_linear.h"
 
 namespace {
 
@@ -102,7 +103,8 @@ int main(int argc, char** argv) try {
     const auto load_start = Clock::now();
     double rate = 0.0;
     {
-      const model::Model model = model::load_model(arguments.model, load_options(mode));
+      model::Model model = model::load_model(arguments.model, load_options(mode));
+      model::pack_for_inference(model);
       const double load_seconds = bench::seconds_since(load_start);
       const int64_t rss_loaded = bench::status_bytes("VmRSS");
       const auto start = Clock::now();

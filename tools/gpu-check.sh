@@ -32,9 +32,11 @@ packages=(
   libcairo2-dev libcairo2 libpixman-1-0 libfontconfig1 libfreetype6 libpng16-16 libexpat1 libbrotli1
   libx11-6 libxau6 libxdmcp6 libbsd0 libmd0 libxcb1 libxcb-render0 libxcb-shm0 libxext6 libxrender1
   libgtest-dev pkgconf pkgconf-bin libpkgconf3
+  libdnnl-dev libdnnl2 ocl-icd-libopencl1 libgomp1
 )
-# The device tool carries at most 64 MiB with the working tree.
-carry_limit_mib=48
+# The device tool carries at most 64 MiB with the working tree (about 6 MiB); oneDNN's packages
+# (libdnnl2 alone 7 MiB) brought the carry to 48 MiB.
+carry_limit_mib=54
 
 fail() {
   echo "gpu-check: $*" >&2
@@ -133,7 +135,8 @@ configure() {
 # Every library qtalign links must come from the prefix (the machine may have other copies).
 check_configuration() {
   local cache=$build/CMakeCache.txt entry value
-  for entry in nlohmann_json_DIR CLI11_DIR fmt_DIR GTest_DIR ICU_INCLUDE_DIR PCRE2_INCLUDEDIR CAIRO_INCLUDEDIR; do
+  for entry in nlohmann_json_DIR CLI11_DIR fmt_DIR GTest_DIR ICU_INCLUDE_DIR PCRE2_INCLUDEDIR CAIRO_INCLUDEDIR DNNL_INCLUDE_DIR \
+    DNNL_LIBRARY; do
     value=$(sed -n "s/^$entry:[A-Z]*=//p" "$cache")
     case $value in
       "$prefix"/*) echo "gpu-check: $entry=$value" ;;

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev libgloo-dev libopenblas0-pthread python3-torch
+  libtorch-dev libgloo-dev libopenblas0-pthread python3-torch libdnnl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libicu-dev libpcre2-dev libcairo2-dev
   libgtest-dev libbenchmark-dev clang libclang-rt-dev
   chromium

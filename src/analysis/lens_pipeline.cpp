@@ -52,7 +52,7 @@ void run_lens_variant(distributed::ProcessGroup& group, const model::LoadedModel
     if (skipped[p] == '0') pending.push_back(plans[p]);
   }
   run_lens_shared(group, loaded.model, pending, spec, [&](const LensLanguageResult& result) {
-    write_lens_outputs(result, loaded.tokenizer, loaded.model.lm_head.size(0), variant, directory, provenance);
+    write_lens_outputs(result, loaded.tokenizer, loaded.model.vocab_size(), variant, directory, provenance);
   });
   if (group.is_main()) write_lens_overview(languages, directory, variant);
 }
@@ -66,7 +66,7 @@ void compare_lens_variants(distributed::ProcessGroup& group, const data::Protoco
 std::filesystem::path run_lens_analysis(distributed::ProcessGroup& group, model::LoadedModel& loaded,
                                         const data::Protocol& protocol, const LensSpec& requested) {
   LensSpec spec = requested;
-  const int64_t vocab = loaded.model.lm_head.size(0);
+  const int64_t vocab = loaded.model.vocab_size();
   if (spec.top_k > vocab) {
     // More tokens than the vocabulary holds would only repeat it, item by item and layer by layer.
     if (group.is_main())

@@ -164,7 +164,7 @@ std::vector<LensLayerReading> read_distributions(const at::Tensor& probabilities
 
 LensBatch read_lens(const model::Model& model, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                     const LensTokenSets& token_sets, const std::vector<size_t>& labels, int top_k) {
-  const int64_t vocab = model.lm_head.size(0);
+  const int64_t vocab = model.vocab_size();
   check_token_ids(token_sets.english, vocab, "English");
   check_token_ids(token_sets.native, vocab, "test-language");
   model::ForwardInput input{input_ids, attention_mask};

@@ -10,6 +10,7 @@
 #include "io/input_path.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
+#include "model/packed_linear.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_data.h"
 
@@ -32,8 +33,9 @@ void run_generate(const GenerateArguments& arguments) {
   const model::ComputeSettings compute = model::compute_settings(arguments.runtime, device);  // option errors first
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   io::require_file(tokenizer_file, "generate needs the model's tokenizer");
-  const model::LoadedModel loaded =
+  model::LoadedModel loaded =
       model::load_model_with_tokenizer({arguments.model, tokenizer_file, arguments.adapter}, compute);
+  model::pack_for_inference(loaded.model);
   const model::Model& model = loaded.model;
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 

@@ -237,6 +237,17 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   return at::from_blob(data, record.shape, [keep_alive](void*) {}, options);
 }
 
+void SafetensorsFile::release_pages(const at::Tensor& view) const {
+  const auto begin = reinterpret_cast<uintptr_t>(view.data_ptr());
+  const uintptr_t end = begin + view.nbytes();
+  const auto mapped = reinterpret_cast<uintptr_t>(mapping_);
+  if (!view.is_contiguous() || begin < mapped || end > mapped + mapping_size_) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // Only whole pages: the neighbouring tensors' bytes on the first and last pages stay.
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {

@@ -52,6 +52,10 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   // A CPU tensor viewing the mapped bytes (read-only: do not write to it). Keeps the mapping alive.
   at::Tensor tensor(const std::string& name) const;
+  // Hands the resident pages lying wholly within `view`'s bytes back to the kernel, for a tensor
+  // viewing this file that is no longer read (a later read sees the file's bytes again, not in-place
+  // changes): how a copy made of it stops counting twice. Does nothing for a tensor not viewing it.
+  void release_pages(const at::Tensor& view) const;
 
  private:
   SafetensorsFile() = default;

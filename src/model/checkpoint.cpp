@@ -274,6 +274,8 @@ void save_model(const Model& model, const fs::path& directory, at::ScalarType di
                             model.layers.size(), model.config.num_hidden_layers));
   std::map<std::string, at::Tensor> weights;
   for_each_weight(model, [&](const std::string& name, const at::Tensor& tensor, const std::vector<int64_t>&) {
+    if (!tensor.defined())  // pack_for_inference released it: inference only
+      throw Error("cannot save " + directory.string() + ": '" + name + "' was packed for inference");
     weights.emplace(name, tensor);
   });
   save_weights(model.config, directory, disk_dtype,

@@ -180,7 +180,9 @@ void merge_lora(Model& model) {
     const LoraWeights& lora = *linear.lora;
     const at::Tensor delta = at::matmul(lora.b.to(at::kFloat), lora.a.to(at::kFloat)) * lora.scale;
     // A new tensor: the base weight may view a read-only memory-mapped file.
-    linear.weight = (linear.weight.to(at::kFloat) + delta.to(linear.weight.device())).to(linear.weight.scalar_type());
+    const at::Tensor weight = plain_weight(linear);  // unpacked if packing released it
+    linear.weight = (weight.to(at::kFloat) + delta.to(weight.device())).to(weight.scalar_type());
+    linear.packed.reset();  // it holds the weight before the merge
     linear.lora.reset();
   });
 }

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "model/config.h"
+#include "model/packed_linear.h"
 #include "model/quantization.h"
 
 namespace qtalign::model {
@@ -19,16 +21,23 @@ struct LoraWeights {
   double dropout = 0.0;
 };
 
-// One linear layer: y = x W^T + bias (+ LoRA when attached). W is either dense (`weight`) or 4-bit
-// quantized (`quantized`, then `weight` is undefined); the forward pass takes either.
+// One linear layer: y = x W^T + bias (+ LoRA when attached). W is dense (`weight`), 4-bit quantized
+// (`quantized`, then `weight` is undefined), or dense and packed for inference (`packed`, then `weight`
+// is undefined: plain_weight unpacks it); the forward pass takes each.
 struct Linear {
   at::Tensor weight;          // [out, in]
   std::shared_ptr<const QuantizedWeight> quantized;
   at::Tensor bias;            // [out] or undefined
   std::shared_ptr<LoraWeights> lora;  // null unless an adapter is attached
+  // The weight laid out for oneDNN once, for inference (pack_for_inference); null unless packed.
+  std::shared_ptr<const PackedLinear> packed;
 
-  int64_t out_features() const { return quantized ? quantized->rows : weight.size(0); }
-  int64_t in_features() const { return quantized ? quantized->columns : weight.size(1); }
+  int64_t out_features() const {
+    return quantized ? quantized->rows : weight.defined() || !packed ? weight.size(0) : packed->out_features();
+  }
+  int64_t in_features() const {
+    return quantized ? quantized->columns : weight.defined() || !packed ? weight.size(1) : packed->in_features();
+  }
 };
 
 struct DecoderLayer {
@@ -46,13 +55,16 @@ struct Model {
   at::Tensor embed_tokens;  // [vocab, hidden]
   std::vector<DecoderLayer> layers;
   at::Tensor norm;          // [hidden]
-  at::Tensor lm_head;       // [vocab, hidden]; the same tensor as embed_tokens when tied
+  // [vocab, hidden]; the same tensor as embed_tokens when tied; undefined once packed_lm_head holds it
+  at::Tensor lm_head;
+  std::shared_ptr<const PackedLinear> packed_lm_head;  // null unless packed (pack_for_inference)
   // Keeps memory-mapped checkpoint files alive for tensors that view them.
-  std::vector<std::shared_ptr<const void>> storage;
+  std::vector<std::shared_ptr<const io::SafetensorsFile>> storage;
   // How the decoder's linear weights were quantized (type empty = dense), for provenance and checks.
   QuantizationOptions quantization;
 
   at::ScalarType dtype() const { return embed_tokens.scalar_type(); }
+  int64_t vocab_size() const { return embed_tokens.size(0); }  // lm_head's rows too
   at::Device device() const { return embed_tokens.device(); }
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "io/error.h"
@@ -85,27 +86,76 @@ void quantize_blocks(const T* values, int64_t count, QuantType type, int64_t blo
   });
 }
 
+// A block's 16 possible outputs, each code * absmax in fp32 rounded once to T.
 template <typename T>
-void dequantize_blocks(const QuantizedWeight& weight, T* out) {
+std::array<T, 16> block_table(const std::array<float, 16>& book, float absmax) {
+  std::array<T, 16> table;
+  for (size_t c = 0; c < 16; ++c) table[c] = static_cast<T>(book[c] * absmax);
+  return table;
+}
+
+// Writes the weight's values in T: value (row, column) at out[row * columns + column], or with
+// kBlocked at out[row_offsets[row] + column_offsets[column]] (a blocked layout).
+template <typename T, bool kBlocked>
+void dequantize_blocks(const QuantizedWeight& weight, T* out, const int64_t* row_offsets = nullptr,
+                       const int64_t* column_offsets = nullptr) {
   const std::array<float, 16>& book = code_book(weight.type);
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
-  const int64_t count = weight.numel(), blocksize = weight.blocksize;
+  const int64_t count = weight.numel(), blocksize = weight.blocksize, columns = weight.columns;
   const int64_t blocks = (count + blocksize - 1) / blocksize;
   at::parallel_for(0, blocks, 64, [&](int64_t first, int64_t last) {
     for (int64_t block = first; block < last; ++block) {
-      // The block's 16 possible outputs, each code * absmax in fp32 rounded once to T.
-      std::array<T, 16> table;
-      for (size_t c = 0; c < 16; ++c) table[c] = static_cast<T>(book[c] * absmax[block]);
+      const std::array<T, 16> table = block_table<T>(book, absmax[block]);
       const int64_t begin = block * blocksize, end = std::min(count, begin + blocksize);
+      int64_t row = begin / columns, column = begin % columns;
+      // Where value i goes; called once per value, in order.
+      const auto place = [&](int64_t i) -> T& {
+        if constexpr (!kBlocked) return out[i];
+        T& target = out[row_offsets[row] + column_offsets[column]];
+        if (++column == columns) {
+          column = 0;
+          ++row;
+        }
+        return target;
+      };
       int64_t i = begin;
       for (; i + 1 < end; i += 2) {
         const uint8_t byte = codes[i / 2];
-        out[i] = table[byte >> 4];
-        out[i + 1] = table[byte & 0x0F];
+        place(i) = table[byte >> 4];
+        place(i + 1) = table[byte & 0x0F];
       }
-      if (i < end) out[i] = table[codes[i / 2] >> 4];
+      if (i < end) place(i) = table[codes[i / 2] >> 4];
     }
+  });
+}
+
+// dequantize_blocks into a blocked layout whose column pairs (2k, 2k + 1) lie side by side (oneDNN's
+// bf16 layouts), for weights whose rows hold whole blocks. Rows go in groups of 64 (oneDNN's row
+// blocks), a group one block of columns at a time: the group's writes then fill one stretch of the
+// layout while it is in the cache, where row after row would touch a new cache line every pair.
+template <typename T>
+void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const int64_t* row_offsets,
+                                    const int64_t* column_offsets) {
+  const std::array<float, 16>& book = code_book(weight.type);
+  const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
+  const float* absmax = weight.absmax.data_ptr<float>();
+  const int64_t blocksize = weight.blocksize, per_row = weight.columns / blocksize, group = 64;
+  at::parallel_for(0, (weight.rows + group - 1) / group, 1, [&](int64_t first, int64_t last) {
+    for (int64_t first_row = first * group; first_row < std::min(last * group, weight.rows); first_row += group)
+      for (int64_t column_block = 0; column_block < per_row; ++column_block)
+        for (int64_t row = first_row; row < std::min(first_row + group, weight.rows); ++row) {
+          const int64_t block = row * per_row + column_block;
+          const std::array<T, 16> table = block_table<T>(book, absmax[block]);
+          const uint8_t* block_codes = codes + block * blocksize / 2;
+          T* row_out = out + row_offsets[row];
+          const int64_t* offsets = column_offsets + column_block * blocksize;
+          for (int64_t j = 0; j < blocksize; j += 2) {
+            const uint8_t byte = block_codes[j / 2];
+            const std::array<T, 2> pair = {table[byte >> 4], table[byte & 0x0F]};
+            std::memcpy(row_out + offsets[j], pair.data(), sizeof(pair));
+          }
+        }
   });
 }
 
@@ -130,7 +180,7 @@ at::Tensor dequantize_into_buffer(const QuantizedWeight& weight, at::ScalarType 
     buffer = at::empty({weight.numel()}, at::TensorOptions().dtype(dtype));
   at::Tensor dense = buffer.narrow(0, 0, weight.numel()).view({weight.rows, weight.columns});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit",
-                                  [&] { dequantize_blocks<scalar_t>(weight, dense.data_ptr<scalar_t>()); });
+                                  [&] { dequantize_blocks<scalar_t, false>(weight, dense.data_ptr<scalar_t>()); });
   return dense;
 }
 
@@ -323,6 +373,21 @@ void double_quantize_absmax(QuantizedWeight& weight) {
 
 at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype) {
   return dequantize_into_buffer(weight, dtype).clone();
+}
+
+void dequantize_4bit_blocked(const QuantizedWeight& weight, at::ScalarType dtype, void* out, const int64_t* row_offsets,
+                             const int64_t* column_offsets) {
+  if (!weight.codes.device().is_cpu()) throw Error("dequantize_4bit_blocked: the weight must be on the CPU");
+  bool pairs = weight.columns % weight.blocksize == 0;  // blocksizes are even
+  for (int64_t column = 0; pairs && column < weight.columns; column += 2)
+    pairs = column_offsets[column + 1] == column_offsets[column] + 1;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit_blocked", [&] {
+    auto* target = static_cast<scalar_t*>(out);
+    if (pairs)
+      dequantize_row_blocks_in_pairs<scalar_t>(weight, target, row_offsets, column_offsets);
+    else
+      dequantize_blocks<scalar_t, true>(weight, target, row_offsets, column_offsets);
+  });
 }
 
 at::Tensor quantized_linear(const at::Tensor& x, const QuantizedWeight& weight, const at::Tensor& bias) {

@@ -66,6 +66,12 @@ QuantizedWeight quantize_4bit(const at::Tensor& weight, QuantType type, int64_t 
 // Dequantizes to [rows, columns] in `dtype` (each value: code * absmax in fp32, then rounded to dtype).
 at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype);
 
+// Dequantizes a CPU weight in `dtype` into a blocked layout: value (row, column) at element
+// row_offsets[row] + column_offsets[column] of `out` (values as dequantize_4bit gives them; elements
+// of `out` no value maps to are left as they are).
+void dequantize_4bit_blocked(const QuantizedWeight& weight, at::ScalarType dtype, void* out, const int64_t* row_offsets,
+                             const int64_t* column_offsets);
+
 // Values per second-level block of double quantization (bitsandbytes fixes it at 256).
 constexpr int64_t kNestedBlocksize = 256;
 

@@ -16,6 +16,7 @@
 #include "io/error.h"
 #include "model/dense_linear.h"
 #include "model/fused_elementwise.h"
+#include "model/packed_linear.h"
 #include "model/seed_mix.h"
 
 namespace qtalign::model {
@@ -87,11 +88,13 @@ at::Tensor lora_dropout(const at::Tensor& x, double p, const PassBlocks& blocks)
   return x * (masks.size() == 1 ? masks.front() : at::cat(masks, 1));
 }
 
-// x W^T + b (W dense, or 4-bit and dequantized in x's dtype as bitsandbytes computes), plus the LoRA
-// update scale * B(A(dropout(x))) computed in the adapter's dtype (as PEFT does).
+// x W^T + b (W dense, or 4-bit and dequantized in x's dtype as bitsandbytes computes; packed when
+// pack_for_inference packed it, unpacked for the passes the packed product cannot serve), plus the LoRA update scale * B(A(dropout(x))) computed in the
+// adapter's dtype (as PEFT does).
 at::Tensor linear(const Linear& layer, const at::Tensor& x, const PassBlocks& blocks) {
-  at::Tensor y = layer.quantized ? quantized_linear(x, *layer.quantized, layer.bias)
-                                 : dense_linear(x, layer.weight, layer.bias);
+  at::Tensor y = layer.packed && layer.packed->serves(x, layer) ? layer.packed->forward(x)
+                 : layer.quantized                              ? quantized_linear(x, *layer.quantized, layer.bias)
+                                                                : dense_linear(x, plain_weight(layer), layer.bias);
   if (layer.lora) {
     const LoraWeights& lora = *layer.lora;
     at::Tensor lora_input = x.to(lora.a.scalar_type());
@@ -435,7 +438,13 @@ at::Tensor final_norm(const Model& model, const at::Tensor& hidden) {
 }
 
 at::Tensor logits(const Model& model, const at::Tensor& final_hidden) {
-  return soft_cap(dense_linear(final_hidden.to(model.dtype()), model.lm_head), model.config.final_logit_softcapping)
+  const at::Tensor x = final_hidden.to(model.dtype());
+  Linear unembedding;
+  unembedding.weight = model.lm_head;
+  unembedding.packed = model.packed_lm_head;
+  const bool packed = unembedding.packed && unembedding.packed->serves(x, unembedding);
+  return soft_cap(packed ? unembedding.packed->forward(x) : dense_linear(x, plain_weight(unembedding)),
+                  model.config.final_logit_softcapping)
       .to(at::kFloat);
 }
 

@@ -110,6 +110,23 @@ TEST(Safetensors, TensorsViewTheMappingWithoutCopyAndKeepItAlive) {
   EXPECT_TRUE(at::equal(view, weights));
 }
 
+TEST(Safetensors, ReleasedPagesOfAViewReadTheFileAgainAndOtherTensorsStayAsTheyAre) {
+  TempDir dir;
+  const at::Tensor weights = at::randn({64, 1024}).to(at::kBFloat16);  // 128 KiB: many whole pages
+  write_safetensors(dir / "w.safetensors", {{"small", at::ones({3})}, {"w", weights}});
+  const auto file = SafetensorsFile::open(dir / "w.safetensors");
+  const at::Tensor view = file->tensor("w");
+  const at::Tensor small = file->tensor("small");
+  // The mapping is private: the zeroed pages are this process's copies until released.
+  view.zero_();
+  const at::Tensor elsewhere = at::ones({4096});
+  file->release_pages(view);
+  file->release_pages(elsewhere);
+  for (const int64_t row : {8, 32, 56}) EXPECT_TRUE(at::equal(view[row], weights[row])) << "row " << row;
+  EXPECT_TRUE(at::equal(small, at::ones({3}))) << "the page shared with the next tensor is kept";
+  EXPECT_TRUE(at::equal(elsewhere, at::ones({4096})));
+}
+
 TEST(Safetensors, CopiesTheRareTensorThatIsNotAlignedToItsElementSize) {
   TempDir dir;
   write_safetensors(dir / "m.safetensors", {{"half", at::ones({1}, at::kHalf)}, {"f32", at::tensor({0.25f, -3.0f})}});
