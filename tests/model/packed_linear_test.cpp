@@ -14,15 +14,12 @@
 #include "model/quantization.h"
 #include "model/random_model.h"
 #include "model/transformer.h"
+#include "support/test_support.h"
 
 namespace qtalign::model {
 namespace {
 
-// The largest difference, relative to the expectation's largest magnitude.
-double relative_difference(const at::Tensor& y, const at::Tensor& expected) {
-  return (y.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() /
-         expected.to(at::kDouble).abs().max().item<double>();
-}
+using testing::relative_difference;
 
 // One rounding of the output to fp32 or to bf16 (8 bits of mantissa) apart, with the sums' order.
 double tolerance(at::ScalarType dtype) { return dtype == at::kFloat ? 1e-5 : 1.0 / 128; }

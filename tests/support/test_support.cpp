@@ -184,4 +184,9 @@ std::string error_of(const std::function<void()>& action) {
 
 size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
+double relative_difference(const at::Tensor& y, const at::Tensor& expected) {
+  return (y.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() /
+         expected.to(at::kDouble).abs().max().item<double>();
+}
+
 }  // namespace qtalign::testing

@@ -83,4 +83,7 @@ std::string shell_quote(const std::string& text);
 // The number of lines of `text` ('\n' characters).
 size_t line_count(const std::string& text);
 
+// The largest difference between `y` and `expected`, relative to the expectation's largest magnitude.
+double relative_difference(const at::Tensor& y, const at::Tensor& expected);
+
 }  // namespace qtalign::testing
