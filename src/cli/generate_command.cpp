@@ -36,7 +36,6 @@ void run_generate(const GenerateArguments& arguments) {
   model::LoadedModel loaded =
       model::load_model_with_tokenizer({arguments.model, tokenizer_file, arguments.adapter}, compute);
   model::pack_for_inference(loaded.model);
-  const model::Model& model = loaded.model;
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 
   std::string text = arguments.prompt;
@@ -50,7 +49,7 @@ void run_generate(const GenerateArguments& arguments) {
 
   model::GenerationOptions options;
   options.max_new_tokens = arguments.max_new_tokens;
-  options.stop_ids = model::generation_stop_ids(arguments.model, model.config, tokenizer, arguments.chat);
+  options.stop_ids = model::generation_stop_ids(arguments.model, loaded.model.config, tokenizer, arguments.chat);
   // Without the clean-up of spaces: it can rewrite text already shown (" ." -> "."), which a stream cannot take back.
   model::TextStream stream([&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, true, false); });
   const auto print = [](const std::string& text) {
@@ -59,11 +58,11 @@ void run_generate(const GenerateArguments& arguments) {
   };
   model::StopReason stop;
   const std::vector<int64_t> generated =
-      model::generate_greedy(model, prompt, options, [&](int64_t id) { print(stream.add(id)); }, &stop);
+      model::generate_greedy(loaded.model, prompt, options, [&](int64_t id) { print(stream.add(id)); }, &stop);
   print(stream.finish() + "\n");
   if (stop == model::StopReason::context_full)
     std::fprintf(stderr, "generate: stopped after %ld new tokens: the sequence filled the model's context of %ld tokens\n",
-                 static_cast<long>(generated.size()), static_cast<long>(model.config.max_position_embeddings));
+                 static_cast<long>(generated.size()), static_cast<long>(loaded.model.config.max_position_embeddings));
 }
 
 }  // namespace
