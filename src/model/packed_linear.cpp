@@ -245,11 +245,12 @@ void pack_for_inference(Model& model) {
     else if (linear.weight.scalar_type() == dtype)
       linear.packed = pack_and_release(model, linear.weight, linear.bias);
   });
-  // A 4-bit model keeps its one dense copy of the unembedding: a packed second one would add half its
-  // memory. A tied one stays the embedding too, its mapped pages handed back all the same: lookups read
-  // back only the rows of the tokens met (a tied embedding on the heap stays whole: a second copy).
-  if (!four_bit && !model.packed_lm_head && model.lm_head.scalar_type() == dtype &&
-      wide(model.lm_head.size(0), model.lm_head.size(1)))
+  // The unembedding is packed only where it is a copy of its own: a 4-bit model keeps its one dense
+  // copy (a packed second one would add half its memory), and a tied one is the embedding, which stays
+  // (packing it too cost 0.09 GiB of peak memory on a 0.5B model and gained no speed: the scored
+  // positions are few rows; BENCHMARKS.md).
+  if (!four_bit && !model.packed_lm_head && !model.lm_head.is_same(model.embed_tokens) &&
+      model.lm_head.scalar_type() == dtype && wide(model.lm_head.size(0), model.lm_head.size(1)))
     model.packed_lm_head = pack_and_release(model, model.lm_head, at::Tensor());
 }
 

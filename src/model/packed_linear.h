@@ -60,9 +60,9 @@ bool packing_pays(at::ScalarType dtype);
 // Packs, for inference, every linear layer of a CPU model computed in a dtype packing_pays for and at
 // least kOneDnnMinimumWidth wide both ways, dense or 4-bit, and the unembedding of dense layers
 // (Linear::packed, Model::packed_lm_head), and releases each dense weight it packs (Linear::weight and
-// Model::lm_head left undefined, memory-mapped pages handed back), so memory stays that of one copy;
-// a tied unembedding stays the embedding, whose pages are read back as lookups need them (one on the
-// heap stays whole: a second copy). Not packed: a 4-bit model's unembedding, tiny models.
+// Model::lm_head left undefined, memory-mapped pages handed back), so memory stays that of one copy.
+// Not packed: a tied unembedding (it is the embedding, which stays), a 4-bit model's unembedding,
+// tiny models.
 // Training never calls it. A layer whose weight is set again later runs unpacked (PackedLinear::serves).
 void pack_for_inference(Model& model);
 
