@@ -126,12 +126,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedElementwise, ::testing::Values(at::kFloat,
 // A model wide enough for the fused kernels, with a padded batch after a cached prefix (the evaluation's
 // case): its inference pass equals the pass with autograd recording, which runs libtorch's operators.
 TEST(FusedElementwise, AWideModelsInferenceEqualsTheOperatorChainPass) {
-  ModelConfig config = tiny_qwen2_config(50);
-  config.hidden_size = kOneDnnMinimumWidth;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.head_dim = 64;
-  config.intermediate_size = 512;
+  const ModelConfig config = testing::wide_tiny_qwen2_config(50);
   for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     const Model model = make_random_model(config, 6, dtype);
     const at::Tensor prefix_ids = at::randint(50, {1, 9});

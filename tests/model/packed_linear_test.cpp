@@ -99,12 +99,7 @@ TEST(PackedLinear, ServesTheLayerItReleasedTheWeightOfWithoutAGradientToRecord) 
 // A model wide enough for packing (256 wide, intermediate 512), dense and with 4-bit layers, with a
 // padded batch after a cached prefix (the evaluation's case).
 TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
-  ModelConfig config = tiny_qwen2_config(300);
-  config.hidden_size = kOneDnnMinimumWidth;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.head_dim = 64;
-  config.intermediate_size = 512;
+  ModelConfig config = testing::wide_tiny_qwen2_config(300);
   for (const auto& [four_bit, tied] : {std::pair{false, false}, {false, true}, {true, false}}) {
     config.tie_word_embeddings = tied;
     Model model = make_random_model(config, 7, at::kBFloat16);

@@ -71,12 +71,7 @@ TEST(Transformer, RefusesBlocksThatDoNotCoverTheTokensOrComeWithACache) {
 // grouped-query attention. In inference mode the continuation attends to the batch-1 prefix cache
 // without joining it to its own keys; each row must equal its whole sequence run without a cache.
 TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
-  ModelConfig config = tiny_qwen2_config(50);
-  config.hidden_size = 256;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.head_dim = 64;
-  config.intermediate_size = 512;
+  const ModelConfig config = testing::wide_tiny_qwen2_config(50);
   ASSERT_GE(config.num_attention_heads * config.head_dim, kOneDnnMinimumWidth);
   const Model model = make_random_model(config, 4);
   const c10::InferenceMode inference;

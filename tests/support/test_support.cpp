@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "io/error.h"
+#include "model/dense_linear.h"
+#include "model/random_model.h"
 
 extern char** environ;
 
@@ -183,6 +185,16 @@ std::string error_of(const std::function<void()>& action) {
 }
 
 size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+model::ModelConfig wide_tiny_qwen2_config(int64_t vocab_size) {
+  model::ModelConfig config = model::tiny_qwen2_config(vocab_size);
+  config.hidden_size = model::kOneDnnMinimumWidth;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.head_dim = 64;
+  config.intermediate_size = 512;
+  return config;
+}
 
 double relative_difference(const at::Tensor& y, const at::Tensor& expected) {
   return (y.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() /

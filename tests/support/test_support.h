@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "model/config.h"
+
 namespace qtalign::testing {
 
 // ../shared/data (the benchmark data beside the checkout).
@@ -82,6 +84,10 @@ std::string shell_quote(const std::string& text);
 
 // The number of lines of `text` ('\n' characters).
 size_t line_count(const std::string& text);
+
+// tiny_qwen2_config(vocab_size) widened to where the CPU fast paths apply (dense_linear, the fused
+// kernels, packing: kOneDnnMinimumWidth): hidden 256, 4 heads of 64 (2 KV heads), intermediate 512.
+model::ModelConfig wide_tiny_qwen2_config(int64_t vocab_size);
 
 // The largest difference between `y` and `expected`, relative to the expectation's largest magnitude.
 double relative_difference(const at::Tensor& y, const at::Tensor& expected);
