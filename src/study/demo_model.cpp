@@ -25,14 +25,18 @@ struct WindowPair {
 };
 constexpr WindowPair kWindowPairs[] = {{2 * M_PI, 2.0}, {35.0, 2.0}, {200.0, 3.0}, {1100.0, 3.0}, {6300.0, 3.0}};
 
+// The angle per position of RoPE pair `pair` (of head_dim / 2), unscaled (the demo has no rope_scaling).
+double rope_frequency(const model::ModelConfig& config, int64_t pair) {
+  return std::pow(config.rope_theta, -2.0 * static_cast<double>(pair) / static_cast<double>(config.head_dim));
+}
+
 // The index of the RoPE pair (of head_dim / 2) whose wavelength is nearest `wavelength`.
 int64_t nearest_rope_pair(const model::ModelConfig& config, double wavelength) {
   const int64_t pairs = config.head_dim / 2;
   int64_t best = 0;
   double best_gap = std::numeric_limits<double>::infinity();
   for (int64_t pair = 0; pair < pairs; ++pair) {
-    const double pair_wavelength =
-        2 * M_PI / std::pow(config.rope_theta, -2.0 * static_cast<double>(pair) / static_cast<double>(config.head_dim));
+    const double pair_wavelength = 2 * M_PI / rope_frequency(config, pair);
     if (const double gap = std::abs(std::log(pair_wavelength / wavelength)); gap < best_gap) {
       best = pair;
       best_gap = gap;
@@ -65,7 +69,7 @@ void arrange_item_reader(model::Model& model, const DemoReader& reader) {
   at::Tensor key = at::zeros({config.num_key_value_heads * head_dim}, at::kDouble);
   for (const WindowPair& window : kWindowPairs) {
     const int64_t pair = nearest_rope_pair(config, window.wavelength);
-    const double frequency = std::pow(config.rope_theta, -2.0 * static_cast<double>(pair) / static_cast<double>(head_dim));
+    const double frequency = rope_frequency(config, pair);
     for (int64_t head = 0; head < config.num_key_value_heads; ++head) key[head * head_dim + pair] = std::sqrt(window.weight);
     const double amplitude = std::sqrt(window.weight) * reader.sharpness * std::sqrt(static_cast<double>(head_dim));
     for (int64_t head = 0; head < config.num_attention_heads; ++head) {
