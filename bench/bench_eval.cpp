@@ -1,5 +1,6 @@
-// Few-shot evaluation throughput on the Qwen1.5-0.5B shape (random weights) with real benchmark
-// prompts and the Qwen tokenizer, in one run:
+// Few-shot evaluation throughput on a model shape (random weights; Qwen1.5-0.5B unless --shape names
+// another preset of `qtalign init-model`, e.g. qwen1.5-1.8b) with real benchmark prompts and the Qwen
+// tokenizer, in one run:
 //   (a) naive: one prompt at a time, the whole prompt every time, logits at every position, fp32 —
 //       what the study's scripts do with Hugging Face transformers;
 //   (b) optimised: eval::evaluate_language — items batched by length, the demonstrations' KV cache
@@ -9,13 +10,15 @@
 //
 // Usage: bench_eval [--task snli] [--lang en] [--naive-items 8] [--items 64] [--batch-size 8]
 //                   [--threads N] [--optimised-dtype bf16|fp32] [--device cpu|cuda] [--profile 0|1]
-//        bench_eval --forward 1x128,1x512,8x64 [--rounds 3] [--model DIR] [--optimised-dtype ...] [--threads N]
+//                   [--shape qwen1.5-0.5b]
+//        bench_eval --forward 1x128,1x512,8x64 [--rounds 3] [--model DIR | --shape NAME] [--optimised-dtype ...]
+//                   [--threads N]
 // --profile 1 runs (b) once more, recording self CPU time per operator, and prints the table.
 // --forward runs neither (a) nor (b) but plain prompt processing, as llama.cpp's llama-bench measures
 // it: for each shape BATCHxTOKENS, one forward pass over random token ids (no padding, no cache) and the
 // logits at each row's last position, once to warm up and then once per round; it prints the median
 // tokens/s of the rounds per shape (bench/llamacpp_side_by_side.py reads these lines). --model runs a
-// checkpoint directory (loaded in the optimised dtype) instead of the random 0.5B-shape weights.
+// checkpoint directory (loaded in the optimised dtype) instead of random weights of the shape.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -63,7 +66,8 @@ struct Arguments {
   bool profile = false;
   std::string forward;  // BATCHxTOKENS,...: plain forward throughput instead of the evaluation
   int64_t rounds = 3;
-  std::string model;  // checkpoint directory for --forward (empty: random 0.5B-shape weights)
+  std::string model;  // checkpoint directory for --forward (empty: random weights of `shape`)
+  std::string shape = "qwen1.5-0.5b";  // preset of the random weights (model/random_model.h)
 };
 
 Arguments parse_arguments(int argc, char** argv) {
@@ -84,6 +88,7 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (name == "--forward") arguments.forward = value;
     else if (name == "--rounds") arguments.rounds = std::stoll(value);
     else if (name == "--model") arguments.model = value;
+    else if (name == "--shape") arguments.shape = value;
     else throw std::runtime_error("unknown option " + name);
   }
   return arguments;
@@ -135,12 +140,12 @@ int forward_throughput(const Arguments& arguments) {
   load.dtype = dtype;
   load.device = device;
   model::Model model = arguments.model.empty()
-                           ? model::make_random_model(model::qwen1_5_0_5b_shape_config(), 1, dtype, device)
+                           ? model::make_random_model(model::preset_config(arguments.shape), 1, dtype, device)
                            : model::load_model(arguments.model, load);
   model::pack_for_inference(model);
   const FlopModel flops(model.config);
-  std::printf("bench_eval --forward: %s, %s, %d threads, device %s, median of %ld rounds\n",
-              arguments.model.empty() ? "Qwen1.5-0.5B shape (random weights)" : arguments.model.c_str(),
+  const std::string weights = arguments.model.empty() ? arguments.shape + " shape (random weights)" : arguments.model;
+  std::printf("bench_eval --forward: %s, %s, %d threads, device %s, median of %ld rounds\n", weights.c_str(),
               dtype_text.c_str(), threads, device.str().c_str(), static_cast<long>(arguments.rounds));
   const Timing peak = peak_matmul_gflops(dtype, device);
   std::printf("peak matmul GFLOP/s %s: %.1f per wall second, %.1f per CPU second\n", dtype_text.c_str(), peak.wall,
@@ -188,14 +193,15 @@ int main(int argc, char** argv) try {
   const data::TaskProtocol& task = setup.task();
   const std::vector<data::TaskItem>& items = setup.items;
   const tokenizer::Tokenizer& tokenizer = setup.tokenizer;
-  const model::ModelConfig config = model::qwen1_5_0_5b_shape_config();
+  const model::ModelConfig config = model::preset_config(arguments.shape);
   const FlopModel flops(config);
   const at::ScalarType optimised_dtype = model::parse_dtype(arguments.optimised_dtype);
   const std::string optimised_name = model::dtype_name(optimised_dtype);
   const at::Device device(arguments.device);
 
-  std::printf("bench_eval: %s/%s, Qwen1.5-0.5B shape (random weights), Qwen tokenizer, %d threads, device %s\n",
-              arguments.task.c_str(), arguments.language.c_str(), threads, device.str().c_str());
+  std::printf("bench_eval: %s/%s, %s shape (random weights), Qwen tokenizer, %d threads, device %s\n",
+              arguments.task.c_str(), arguments.language.c_str(), arguments.shape.c_str(), threads,
+              device.str().c_str());
   const Timing peak_fp32 = peak_matmul_gflops(at::kFloat, device);
   const Timing peak_optimised =
       optimised_dtype == at::kFloat ? peak_fp32 : peak_matmul_gflops(optimised_dtype, device);

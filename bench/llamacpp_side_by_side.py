@@ -72,6 +72,13 @@ def qtalign_rates(args, checkpoint, dtype):
     return rates
 
 
+def flash_attention_off(batched):
+    """The arguments that turn flash attention off in this llama-batched-bench: before mid-2025 `-fa` was a
+    switch (off unless given), since then it takes a value and defaults to auto."""
+    usage = run([batched, "--help"])
+    return [] if re.search(r"^\s*-fa,\s+--flash-attn\s{2,}", usage, re.MULTILINE) else ["-fa", "off"]
+
+
 def llama_rates(args, gguf):
     """{(batch, tokens): tokens/s} from llama-bench (and llama-batched-bench when present)."""
     out = run([args.llama_bench, "-m", gguf, "-p", ",".join(map(str, SINGLE)), "-n", "0", "-t", str(args.threads),
@@ -85,7 +92,8 @@ def llama_rates(args, gguf):
     if os.path.exists(batched):
         batch, tokens = BATCHED
         out = run([batched, "-m", gguf, "-c", str(2 * batch * tokens), "-b", "2048", "-ub", "512", "-npp", str(tokens),
-                   "-ntg", "0", "-npl", str(batch), "-t", str(args.threads), "-fa", "0", "--output-format", "jsonl"])
+                   "-ntg", "0", "-npl", str(batch), "-t", str(args.threads), *flash_attention_off(batched),
+                   "--output-format", "jsonl"])
         # Read by pattern: with no generated tokens its JSON holds a non-finite generation speed.
         match = re.search(r'"speed_pp":\s*([\d.]+)', out)
         if not match:
