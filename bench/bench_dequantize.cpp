@@ -1,7 +1,8 @@
 // 4-bit dequantization alone, values per CPU second, with each instruction set this CPU runs the
 // kernels with (model/cpu_dispatch.h): into oneDNN's packed bf16 layout, as a packed 4-bit layer
-// does on every forward call (PackedLinear::forward on one row, whose product is a small part of the
-// time), and into the plain layout in bf16 and fp32 (dequantize_4bit, which adds a copy of the result).
+// does on every forward call (the time of PackedLinear::forward on one row less that of the same
+// product from the weight packed dense), and into the plain layout in bf16 and fp32 (dequantize_4bit,
+// which adds a copy of the result).
 // Shapes: the 0.5B model's MLP projections (NF4, blocksize 64).
 //
 // Usage: bench_dequantize [--rounds 20] [--threads 1]
@@ -28,12 +29,13 @@ const char* name_of(model::InstructionSet set) {
   return set == model::InstructionSet::avx512 ? "avx512" : set == model::InstructionSet::avx2 ? "avx2" : "baseline";
 }
 
-// Values per CPU second of `rounds` calls of `run`, each dequantizing `values` values.
-double values_per_second(int64_t rounds, int64_t values, const std::function<void()>& run) {
-  run();  // warm: buffers allocated, primitives made
+// CPU seconds of one call of `run`, the mean of `rounds` after a first one (buffers allocated,
+// primitives made).
+double seconds_per_call(int64_t rounds, const std::function<void()>& run) {
+  run();
   const double start = bench::cpu_seconds();
   for (int64_t round = 0; round < rounds; ++round) run();
-  return static_cast<double>(rounds * values) / (bench::cpu_seconds() - start);
+  return (bench::cpu_seconds() - start) / static_cast<double>(rounds);
 }
 
 }  // namespace
@@ -58,18 +60,19 @@ int main(int argc, char** argv) {
       const auto weight = std::make_shared<const model::QuantizedWeight>(
           model::quantize_4bit(at::randn({out, in}) * 0.02, model::QuantType::nf4, 64, "w"));
       const model::PackedLinear packed(weight, at::Tensor(), at::kBFloat16);
+      const model::PackedLinear dense(model::dequantize_4bit(*weight, at::kBFloat16), at::Tensor());
       const at::Tensor row = at::randn({1, in}).to(at::kBFloat16);
       for (const model::InstructionSet set : {model::InstructionSet::baseline, model::InstructionSet::avx2,
                                               model::InstructionSet::avx512}) {
         if (set > model::supported_instruction_set()) continue;
         const model::ForcedInstructionSet forced(set);
-        const int64_t values = weight->numel();
-        const double into_packed = values_per_second(rounds, values, [&] { packed.forward(row); });
-        const double plain_bf16 =
-            values_per_second(rounds, values, [&] { model::dequantize_4bit(*weight, at::kBFloat16); });
-        const double plain_fp32 = values_per_second(rounds, values, [&] { model::dequantize_4bit(*weight, at::kFloat); });
+        const double product = seconds_per_call(rounds, [&] { dense.forward(row); });
+        const double into_packed = seconds_per_call(rounds, [&] { packed.forward(row); }) - product;
+        const double plain_bf16 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kBFloat16); });
+        const double plain_fp32 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kFloat); });
+        const double millions = static_cast<double>(weight->numel()) / 1e6;
         std::printf("%-10s %4ld x %-5ld %12.0f %12.0f %12.0f\n", name_of(set), static_cast<long>(out),
-                    static_cast<long>(in), into_packed / 1e6, plain_bf16 / 1e6, plain_fp32 / 1e6);
+                    static_cast<long>(in), millions / into_packed, millions / plain_bf16, millions / plain_fp32);
       }
     }
     return 0;
