@@ -181,31 +181,33 @@ QTALIGN_TARGET_AVX512 void dequantize_whole_blocks_avx512(const QuantizedWeight&
   }
 }
 
-// The lane indices of transpose's steps, for b = 8, 4, 2, 1: [step][0] picks row r's new lanes (bit b of
-// r clear) from rows r and r + b, [step][1] row r + b's.
-constexpr std::array<std::array<std::array<int32_t, 16>, 2>, 4> kTransposeSteps = [] {
-  std::array<std::array<std::array<int32_t, 16>, 2>, 4> steps{};
-  for (int step = 0, b = 8; step < 4; ++step, b /= 2)
+// One step of transpose: bit B of the row index exchanged with bit B of the lane index (row r, bit B
+// clear, keeps its lanes with bit B clear and takes row r + B's others; row r + B the converse).
+template <int B>
+QTALIGN_TARGET_AVX512 inline void exchange_bit(__m512i (&rows)[16]) {
+  constexpr auto indices = [] {
+    std::array<std::array<int32_t, 16>, 2> lanes{};
     for (int c = 0; c < 16; ++c) {
-      steps[step][0][c] = (c & b) ? 16 + c - b : c;
-      steps[step][1][c] = (c & b) ? 16 + c : c + b;
+      lanes[0][c] = (c & B) ? 16 + c - B : c;
+      lanes[1][c] = (c & B) ? 16 + c : c + B;
     }
-  return steps;
-}();
+    return lanes;
+  }();
+  const __m512i keep = _mm512_loadu_si512(indices[0].data()), swap = _mm512_loadu_si512(indices[1].data());
+  for (int r = 0; r < 16; ++r)
+    if ((r & B) == 0) {
+      const __m512i upper = rows[r], lower = rows[r + B];
+      rows[r] = _mm512_permutex2var_epi32(upper, keep, lower);
+      rows[r + B] = _mm512_permutex2var_epi32(upper, swap, lower);
+    }
+}
 
-// Lane r of rows[j] becomes lane j of rows[r] (a 16 x 16 transpose): in four steps, the step of b
-// exchanging bit b of the row index with bit b of the lane index.
+// Lane r of rows[j] becomes lane j of rows[r] (a 16 x 16 transpose).
 QTALIGN_TARGET_AVX512 inline void transpose(__m512i (&rows)[16]) {
-  for (int step = 0, b = 8; step < 4; ++step, b /= 2) {
-    const __m512i keep = _mm512_loadu_si512(kTransposeSteps[step][0].data());
-    const __m512i swap = _mm512_loadu_si512(kTransposeSteps[step][1].data());
-    for (int r = 0; r < 16; ++r)
-      if ((r & b) == 0) {
-        const __m512i upper = rows[r], lower = rows[r + b];
-        rows[r] = _mm512_permutex2var_epi32(upper, keep, lower);
-        rows[r + b] = _mm512_permutex2var_epi32(upper, swap, lower);
-      }
-  }
+  exchange_bit<8>(rows);
+  exchange_bit<4>(rows);
+  exchange_bit<2>(rows);
+  exchange_bit<1>(rows);
 }
 
 // bf16 rows first_row..last_row-1 (16 at a time) of a weight whose rows hold whole blocks into a
@@ -219,18 +221,16 @@ QTALIGN_TARGET_AVX512 void dequantize_row_tiles_avx512(const QuantizedWeight& we
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
   const int64_t blocksize = weight.blocksize, columns = weight.columns, per_row = columns / blocksize;
-  for (int64_t column_block = 0; column_block < per_row; ++column_block)
+  for (int64_t column = 0; column < columns; column += 32)
     for (int64_t row = first_row; row < last_row; row += 16) {
-      __m512i tables[16];
+      const int64_t column_block = column / blocksize;
+      __m512i tile[16];
       for (int r = 0; r < 16; ++r)
-        tables[r] = vector_table<c10::BFloat16>(book, absmax[(row + r) * per_row + column_block]);
-      for (int64_t column = column_block * blocksize; column < (column_block + 1) * blocksize; column += 32) {
-        __m512i tile[16];
-        for (int r = 0; r < 16; ++r) tile[r] = bf16_pairs(codes + ((row + r) * columns + column) / 2, tables[r]);
-        transpose(tile);
-        c10::BFloat16* rows_out = out + row_offsets[row];
-        for (int j = 0; j < 16; ++j) _mm512_storeu_si512(rows_out + column_offsets[column + 2 * j], tile[j]);
-      }
+        tile[r] = bf16_pairs(codes + ((row + r) * columns + column) / 2,
+                             vector_table<c10::BFloat16>(book, absmax[(row + r) * per_row + column_block]));
+      transpose(tile);
+      c10::BFloat16* rows_out = out + row_offsets[row];
+      for (int j = 0; j < 16; ++j) _mm512_storeu_si512(rows_out + column_offsets[column + 2 * j], tile[j]);
     }
 }
 #endif
