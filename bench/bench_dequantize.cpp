@@ -25,10 +25,6 @@ namespace {
 
 using namespace qtalign;
 
-const char* name_of(model::InstructionSet set) {
-  return set == model::InstructionSet::avx512 ? "avx512" : set == model::InstructionSet::avx2 ? "avx2" : "baseline";
-}
-
 // CPU seconds of one call of `run`, the mean of `rounds` after a first one (buffers allocated,
 // primitives made).
 double seconds_per_call(int64_t rounds, const std::function<void()>& run) {
@@ -71,7 +67,7 @@ int main(int argc, char** argv) {
         const double plain_bf16 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kBFloat16); });
         const double plain_fp32 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kFloat); });
         const double millions = static_cast<double>(weight->numel()) / 1e6;
-        std::printf("%-10s %4ld x %-5ld %12.0f %12.0f %12.0f\n", name_of(set), static_cast<long>(out),
+        std::printf("%-10s %4ld x %-5ld %12.0f %12.0f %12.0f\n", model::instruction_set_name(set), static_cast<long>(out),
                     static_cast<long>(in), millions / into_packed, millions / plain_bf16, millions / plain_fp32);
       }
     }

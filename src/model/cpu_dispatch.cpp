@@ -20,14 +20,6 @@ InstructionSet detect_instruction_set() {
   return InstructionSet::baseline;
 }
 
-const char* name_of(InstructionSet set) {
-  switch (set) {
-    case InstructionSet::avx512: return "avx512";
-    case InstructionSet::avx2: return "avx2";
-    default: return "baseline";
-  }
-}
-
 // Read on every dispatched call: a relaxed load, next to kernels that each cover many values.
 std::atomic<InstructionSet>& active() {
   static std::atomic<InstructionSet> set{supported_instruction_set()};
@@ -35,6 +27,14 @@ std::atomic<InstructionSet>& active() {
 }
 
 }  // namespace
+
+const char* instruction_set_name(InstructionSet set) {
+  switch (set) {
+    case InstructionSet::avx512: return "avx512";
+    case InstructionSet::avx2: return "avx2";
+    default: return "baseline";
+  }
+}
 
 InstructionSet supported_instruction_set() {
   static const InstructionSet supported = detect_instruction_set();
@@ -45,8 +45,8 @@ InstructionSet active_instruction_set() { return active().load(std::memory_order
 
 ForcedInstructionSet::ForcedInstructionSet(InstructionSet set) : previous_(active_instruction_set()) {
   if (set > supported_instruction_set())
-    throw Error(fmt::format("cannot force instruction set {}: this CPU supports up to {}", name_of(set),
-                            name_of(supported_instruction_set())));
+    throw Error(fmt::format("cannot force instruction set {}: this CPU supports up to {}", instruction_set_name(set),
+                            instruction_set_name(supported_instruction_set())));
   active().store(set);
 }
 

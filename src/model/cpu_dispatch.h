@@ -20,6 +20,9 @@ namespace qtalign::model {
 // Ascending: each set's kernels may use all the sets below it. avx512 means AVX-512 F, BW, VL and DQ.
 enum class InstructionSet : int8_t { baseline, avx2, avx512 };
 
+// "baseline", "avx2" or "avx512".
+const char* instruction_set_name(InstructionSet set);
+
 // The best set this CPU supports (baseline off x86-64).
 InstructionSet supported_instruction_set();
 

@@ -86,7 +86,7 @@ TEST(PackedLinear, FourBitPackedBitForBitAsItsDequantizedWeightPackedOnEveryInst
       const PackedLinear dense(dequantize_4bit(*quantized, at::kBFloat16), at::Tensor());
       const at::Tensor x = at::randn({37, in}).to(at::kBFloat16);
       EXPECT_TRUE(at::equal(four_bit.forward(x), dense.forward(x)))
-          << out << " x " << in << ", instruction set " << static_cast<int>(set);
+          << out << " x " << in << ", instruction set " << instruction_set_name(set);
     }
 }
 

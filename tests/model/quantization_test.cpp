@@ -215,7 +215,7 @@ std::vector<QuantizedWeight> weights_to_dequantize() {
 std::string describe(const QuantizedWeight& weight, at::ScalarType dtype, InstructionSet set) {
   return fmt::format("{} x {} {} blocksize {}{} in {}, instruction set {}", weight.rows, weight.columns,
                      quant_type_name(weight.type), weight.blocksize, weight.double_quant ? " double quant" : "",
-                     c10::toString(dtype), static_cast<int>(set));
+                     c10::toString(dtype), instruction_set_name(set));
 }
 
 TEST(Quantization, DequantizesBitForBitOnEveryInstructionSet) {
