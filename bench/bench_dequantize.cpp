@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
         const double plain_bf16 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kBFloat16); });
         const double plain_fp32 = seconds_per_call(rounds, [&] { model::dequantize_4bit(*weight, at::kFloat); });
         const double millions = static_cast<double>(weight->numel()) / 1e6;
-        std::printf("%-10s %4ld x %-5ld %12.0f %12.0f %12.0f\n", model::instruction_set_name(set), static_cast<long>(out),
-                    static_cast<long>(in), millions / into_packed, millions / plain_bf16, millions / plain_fp32);
+        std::printf("%-10s %4ld x %-5ld %12.0f %12.0f %12.0f\n", model::instruction_set_name(set),
+                    static_cast<long>(out), static_cast<long>(in), millions / into_packed, millions / plain_bf16, millions / plain_fp32);
       }
     }
     return 0;

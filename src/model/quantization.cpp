@@ -212,8 +212,8 @@ QTALIGN_TARGET_AVX512 inline void transpose(__m512i (&rows)[16]) {
 
 // bf16 rows first_row..last_row-1 (16 at a time) of a weight whose rows hold whole blocks into a
 // blocked layout where each 16 rows' column pairs lie side by side (row_offsets[row + r] =
-// row_offsets[row] + 2r): 16 rows x 16 code bytes become 16 words a row, transposed, so each column
-// pair's 16 rows go out in one 64-byte store.
+// row_offsets[row] + 2r): 16 rows x 16 code bytes become 16 32-bit pairs a row, transposed, so each
+// column pair's 16 rows go out in one 64-byte store.
 QTALIGN_TARGET_AVX512 void dequantize_row_tiles_avx512(const QuantizedWeight& weight, int64_t first_row,
                                                        int64_t last_row, c10::BFloat16* out,
                                                        const int64_t* row_offsets, const int64_t* column_offsets) {
