@@ -1,6 +1,6 @@
 // Few-shot evaluation of a checkpoint on disk with dense weights and with 4-bit (NF4) weights, in one
-// run, with real benchmark prompts and the Qwen tokenizer: for each mode, the load time, items/s of
-// eval::evaluate_language and the peak resident set (VmHWM, reset before the mode's load, so it
+// run, with real benchmark prompts and the Qwen tokenizer: for each mode, the load time, items/s (wall and per
+// CPU second) of eval::evaluate_language and the peak resident set (VmHWM, reset before the mode's load, so it
 // covers loading and evaluating) plus, at the end, the whole process's VmHWM. Dense weights in the
 // compute dtype stay memory-mapped; NF4 quantizes each linear weight while loading and releases its
 // pages. Make the checkpoint with bench/random_checkpoint.py (see BENCHMARKS.md).
@@ -96,31 +96,37 @@ int main(int argc, char** argv) try {
 
   eval::EvaluationOptions options;
   options.batch_size = arguments.batch_size;
-  std::vector<double> rates;
+  std::vector<double> rates, cpu_rates;
   for (const std::string& mode : arguments.modes) {
     bench::reset_peak_rss();
     const int64_t rss_before = bench::status_bytes("VmRSS");
     const auto load_start = Clock::now();
-    double rate = 0.0;
+    double rate = 0.0, cpu_rate = 0.0;
     {
       model::Model model = model::load_model(arguments.model, load_options(mode));
       model::pack_for_inference(model);
       const double load_seconds = bench::seconds_since(load_start);
       const int64_t rss_loaded = bench::status_bytes("VmRSS");
       const auto start = Clock::now();
+      const double cpu_start = bench::cpu_seconds();
       const eval::LanguageEvaluation result =
           eval::evaluate_language(model, tokenizer, task, arguments.language, items, options);
-      const double seconds = bench::seconds_since(start);
-      rate = static_cast<double>(result.items.size()) / seconds;
-      std::printf("%-5s load %6.1f s (RSS %.2f GiB)  eval %ld items in %6.1f s = %.3f items/s (%ld tokens)  "
-                  "peak RSS %.2f GiB (before load %.2f GiB)\n",
+      const double seconds = bench::seconds_since(start), cpu_seconds = bench::cpu_seconds() - cpu_start;
+      const auto count = static_cast<double>(result.items.size());
+      rate = count / seconds;
+      cpu_rate = count / cpu_seconds;
+      std::printf("%-5s load %6.1f s (RSS %.2f GiB)  eval %ld items in %6.1f s = %.3f items/s, %.3f per CPU s "
+                  "(%ld tokens)  peak RSS %.2f GiB (before load %.2f GiB)\n",
                   mode.c_str(), load_seconds, gib(rss_loaded), static_cast<long>(result.items.size()), seconds, rate,
-                  static_cast<long>(result.computed_tokens), gib(bench::status_bytes("VmHWM")), gib(rss_before));
+                  cpu_rate, static_cast<long>(result.computed_tokens), gib(bench::status_bytes("VmHWM")),
+                  gib(rss_before));
     }
     rates.push_back(rate);
+    cpu_rates.push_back(cpu_rate);
   }
   for (size_t i = 1; i < rates.size(); ++i)
-    std::printf("%s / %s items/s = %.2f\n", arguments.modes[i].c_str(), arguments.modes[0].c_str(), rates[i] / rates[0]);
+    std::printf("%s / %s items/s = %.2f, per CPU second %.2f\n", arguments.modes[i].c_str(), arguments.modes[0].c_str(),
+                rates[i] / rates[0], cpu_rates[i] / cpu_rates[0]);
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "bench_eval_nf4: %s\n", error.what());

@@ -11,18 +11,7 @@
 #include <vector>
 
 #include "io/error.h"
-
-// Each kernel is compiled for AVX-512, for AVX2 and for the baseline, and runs as the best the CPU
-// supports: the project builds for baseline x86-64, where the compiler vectorizes with SSE2 only.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define QTALIGN_X86_DISPATCH 1
-#define QTALIGN_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-#define QTALIGN_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define QTALIGN_X86_DISPATCH 0
-#define QTALIGN_TARGET_AVX512
-#define QTALIGN_TARGET_AVX2
-#endif
+#include "model/cpu_dispatch.h"
 
 namespace qtalign::model {
 namespace {
@@ -219,35 +208,6 @@ template <typename T>
     });
   }
 }
-
-enum class InstructionSet { avx512, avx2, baseline };
-
-InstructionSet best_instruction_set() {
-#if QTALIGN_X86_DISPATCH
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return InstructionSet::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return InstructionSet::avx2;
-#endif
-  return InstructionSet::baseline;
-}
-
-// Defines NAME<T>(PARAMETERS), which runs KERNEL<T>(ARGUMENTS) compiled for the best instruction set
-// the CPU has (three copies of the kernel, one per set).
-#define QTALIGN_DISPATCHED(NAME, KERNEL, PARAMETERS, ARGUMENTS)                                    \
-  template <typename T>                                                                            \
-  QTALIGN_TARGET_AVX512 void NAME##_avx512 PARAMETERS { KERNEL<T> ARGUMENTS; }                     \
-  template <typename T>                                                                            \
-  QTALIGN_TARGET_AVX2 void NAME##_avx2 PARAMETERS { KERNEL<T> ARGUMENTS; }                         \
-  template <typename T>                                                                            \
-  void NAME##_baseline PARAMETERS { KERNEL<T> ARGUMENTS; }                                         \
-  template <typename T>                                                                            \
-  void NAME PARAMETERS {                                                                           \
-    static const InstructionSet instructions = best_instruction_set();                             \
-    if (instructions == InstructionSet::avx512) NAME##_avx512<T> ARGUMENTS;                        \
-    else if (instructions == InstructionSet::avx2) NAME##_avx2<T> ARGUMENTS;                       \
-    else NAME##_baseline<T> ARGUMENTS;                                                             \
-  }
 
 QTALIGN_DISPATCHED(rms_norm, rms_norm_rows,
                    (const T* x, const T* w, T* y, int64_t begin, int64_t end, int64_t n, float eps, bool offset),

@@ -9,10 +9,21 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "io/error.h"
+#include "model/cpu_dispatch.h"
 #include "model/dense_linear.h"
+
+#if QTALIGN_X86_DISPATCH
+// GCC 12's AVX-512 intrinsics start results from an undefined vector, which -Wmaybe-uninitialized
+// reports inside the header (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
 
 namespace qtalign::model {
 namespace {
@@ -94,17 +105,148 @@ std::array<T, 16> block_table(const std::array<float, 16>& book, float absmax) {
   return table;
 }
 
-// Writes the weight's values in T: value (row, column) at out[row * columns + column], or with
-// kBlocked at out[row_offsets[row] + column_offsets[column]] (a blocked layout).
+// Whether the AVX-512 kernels below dequantize into T on this run: bf16 and fp32, where the CPU has
+// AVX-512 (active_instruction_set); other dtypes and CPUs take the scalar code.
+template <typename T>
+bool vector_kernels_for() {
+  return (std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, float>) &&
+         active_instruction_set() == InstructionSet::avx512;
+}
+
+#if QTALIGN_X86_DISPATCH
+// 16 code bytes of one 4-bit block at a time, 32 values: each byte's two nibbles looked up in a table of
+// the block's 16 outputs (one lane each). The values are those block_table gives, bit for bit: the table
+// is code * absmax in fp32, rounded to bf16 as c10::BFloat16 rounds.
+
+// bf16 bits of each lane in its low half (the high half 0): rounded to nearest even, NaN to the quiet
+// NaN, as c10::BFloat16 converts; integer operations, so AVX-512 F suffices.
+QTALIGN_TARGET_AVX512 inline __m512i bf16_lanes(__m512 values) {
+  const __m512i bits = _mm512_castps_si512(values);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded =
+      _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  return _mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32(0x7FC0));
+}
+
+// A block's 16 outputs in T, one a lane (bf16 in each lane's low half).
+template <typename T>
+QTALIGN_TARGET_AVX512 inline __m512i vector_table(const std::array<float, 16>& book, float absmax) {
+  const __m512 products = _mm512_mul_ps(_mm512_loadu_ps(book.data()), _mm512_set1_ps(absmax));
+  if constexpr (std::is_same_v<T, float>) return _mm512_castps_si512(products);
+  else return bf16_lanes(products);
+}
+
+// Lane k of `high` and `low`: the table entries of the high and low nibble of codes[k], k < 16.
+QTALIGN_TARGET_AVX512 inline void look_up(const uint8_t* codes, __m512i table, __m512i& high, __m512i& low) {
+  const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+  high = _mm512_permutexvar_epi32(_mm512_srli_epi32(bytes, 4), table);
+  low = _mm512_permutexvar_epi32(bytes, table);  // the permutation reads each index's low 4 bits only
+}
+
+// bf16: lane k holds values 2k (low half, the lower address) and 2k + 1 of the 16 bytes.
+QTALIGN_TARGET_AVX512 inline __m512i bf16_pairs(const uint8_t* codes, __m512i table) {
+  __m512i high, low;
+  look_up(codes, table, high, low);
+  return _mm512_or_si512(high, _mm512_slli_epi32(low, 16));
+}
+
+// The 32 values of 16 code bytes, in order, to out[0, 32).
+template <typename T>
+QTALIGN_TARGET_AVX512 inline void store_values(const uint8_t* codes, __m512i table, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    __m512i high, low;
+    look_up(codes, table, high, low);
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi32(high, first, low));
+    _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi32(high, second, low));
+  } else {
+    _mm512_storeu_si512(out, bf16_pairs(codes, table));
+  }
+}
+
+// Whole blocks first..last-1 of the row-major weight to out (blocksizes are multiples of 32).
+template <typename T>
+QTALIGN_TARGET_AVX512 void dequantize_whole_blocks_avx512(const QuantizedWeight& weight, int64_t first, int64_t last,
+                                                          T* out) {
+  const std::array<float, 16>& book = code_book(weight.type);
+  const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
+  const float* absmax = weight.absmax.data_ptr<float>();
+  for (int64_t block = first; block < last; ++block) {
+    const __m512i table = vector_table<T>(book, absmax[block]);
+    for (int64_t i = block * weight.blocksize; i < (block + 1) * weight.blocksize; i += 32)
+      store_values<T>(codes + i / 2, table, out + i);
+  }
+}
+
+// One step of transpose: bit B of the row index exchanged with bit B of the lane index (row r, bit B
+// clear, keeps its lanes with bit B clear and takes row r + B's others; row r + B the converse).
+template <int B>
+QTALIGN_TARGET_AVX512 inline void exchange_bit(__m512i (&rows)[16]) {
+  constexpr auto indices = [] {
+    std::array<std::array<int32_t, 16>, 2> lanes{};
+    for (int c = 0; c < 16; ++c) {
+      lanes[0][c] = (c & B) ? 16 + c - B : c;
+      lanes[1][c] = (c & B) ? 16 + c : c + B;
+    }
+    return lanes;
+  }();
+  const __m512i keep = _mm512_loadu_si512(indices[0].data()), swap = _mm512_loadu_si512(indices[1].data());
+  for (int r = 0; r < 16; ++r)
+    if ((r & B) == 0) {
+      const __m512i upper = rows[r], lower = rows[r + B];
+      rows[r] = _mm512_permutex2var_epi32(upper, keep, lower);
+      rows[r + B] = _mm512_permutex2var_epi32(upper, swap, lower);
+    }
+}
+
+// Lane r of rows[j] becomes lane j of rows[r] (a 16 x 16 transpose).
+QTALIGN_TARGET_AVX512 inline void transpose(__m512i (&rows)[16]) {
+  exchange_bit<8>(rows);
+  exchange_bit<4>(rows);
+  exchange_bit<2>(rows);
+  exchange_bit<1>(rows);
+}
+
+// bf16 rows first_row..last_row-1 (16 at a time) of a weight whose rows hold whole blocks into a
+// blocked layout where each 16 rows' column pairs lie side by side (row_offsets[row + r] =
+// row_offsets[row] + 2r): 16 rows x 16 code bytes become 16 32-bit pairs a row, transposed, so each
+// column pair's 16 rows go out in one 64-byte store.
+QTALIGN_TARGET_AVX512 void dequantize_row_tiles_avx512(const QuantizedWeight& weight, int64_t first_row,
+                                                       int64_t last_row, c10::BFloat16* out,
+                                                       const int64_t* row_offsets, const int64_t* column_offsets) {
+  const std::array<float, 16>& book = code_book(weight.type);
+  const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
+  const float* absmax = weight.absmax.data_ptr<float>();
+  const int64_t blocksize = weight.blocksize, columns = weight.columns, per_row = columns / blocksize;
+  for (int64_t column = 0; column < columns; column += 32)
+    for (int64_t row = first_row; row < last_row; row += 16) {
+      const int64_t column_block = column / blocksize;
+      __m512i tile[16];
+      for (int r = 0; r < 16; ++r)
+        tile[r] = bf16_pairs(codes + ((row + r) * columns + column) / 2,
+                             vector_table<c10::BFloat16>(book, absmax[(row + r) * per_row + column_block]));
+      transpose(tile);
+      c10::BFloat16* rows_out = out + row_offsets[row];
+      for (int j = 0; j < 16; ++j) _mm512_storeu_si512(rows_out + column_offsets[column + 2 * j], tile[j]);
+    }
+}
+#endif
+
+// Writes the weight's values in T from block `first_block` on: value (row, column) at
+// out[row * columns + column], or with kBlocked at out[row_offsets[row] + column_offsets[column]] (a
+// blocked layout).
 template <typename T, bool kBlocked>
-void dequantize_blocks(const QuantizedWeight& weight, T* out, const int64_t* row_offsets = nullptr,
+void dequantize_blocks(const QuantizedWeight& weight, T* out, int64_t first_block, const int64_t* row_offsets = nullptr,
                        const int64_t* column_offsets = nullptr) {
   const std::array<float, 16>& book = code_book(weight.type);
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
   const int64_t count = weight.numel(), blocksize = weight.blocksize, columns = weight.columns;
   const int64_t blocks = (count + blocksize - 1) / blocksize;
-  at::parallel_for(0, blocks, 64, [&](int64_t first, int64_t last) {
+  at::parallel_for(first_block, blocks, 64, [&](int64_t first, int64_t last) {
     for (int64_t block = first; block < last; ++block) {
       const std::array<T, 16> table = block_table<T>(book, absmax[block]);
       const int64_t begin = block * blocksize, end = std::min(count, begin + blocksize);
@@ -130,10 +272,37 @@ void dequantize_blocks(const QuantizedWeight& weight, T* out, const int64_t* row
   });
 }
 
+// The weight's values in T to out[row * columns + column]: the whole blocks by the AVX-512 kernel
+// where it runs, the rest (a partial last block) by the scalar code.
+template <typename T>
+void dequantize_plain(const QuantizedWeight& weight, T* out) {
+  int64_t vector_blocks = 0;
+#if QTALIGN_X86_DISPATCH
+  if constexpr (std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, float>) {
+    if (vector_kernels_for<T>()) {
+      vector_blocks = weight.numel() / weight.blocksize;
+      at::parallel_for(0, vector_blocks, 64, [&](int64_t first, int64_t last) {
+        dequantize_whole_blocks_avx512<T>(weight, first, last, out);
+      });
+    }
+  }
+#endif
+  dequantize_blocks<T, false>(weight, out, vector_blocks);
+}
+
+// Whether rows row..row+15 lie side by side in the blocked layout, each column pair's 16 in one stretch.
+bool sixteen_rows_side_by_side(const int64_t* row_offsets, int64_t row) {
+  for (int64_t r = 1; r < 16; ++r)
+    if (row_offsets[row + r] != row_offsets[row] + 2 * r) return false;
+  return true;
+}
+
 // dequantize_blocks into a blocked layout whose column pairs (2k, 2k + 1) lie side by side (oneDNN's
 // bf16 layouts), for weights whose rows hold whole blocks. Rows go in groups of 64 (oneDNN's row
 // blocks), a group one block of columns at a time: the group's writes then fill one stretch of the
-// layout while it is in the cache, where row after row would touch a new cache line every pair.
+// layout while it is in the cache, where row after row would touch a new cache line every pair. In
+// bf16 on AVX-512, the group's leading runs of 16 rows side by side (oneDNN's BA16a64b2a and kin) go
+// through the vector kernel, the rest through the scalar code.
 template <typename T>
 void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const int64_t* row_offsets,
                                     const int64_t* column_offsets) {
@@ -141,10 +310,20 @@ void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
   const int64_t blocksize = weight.blocksize, per_row = weight.columns / blocksize, group = 64;
+  const bool vector = std::is_same_v<T, c10::BFloat16> && vector_kernels_for<T>();
   at::parallel_for(0, (weight.rows + group - 1) / group, 1, [&](int64_t first, int64_t last) {
-    for (int64_t first_row = first * group; first_row < std::min(last * group, weight.rows); first_row += group)
+    for (int64_t first_row = first * group; first_row < std::min(last * group, weight.rows); first_row += group) {
+      const int64_t end_row = std::min(first_row + group, weight.rows);
+      int64_t scalar_row = first_row;
+      while (vector && scalar_row + 16 <= end_row && sixteen_rows_side_by_side(row_offsets, scalar_row))
+        scalar_row += 16;
+#if QTALIGN_X86_DISPATCH
+      if constexpr (std::is_same_v<T, c10::BFloat16>)
+        if (scalar_row > first_row)
+          dequantize_row_tiles_avx512(weight, first_row, scalar_row, out, row_offsets, column_offsets);
+#endif
       for (int64_t column_block = 0; column_block < per_row; ++column_block)
-        for (int64_t row = first_row; row < std::min(first_row + group, weight.rows); ++row) {
+        for (int64_t row = scalar_row; row < end_row; ++row) {
           const int64_t block = row * per_row + column_block;
           const std::array<T, 16> table = block_table<T>(book, absmax[block]);
           const uint8_t* block_codes = codes + block * blocksize / 2;
@@ -156,6 +335,7 @@ void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const
             std::memcpy(row_out + offsets[j], pair.data(), sizeof(pair));
           }
         }
+    }
   });
 }
 
@@ -180,7 +360,7 @@ at::Tensor dequantize_into_buffer(const QuantizedWeight& weight, at::ScalarType 
     buffer = at::empty({weight.numel()}, at::TensorOptions().dtype(dtype));
   at::Tensor dense = buffer.narrow(0, 0, weight.numel()).view({weight.rows, weight.columns});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit",
-                                  [&] { dequantize_blocks<scalar_t, false>(weight, dense.data_ptr<scalar_t>()); });
+                                  [&] { dequantize_plain<scalar_t>(weight, dense.data_ptr<scalar_t>()); });
   return dense;
 }
 
@@ -386,7 +566,7 @@ void dequantize_4bit_blocked(const QuantizedWeight& weight, at::ScalarType dtype
     if (pairs)
       dequantize_row_blocks_in_pairs<scalar_t>(weight, target, row_offsets, column_offsets);
     else
-      dequantize_blocks<scalar_t, true>(weight, target, row_offsets, column_offsets);
+      dequantize_blocks<scalar_t, true>(weight, target, 0, row_offsets, column_offsets);
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "model/cpu_dispatch.h"
 #include "support/test_support.h"
 
 namespace qtalign::model {
@@ -164,6 +166,114 @@ TEST(Quantization, DequantizesInTheComputeDtype) {
   const QuantizedWeight quantized = quantize_4bit(weight, QuantType::nf4, 64, "w");
   // bf16 output is the fp32 product rounded once.
   EXPECT_TRUE(at::equal(dequantize_4bit(quantized, at::kBFloat16), dequantize_4bit(quantized, at::kFloat).to(at::kBFloat16)));
+}
+
+// The instruction sets this CPU can run the dequantization kernels with.
+std::vector<InstructionSet> runnable_instruction_sets() {
+  std::vector<InstructionSet> sets;
+  for (const InstructionSet set : {InstructionSet::baseline, InstructionSet::avx2, InstructionSet::avx512})
+    if (set <= supported_instruction_set()) sets.push_back(set);
+  return sets;
+}
+
+// The weight's values [rows * columns] in `dtype` by tensor operations, independently of the kernels:
+// each nibble's code value times its block's absmax in fp32, then rounded once.
+at::Tensor expected_values(const QuantizedWeight& weight, at::ScalarType dtype) {
+  const auto& book = code_book(weight.type);
+  const at::Tensor table = at::tensor(at::ArrayRef<float>(book.data(), book.size()));
+  const at::Tensor nibbles = at::stack({weight.codes.bitwise_right_shift(4), weight.codes.bitwise_and(0x0F)}, 1)
+                                 .flatten()
+                                 .narrow(0, 0, weight.numel())
+                                 .to(at::kLong);
+  const at::Tensor scales = weight.absmax.repeat_interleave(weight.blocksize).narrow(0, 0, weight.numel());
+  return (table.index_select(0, nibbles) * scales).to(dtype);
+}
+
+// The bits of a bf16 or fp32 tensor, so that -0 and 0 differ.
+at::Tensor bits_of(const at::Tensor& values) {
+  return values.contiguous().view(values.scalar_type() == at::kFloat ? at::kInt : at::kShort);
+}
+
+// Weights of both types, with and without double quantization: a partial last block (300 x 270, blocks
+// straddling rows), rows of whole blocks but no multiple of 16 of them (300 x 256), and a 0.5B-like
+// shape (512 x 1024); blocksizes 32 (a block is one 16-byte step of the vector kernels) and 64.
+std::vector<QuantizedWeight> weights_to_dequantize() {
+  std::vector<QuantizedWeight> weights;
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(11);
+  for (const auto& [rows, columns, blocksize] :
+       std::vector<std::array<int64_t, 3>>{{300, 270, 64}, {300, 256, 32}, {512, 1024, 64}})
+    for (const QuantType type : {QuantType::nf4, QuantType::fp4})
+      for (const bool double_quant : {false, true}) {
+        const at::Tensor weight = at::empty({rows, columns}, at::kFloat).normal_(0.0, 0.05, generator);
+        QuantizedWeight quantized = quantize_4bit(weight, type, blocksize, "w");
+        if (double_quant) double_quantize_absmax(quantized);
+        weights.push_back(quantized);
+      }
+  return weights;
+}
+
+std::string describe(const QuantizedWeight& weight, at::ScalarType dtype, InstructionSet set) {
+  return fmt::format("{} x {} {} blocksize {}{} in {}, instruction set {}", weight.rows, weight.columns,
+                     quant_type_name(weight.type), weight.blocksize, weight.double_quant ? " double quant" : "",
+                     c10::toString(dtype), instruction_set_name(set));
+}
+
+TEST(Quantization, DequantizesBitForBitOnEveryInstructionSet) {
+  const std::vector<QuantizedWeight> weights = weights_to_dequantize();
+  for (const InstructionSet set : runnable_instruction_sets()) {
+    const ForcedInstructionSet forced(set);
+    for (const QuantizedWeight& weight : weights)
+      for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
+        const at::Tensor values = dequantize_4bit(weight, dtype);
+        ASSERT_EQ(values.sizes(), (std::vector<int64_t>{weight.rows, weight.columns}));
+        EXPECT_TRUE(at::equal(bits_of(values).flatten(), bits_of(expected_values(weight, dtype))))
+            << describe(weight, dtype, set);
+      }
+  }
+}
+
+// Element offsets of oneDNN's bf16 weight layout BA16a64b2a for W^T [in, out] (row = out feature,
+// column = in feature): blocks of 32 columns x `rows_per_block` rows, inside a block 16 column pairs
+// one after another, each pair's rows side by side. rows_per_block 64 is the layout oneDNN picks on
+// AVX-512 CPUs; 8 puts fewer than 16 rows side by side, which the vector kernel must leave alone.
+struct BlockedLayout {
+  std::vector<int64_t> row_offsets, column_offsets;
+  int64_t size = 0;
+};
+
+BlockedLayout pairs_layout(int64_t rows, int64_t columns, int64_t rows_per_block) {
+  const int64_t column_blocks = (columns + 31) / 32, block = 32 * rows_per_block;
+  BlockedLayout layout;
+  for (int64_t row = 0; row < rows; ++row)
+    layout.row_offsets.push_back(row / rows_per_block * column_blocks * block + row % rows_per_block * 2);
+  for (int64_t column = 0; column < columns; ++column)
+    layout.column_offsets.push_back(column / 32 * block + column % 32 / 2 * rows_per_block * 2 + column % 2);
+  layout.size = (rows + rows_per_block - 1) / rows_per_block * column_blocks * block;
+  return layout;
+}
+
+TEST(Quantization, DequantizesIntoBlockedLayoutsBitForBitOnEveryInstructionSet) {
+  const std::vector<QuantizedWeight> weights = weights_to_dequantize();
+  constexpr int16_t kUntouched = 0x5A5A;
+  for (const InstructionSet set : runnable_instruction_sets()) {
+    const ForcedInstructionSet forced(set);
+    for (const QuantizedWeight& weight : weights)
+      for (const int64_t rows_per_block : {64, 8}) {
+        const BlockedLayout layout = pairs_layout(weight.rows, weight.columns, rows_per_block);
+        at::Tensor out = at::full({layout.size}, kUntouched, at::kShort);
+        dequantize_4bit_blocked(weight, at::kBFloat16, out.data_ptr(), layout.row_offsets.data(),
+                                layout.column_offsets.data());
+        at::Tensor expected = at::full({layout.size}, kUntouched, at::kShort);
+        const at::Tensor values = bits_of(expected_values(weight, at::kBFloat16));
+        const int16_t* value = values.data_ptr<int16_t>();
+        for (int64_t row = 0; row < weight.rows; ++row)
+          for (int64_t column = 0; column < weight.columns; ++column)
+            expected.data_ptr<int16_t>()[layout.row_offsets[row] + layout.column_offsets[column]] =
+                value[row * weight.columns + column];
+        EXPECT_TRUE(at::equal(out, expected))
+            << describe(weight, at::kBFloat16, set) << ", " << rows_per_block << " rows a block";
+      }
+  }
 }
 
 TEST(Quantization, LinearAndItsInputGradientMatchTheDequantizedWeight) {
