@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -174,26 +175,31 @@ template <typename T>
   });
 }
 
-// Rows are (batch, head, query); each row's bias row is shared by the heads.
+// Rows are (batch, head, query); each row's bias row is shared by the heads. A row's keys lie in `parts`
+// consecutive stretches, stretch p in its own tensors (in[p], out[p], rows of lengths[p] keys).
 template <typename T>
-[[gnu::always_inline]] inline void masked_softmax_rows(const T* scores, const float* bias, T* out, int64_t begin,
-                                                       int64_t end, int64_t heads, int64_t tokens, int64_t keys,
-                                                       float scale) {
-  // A row's values, padded to whole vectors with -inf (which adds nothing to the maximum or the sum).
+[[gnu::always_inline]] inline void masked_softmax_rows(const T* const* in, T* const* out, const int64_t* lengths,
+                                                       int64_t parts, const float* bias, int64_t begin, int64_t end,
+                                                       int64_t heads, int64_t tokens, int64_t keys, float scale) {
+  // A row's values, padded to whole vectors with -inf (which adds nothing to the maximum or the sum); a
+  // vector more, as a stretch's last vector may reach past the padding when the stretch starts unaligned.
   const int64_t padded = (keys + kLanes - 1) / kLanes * kLanes;
-  std::vector<float> values(static_cast<size_t>(padded));
+  std::vector<float> values(static_cast<size_t>(padded + kLanes));
   float* v = values.data();
   for (int64_t row = begin; row < end; ++row) {
-    const T* in = scores + row * keys;
     const int64_t b = row / (heads * tokens), t = row % tokens;
     const float* mask = bias + (b * tokens + t) * keys;
     Floats maxima = splat(-std::numeric_limits<float>::infinity());
-    for_lanes(keys, [&](int64_t i, int64_t count) __attribute__((always_inline)) {
-      Floats value = rounded_to<T>(load(in + i, count) * scale) + load(mask + i, count);
-      if (count < kLanes) value = active_lanes(count) ? value : splat(-std::numeric_limits<float>::infinity());
-      store(v + i, value, kLanes);
-      maxima = value > maxima ? value : maxima;
-    });
+    for (int64_t p = 0, at = 0; p < parts; at += lengths[p++]) {
+      const T* scores = in[p] + row * lengths[p];
+      for_lanes(lengths[p], [&](int64_t i, int64_t count) __attribute__((always_inline)) {
+        Floats value = rounded_to<T>(load(scores + i, count) * scale) + load(mask + at + i, count);
+        if (count < kLanes) value = active_lanes(count) ? value : splat(-std::numeric_limits<float>::infinity());
+        store(v + at + i, value, kLanes);
+        maxima = value > maxima ? value : maxima;
+      });
+    }
+    for (int64_t i = keys; i < padded; ++i) v[i] = -std::numeric_limits<float>::infinity();
     const float largest = lane_max(maxima);
     Floats sums = {};
     for (int64_t i = 0; i < padded; i += kLanes) {
@@ -202,10 +208,12 @@ template <typename T>
       sums += e;
     }
     const float inverse = 1.0f / lane_sum(sums);
-    T* o = out + row * keys;
-    for_lanes(keys, [&](int64_t i, int64_t count) __attribute__((always_inline)) {
-      store(o + i, load(v + i, kLanes) * inverse, count);
-    });
+    for (int64_t p = 0, at = 0; p < parts; at += lengths[p++]) {
+      T* o = out[p] + row * lengths[p];
+      for_lanes(lengths[p], [&](int64_t i, int64_t count) __attribute__((always_inline)) {
+        store(o + i, load(v + at + i, kLanes) * inverse, count);
+      });
+    }
   }
 }
 
@@ -219,9 +227,9 @@ QTALIGN_DISPATCHED(rotary, rotary_rows,
 QTALIGN_DISPATCHED(silu_mul, silu_mul_range, (const T* gate, const T* up, T* out, int64_t begin, int64_t end),
                    (gate, up, out, begin, end))
 QTALIGN_DISPATCHED(masked_softmax, masked_softmax_rows,
-                   (const T* scores, const float* bias, T* out, int64_t begin, int64_t end, int64_t heads,
-                    int64_t tokens, int64_t keys, float scale),
-                   (scores, bias, out, begin, end, heads, tokens, keys, scale))
+                   (const T* const* in, T* const* out, const int64_t* lengths, int64_t parts, const float* bias,
+                    int64_t begin, int64_t end, int64_t heads, int64_t tokens, int64_t keys, float scale),
+                   (in, out, lengths, parts, bias, begin, end, heads, tokens, keys, scale))
 
 // The data of a float or bf16 tensor as the element type the kernels take.
 template <typename T>
@@ -303,22 +311,45 @@ at::Tensor fused_silu_mul(const at::Tensor& gate, const at::Tensor& up) {
   return out;
 }
 
-at::Tensor fused_masked_softmax(const at::Tensor& scores, double scale, const at::Tensor& bias) {
-  const int64_t batch = scores.size(0), heads = scores.size(1), tokens = scores.size(2), keys = scores.size(3);
+std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scores, double scale, const at::Tensor& bias) {
+  if (scores.empty()) throw Error("fused_masked_softmax: no scores");
+  const at::Tensor& first = scores.front();
+  const int64_t batch = first.size(0), heads = first.size(1), tokens = first.size(2);
+  std::vector<at::Tensor> in, out;
+  std::vector<int64_t> lengths;
+  for (const at::Tensor& part : scores) {
+    check_same_dtype("fused_masked_softmax", first, part);
+    if (part.dim() != 4 || part.sizes().slice(0, 3) != first.sizes().slice(0, 3))
+      throw Error("fused_masked_softmax: the parts of the scores must share [batch, heads, tokens]");
+    in.push_back(part.contiguous());
+    out.push_back(at::empty(part.sizes(), part.options().memory_format(at::MemoryFormat::Contiguous)));
+    lengths.push_back(part.size(3));
+  }
+  const int64_t keys = std::accumulate(lengths.begin(), lengths.end(), int64_t{0});
   if (bias.scalar_type() != at::kFloat || bias.sizes() != at::IntArrayRef({batch, 1, tokens, keys}))
     throw Error("fused_masked_softmax: the bias must be fp32 [batch, 1, tokens, keys]");
-  const at::Tensor in = scores.contiguous(), mask = bias.contiguous();
-  at::Tensor out = at::empty(scores.sizes(), scores.options().memory_format(at::MemoryFormat::Contiguous));
-  const bool bf16 = scores.scalar_type() == at::kBFloat16;
+  const at::Tensor mask = bias.contiguous();
+  const auto run = [&](auto element, int64_t begin, int64_t end) {
+    using T = decltype(element);
+    std::vector<const T*> from;
+    std::vector<T*> to;
+    for (size_t p = 0; p < in.size(); ++p) {
+      from.push_back(elements<T>(in[p]));
+      to.push_back(mutable_elements<T>(out[p]));
+    }
+    masked_softmax<T>(from.data(), to.data(), lengths.data(), static_cast<int64_t>(in.size()), mask.data_ptr<float>(),
+                      begin, end, heads, tokens, keys, static_cast<float>(scale));
+  };
+  const bool bf16 = first.scalar_type() == at::kBFloat16;
   at::parallel_for(0, keys == 0 ? 0 : batch * heads * tokens, grain(keys), [&](int64_t begin, int64_t end) {
-    if (bf16)
-      masked_softmax<uint16_t>(elements<uint16_t>(in), mask.data_ptr<float>(), mutable_elements<uint16_t>(out), begin,
-                          end, heads, tokens, keys, static_cast<float>(scale));
-    else
-      masked_softmax<float>(elements<float>(in), mask.data_ptr<float>(), mutable_elements<float>(out), begin, end,
-                           heads, tokens, keys, static_cast<float>(scale));
+    if (bf16) run(uint16_t{}, begin, end);
+    else run(float{}, begin, end);
   });
   return out;
+}
+
+at::Tensor fused_masked_softmax(const at::Tensor& scores, double scale, const at::Tensor& bias) {
+  return fused_masked_softmax(std::vector<at::Tensor>{scores}, scale, bias).front();
 }
 
 }  // namespace qtalign::model

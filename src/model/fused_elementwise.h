@@ -7,6 +7,8 @@
 // results differ from the composite's only where a sum or an exponential is evaluated in another order.
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace qtalign::model {
 
 // Whether the functions below take x: a CPU tensor in fp32 or bf16, with no gradient to record.
@@ -29,5 +31,11 @@ at::Tensor fused_silu_mul(const at::Tensor& gate, const at::Tensor& up);
 // (scores * scale rounded to the scores' dtype) + bias, rounded to the scores' dtype; bias [B, 1, T, S]
 // fp32 (0 where a key may be seen, the lowest float where not).
 at::Tensor fused_masked_softmax(const at::Tensor& scores, double scale, const at::Tensor& bias);
+
+// The same over scores given in parts along the key axis (each [B, heads, T, S_i], e.g. a cached prefix's
+// keys and the pass's own), without joining them: the probabilities in the same parts, each equal to its
+// columns of the softmax of the joined scores; bias [B, 1, T, sum S_i].
+std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scores, double scale,
+                                             const at::Tensor& bias);
 
 }  // namespace qtalign::model

@@ -194,46 +194,48 @@ bool wide_attention(const ModelConfig& config) {
   return config.num_attention_heads * config.head_dim >= kOneDnnMinimumWidth;
 }
 
-// softmax(scores / sqrt(scale), soft-capped, + bias) in fp32, in the scores' dtype; scores [B, heads, T, S].
-at::Tensor attention_probabilities(const ModelConfig& config, const at::Tensor& scores, double scale,
-                                   const at::Tensor& bias) {
-  if (fused(config, scores) && !config.attn_logit_softcapping)
+// softmax(scores / sqrt(scale), soft-capped, + bias) in fp32, in the scores' dtype, over scores given in
+// parts along the key axis (each [B, heads, T, S_i]); the probabilities in the same parts.
+std::vector<at::Tensor> attention_probabilities(const ModelConfig& config, const std::vector<at::Tensor>& scores,
+                                                double scale, const at::Tensor& bias) {
+  if (fused(config, scores.front()) && !config.attn_logit_softcapping)
     return fused_masked_softmax(scores, 1.0 / std::sqrt(scale), bias);
-  const at::Tensor capped = soft_cap(scores / std::sqrt(scale), config.attn_logit_softcapping);
-  return at::softmax(capped.to(at::kFloat) + bias, -1).to(scores.scalar_type());
+  const at::Tensor joined = scores.size() == 1 ? scores.front() : at::cat(scores, -1);
+  const at::Tensor capped = soft_cap(joined / std::sqrt(scale), config.attn_logit_softcapping);
+  const at::Tensor probabilities = at::softmax(capped.to(at::kFloat) + bias, -1).to(joined.scalar_type());
+  std::vector<at::Tensor> parts;
+  int64_t start = 0;
+  for (const at::Tensor& part : scores) {
+    parts.push_back(probabilities.narrow(-1, start, part.size(-1)));
+    start += part.size(-1);
+  }
+  return parts;
 }
 
 // Softmax attention of q [B, heads, T, d] over keys and values given in parts along the key axis (each
 // [B, kv_heads, S_i, d], e.g. a cached prefix broadcast over the batch and the pass's own tokens) with an
 // additive bias [B, 1, T, sum S_i], in [B, T, heads * d]. Grouped-query attention without repeating
 // K/V: the `group` query heads that share a KV head are stacked along the token axis and multiplied
-// against that head once. The parts' scores are joined for the softmax, and each part's values are
-// weighted by its columns of the probabilities, so no part is copied. Scores are divided by
+// against that head once. No part is copied: each part's scores are a product of their own, the softmax
+// runs over the parts together, and the context sums each part's values weighted by its probabilities
+// (batched_matmul_sum: in bf16 rounded once, as one product over the joined keys). Scores are divided by
 // sqrt(query_pre_attn_scalar, else head_dim) and soft-capped before the mask.
 at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const std::vector<at::Tensor>& keys,
                   const std::vector<at::Tensor>& values, const at::Tensor& bias) {
   const int64_t batch = q.size(0), heads = q.size(1), tokens = q.size(2), head_dim = q.size(3);
   const int64_t kv_heads = keys.front().size(1), group = heads / kv_heads;
   const double scale = config.query_pre_attn_scalar > 0 ? config.query_pre_attn_scalar : static_cast<double>(head_dim);
-  const auto product = wide_attention(config) ? batched_matmul : at::matmul;
+  const bool wide = wide_attention(config);
   const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
-  std::vector<at::Tensor> part_scores;
-  int64_t total = 0;
-  for (const at::Tensor& k : keys) {
-    part_scores.push_back(product(grouped_q, k.transpose(-1, -2)));
-    total += k.size(2);
-  }
-  const at::Tensor scores = part_scores.size() == 1 ? part_scores.front() : at::cat(part_scores, -1);
-  const at::Tensor probabilities = attention_probabilities(config, scores.view({batch, heads, tokens, total}), scale, bias)
-                                       .view({batch, kv_heads, group * tokens, total});
-  at::Tensor context;
-  int64_t start = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    const int64_t length = values[i].size(2);
-    const at::Tensor part = product(probabilities.narrow(-1, start, length), values[i]);
-    context = context.defined() ? context + part : part;
-    start += length;
-  }
+  std::vector<at::Tensor> scores;
+  for (const at::Tensor& k : keys)
+    scores.push_back((wide ? batched_matmul(grouped_q, k.transpose(-1, -2)) : at::matmul(grouped_q, k.transpose(-1, -2)))
+                         .view({batch, heads, tokens, k.size(2)}));
+  std::vector<at::Tensor> probabilities = attention_probabilities(config, scores, scale, bias);
+  for (at::Tensor& part : probabilities) part = part.view({batch, kv_heads, group * tokens, part.size(-1)});
+  // Tiny models keep at::matmul (their results bit for bit); only wide ones attend in parts.
+  const at::Tensor context = wide ? batched_matmul_sum(probabilities, values)
+                                  : at::matmul(probabilities.front(), values.front());
   return context.view({batch, heads, tokens, head_dim}).transpose(1, 2).reshape({batch, tokens, heads * head_dim});
 }
 
@@ -245,8 +247,9 @@ struct AttentionTables {
 };
 
 // keep_keys: the result carries the keys and values of past and current tokens together (for a cache);
-// otherwise a wide model in fp32 attends to the past in place, without joining it to the current tokens
-// (in bf16 the two parts' products would each round to bf16 before they are summed).
+// otherwise a wide model in fp32, or in bf16 on the CPU, attends to the past in place, without joining
+// it to the current tokens (fp16 and bf16 on a GPU join them: there each part's product would round to
+// the dtype before they are summed).
 AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& layer, const at::Tensor& x,
                                const AttentionTables& tables, const at::Tensor& past_keys,
                                const at::Tensor& past_values, const PassBlocks& blocks, bool keep_keys) {
@@ -262,8 +265,8 @@ AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& la
   }
   q = apply_rotary(config, q, tables.cos, tables.sin);
   k = apply_rotary(config, k, tables.cos, tables.sin);
-  const bool past_apart =
-      past_keys.defined() && !keep_keys && wide_attention(config) && x.scalar_type() == at::kFloat;
+  const bool past_apart = past_keys.defined() && !keep_keys && wide_attention(config) &&
+                          (x.scalar_type() == at::kFloat || (x.scalar_type() == at::kBFloat16 && x.device().is_cpu()));
   if (past_keys.defined() && !past_apart) {
     k = at::cat({with_batch(past_keys, batch), k}, 2);
     v = at::cat({with_batch(past_values, batch), v}, 2);

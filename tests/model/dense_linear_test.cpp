@@ -1,6 +1,7 @@
 // dense_linear and batched_matmul against products computed in float64: layers wide enough for oneDNN's
 // sgemm (the evaluation path) and narrow ones, with and without bias, non-contiguous, transposed and
-// expanded operands, and a gradient still recorded when autograd needs one.
+// expanded operands, bf16 attention in parts against one product over the joined keys, and a gradient
+// still recorded when autograd needs one.
 #include "model/dense_linear.h"
 
 #include <ATen/ATen.h>
@@ -87,6 +88,57 @@ TEST(BatchedMatmul, StridedOperandsMatchTheProductInFloat64) {
   const at::Tensor p = at::softmax(at::randn({2, 3, 40, 50}), -1);
   const at::Tensor v = at::randn({2, 50, 3, 64}).transpose(1, 2);
   EXPECT_LT(relative_error(batched_matmul(p, v), at::matmul(p.to(at::kDouble), v.to(at::kDouble))), 1e-6);
+}
+
+// Integers small enough that every fp32 sum of their products is exact: any fp32 accumulation gives
+// the exact product, and one rounding to bf16 gives it rounded once.
+at::Tensor small_integers(at::IntArrayRef sizes) { return at::randint(-6, 7, sizes).to(at::kBFloat16); }
+
+TEST(BatchedMatmul, Bf16PartsAreOneProductOverTheJoinedKeys) {
+  at::manual_seed(10);
+  const at::NoGradGuard no_grad;
+  // Attention after a cached prefix: queries [2, 3, 40, 64]; keys and values in two parts, the prefix's
+  // (one batch row, broadcast) and the batch's own (values as transposed views of the projection).
+  const at::Tensor q = small_integers({2, 3, 40, 64});
+  const at::Tensor prefix_keys = small_integers({1, 3, 50, 64}).expand({2, 3, 50, 64});
+  const at::Tensor own_keys = small_integers({2, 3, 30, 64});
+  const at::Tensor joined_keys = at::cat({prefix_keys, own_keys}, 2);
+  const at::Tensor exact_scores = at::matmul(q.to(at::kDouble), joined_keys.to(at::kDouble).transpose(-1, -2));
+  const at::Tensor scores = at::cat({batched_matmul(q, prefix_keys.transpose(-1, -2)),
+                                     batched_matmul(q, own_keys.transpose(-1, -2))}, -1);
+  EXPECT_EQ(scores.scalar_type(), at::kBFloat16);
+  // Each column of the scores is one key's: the parts are one bf16 product's columns, bit for bit.
+  EXPECT_TRUE(at::equal(scores, exact_scores.to(at::kBFloat16)));
+  EXPECT_TRUE(at::equal(scores, at::matmul(q, joined_keys.transpose(-1, -2))));
+  const at::Tensor p_prefix = small_integers({2, 3, 40, 50}), p_own = small_integers({2, 3, 40, 30});
+  const at::Tensor v_prefix = small_integers({1, 3, 50, 64}).expand({2, 3, 50, 64});
+  const at::Tensor v_own = small_integers({2, 30, 3, 64}).transpose(1, 2);
+  const at::Tensor exact_context = at::matmul(at::cat({p_prefix, p_own}, -1).to(at::kDouble),
+                                              at::cat({v_prefix, v_own}, 2).to(at::kDouble));
+  const at::Tensor context = batched_matmul_sum({p_prefix, p_own}, {v_prefix, v_own});
+  EXPECT_EQ(context.scalar_type(), at::kBFloat16);
+  // Summed in fp32 and rounded once: the joined product, where two bf16 products summed are not.
+  EXPECT_TRUE(at::equal(context, exact_context.to(at::kBFloat16)));
+  EXPECT_TRUE(at::equal(context, at::matmul(at::cat({p_prefix, p_own}, -1), at::cat({v_prefix, v_own}, 2))));
+  EXPECT_FALSE(at::equal(context, at::matmul(p_prefix, v_prefix) + at::matmul(p_own, v_own)));
+}
+
+TEST(BatchedMatmul, Bf16PartsMatchTheProductInFloat64WithinBf16Rounding) {
+  at::manual_seed(11);
+  const at::NoGradGuard no_grad;
+  const at::Tensor p = at::softmax(at::randn({2, 3, 40, 80}), -1).to(at::kBFloat16);
+  const at::Tensor v = at::randn({2, 80, 3, 64}).to(at::kBFloat16).transpose(1, 2);
+  const at::Tensor expected = at::matmul(p.to(at::kDouble), v.to(at::kDouble));
+  const at::Tensor context = batched_matmul_sum({p.narrow(-1, 0, 50), p.narrow(-1, 50, 30)},
+                                                {v.narrow(2, 0, 50), v.narrow(2, 50, 30)});
+  EXPECT_LT(relative_error(context, expected), 1.0 / 256);
+  EXPECT_LT(relative_error(batched_matmul(p, v), expected), 1.0 / 256);
+  // fp32 parts are summed as the fp32 product is.
+  const at::Tensor p32 = p.to(at::kFloat), v32 = v.to(at::kFloat);
+  EXPECT_LT(relative_error(batched_matmul_sum({p32.narrow(-1, 0, 50), p32.narrow(-1, 50, 30)},
+                                              {v32.narrow(2, 0, 50), v32.narrow(2, 50, 30)}),
+                           expected),
+            1e-6);
 }
 
 TEST(BatchedMatmul, RecordsTheGradientWhenAutogradNeedsOne) {

@@ -106,6 +106,14 @@ TEST_P(FusedElementwise, MaskedSoftmaxMatchesTheOperatorChain) {
                   .item<double>(),
               0.0);
     EXPECT_TRUE(at::allclose(y.select(0, 1).select(1, 2).to(at::kFloat), expected.select(0, 1).select(1, 2).to(at::kFloat)));
+    // Scores in parts along the key axis (split off the kernels' 16 lanes): each part's probabilities are
+    // its columns of the joined softmax, bit for bit.
+    const int64_t first = keys / 3 + 1;
+    const std::vector<at::Tensor> parts =
+        fused_masked_softmax({scores.narrow(-1, 0, first), scores.narrow(-1, first, keys - first)}, scale, bias);
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_TRUE(at::equal(parts[0], y.narrow(-1, 0, first))) << keys;
+    EXPECT_TRUE(at::equal(parts[1], y.narrow(-1, first, keys - first))) << keys;
   }
 }
 

@@ -93,5 +93,32 @@ TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
   }
 }
 
+// The same in bf16 (the evaluation's dtype): the cached prefix's keys are a part of their own, each part's
+// scores its own oneDNN product, the context summed in fp32 and rounded once. Equal to each sequence run
+// whole within bf16 rounding (a few 8-bit steps through 2 layers).
+TEST(Transformer, AWideBf16BatchAfterASharedCacheEqualsEachSequenceRunWhole) {
+  const ModelConfig config = testing::wide_tiny_qwen2_config(50);
+  const Model model = make_random_model(config, 4, at::kBFloat16);
+  const c10::InferenceMode inference;
+  const auto [prefix_ids, prefix_mask] = padded_batch({6}, 6, 3);
+  ForwardOptions keep_cache;
+  keep_cache.return_cache = true;
+  const ForwardOutput prefix = forward(model, {prefix_ids, at::Tensor()}, keep_cache);
+  const std::vector<int64_t> lengths = {4, 2, 3};
+  const auto [ids, mask] = padded_batch(lengths, 4, 11);
+  const at::Tensor after_cache = forward(model, {ids, mask, &prefix.cache}).final_hidden;
+  ASSERT_EQ(after_cache.scalar_type(), at::kBFloat16);
+  for (size_t row = 0; row < lengths.size(); ++row) {
+    const int64_t length = lengths[row];
+    const at::Tensor whole_ids = at::cat({prefix_ids, ids.narrow(0, int64_t(row), 1).narrow(1, 0, length)}, 1);
+    const at::Tensor whole = forward(model, {whole_ids, at::Tensor()}).final_hidden;
+    const double scale = whole.abs().max().item<double>();
+    for (int64_t t = 0; t < length; ++t)
+      EXPECT_LE((after_cache[int64_t(row)][t] - whole[0][6 + t]).to(at::kDouble).abs().max().item<double>(),
+                2.0 / 128 * scale)
+          << row << " " << t;
+  }
+}
+
 }  // namespace
 }  // namespace qtalign::model
