@@ -105,7 +105,8 @@ void onednn_product(const at::Tensor& a, const at::Tensor& b, at::Tensor& c, boo
   try {
     const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     dnnl::stream stream(engine);
-    const dnnl::matmul product(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, c_desc), attributes, engine));
+    const dnnl::matmul::primitive_desc description(dnnl::matmul::desc(a_desc, b_desc, c_desc), attributes, engine);
+    const dnnl::matmul product(description);
     product.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(a_desc, engine, left.data_ptr())},
                              {DNNL_ARG_WEIGHTS, dnnl::memory(b_desc, engine, right.data_ptr())},
                              {DNNL_ARG_DST, dnnl::memory(c_desc, engine, c.data_ptr())}});

@@ -311,7 +311,8 @@ at::Tensor fused_silu_mul(const at::Tensor& gate, const at::Tensor& up) {
   return out;
 }
 
-std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scores, double scale, const at::Tensor& bias) {
+std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scores, double scale,
+                                             const at::Tensor& bias) {
   if (scores.empty()) throw Error("fused_masked_softmax: no scores");
   const at::Tensor& first = scores.front();
   const int64_t batch = first.size(0), heads = first.size(1), tokens = first.size(2);

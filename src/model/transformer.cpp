@@ -228,9 +228,11 @@ at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const std::vec
   const bool wide = wide_attention(config);
   const at::Tensor grouped_q = q.reshape({batch, kv_heads, group * tokens, head_dim});
   std::vector<at::Tensor> scores;
-  for (const at::Tensor& k : keys)
-    scores.push_back((wide ? batched_matmul(grouped_q, k.transpose(-1, -2)) : at::matmul(grouped_q, k.transpose(-1, -2)))
+  for (const at::Tensor& k : keys) {
+    const at::Tensor keys_t = k.transpose(-1, -2);
+    scores.push_back((wide ? batched_matmul(grouped_q, keys_t) : at::matmul(grouped_q, keys_t))
                          .view({batch, heads, tokens, k.size(2)}));
+  }
   std::vector<at::Tensor> probabilities = attention_probabilities(config, scores, scale, bias);
   for (at::Tensor& part : probabilities) part = part.view({batch, kv_heads, group * tokens, part.size(-1)});
   // Tiny models keep at::matmul (their results bit for bit); only wide ones attend in parts.
