@@ -157,14 +157,30 @@ void sgemm_product(const at::Tensor& a, const at::Tensor& b, at::Tensor& c, bool
                             batches, m, k, k, n));
 }
 
+// Whether this CPU has oneDNN bf16 matmuls (oneDNN 2.6 needs AVX-512 for them; AVX2-only CPUs have none).
+bool onednn_has_bf16_matmul() {
+  static const bool available = [] {
+    try {
+      const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+      const dnnl::memory::desc matrix({16, 16}, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::ab);
+      dnnl::matmul::primitive_desc(dnnl::matmul::desc(matrix, matrix, matrix), engine);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 // Whether batched_matmul_sum runs these parts on oneDNN: no gradient is recorded; all are CPU tensors of
-// one dtype, bf16 or fp32 (fp32 when libtorch's process has oneDNN's sgemm); a_i [..., m, k_i] and
-// b_i [..., k_i, n] with the batch sizes, m and n of the first.
+// one dtype, bf16 (where the CPU has oneDNN's bf16 matmuls) or fp32 (where libtorch's process has
+// oneDNN's sgemm); a_i [..., m, k_i] and b_i [..., k_i, n] with the batch sizes, m and n of the first.
 bool products_on_onednn(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
   if (a.empty() || a.size() != b.size() || at::GradMode::is_enabled()) return false;
   const at::Tensor& first = a.front();
   const at::ScalarType dtype = first.scalar_type();
-  if (!(dtype == at::kBFloat16 || (dtype == at::kFloat && onednn_sgemm() != nullptr)) || first.dim() < 3) return false;
+  const bool supported = dtype == at::kBFloat16 ? onednn_has_bf16_matmul() : dtype == at::kFloat && onednn_sgemm();
+  if (!supported || first.dim() < 3) return false;
   const auto batch_of = [](const at::Tensor& t) { return t.sizes().slice(0, t.dim() - 2); };
   for (size_t i = 0; i < a.size(); ++i) {
     for (const at::Tensor* operand : {&a[i], &b[i]})

@@ -121,6 +121,9 @@ TEST(BatchedMatmul, Bf16PartsAreOneProductOverTheJoinedKeys) {
   EXPECT_TRUE(at::equal(context, exact_context.to(at::kBFloat16)));
   EXPECT_TRUE(at::equal(context, at::matmul(at::cat({p_prefix, p_own}, -1), at::cat({v_prefix, v_own}, 2))));
   EXPECT_FALSE(at::equal(context, at::matmul(p_prefix, v_prefix) + at::matmul(p_own, v_own)));
+  // Where oneDNN does not run them (here: autograd records), the parts are joined for one product.
+  const c10::AutoGradMode recording(true);
+  EXPECT_TRUE(at::equal(batched_matmul_sum({p_prefix, p_own}, {v_prefix, v_own}), exact_context.to(at::kBFloat16)));
 }
 
 TEST(BatchedMatmul, Bf16PartsMatchTheProductInFloat64WithinBf16Rounding) {
