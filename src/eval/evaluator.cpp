@@ -220,15 +220,21 @@ LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>
 
   // Under option-text scoring each item's candidates are its own options; otherwise every item's are the labels.
   std::vector<std::vector<std::vector<int64_t>>> option_sequences;
-  const auto sequences_of = [&](size_t position) -> const std::vector<std::vector<int64_t>>& {
-    return option_sequences.empty() ? label_tokens_.sequences : option_sequences[position];
-  };
   const std::vector<std::vector<int64_t>> prompts = encode_prompts(items, result, option_sequences);
   const PromptSplit split = split_prompts(cached_prefix_, prompts);
   result.prefix_fallbacks = split.fallbacks();
   const model::KVCache* prefix_cache = prefix_cache_for(split, result);
 
   result.items.resize(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    ItemResult& item = result.items[i];
+    item.index = items[i].index;
+    item.answer = items[i].answer;
+    item.label = items[i].label;
+    item.cached = split.cached[i];
+    item.prompt_tokens = static_cast<int64_t>(prompts[i].size());
+  }
+  PendingPositions pending;
   for (const bool cached_group : {true, false}) {
     std::vector<size_t> members;
     std::vector<std::vector<int64_t>> continuations;
@@ -243,44 +249,50 @@ LanguageEvaluation LanguageEvaluator::evaluate(const std::vector<data::TaskItem>
       model::ForwardOptions forward_options;
       forward_options.return_cache = options_.mode == ScoringMode::sequence;
       const model::ForwardOutput output = model::forward(model_, input, forward_options);
-      const at::Tensor last = model::last_real_positions(batch.attention_mask);
-      const at::Tensor next_token_logits = model::logits(model_, gather_rows(output.final_hidden, last));
+      const at::Tensor scored = gather_rows(output.final_hidden, model::last_real_positions(batch.attention_mask));
       result.computed_tokens += batch.attention_mask.sum().item<int64_t>();
-
-      const int64_t rows = static_cast<int64_t>(batch.prompt_indices.size());
-      std::vector<std::vector<double>> scores(static_cast<size_t>(rows));
+      std::vector<size_t> positions;
+      for (const size_t index : batch.prompt_indices) positions.push_back(members[index]);
       if (options_.mode == ScoringMode::prefix_sum) {
-        const at::Tensor sums = prefix_sum_scores(at::softmax(next_token_logits, -1), label_tokens_.candidates);
-        auto values = sums.accessor<double, 2>();
-        for (int64_t row = 0; row < rows; ++row)
-          for (int64_t label = 0; label < sums.size(1); ++label) scores[row].push_back(values[row][label]);
-      } else {
-        const at::Tensor log_probs = at::log_softmax(next_token_logits, -1);
-        for (int64_t row = 0; row < rows; ++row) {
-          const auto& sequences = sequences_of(members[batch.prompt_indices[row]]);
-          scores[row] = sequence_scores(model_, cache_row(output.cache, row), log_probs[row], sequences);
-          for (const auto& sequence : sequences) result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
-        }
+        pending.hidden.push_back(scored);
+        pending.items.insert(pending.items.end(), positions.begin(), positions.end());
+        if (pending.items.size() >= kUnembeddingRows) score_pending(pending, result, on_items_done);
+        continue;
       }
-
-      for (int64_t row = 0; row < rows; ++row) {
-        const size_t position = members[batch.prompt_indices[row]];
-        const data::TaskItem& item = items[position];
-        ItemResult& scored = result.items[position];
-        scored.index = item.index;
-        scored.answer = item.answer;
-        scored.label = item.label;
-        scored.scores = std::move(scores[row]);
-        std::mt19937_64 generator = tie_break_generator(options_.seed, task_.name, language_, item.index);
-        scored.prediction = task_.labels[choose_label(scored.scores, generator)];
-        scored.cached = cached_group;
-        scored.prompt_tokens = static_cast<int64_t>(prompts[position].size());
+      const at::Tensor log_probs = at::log_softmax(model::logits(model_, scored), -1);
+      for (size_t row = 0; row < positions.size(); ++row) {
+        const auto& sequences = option_sequences.empty() ? label_tokens_.sequences : option_sequences[positions[row]];
+        predict(result.items[positions[row]],
+                sequence_scores(model_, cache_row(output.cache, static_cast<int64_t>(row)),
+                                log_probs[static_cast<int64_t>(row)], sequences));
+        for (const auto& sequence : sequences) result.computed_tokens += static_cast<int64_t>(sequence.size()) - 1;
       }
-      if (on_items_done) on_items_done(rows);
+      if (on_items_done) on_items_done(static_cast<int64_t>(positions.size()));
     }
   }
+  score_pending(pending, result, on_items_done);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+void LanguageEvaluator::score_pending(PendingPositions& pending, LanguageEvaluation& result,
+                                      const std::function<void(int64_t)>& on_items_done) const {
+  if (pending.items.empty()) return;
+  const at::Tensor logits = model::logits(model_, at::cat(pending.hidden));
+  const at::Tensor sums = prefix_sum_scores(at::softmax(logits, -1), label_tokens_.candidates);
+  const auto values = sums.accessor<double, 2>();
+  for (size_t row = 0; row < pending.items.size(); ++row) {
+    const double* first = values[static_cast<int64_t>(row)].data();
+    predict(result.items[pending.items[row]], std::vector<double>(first, first + sums.size(1)));
+  }
+  if (on_items_done) on_items_done(static_cast<int64_t>(pending.items.size()));
+  pending = {};
+}
+
+void LanguageEvaluator::predict(ItemResult& item, std::vector<double> scores) const {
+  item.scores = std::move(scores);
+  std::mt19937_64 generator = tie_break_generator(options_.seed, task_.name, language_, item.index);
+  item.prediction = task_.labels[choose_label(item.scores, generator)];
 }
 
 }  // namespace qtalign::eval

@@ -69,7 +69,7 @@ LabelTokens label_tokens_for(const tokenizer::Tokenizer& tokenizer, const data::
                              const std::string& language, data::AnswerType answer_type = data::AnswerType::english);
 
 // Evaluates `items` of `task` in `language` (prompts and words of options.answer_type, each prompt
-// followed by the forced prefix's tokens), calling on_items_done(count) after each batch. A task file
+// followed by the forced prefix's tokens), calling on_items_done(count) as items are scored. A task file
 // scoring option_text is scored in sequence mode whatever options.mode says, each item's candidates
 // being its options' texts (each followed by the closing quote), its scores their summed log-probabilities. Throws
 // Error naming the item when a prompt (with the longest label) exceeds the model's context, unless
@@ -90,11 +90,21 @@ class LanguageEvaluator {
   LanguageEvaluator(const model::Model& model, const tokenizer::Tokenizer& tokenizer, const data::TaskProtocol& task,
                     std::string language, EvaluationOptions options);
 
-  // Evaluates `items` as evaluate_language does, calling on_items_done(count) after each batch.
+  // Evaluates `items` as evaluate_language does, calling on_items_done(count) as items are scored (after
+  // each batch; under prefix-sum scoring, after each unembedding of the rows of several batches).
   LanguageEvaluation evaluate(const std::vector<data::TaskItem>& items,
                               const std::function<void(int64_t)>& on_items_done = {});
 
  private:
+  // Items whose scored positions wait to be unembedded together (prefix-sum scoring). The unembedding
+  // reads the whole vocabulary matrix on every call (311 MB for Qwen1.5-0.5B in bf16), so one batch's
+  // few rows cost that read, not arithmetic; up to kUnembeddingRows rows share one.
+  struct PendingPositions {
+    std::vector<at::Tensor> hidden;  // the final hidden states [rows, hidden] of each pass
+    std::vector<size_t> items;       // the item (position in the evaluated items) of each row, in order
+  };
+  static constexpr size_t kUnembeddingRows = 64;
+
   // Each item's prompt ids (cut on the left where allowed and needed, counted in `result`), and under
   // option-text scoring its own candidate sequences in `option_sequences`.
   std::vector<std::vector<int64_t>> encode_prompts(const std::vector<data::TaskItem>& items,
@@ -105,6 +115,12 @@ class LanguageEvaluator {
   void fit_to_context(std::vector<int64_t>& ids, size_t longest, int64_t item_index, LanguageEvaluation& result) const;
   // The shared prefix's KV cache, computed on first use, or null when no prompt starts with it.
   const model::KVCache* prefix_cache_for(const PromptSplit& split, LanguageEvaluation& result);
+  // Prefix-sum scores and predictions of the pending items, from one unembedding of their rows;
+  // reports them done and empties `pending`.
+  void score_pending(PendingPositions& pending, LanguageEvaluation& result,
+                     const std::function<void(int64_t)>& on_items_done) const;
+  // Sets the item's scores and the label they choose (exact ties broken by the seeded generator).
+  void predict(ItemResult& item, std::vector<double> scores) const;
 
   const model::Model& model_;
   const tokenizer::Tokenizer& tokenizer_;

@@ -158,6 +158,27 @@ TEST_F(Evaluator, BatchSizeDoesNotChangeScores) {
   }
 }
 
+TEST_F(Evaluator, PrefixSumUnembedsTheRowsOfSeveralBatchesTogetherAsEachItemAlone) {
+  // 70 items in batches of 8: the scored rows of 8 batches (64) share one unembedding, the last 6 another.
+  const data::TaskProtocol& task = protocol().task("emotion");
+  const std::vector<data::TaskItem> items = first_items("emotion", "fr", 70);
+  EvaluationOptions options;
+  options.batch_size = 8;
+  std::vector<int64_t> reports;
+  const LanguageEvaluation result = evaluate_language(model(), tokenizer(), task, "fr", items, options,
+                                                      [&](int64_t count) { reports.push_back(count); });
+  EXPECT_EQ(reports, (std::vector<int64_t>{64, 6}));
+  ASSERT_EQ(result.items.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    SCOPED_TRACE("item " + std::to_string(i));
+    EXPECT_EQ(result.items[i].index, items[i].index);
+    const std::vector<double> expected = reference_scores(task, "fr", items[i], ScoringMode::prefix_sum);
+    ASSERT_EQ(result.items[i].scores.size(), expected.size());
+    for (size_t label = 0; label < expected.size(); ++label)
+      EXPECT_NEAR(result.items[i].scores[label], expected[label], 1e-5) << "label " << label;
+  }
+}
+
 TEST_F(Evaluator, RunsOfOneEvaluatorScoreAsFreshEvaluationsAndJoinToOneRun) {
   const data::TaskProtocol& task = protocol().task("snli");
   const std::vector<data::TaskItem> items = first_items("snli", "de", 5);
