@@ -68,12 +68,13 @@ TEST(Transformer, RefusesBlocksThatDoNotCoverTheTokensOrComeWithACache) {
 }
 
 // A model wide enough for dense_linear's and attention's oneDNN path (heads x head_dim = 256), with
-// grouped-query attention. In inference mode the continuation attends to the batch-1 prefix cache
-// without joining it to its own keys; each row must equal its whole sequence run without a cache.
-TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
+// grouped-query attention, in `dtype`. In inference mode the continuation attends to the batch-1 prefix
+// cache without joining it to its own keys; each row must equal its whole sequence run without a cache
+// within `tolerance` of its scale.
+void expect_wide_batch_after_a_shared_cache_equals_each_sequence_run_whole(at::ScalarType dtype, double tolerance) {
   const ModelConfig config = testing::wide_tiny_qwen2_config(50);
   ASSERT_GE(config.num_attention_heads * config.head_dim, kOneDnnMinimumWidth);
-  const Model model = make_random_model(config, 4);
+  const Model model = make_random_model(config, 4, dtype);
   const c10::InferenceMode inference;
   const auto [prefix_ids, prefix_mask] = padded_batch({6}, 6, 3);
   ForwardOptions keep_cache;
@@ -82,32 +83,7 @@ TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
   const std::vector<int64_t> lengths = {4, 2, 3};
   const auto [ids, mask] = padded_batch(lengths, 4, 11);
   const at::Tensor after_cache = forward(model, {ids, mask, &prefix.cache}).final_hidden;
-  for (size_t row = 0; row < lengths.size(); ++row) {
-    const int64_t length = lengths[row];
-    const at::Tensor whole_ids = at::cat({prefix_ids, ids.narrow(0, int64_t(row), 1).narrow(1, 0, length)}, 1);
-    const at::Tensor whole = forward(model, {whole_ids, at::Tensor()}).final_hidden;
-    const double scale = whole.abs().max().item<double>();
-    for (int64_t t = 0; t < length; ++t)
-      EXPECT_LE((after_cache[int64_t(row)][t] - whole[0][6 + t]).abs().max().item<double>(), 1e-5 * scale)
-          << row << " " << t;
-  }
-}
-
-// The same in bf16 (the evaluation's dtype): the cached prefix's keys are a part of their own, each part's
-// scores its own oneDNN product, the context summed in fp32 and rounded once. Equal to each sequence run
-// whole within bf16 rounding (a few 8-bit steps through 2 layers).
-TEST(Transformer, AWideBf16BatchAfterASharedCacheEqualsEachSequenceRunWhole) {
-  const ModelConfig config = testing::wide_tiny_qwen2_config(50);
-  const Model model = make_random_model(config, 4, at::kBFloat16);
-  const c10::InferenceMode inference;
-  const auto [prefix_ids, prefix_mask] = padded_batch({6}, 6, 3);
-  ForwardOptions keep_cache;
-  keep_cache.return_cache = true;
-  const ForwardOutput prefix = forward(model, {prefix_ids, at::Tensor()}, keep_cache);
-  const std::vector<int64_t> lengths = {4, 2, 3};
-  const auto [ids, mask] = padded_batch(lengths, 4, 11);
-  const at::Tensor after_cache = forward(model, {ids, mask, &prefix.cache}).final_hidden;
-  ASSERT_EQ(after_cache.scalar_type(), at::kBFloat16);
+  ASSERT_EQ(after_cache.scalar_type(), dtype);
   for (size_t row = 0; row < lengths.size(); ++row) {
     const int64_t length = lengths[row];
     const at::Tensor whole_ids = at::cat({prefix_ids, ids.narrow(0, int64_t(row), 1).narrow(1, 0, length)}, 1);
@@ -115,9 +91,19 @@ TEST(Transformer, AWideBf16BatchAfterASharedCacheEqualsEachSequenceRunWhole) {
     const double scale = whole.abs().max().item<double>();
     for (int64_t t = 0; t < length; ++t)
       EXPECT_LE((after_cache[int64_t(row)][t] - whole[0][6 + t]).to(at::kDouble).abs().max().item<double>(),
-                2.0 / 128 * scale)
+                tolerance * scale)
           << row << " " << t;
   }
+}
+
+TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
+  expect_wide_batch_after_a_shared_cache_equals_each_sequence_run_whole(at::kFloat, 1e-5);
+}
+
+// In bf16 (the evaluation's dtype) each key part's scores are their own oneDNN product and the context
+// is summed in fp32 and rounded once: equal within bf16 rounding (a few 8-bit steps through 2 layers).
+TEST(Transformer, AWideBf16BatchAfterASharedCacheEqualsEachSequenceRunWhole) {
+  expect_wide_batch_after_a_shared_cache_equals_each_sequence_run_whole(at::kBFloat16, 2.0 / 128);
 }
 
 }  // namespace
