@@ -52,7 +52,7 @@ void run_analysis_command(const AnalysisArguments& arguments, MakeSpec make_spec
   auto spec = make_spec(protocol);
   analysis::check_analysis_run(spec.batch_size, spec.compare_adapter, spec.out);
   model::LoadedModel loaded =
-      model::load_model_with_tokenizer(arguments.source, model::compute_settings(arguments.runtime, processes.device));
+      model::load_model_for_inference(arguments.source, model::compute_settings(arguments.runtime, processes.device));
   const std::filesystem::path table = analyse(*processes.group, loaded, protocol, spec);
   if (!processes.group->is_main()) return;
   std::printf("%s", io::read_file(table).c_str());

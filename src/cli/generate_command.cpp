@@ -10,7 +10,6 @@
 #include "io/input_path.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
-#include "model/packed_linear.h"
 #include "tokenizer/tokenizer.h"
 #include "train/training_data.h"
 
@@ -34,8 +33,7 @@ void run_generate(const GenerateArguments& arguments) {
   const fs::path tokenizer_file = arguments.model / "tokenizer.json";
   io::require_file(tokenizer_file, "generate needs the model's tokenizer");
   model::LoadedModel loaded =
-      model::load_model_with_tokenizer({arguments.model, tokenizer_file, arguments.adapter}, compute);
-  model::pack_for_inference(loaded.model);
+      model::load_model_for_inference({arguments.model, tokenizer_file, arguments.adapter}, compute);
   const tokenizer::Tokenizer& tokenizer = loaded.tokenizer;
 
   std::string text = arguments.prompt;

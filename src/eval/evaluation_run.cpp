@@ -19,7 +19,6 @@
 #include "io/json_file.h"
 #include "io/output_lock.h"
 #include "io/provenance.h"
-#include "model/packed_linear.h"
 
 namespace qtalign::eval {
 namespace {
@@ -205,8 +204,7 @@ EvaluationResult run(const EvaluationSpec& spec, distributed::ProcessGroup& grou
                      const std::function<void(const std::string&)>& resume_hint) {
   const auto wall_start = std::chrono::steady_clock::now();
   const EvaluationPlan plan = plan_evaluation(spec, group.is_main());
-  model::LoadedModel loaded = model::load_model_with_tokenizer(spec.source, spec.compute);
-  model::pack_for_inference(loaded.model);
+  model::LoadedModel loaded = model::load_model_for_inference(spec.source, spec.compute);
   const io::Json settings = run_settings(spec, plan, loaded);
   std::optional<io::OutputLock> lock;  // a second run on the same results fails here instead of racing this one
   std::optional<RunState> state;       // only rank 0 writes

@@ -3,6 +3,7 @@
 #include "io/provenance.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
+#include "model/packed_linear.h"
 #include "model/vocabulary_check.h"
 
 namespace qtalign::model {
@@ -36,6 +37,12 @@ LoadedModel load_model_with_tokenizer(const ModelSource& source, const ComputeSe
         {"quantization", describe_quantization(model.quantization)}}}};
   LoadedModel loaded{std::move(model), std::move(tokenizer), std::nullopt, std::move(provenance)};
   use_adapter(loaded, source.adapter_dir);
+  return loaded;
+}
+
+LoadedModel load_model_for_inference(const ModelSource& source, const ComputeSettings& settings) {
+  LoadedModel loaded = load_model_with_tokenizer(source, settings);
+  pack_for_inference(loaded.model);
   return loaded;
 }
 

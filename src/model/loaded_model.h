@@ -48,6 +48,10 @@ std::string canonical_path(const std::filesystem::path& path);
 // model. Throws Error naming the file that is missing or wrong.
 LoadedModel load_model_with_tokenizer(const ModelSource& source, const ComputeSettings& settings);
 
+// load_model_with_tokenizer for inference only (evaluation, analyses, generation; never training): the
+// linear layers are then packed for this CPU's matrix multiplies (pack_for_inference).
+LoadedModel load_model_for_inference(const ModelSource& source, const ComputeSettings& settings);
+
 // Replaces the attached adapter (if any) by the one in `adapter_dir` (none when empty) and updates
 // the provenance: one loaded base model serves the base and the tuned runs in turn.
 void use_adapter(LoadedModel& loaded, const std::filesystem::path& adapter_dir);

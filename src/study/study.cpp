@@ -29,7 +29,6 @@
 #include "io/progress.h"
 #include "io/provenance.h"
 #include "model/dtype.h"
-#include "model/packed_linear.h"
 #include "report/report.h"
 #include "study/demo_model.h"
 #include "study/stages.h"
@@ -179,8 +178,7 @@ void analyse(const StudyOptions& options, const fs::path& model_dir, const Paths
   std::optional<model::LoadedModel> loaded;
   if (pending) {
     if (group.is_main()) std::fprintf(stderr, "\nloading %s for the analyses\n", model_dir.c_str());
-    loaded.emplace(model::load_model_with_tokenizer({model_dir}, options.compute));
-    model::pack_for_inference(loaded->model);
+    loaded.emplace(model::load_model_for_inference({model_dir}, options.compute));
   }
   const data::EvaluationSplit split = data::read_evaluation_split(paths.split);
 
