@@ -122,9 +122,13 @@ inline Timing peak_matmul_gflops(at::ScalarType dtype, at::Device device = at::k
       const auto product = [&] { return linear ? model::dense_linear(a, weight) : at::matmul(a, b); };
       product();  // warm-up (oneDNN builds its kernels on first use)
       wait_for(device);
+      // Each timed stretch lasts about 0.1 s: the process's CPU clock counts another thread's time only
+      // at scheduler ticks (a few ms), so a stretch of one product (about 1 ms) on several threads
+      // would read about its wall time as CPU time.
+      const int64_t products = std::max<int64_t>(1, static_cast<int64_t>(0.1 / timed(product, device).wall));
       for (int repeat = 0; repeat < 5; ++repeat) {
-        const Timing t = timed([&] { at::Tensor c = product(); }, device);
-        const double flops = 2.0 * static_cast<double>(m * k * n);
+        const Timing t = timed([&] { for (int64_t i = 0; i < products; ++i) at::Tensor c = product(); }, device);
+        const double flops = 2.0 * static_cast<double>(m * k * n * products);
         best.wall = std::max(best.wall, flops / t.wall / 1e9);
         best.cpu = std::max(best.cpu, flops / t.cpu / 1e9);
       }
