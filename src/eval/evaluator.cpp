@@ -282,8 +282,9 @@ void LanguageEvaluator::score_pending(PendingPositions& pending, LanguageEvaluat
   const at::Tensor sums = prefix_sum_scores(at::softmax(logits, -1), label_tokens_.candidates);
   const auto values = sums.accessor<double, 2>();
   for (size_t row = 0; row < pending.items.size(); ++row) {
-    const double* first = values[static_cast<int64_t>(row)].data();
-    predict(result.items[pending.items[row]], std::vector<double>(first, first + sums.size(1)));
+    std::vector<double> scores;
+    for (int64_t label = 0; label < sums.size(1); ++label) scores.push_back(values[static_cast<int64_t>(row)][label]);
+    predict(result.items[pending.items[row]], std::move(scores));
   }
   if (on_items_done) on_items_done(static_cast<int64_t>(pending.items.size()));
   pending = {};
