@@ -349,8 +349,4 @@ std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scor
   return out;
 }
 
-at::Tensor fused_masked_softmax(const at::Tensor& scores, double scale, const at::Tensor& bias) {
-  return fused_masked_softmax(std::vector<at::Tensor>{scores}, scale, bias).front();
-}
-
 }  // namespace qtalign::model

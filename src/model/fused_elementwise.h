@@ -27,14 +27,11 @@ at::Tensor fused_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
 // silu(gate) * up (same shapes and dtype), silu rounded to the dtype before the product.
 at::Tensor fused_silu_mul(const at::Tensor& gate, const at::Tensor& up);
 
-// Attention probabilities from scores [B, heads, T, S]: softmax over S, in fp32, of
-// (scores * scale rounded to the scores' dtype) + bias, rounded to the scores' dtype; bias [B, 1, T, S]
-// fp32 (0 where a key may be seen, the lowest float where not).
-at::Tensor fused_masked_softmax(const at::Tensor& scores, double scale, const at::Tensor& bias);
-
-// The same over scores given in parts along the key axis (each [B, heads, T, S_i], e.g. a cached prefix's
-// keys and the pass's own), without joining them: the probabilities in the same parts, each equal to its
-// columns of the softmax of the joined scores; bias [B, 1, T, sum S_i].
+// Attention probabilities from scores [B, heads, T, S] given in parts along the key axis (each
+// [B, heads, T, S_i], e.g. a cached prefix's keys and the pass's own; one part for scores in one piece),
+// without joining them: softmax over S, in fp32, of (scores * scale rounded to the scores' dtype) + bias,
+// rounded to the scores' dtype, in the same parts, each equal to its columns of the softmax of the joined
+// scores; bias [B, 1, T, S] fp32 (0 where a key may be seen, the lowest float where not).
 std::vector<at::Tensor> fused_masked_softmax(const std::vector<at::Tensor>& scores, double scale,
                                              const at::Tensor& bias);
 

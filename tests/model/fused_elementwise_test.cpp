@@ -96,7 +96,7 @@ TEST_P(FusedElementwise, MaskedSoftmaxMatchesTheOperatorChain) {
     bias = bias.unsqueeze(1);
     const double scale = 1.0 / 8.0;
     const at::Tensor expected = at::softmax((scores * scale).to(at::kFloat) + bias, -1).to(dtype);
-    const at::Tensor y = fused_masked_softmax(scores, scale, bias);
+    const at::Tensor y = fused_masked_softmax(std::vector<at::Tensor>{scores}, scale, bias).front();
     EXPECT_EQ(y.scalar_type(), dtype);
     EXPECT_LE((y.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>(), tolerance(dtype)) << keys;
     // Masked keys get exactly nothing; the row that sees nothing spreads evenly, as the chain does.
