@@ -5,11 +5,14 @@
 #include "model/fused_elementwise.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <set>
+#include <vector>
 
 #include "model/dense_linear.h"
 #include "model/random_model.h"
@@ -126,6 +129,34 @@ TEST_P(FusedElementwise, ApplyOnlyWithoutAGradientToRecord) {
   EXPECT_FALSE(fused_elementwise_applies(x));  // autograd on: training keeps the operator chains
   const c10::InferenceMode inference;
   EXPECT_FALSE(fused_elementwise_applies(x.to(at::kHalf)));
+}
+
+// at::parallel_for opens its OpenMP region in the calling code (ATen's header), so the kernels split
+// their rows over libtorch's threads only where qtalign is compiled with OpenMP. Split or not, every row
+// is one thread's: the results are those of one thread bit for bit.
+TEST_P(FusedElementwise, SplitTheirRowsOverTheThreadsBitForBitAsOneThread) {
+  const at::ScalarType dtype = GetParam();
+  const c10::InferenceMode inference;
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({4, 96, 1024}).to(dtype), weight = at::randn({1024}).to(dtype);
+  const at::Tensor scores = at::randn({4, 8, 96, 200}).to(dtype), bias = at::zeros({4, 1, 96, 200});
+  const auto run = [&] {
+    return std::vector<at::Tensor>{fused_rms_norm(x, weight, 1e-6, false), fused_silu_mul(x, x * 2),
+                                   fused_masked_softmax({scores}, 0.125, bias).front()};
+  };
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const std::vector<at::Tensor> one = run();
+  at::set_num_threads(2);
+  std::vector<int> thread_of(64, -1);
+  at::parallel_for(0, 64, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) thread_of[static_cast<size_t>(i)] = at::get_thread_num();
+  });
+  const std::vector<at::Tensor> two = run();
+  at::set_num_threads(threads);
+  EXPECT_EQ(std::set<int>(thread_of.begin(), thread_of.end()), (std::set<int>{0, 1}))
+      << "a parallel loop of 64 tasks ran on one thread: qtalign built without OpenMP?";
+  for (size_t k = 0; k < one.size(); ++k) EXPECT_TRUE(at::equal(one[k], two[k])) << "kernel " << k;
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, FusedElementwise, ::testing::Values(at::kFloat, at::kBFloat16),
