@@ -212,7 +212,7 @@ at::Tensor PackedLinear::forward(const at::Tensor& x) const {
   return y;
 }
 
-bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16; }
+bool packing_pays(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kFloat; }
 
 namespace {
 

@@ -1,8 +1,8 @@
 #pragma once
 // Linear layers whose weights are packed once per model into the blocked layout oneDNN's matmul reads
-// on this CPU (AMX tiles for bf16). libtorch 1.13 hands oneDNN the plain [out, in] weight, which
-// oneDNN re-lays on every call: at the evaluation's 100-250 rows that costs about as much as the
-// product itself.
+// on this CPU (AMX tiles for bf16). libtorch 1.13 hands oneDNN the plain [out, in] weight (as oneDNN's
+// sgemm takes it for fp32), which oneDNN re-lays on every call: at the evaluation's 100-250 rows that
+// costs about as much as the product itself.
 #include <ATen/ATen.h>
 
 #include <memory>
@@ -52,9 +52,10 @@ class PackedLinear {
 };
 
 // Whether layers computed in `dtype` are worth packing on this CPU: bf16, whose plain weight oneDNN
-// re-lays into its AMX/AVX512-BF16 tiles on every call. Not fp32: its packed kernels measured at most
-// a tenth faster than dense_linear's sgemm on the evaluation, for twice the weights' memory
-// (BENCHMARKS.md); nor fp16.
+// re-lays into its AMX/AVX512-BF16 tiles on every call, and fp32, whose sgemm (dense_linear) packs the
+// weight on every call too and, at the evaluation's 64-256 rows, gains little from a second thread
+// (the packed matmul ran 1.1-1.5x sgemm's rate on one thread, up to 3.4x on two; BENCHMARKS.md).
+// Not fp16.
 bool packing_pays(at::ScalarType dtype);
 
 // Packs, for inference, every linear layer of a CPU model computed in a dtype packing_pays for and at

@@ -70,10 +70,12 @@ TEST_P(PackedLinearTest, FourBitEqualsLinearOnTheDequantizedWeight) {
 }
 
 // The layout oneDNN picks on this CPU, filled by dequantizing into it (the vector kernel where it runs:
-// bf16 rows of whole blocks), against the same layout filled by oneDNN's own reorder of the dequantized
-// weight: the products through one primitive are then equal bit for bit. Shapes with 12 rows past a
-// multiple of 16 (left to the scalar code) and a 0.5B-like one, on every instruction set this CPU runs.
-TEST(PackedLinear, FourBitPackedBitForBitAsItsDequantizedWeightPackedOnEveryInstructionSet) {
+// bf16 rows of whole blocks; fp32 layouts by the scalar code), against the same layout filled by
+// oneDNN's own reorder of the dequantized weight: the products through one primitive are then equal bit
+// for bit. Shapes with 12 rows past a multiple of 16 (left to the scalar code) and a 0.5B-like one, on
+// every instruction set this CPU runs.
+TEST_P(PackedLinearTest, FourBitPackedBitForBitAsItsDequantizedWeightPackedOnEveryInstructionSet) {
+  const at::ScalarType dtype = GetParam();
   at::manual_seed(4);
   const c10::InferenceMode inference;
   for (const auto& [out, in] : std::vector<std::pair<int64_t, int64_t>>{{300, 256}, {1024, 512}})
@@ -82,9 +84,9 @@ TEST(PackedLinear, FourBitPackedBitForBitAsItsDequantizedWeightPackedOnEveryInst
       const ForcedInstructionSet forced(set);
       const auto quantized =
           std::make_shared<const QuantizedWeight>(quantize_4bit(at::randn({out, in}), QuantType::nf4, 64, "w"));
-      const PackedLinear four_bit(quantized, at::Tensor(), at::kBFloat16);
-      const PackedLinear dense(dequantize_4bit(*quantized, at::kBFloat16), at::Tensor());
-      const at::Tensor x = at::randn({37, in}).to(at::kBFloat16);
+      const PackedLinear four_bit(quantized, at::Tensor(), dtype);
+      const PackedLinear dense(dequantize_4bit(*quantized, dtype), at::Tensor());
+      const at::Tensor x = at::randn({37, in}).to(dtype);
       EXPECT_TRUE(at::equal(four_bit.forward(x), dense.forward(x)))
           << out << " x " << in << ", instruction set " << instruction_set_name(set);
     }
@@ -119,12 +121,14 @@ TEST(PackedLinear, ServesTheLayerItReleasedTheWeightOfWithoutAGradientToRecord) 
 }
 
 // A model wide enough for packing (256 wide, intermediate 512), dense and with 4-bit layers, with a
-// padded batch after a cached prefix (the evaluation's case).
-TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
+// padded batch after a cached prefix (the evaluation's case), in both dtypes packing pays for.
+TEST_P(PackedLinearTest, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
+  const at::ScalarType dtype = GetParam();
+  ASSERT_TRUE(packing_pays(dtype));
   ModelConfig config = testing::wide_tiny_qwen2_config(300);
   for (const auto& [four_bit, tied] : {std::pair{false, false}, {false, true}, {true, false}}) {
     config.tie_word_embeddings = tied;
-    Model model = make_random_model(config, 7, at::kBFloat16);
+    Model model = make_random_model(config, 7, dtype);
     std::vector<at::Tensor> weights;  // views of the dense weights, packing releases them from the model
     for_each_linear(model, [&](const std::string&, Linear& linear) { weights.push_back(linear.weight); });
     if (four_bit)
@@ -155,18 +159,20 @@ TEST(PackedLinear, AWideModelsPackedInferenceEqualsItsUnpackedInference) {
         << "a 4-bit model keeps one unembedding, a tied one is the embedding";
     EXPECT_EQ(model.lm_head.defined(), !model.packed_lm_head);
     EXPECT_TRUE(model.embed_tokens.defined()) << "tied " << tied;
-    // bf16 rounds after every step of 2 layers: a few of its 8-bit steps apart at most.
+    // bf16 rounds after every step of 2 layers: a few of its 8-bit steps apart at most; fp32 sums in
+    // another order.
     const at::Tensor packed = run();
-    EXPECT_LE(relative_difference(packed, unpacked), 0.05) << "4-bit " << four_bit << ", tied " << tied;
+    EXPECT_LE(relative_difference(packed, unpacked), dtype == at::kFloat ? 1e-4 : 0.05)
+        << "4-bit " << four_bit << ", tied " << tied;
     if (four_bit) continue;
     // A pass that records a gradient runs on the weights unpacked again.
-    const at::Tensor hidden = at::randn({2, config.hidden_size}).to(at::kBFloat16);
+    const at::Tensor hidden = at::randn({2, config.hidden_size}).to(dtype);
     const at::Tensor recorded = logits(model, hidden.clone().requires_grad_()).detach();
     EXPECT_LE(relative_difference(recorded, [&] {
                 const c10::InferenceMode inference;
                 return logits(model, hidden);
               }()),
-              tolerance(at::kBFloat16));
+              tolerance(dtype));
     // Merging an adapter reads the released weights unpacked: B = 0 leaves them exactly as they were.
     LoraConfig lora;
     lora.target_modules = {"q_proj", "up_proj"};
@@ -190,7 +196,9 @@ TEST(PackedLinear, LeavesNarrowModelsAndTheDtypesItDoesNotPayForAsTheyAre) {
   ModelConfig config = tiny_qwen2_config(300);
   config.hidden_size = kOneDnnMinimumWidth;
   config.intermediate_size = 512;
-  for (const at::ScalarType dtype : {at::kFloat, at::kHalf}) {
+  config.tie_word_embeddings = false;
+  EXPECT_TRUE(packing_pays(at::kFloat) && packing_pays(at::kBFloat16));
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
     Model model = make_random_model(config, 7, dtype);
     pack_for_inference(model);
     EXPECT_EQ(static_cast<bool>(model.packed_lm_head), packing_pays(dtype)) << c10::toString(dtype);
