@@ -40,6 +40,7 @@
 #include "eval/evaluator.h"
 #include "eval/label_tokens.h"
 #include "eval/scoring.h"
+#include "io/heap_policy.h"
 #include "model/checkpoint.h"
 #include "model/dtype.h"
 #include "model/packed_linear.h"
@@ -185,6 +186,7 @@ int forward_throughput(const Arguments& arguments) {
 
 int main(int argc, char** argv) try {
   const Arguments arguments = parse_arguments(argc, argv);
+  io::keep_large_blocks_on_heap();  // as qtalign does
   const c10::InferenceMode inference;
   if (!arguments.forward.empty()) return forward_throughput(arguments);
   const bench::EvaluationSetup setup = bench::evaluation_setup(arguments.threads, arguments.task, arguments.language,
