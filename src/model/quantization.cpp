@@ -297,20 +297,21 @@ bool sixteen_rows_side_by_side(const int64_t* row_offsets, int64_t row) {
   return true;
 }
 
-// dequantize_blocks into a blocked layout whose column pairs (2k, 2k + 1) lie side by side (oneDNN's
-// bf16 layouts), for weights whose rows hold whole blocks. Rows go in groups of 64 (oneDNN's row
-// blocks), a group one block of columns at a time: the group's writes then fill one stretch of the
-// layout while it is in the cache, where row after row would touch a new cache line every pair. In
-// bf16 on AVX-512, the group's leading runs of 16 rows side by side (oneDNN's BA16a64b2a and kin) go
-// through the vector kernel, the rest through the scalar code.
+// dequantize_blocks into a blocked layout, for weights whose rows hold whole blocks. Rows go in groups
+// of 64 (oneDNN's row blocks), a group one block of columns at a time: the group's writes then fill one
+// stretch of the layout while it is in the cache, where row after row would touch a new cache line every
+// value or pair. Where column pairs (2k, 2k + 1) lie side by side (oneDNN's bf16 layouts) a pair is one
+// write (fp32's layouts put them a block of rows apart), and in bf16 on AVX-512 the group's leading runs
+// of 16 rows side by side (oneDNN's BA16a64b2a and kin) go through the vector kernel, the rest through
+// the scalar code.
 template <typename T>
-void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const int64_t* row_offsets,
-                                    const int64_t* column_offsets) {
+void dequantize_row_blocks(const QuantizedWeight& weight, T* out, const int64_t* row_offsets,
+                           const int64_t* column_offsets, bool pairs_side_by_side) {
   const std::array<float, 16>& book = code_book(weight.type);
   const uint8_t* codes = weight.codes.data_ptr<uint8_t>();
   const float* absmax = weight.absmax.data_ptr<float>();
   const int64_t blocksize = weight.blocksize, per_row = weight.columns / blocksize, group = 64;
-  const bool vector = std::is_same_v<T, c10::BFloat16> && vector_kernels_for<T>();
+  const bool vector = std::is_same_v<T, c10::BFloat16> && pairs_side_by_side && vector_kernels_for<T>();
   at::parallel_for(0, (weight.rows + group - 1) / group, 1, [&](int64_t first, int64_t last) {
     for (int64_t first_row = first * group; first_row < std::min(last * group, weight.rows); first_row += group) {
       const int64_t end_row = std::min(first_row + group, weight.rows);
@@ -332,7 +333,12 @@ void dequantize_row_blocks_in_pairs(const QuantizedWeight& weight, T* out, const
           for (int64_t j = 0; j < blocksize; j += 2) {
             const uint8_t byte = block_codes[j / 2];
             const std::array<T, 2> pair = {table[byte >> 4], table[byte & 0x0F]};
-            std::memcpy(row_out + offsets[j], pair.data(), sizeof(pair));
+            if (pairs_side_by_side) {
+              std::memcpy(row_out + offsets[j], pair.data(), sizeof(pair));
+            } else {
+              row_out[offsets[j]] = pair[0];
+              row_out[offsets[j + 1]] = pair[1];
+            }
           }
         }
     }
@@ -558,13 +564,14 @@ at::Tensor dequantize_4bit(const QuantizedWeight& weight, at::ScalarType dtype) 
 void dequantize_4bit_blocked(const QuantizedWeight& weight, at::ScalarType dtype, void* out, const int64_t* row_offsets,
                              const int64_t* column_offsets) {
   if (!weight.codes.device().is_cpu()) throw Error("dequantize_4bit_blocked: the weight must be on the CPU");
-  bool pairs = weight.columns % weight.blocksize == 0;  // blocksizes are even
+  const bool whole_blocks = weight.columns % weight.blocksize == 0;  // blocksizes are even
+  bool pairs = whole_blocks;
   for (int64_t column = 0; pairs && column < weight.columns; column += 2)
     pairs = column_offsets[column + 1] == column_offsets[column] + 1;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "dequantize_4bit_blocked", [&] {
     auto* target = static_cast<scalar_t*>(out);
-    if (pairs)
-      dequantize_row_blocks_in_pairs<scalar_t>(weight, target, row_offsets, column_offsets);
+    if (whole_blocks)
+      dequantize_row_blocks<scalar_t>(weight, target, row_offsets, column_offsets, pairs);
     else
       dequantize_blocks<scalar_t, true>(weight, target, 0, row_offsets, column_offsets);
   });
