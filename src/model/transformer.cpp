@@ -5,8 +5,10 @@
 // and soft-capping order), this follows transformers.
 #include "model/transformer.h"
 
+#include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -241,6 +243,27 @@ at::Tensor attend(const ModelConfig& config, const at::Tensor& q, const std::vec
   return context.view({batch, heads, tokens, head_dim}).transpose(1, 2).reshape({batch, tokens, heads * head_dim});
 }
 
+// Query rows per chunk of causal_attend.
+constexpr int64_t kCausalChunk = 128;
+
+// attend over a pass's own keys (no cache joined to them), its queries in chunks of kCausalChunk rows,
+// each against the keys up to its last row: causal masking hides every later key from the whole chunk,
+// so their scores need not be computed (over 512 tokens, 37.5% fewer). Wide models in inference only;
+// elsewhere one attend over all keys.
+at::Tensor causal_attend(const ModelConfig& config, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const at::Tensor& bias) {
+  const int64_t tokens = q.size(2);
+  if (!wide_attention(config) || at::GradMode::is_enabled() || tokens <= kCausalChunk || k.size(2) != tokens)
+    return attend(config, q, {k}, {v}, bias);
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < tokens; start += kCausalChunk) {
+    const int64_t length = std::min(kCausalChunk, tokens - start), seen = start + length;
+    parts.push_back(attend(config, q.narrow(2, start, length), {k.narrow(2, 0, seen)}, {v.narrow(2, 0, seen)},
+                           bias.narrow(2, start, length).narrow(3, 0, seen)));
+  }
+  return at::cat(parts, 1);
+}
+
 // What a layer's attention sees of the positions: RoPE's cos and sin and the mask, one bias per block of
 // the pass (each [B, 1, block tokens, block keys]). Full-attention and sliding layers may differ in both.
 struct AttentionTables {
@@ -278,7 +301,7 @@ AttentionResult self_attention(const ModelConfig& config, const DecoderLayer& la
     context = attend(config, q, {with_batch(past_keys, batch), k}, {with_batch(past_values, batch), v},
                      tables.biases.front());
   } else if (!blocks.several()) {
-    context = attend(config, q, {k}, {v}, tables.biases.front());
+    context = causal_attend(config, q, k, v, tables.biases.front());
   } else {
     std::vector<at::Tensor> parts;
     for (size_t b = 0; b < blocks.lengths.size(); ++b) {

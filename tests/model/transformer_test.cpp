@@ -1,6 +1,7 @@
 // Blocks side by side in one forward pass (ForwardInput::block_lengths) against the same batches run
 // apart, the inputs a pass of blocks refuses, and a wide model's padded batch after a shared cache
-// (attended in place, on oneDNN) against each sequence run whole.
+// (attended in place, on oneDNN) against each sequence run whole, and a long prompt attended in causal
+// chunks against all keys at once.
 #include "model/transformer.h"
 
 #include <c10/core/InferenceMode.h>
@@ -9,6 +10,7 @@
 #include "io/error.h"
 #include "model/dense_linear.h"
 #include "model/random_model.h"
+#include "support/test_support.h"
 
 namespace qtalign::model {
 namespace {
@@ -104,6 +106,31 @@ TEST(Transformer, AWideBatchAfterASharedCacheEqualsEachSequenceRunWhole) {
 // is summed in fp32 and rounded once: equal within bf16 rounding (a few 8-bit steps through 2 layers).
 TEST(Transformer, AWideBf16BatchAfterASharedCacheEqualsEachSequenceRunWhole) {
   expect_wide_batch_after_a_shared_cache_equals_each_sequence_run_whole(at::kBFloat16, 2.0 / 128);
+}
+
+// A wide model's prompt of 300 tokens (query chunks of 128, 128 and 44) in inference, where each chunk's
+// queries meet only the keys up to its last row, against the same pass with autograd recording (every
+// key at once, libtorch's operators), at every real token of a full row and a right-padded one.
+TEST(Transformer, AWideLongPromptAttendedInCausalChunksEqualsAllKeysAtOnce) {
+  const ModelConfig config = testing::wide_tiny_qwen2_config(50);
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const Model model = make_random_model(config, 5, dtype);
+    const std::vector<int64_t> lengths = {300, 170};
+    const auto [ids, mask] = padded_batch(lengths, 300, 1);
+    at::Tensor chunked;
+    {
+      const c10::InferenceMode inference;
+      chunked = forward(model, {ids, mask}).final_hidden;
+    }
+    const at::Tensor whole = forward(model, {ids, mask}).final_hidden.detach();
+    // bf16 rounds after every step of 2 layers: a few of its 8-bit steps apart at most.
+    const double tolerance = dtype == at::kFloat ? 1e-5 : 0.05;
+    for (size_t row = 0; row < lengths.size(); ++row) {
+      const at::Tensor real_chunked = chunked[int64_t(row)].narrow(0, 0, lengths[row]);
+      const at::Tensor real_whole = whole[int64_t(row)].narrow(0, 0, lengths[row]);
+      EXPECT_LE(testing::relative_difference(real_chunked, real_whole), tolerance) << c10::toString(dtype) << " " << row;
+    }
+  }
 }
 
 }  // namespace
