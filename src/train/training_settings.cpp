@@ -16,11 +16,9 @@ io::Json json_value(const std::vector<std::string>& value) { return value; }
 io::Json json_value(PromptTemplate value) { return prompt_template_name(value); }
 
 std::string argument_text(int64_t value) { return std::to_string(value); }
-std::string argument_text(uint64_t value) { return std::to_string(value); }
 // The shortest text that reads back as the same double.
 std::string argument_text(double value) { return fmt::format("{}", value); }
 std::string argument_text(const std::vector<std::string>& value) { return fmt::format("{}", fmt::join(value, ",")); }
-std::string argument_text(PromptTemplate value) { return prompt_template_name(value); }
 
 // Reads one setting's JSON value into `field`, or says which kind of value it must be.
 class ValueReader {
