@@ -333,6 +333,8 @@ void dequantize_row_blocks(const QuantizedWeight& weight, T* out, const int64_t*
           for (int64_t j = 0; j < blocksize; j += 2) {
             const uint8_t byte = block_codes[j / 2];
             const std::array<T, 2> pair = {table[byte >> 4], table[byte & 0x0F]};
+            // Two writes would serve both layouts, but ran nf4-fp32 evaluation at 0.82-0.86 of fp32
+            // against this form's 0.91-0.93 (GCC 12, AMD EPYC).
             if (pairs_side_by_side) {
               std::memcpy(row_out + offsets[j], pair.data(), sizeof(pair));
             } else {
