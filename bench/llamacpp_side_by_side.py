@@ -138,7 +138,8 @@ def main():
                 theirs = samples.get((shape, "llama.cpp"))
                 theirs = statistics.median(theirs) if theirs else None
                 rows.append((dtype, shape, theirs, ours))
-        print(f"| prompt processing ({args.threads} threads, median of {args.rounds} rounds) | llama.cpp tok/s "
+        threads = f"{args.threads} thread" + ("" if args.threads == 1 else "s")
+        print(f"| prompt processing ({threads}, median of {args.rounds} rounds) | llama.cpp tok/s "
               "| qtalign tok/s | qtalign / llama.cpp |\n|---|---:|---:|---:|")
         for dtype, (batch, tokens), theirs, ours in rows:
             shape = f"{batch} x {tokens}" + (" in one call" if batch > 1 else " tokens")

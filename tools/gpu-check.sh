@@ -159,6 +159,11 @@ run_checks() {
   echo "gpu-check: building with $jobs jobs"
   cmake --build "$build" -j "$jobs" --target qtalign test_model test_eval test_train test_analysis bench_eval bench_train \
     >"$out/build.log" 2>&1 || fail "build failed (see $out/build.log)"
+  # qtalign's own parallel loops run in the OpenMP runtime it links (the compiler's libgomp), and a
+  # torch wheel may load a renamed copy of its own: which ones load is recorded here, and
+  # FusedElementwise.SplitTheirRowsOverTheThreadsBitForBitAsOneThread (test_model) fails if the
+  # loops do not follow libtorch's thread count.
+  ldd "$build/qtalign" | grep -E 'gomp|omp5|torch_cpu' >"$out/openmp.txt" || true
   for suite in model eval train analysis; do
     echo "gpu-check: test_$suite with QTALIGN_TEST_DEVICE=cuda"
     QTALIGN_TEST_DEVICE=cuda "$build/tests/test_$suite" --gtest_output="xml:$out/test_$suite.xml" \
